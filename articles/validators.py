@@ -1,0 +1,57 @@
+"""Checks on uploaded hero images: real images, of the formats and sizes we serve."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
+
+ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+
+def validate_hero_image(file) -> None:
+    """Reject anything that is not a JPEG, PNG or WebP of sensible size and dimensions."""
+    if file.size > settings.ARTICLE_IMAGE_MAX_BYTES:
+        raise ValidationError(
+            _("The image is %(size)s MB; the limit is %(limit)s MB."),
+            code="image_too_large",
+            params={
+                "size": round(file.size / 1024 / 1024, 1),
+                "limit": settings.ARTICLE_IMAGE_MAX_BYTES // 1024 // 1024,
+            },
+        )
+    position = file.tell() if hasattr(file, "tell") else 0
+    try:
+        file.seek(0)
+        with Image.open(file) as image:
+            image_format = image.format
+            width, height = image.size
+            # verify() reads the whole file and spots truncated or corrupt data.
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise ValidationError(
+            _("This file is not a readable image. Upload a JPEG, PNG or WebP picture."),
+            code="invalid_image",
+        ) from None
+    finally:
+        file.seek(position)
+    if image_format not in ALLOWED_FORMATS:
+        raise ValidationError(
+            _("%(format)s images are not accepted. Upload a JPEG, PNG or WebP picture."),
+            code="image_format",
+            params={"format": image_format},
+        )
+    limit = settings.ARTICLE_IMAGE_MAX_PIXELS
+    if width > limit or height > limit:
+        raise ValidationError(
+            _("The image is %(w)s×%(h)s pixels; at most %(limit)s pixels a side, please."),
+            code="image_dimensions",
+            params={"w": width, "h": height, "limit": limit},
+        )
+    if width < settings.ARTICLE_IMAGE_MIN_WIDTH:
+        raise ValidationError(
+            _("The image is only %(w)s pixels wide; hero images need at least %(min)s."),
+            code="image_too_small",
+            params={"w": width, "min": settings.ARTICLE_IMAGE_MIN_WIDTH},
+        )

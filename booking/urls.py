@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "booking"
+
+urlpatterns = [
+    path("", views.TechniqueListView.as_view(), name="technique-list"),
+]

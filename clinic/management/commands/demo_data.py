@@ -1,0 +1,30 @@
+"""python manage.py demo_data — fill a development site with demo content (idempotent)."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from clinic import demo
+
+
+class Command(BaseCommand):
+    help = "Load demo articles and a demo staff login. Safe to run again: it updates, never duplicates."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force", action="store_true", help="Run even with DEBUG off (never on a real clinic's site)."
+        )
+
+    def handle(self, *args, force, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "Refusing to load demo data with DEBUG off: this looks like production. Use --force if it is not."
+            )
+        for article, action in demo.load_demo_articles():
+            self.stdout.write(f"  article {action}: {article.title}")
+        username, password = demo.ensure_demo_staff()
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(
+            self.style.WARNING(
+                f"Staff admin login: http://127.0.0.1:8000/admin/  username: {username}  password: {password}"
+            )
+        )
