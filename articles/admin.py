@@ -1,8 +1,10 @@
 """Staff editing of articles, topics and references."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _, ngettext
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import services
 from .models import Article, Reference, Topic
@@ -12,6 +14,8 @@ class ReferenceInline(admin.TabularInline):
     model = Reference
     extra = 1
     fields = ["number", "title", "url"]
+    # A link typed without a scheme is taken as https, Django 6's default.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Topic)
@@ -61,7 +65,9 @@ class ArticleAdmin(admin.ModelAdmin):
     def thumbnail_large(self, obj: Article):
         if not obj.hero_image:
             return _("No picture")
-        return format_html('<img src="{}" alt="{}" style="max-width:320px;height:auto">', obj.hero_src, obj.hero_image_alt)
+        return format_html(
+            '<img src="{}" alt="{}" style="max-width:320px;height:auto">', obj.hero_src, obj.hero_image_alt
+        )
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -72,12 +78,16 @@ class ArticleAdmin(admin.ModelAdmin):
     def publish(self, request, queryset):
         count = services.article_publish(articles=queryset)
         self.message_user(
-            request, ngettext("%d article published.", "%d articles published.", count) % count, messages.SUCCESS
+            request,
+            ngettext("%d article published.", "%d articles published.", count) % count,
+            messages.SUCCESS,
         )
 
     @admin.action(description=_("Unpublish selected articles (back to draft)"), permissions=["change"])
     def unpublish(self, request, queryset):
         count = services.article_unpublish(articles=queryset)
         self.message_user(
-            request, ngettext("%d article unpublished.", "%d articles unpublished.", count) % count, messages.SUCCESS
+            request,
+            ngettext("%d article unpublished.", "%d articles unpublished.", count) % count,
+            messages.SUCCESS,
         )

@@ -28,9 +28,7 @@ MAX_HEADING_LENGTH = 80
 MAX_TITLE_LENGTH = 150
 SUMMARY_LENGTH = 200
 REFERENCE_HEADINGS = {"references", "sources", "bibliography"}
-_REFERENCE_LINE = re.compile(
-    r"^\s*(?:\[(?P<n1>\d{1,3})\]|(?P<n2>\d{1,3})[.)])\s*(?P<rest>.+?)\s*$"
-)
+_REFERENCE_LINE = re.compile(r"^\s*(?:\[(?P<n1>\d{1,3})\]|(?P<n2>\d{1,3})[.)])\s*(?P<rest>.+?)\s*$")
 _MARKDOWN_LINK = re.compile(r"^\[(?P<title>.+)\]\((?P<url>https?://[^\s)]+)\)\s*\.?$")
 _TRAILING_URL = re.compile(r"^(?P<title>.*?)[\s—–-]*(?P<url>https?://\S+?)[.,]?$")
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s")
@@ -160,9 +158,7 @@ def parse_text(text: str) -> ParsedArticle:
         # as the title when it is short enough, and keep the paragraph in the body.
         sentence = _SENTENCE_END.split(first_line, maxsplit=1)[0].strip()
         if len(sentence) > MAX_TITLE_LENGTH:
-            raise ImportProblem(
-                "has no title: the first line should be the title (a short line of its own)"
-            )
+            raise ImportProblem("has no title: the first line should be the title (a short line of its own)")
         title = sentence.rstrip(".")
         warnings.append(f"no title line; used the first sentence: {title!r}")
     blocks, references = _split_references(blocks, lambda b: b if _is_heading(b) else "")

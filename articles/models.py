@@ -56,9 +56,7 @@ class ArticleQuerySet(models.QuerySet):
         query = query.strip()
         if not query:
             return self
-        return self.filter(
-            Q(title__icontains=query) | Q(summary__icontains=query) | Q(body__icontains=query)
-        )
+        return self.filter(Q(title__icontains=query) | Q(summary__icontains=query) | Q(body__icontains=query))
 
 
 def hero_upload_to(instance: Article, filename: str) -> str:
@@ -169,9 +167,7 @@ class Article(models.Model):
 
     @property
     def hero_srcset(self) -> str:
-        return ", ".join(
-            f"{default_storage.url(r['name'])} {r['width']}w" for r in self.hero_renditions
-        )
+        return ", ".join(f"{default_storage.url(r['name'])} {r['width']}w" for r in self.hero_renditions)
 
     @property
     def hero_src(self) -> str:

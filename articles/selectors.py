@@ -9,7 +9,7 @@ from .models import Article, Topic
 
 def article_list(*, user, topic: Topic | None = None, query: str = "") -> QuerySet[Article]:
     """Articles for the list page, newest first, with their topics in one extra query."""
-    articles = Article.objects.visible_to(user).search(query[:200])
+    articles = Article.objects.visible_to(user).search(query[:200]).defer("body")
     if topic is not None:
         articles = articles.filter(topics=topic)
     return articles.prefetch_related(Prefetch("topics", queryset=Topic.objects.only("name", "slug")))
@@ -27,9 +27,8 @@ def article_related(*, article: Article, limit: int = 2) -> list[Article]:
         .exclude(pk=article.pk)
         .annotate(shared=Count("topics", filter=Q(topics__in=topic_ids), distinct=True))
         .order_by("-shared", "-published_at", "-id")
-        .only("title", "slug", "summary", "published_at", "hero_renditions", "hero_image", "hero_image_alt")[
-            :limit
-        ]
+        .defer("body")
+        .prefetch_related("topics")[:limit]
     )
 
 

@@ -38,7 +38,9 @@ def demo_picture(index: int, width: int = 1600, height: int = 900) -> bytes:
     draw = ImageDraw.Draw(image)
     for y in range(height):
         t = y / height
-        draw.line([(0, y), (width, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
+        draw.line(
+            [(0, y), (width, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True))
+        )
     overlay = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     pebbles = ImageDraw.Draw(overlay)
     for n in range(5):

@@ -113,7 +113,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # Tests use a file beside the database (not memory): concurrency tests need threads
+    # with connections of their own to the same database.
+    _db_path = Path(DATABASES["default"]["NAME"])
+    DATABASES["default"]["TEST"] = {"NAME": str(_db_path.with_name(f".test-{_db_path.name}"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

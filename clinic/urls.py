@@ -5,8 +5,8 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path, re_path
-from django.views.static import serve
 from django.views.generic import TemplateView
+from django.views.static import serve
 
 from articles.sitemaps import ArticleSitemap, StaticViewSitemap
 

@@ -10,6 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -31,7 +32,9 @@ def canonical_url(context) -> str:
 def jsonld(data: dict):
     """A schema.org JSON-LD block, safely escaped for an HTML page."""
     payload = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_JSON_ESCAPES)
-    return format_html('<script type="application/ld+json">{}</script>', payload)  # noqa: DJ
+    # The payload is already escaped for a <script> element above; HTML-escaping it
+    # again would turn its quotes into entities and break the JSON.
+    return format_html('<script type="application/ld+json">{}</script>', mark_safe(payload))  # noqa: S308
 
 
 @register.simple_tag(takes_context=True)

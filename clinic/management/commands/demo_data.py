@@ -17,7 +17,8 @@ class Command(BaseCommand):
     def handle(self, *args, force, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
-                "Refusing to load demo data with DEBUG off: this looks like production. Use --force if it is not."
+                "Refusing to load demo data with DEBUG off: this looks like production. "
+                "Use --force if it is not."
             )
         for article, action in demo.load_demo_articles():
             self.stdout.write(f"  article {action}: {article.title}")

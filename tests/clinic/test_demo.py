@@ -1,0 +1,46 @@
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+
+from articles.models import Article, Topic
+from clinic import demo
+
+pytestmark = pytest.mark.django_db
+
+BENEFITS = {
+    "circulation": ["blood flow", "circulation"],
+    "tension and flexibility": ["tension", "flexib"],
+    "endorphins and mood": ["endorphin", "mood"],
+    "pain and recovery": ["soreness", "recover"],
+    "immunity": ["lymphocyte", "immune"],
+    "stress": ["parasympathetic", "cortisol"],
+    "sleep": ["sleep"],
+    "range of motion": ["range of motion"],
+    "back and neck pain": ["back pain", "neck"],
+}
+
+
+def test_demo_data_is_idempotent_and_covers_every_benefit(settings):
+    settings.DEBUG = True
+    out = StringIO()
+    call_command("demo_data", stdout=out)
+    call_command("demo_data", stdout=out)
+    articles = list(Article.objects.published().prefetch_related("topics", "references"))
+    assert len(articles) >= 5
+    assert Article.objects.count() == len(articles)
+    assert all(a.topics.exists() and a.references.exists() and a.hero_renditions for a in articles)
+    text = " ".join(a.body.lower() for a in articles)
+    for benefit, words in BENEFITS.items():
+        assert all(w in text for w in words), benefit
+    assert Topic.objects.count() >= 5
+    assert "username: demo-admin" in out.getvalue()
+    user = authenticate(username=demo.DEMO_STAFF_USERNAME, password=demo.DEMO_STAFF_PASSWORD)
+    assert user is not None and user.is_staff
+
+
+def test_demo_data_refuses_to_run_in_production(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="Refusing"):
+        call_command("demo_data", stdout=StringIO())

@@ -1,0 +1,56 @@
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import ArticleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_has_hero_latest_articles_and_booking_call_to_action(client):
+    ArticleFactory(title="Sleep and massage")
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h1" in html and "Book a massage" in html
+    assert "Sleep and massage" in html
+    assert 'href="#main"' in html and "Skip to content" in html
+    assert reverse("booking:technique-list") in html
+
+
+def test_base_layout_has_navigation_footer_and_local_bootstrap(client, settings):
+    html = client.get("/").content.decode()
+    for label in ("Home", "Articles", "Book"):
+        assert f">{label}</a>" in html
+    assert settings.CLINIC["address"] in html and settings.CLINIC["phone"] in html
+    assert "Opening hours" in html
+    assert "/static/bootstrap/css/bootstrap.min.css" in html
+    # Nothing is fetched from other sites: no CDN, no web fonts, no trackers.
+    assert "cdn" not in html.lower() and "googleapis" not in html
+
+
+def test_admin_link_only_for_staff(staff_user):
+    visitor, staff = Client(), Client()
+    staff.force_login(staff_user)
+    assert 'href="/admin/"' not in visitor.get("/").content.decode()
+    assert 'href="/admin/"' in staff.get("/").content.decode()
+
+
+def test_404_page_in_site_look(client):
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert "We can’t find that page" in html and "site-header" in html
+
+
+def test_500_page_renders_without_a_request_context(rf):
+    from django.views.defaults import server_error
+
+    response = server_error(rf.get("/"))
+    assert response.status_code == 500
+    assert "Sorry, something went wrong" in response.content.decode()
+
+
+def test_static_files_are_served_by_whitenoise_in_production_storage(settings):
+    assert settings.STORAGES["staticfiles"]["BACKEND"] != ""
+    assert "whitenoise.middleware.WhiteNoiseMiddleware" in settings.MIDDLEWARE

@@ -1,0 +1,67 @@
+"""factory_boy factories for the project's models."""
+
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from articles.choices import ArticleStatus
+from articles.models import Article, Reference, Topic
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class StaffFactory(UserFactory):
+    is_staff = True
+    is_superuser = True
+
+
+class TopicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Topic
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"Topic {n}")
+    slug = factory.LazyAttribute(lambda t: t.name.lower().replace(" ", "-"))
+
+
+class ArticleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Article
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"Massage benefit number {n}")
+    slug = factory.Sequence(lambda n: f"massage-benefit-{n}")
+    summary = "What massage may do for you, in plain words."
+    body = "## Why it helps\n\nMassage may ease tension [1].\n"
+    status = ArticleStatus.PUBLISHED
+    published_at = factory.Sequence(lambda n: timezone.now() - timedelta(days=1, minutes=n))
+
+    @factory.post_generation
+    def topics(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.topics.set(extracted)
+
+
+class DraftArticleFactory(ArticleFactory):
+    status = ArticleStatus.DRAFT
+    published_at = None
+
+
+class ReferenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Reference
+
+    article = factory.SubFactory(ArticleFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    title = factory.Sequence(lambda n: f"A study of massage, number {n}")
+    url = factory.Sequence(lambda n: f"https://example.org/study/{n}")
