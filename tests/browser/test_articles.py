@@ -31,12 +31,35 @@ def open_nav_if_collapsed(page, viewport):
         expect(toggler).to_have_attribute("aria-expanded", "false")
         toggler.click()
         expect(toggler).to_have_attribute("aria-expanded", "true")
+        # Bootstrap animates the menu open ("collapsing"); it is done once it has "show".
+        expect(page.locator("#main-nav")).to_have_class(re.compile(r"\bshow\b"))
         expect(nav_articles).to_be_visible()
+        expect(page.locator("#main-nav").get_by_role("link", name="Book", exact=True)).to_be_visible()
         take_screenshot(page, "phone-menu", full_page=False)
     else:
         expect(toggler).to_be_hidden()
         expect(nav_articles).to_be_visible()
     return nav_articles
+
+
+def wait_for_scroll_to_settle(page):
+    """Bootstrap turns on smooth scrolling: wait until the page stops moving."""
+    page.evaluate(
+        """() => new Promise(resolve => {
+            let last = window.scrollY, still = 0;
+            const tick = () => {
+                if (window.scrollY === last) { if (++still >= 10) return resolve(); }
+                else { still = 0; last = window.scrollY; }
+                requestAnimationFrame(tick);
+            };
+            requestAnimationFrame(tick);
+        })"""
+    )
+
+
+def assert_no_sideways_scroll(page):
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 def ld_json_blocks(page) -> list[dict]:
@@ -67,6 +90,7 @@ def test_visitor_reads_an_article(viewport, request, live_server, articles):
     expect(latest).to_have_text([sleep.title, stress.title, back.title])
     expect(page.get_by_text(articles["draft"].title)).to_have_count(0)
     take_screenshot(page, f"{viewport}-home")
+    assert_no_sideways_scroll(page)
 
     # To the article list through the main navigation.
     open_nav_if_collapsed(page, viewport).click()
@@ -76,6 +100,7 @@ def test_visitor_reads_an_article(viewport, request, live_server, articles):
     expect(cards).to_have_count(3)
     expect(page.locator("#main-nav a[aria-current=page]")).to_have_text("Articles")
     take_screenshot(page, f"{viewport}-articles")
+    assert_no_sideways_scroll(page)
 
     # Search: one published article mentions insomnia (the draft does too, but is hidden).
     page.get_by_label("Search articles").fill("insomnia")
@@ -86,6 +111,7 @@ def test_visitor_reads_an_article(viewport, request, live_server, articles):
     for other in (stress, back, articles["draft"]):
         expect(page.get_by_role("link", name=other.title)).to_have_count(0)
     take_screenshot(page, f"{viewport}-search")
+    assert_no_sideways_scroll(page)
 
     # The article itself.
     page.get_by_role("link", name=sleep.title).click()
@@ -105,6 +131,7 @@ def test_visitor_reads_an_article(viewport, request, live_server, articles):
     expect(cta.get_by_role("link", name="Book a massage")).to_have_attribute("href", "/book/")
 
     take_screenshot(page, f"{viewport}-article")
+    assert_no_sideways_scroll(page)
 
     # The citation marker jumps to its source in the references list.
     citation = page.locator('sup.citation a[href="#ref-1"]')
@@ -112,7 +139,11 @@ def test_visitor_reads_an_article(viewport, request, live_server, articles):
     expect(citation).to_have_text("[1]")
     citation.click()
     expect(page).to_have_url(article_url + "#ref-1")
-    expect(ref_1).to_be_in_viewport()
+    wait_for_scroll_to_settle(page)
+    assert page.evaluate("window.scrollY") > 0, "the page did not scroll to the reference"
+    expect(ref_1).to_be_in_viewport(ratio=0.95)  # allow for sub-pixel rounding
+    top = ref_1.bounding_box()["y"]
+    assert abs(top) < 2, f"reference 1 should be scrolled to the top of the screen, its top is at {top}px"
     assert page.evaluate("document.querySelector(':target')?.id") == "ref-1"
     take_screenshot(page, f"{viewport}-citation", full_page=False)  # what the visitor sees after the jump
 
