@@ -411,7 +411,7 @@ def main() -> int:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = RESULTS_DIR / f"articles-{stamp}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nWritten {out.relative_to(PROJECT)}")
+    print(f"\nWritten {out}")
     return 0
 
 

@@ -84,3 +84,137 @@ def ensure_demo_staff() -> tuple[str, str]:
     user.set_password(DEMO_STAFF_PASSWORD)
     user.save()
     return DEMO_STAFF_USERNAME, DEMO_STAFF_PASSWORD
+
+
+# Four therapists with different weeks: (name, bio, techniques, {weekday: [(from, to), ...]}).
+DEMO_THERAPISTS = [
+    (
+        "Amara Osei",
+        "Amara trained in Swedish and deep tissue massage and loves helping desk workers "
+        "loosen tight necks and shoulders.",
+        ["swedish", "deep-tissue"],
+        {d: [("09:00", "13:00"), ("14:00", "18:00")] for d in range(5)},
+    ),
+    (
+        "Tom Hughes",
+        "A former physiotherapy assistant, Tom focuses on recovery for runners, climbers and "
+        "anyone training hard.",
+        ["deep-tissue", "swedish"],
+        {d: [("11:00", "15:00"), ("15:30", "19:00")] for d in (1, 2, 3, 4)} | {5: [("09:00", "14:00")]},
+    ),
+    (
+        "Keiko Tanaka",
+        "Keiko studied Shiatsu in Osaka and brings a calm, grounding style to every session.",
+        ["shiatsu", "swedish"],
+        {d: [("10:00", "13:00"), ("14:00", "17:00")] for d in (0, 2, 4, 5)},
+    ),
+    (
+        "Rhys Morgan",
+        "Rhys offers all three techniques and is happy to combine them in one session.",
+        ["swedish", "deep-tissue", "shiatsu"],
+        {d: [("08:00", "12:00"), ("12:45", "16:00")] for d in (0, 1, 3)} | {5: [("10:00", "16:00")]},
+    ),
+]
+DEMO_CLIENTS = [
+    ("Olivia Brown", "07700 900101"), ("Jack Wilson", "07700 900102"), ("Amelia Clarke", "07700 900103"),
+    ("Harry Patel", "07700 900104"), ("Isla Evans", "07700 900105"), ("George Khan", "07700 900106"),
+    ("Mia Roberts", "07700 900107"), ("Noah Walker", "07700 900108"), ("Ava Wright", "07700 900109"),
+    ("Leo Thompson", "07700 900110"),
+]  # fmt: skip
+
+
+def load_demo_booking(*, now=None) -> dict[str, int]:
+    """Therapists, hours, some time off and a realistic spread of appointments.
+
+    Idempotent: therapists are matched by slug; appointments are only added when the
+    demo has none yet in the coming fortnight.
+    """
+    import random
+    from datetime import datetime, time
+
+    from django.utils.text import slugify
+
+    from booking import selectors, services
+    from booking.choices import AppointmentSource
+    from booking.models import Appointment, Closure, Technique, Therapist, TimeOff, WorkingHours
+
+    now = now or timezone.now()
+    zone = selectors.clinic_zone()
+    techniques = {t.slug: t for t in Technique.objects.prefetch_related("lengths")}
+    therapists = []
+    for name, bio, offers, week in DEMO_THERAPISTS:
+        therapist, created = Therapist.objects.get_or_create(
+            slug=slugify(name), defaults={"name": name, "bio": bio}
+        )
+        therapist.techniques.set([techniques[s] for s in offers if s in techniques])
+        if created or not therapist.working_hours.exists():
+            WorkingHours.objects.filter(therapist=therapist).delete()
+            WorkingHours.objects.bulk_create(
+                WorkingHours(
+                    therapist=therapist, weekday=day, start=time.fromisoformat(a), end=time.fromisoformat(b)
+                )
+                for day, periods in week.items()
+                for a, b in periods
+            )
+        therapists.append(therapist)
+    today = now.astimezone(zone).date()
+    keiko = therapists[2]
+    if not TimeOff.objects.filter(therapist=keiko).exists():
+        first = today + timedelta(days=10)
+        TimeOff.objects.create(
+            therapist=keiko,
+            start=datetime.combine(first, time.min, tzinfo=zone),
+            end=datetime.combine(first + timedelta(days=3), time.min, tzinfo=zone),
+            reason="Training course",
+        )
+    if not Closure.objects.exists():
+        training_day = date_of_next_month_first(today)
+        Closure.objects.create(first_day=training_day, last_day=training_day, reason="Staff training day")
+    created = 0
+    upcoming = Appointment.objects.filter(start__gte=now, start__lt=now + timedelta(days=14))
+    if not upcoming.exists():
+        rng = random.Random(2026)  # the same spread every time
+        for offset in range(14):
+            day = today + timedelta(days=offset)
+            for therapist in therapists:
+                for technique in therapist.techniques.all():
+                    length = rng.choice(list(technique.lengths.all()))
+                    data = selectors.availability_load(
+                        technique=technique, first_day=day, days=1, therapist=therapist
+                    )
+                    slots = (
+                        selectors.free_slots(
+                            data=data,
+                            length=length,
+                            buffer_minutes=technique.buffer_minutes,
+                            first_day=day,
+                            days=1,
+                            now=now,
+                        )
+                        .get(therapist.pk, {})
+                        .get(day, [])
+                    )
+                    # Book about half of what is free, on the hour or half hour.
+                    for start in [s for s in slots if s.astimezone(zone).minute in (0, 30)][::3]:
+                        if rng.random() < 0.5:
+                            continue
+                        name, phone = rng.choice(DEMO_CLIENTS)
+                        try:
+                            email = f"{slugify(name)}@example.com"
+                            services.appointment_book(
+                                technique=technique,
+                                length=length,
+                                start=start,
+                                therapist=therapist,
+                                client=services.ClientDetails(name=name, email=email, phone=phone),
+                                source=rng.choice([AppointmentSource.ONLINE, AppointmentSource.STAFF]),
+                                now=now,
+                            )
+                            created += 1
+                        except services.SlotUnavailable:
+                            continue
+    return {"therapists": len(therapists), "appointments_created": created}
+
+
+def date_of_next_month_first(today):
+    return (today.replace(day=1) + timedelta(days=32)).replace(day=1)

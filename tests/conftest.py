@@ -1,6 +1,8 @@
 """Fixtures shared by every test."""
 
 import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -17,6 +19,9 @@ def _plain_static_and_media(settings, tmp_path):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.MEDIA_ROOT = tmp_path / "media"
+    # An empty collected-static folder keeps WhiteNoise from warning that there is none.
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.STATIC_ROOT.mkdir()
 
 
 @pytest.fixture
@@ -44,3 +49,35 @@ def make_image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (1200, 700)) -> 
 @pytest.fixture
 def image_bytes():
     return make_image_bytes
+
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@pytest.fixture
+def swedish(db):
+    """The Swedish technique from the data migration, 60 and 90 minutes, 15-minute buffer."""
+    from booking.models import Technique
+
+    technique = Technique.objects.get(slug="swedish")
+    technique.buffer_minutes = 15
+    technique.save()
+    return technique
+
+
+@pytest.fixture
+def swedish_60(swedish):
+    return swedish.lengths.get(duration_minutes=60)
+
+
+@pytest.fixture
+def monday_morning():
+    """'Now' for booking tests: Monday 23 November 2026, 08:00 in London."""
+    return datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
+
+
+@pytest.fixture
+def client_details():
+    from booking.services import ClientDetails
+
+    return ClientDetails(name="Olivia Brown", email="olivia@example.com", phone="07700 900101")

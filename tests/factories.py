@@ -1,6 +1,6 @@
 """factory_boy factories for the project's models."""
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import factory
 from django.contrib.auth import get_user_model
@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from articles.choices import ArticleStatus
 from articles.models import Article, Reference, Topic
+from booking.models import Technique, TechniqueLength, Therapist, WorkingHours
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -65,3 +66,52 @@ class ReferenceFactory(factory.django.DjangoModelFactory):
     number = factory.Sequence(lambda n: n + 1)
     title = factory.Sequence(lambda n: f"A study of massage, number {n}")
     url = factory.Sequence(lambda n: f"https://example.org/study/{n}")
+
+
+# Booking ---------------------------------------------------------------------------
+
+
+class TechniqueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Technique
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"Technique {n}")
+    slug = factory.Sequence(lambda n: f"technique-{n}")
+    buffer_minutes = 15
+
+
+class TechniqueLengthFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TechniqueLength
+        django_get_or_create = ["technique", "duration_minutes"]
+
+    technique = factory.SubFactory(TechniqueFactory)
+    duration_minutes = 60
+    price = "60.00"
+
+
+class TherapistFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Therapist
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"Therapist {n:03d}")
+    slug = factory.Sequence(lambda n: f"therapist-{n}")
+
+    @factory.post_generation
+    def techniques(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.techniques.set(extracted)
+
+    @factory.post_generation
+    def hours(self, create, extracted, **kwargs):
+        """hours={weekday: [("09:00", "18:00")]}; default Monday to Saturday 09:00-18:00."""
+        if not create:
+            return
+        week = extracted if extracted is not None else {d: [("09:00", "18:00")] for d in range(6)}
+        WorkingHours.objects.bulk_create(
+            WorkingHours(therapist=self, weekday=d, start=time.fromisoformat(a), end=time.fromisoformat(b))
+            for d, periods in week.items()
+            for a, b in periods
+        )

@@ -22,6 +22,10 @@ class Command(BaseCommand):
             )
         for article, action in demo.load_demo_articles():
             self.stdout.write(f"  article {action}: {article.title}")
+        booking = demo.load_demo_booking()
+        self.stdout.write(
+            f"  therapists: {booking['therapists']}, appointments added: {booking['appointments_created']}"
+        )
         username, password = demo.ensure_demo_staff()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(

@@ -1,0 +1,525 @@
+"""Free appointment slots: the pure scheduling core of the booking app.
+
+This module knows nothing about Django or the database. The ORM layer loads
+working hours, time off, closures and existing appointments, turns them into
+the small value types below and calls :func:`free_slots`; the result is plain
+data that views and forms can render. Keeping it pure means the tricky parts
+(daylight-saving days, buffers, fairness) are tested quickly and exhaustively
+without a database.
+
+Conventions:
+
+* Every instant is an aware :class:`~datetime.datetime`; every instant this
+  module *returns* is in UTC (``tzinfo=timezone.utc``). Intervals are
+  half-open ``[start, end)``, so back-to-back intervals touch but do not
+  overlap.
+* Working hours, closures and the slot grid are *wall-clock* notions in the
+  clinic's time zone: "09:00-18:00" means 09:00-18:00 on the clock on the wall,
+  in winter and in summer alike.
+* Durations (``duration``, ``buffer``, notice, horizon) are elapsed time, so
+  they are added to UTC instants, never to local wall times (adding a
+  ``timedelta`` to a local aware datetime is wall-clock arithmetic in Python
+  and would be an hour off across a daylight-saving change).
+
+How a wall-clock working period becomes real time on a day when the clocks
+change: the period ``[P.start, P.end)`` on local date ``d`` is turned into the
+smallest span of instants that holds every instant whose local wall time lies
+within it. Concretely:
+
+* the start is the *first* instant at or after which the clock shows
+  ``P.start`` (if ``P.start`` falls into the hour skipped by spring-forward,
+  that is the instant the gap ends; if it is in the hour repeated by
+  fall-back, its first occurrence);
+* the end is the *last* instant at which the clock shows ``P.end`` (if it
+  falls into the skipped hour, the instant the gap begins; if it is in the
+  repeated hour, its second occurrence).
+
+So a period never gains the hour that does not exist, and on fall-back day a
+period spanning the repeated hour lasts as long as the clock really runs.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "Interval",
+    "Policy",
+    "TherapistSchedule",
+    "WorkingPeriod",
+    "free_slots",
+    "merge_any",
+    "pick_therapist",
+]
+
+UTC = timezone.utc
+_DAY = timedelta(days=1)
+_MINUTE = timedelta(minutes=1)
+_MAX_DAYS = 366
+
+
+# --------------------------------------------------------------------------- value types
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A half-open span of real time ``[start, end)`` between two aware instants.
+
+    An empty interval (``start == end``) is allowed and blocks nothing.
+    """
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        # Naive datetimes would compare against aware ones with a TypeError deep
+        # inside the slot search; fail here, where the culprit is obvious.
+        if not _is_aware(self.start) or not _is_aware(self.end):
+            raise ValueError(f"Interval needs aware datetimes, got {self.start!r} - {self.end!r}")
+        if self.end < self.start:
+            raise ValueError(f"Interval ends before it starts: {self.start} - {self.end}")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingPeriod:
+    """Regular working hours on one weekday, as wall-clock times in the clinic's zone.
+
+    ``weekday`` follows :meth:`datetime.date.weekday` (0 = Monday ... 6 = Sunday).
+    Periods do not run overnight: ``end`` must be later than ``start``.
+    """
+
+    weekday: int
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), got {self.weekday}")
+        # The zone comes from the clinic, not from the period: a time carrying its
+        # own tzinfo would silently mean something else.
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("WorkingPeriod times must be naive wall-clock times")
+        if self.end <= self.start:
+            raise ValueError(f"WorkingPeriod must end after it starts (no overnight periods): {self}")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Clinic-wide booking rules.
+
+    * ``min_notice``: a slot must start at or after ``now + min_notice``;
+    * ``horizon``: ... and at or before ``now + horizon``;
+    * ``step``: slots start on a wall-clock grid of this many minutes after
+      local midnight (e.g. 15 minutes gives :00, :15, :30, :45); it must be a
+      whole number of minutes that divides a day.
+    """
+
+    min_notice: timedelta
+    horizon: timedelta
+    step: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class TherapistSchedule:
+    """Everything about one therapist that decides when they are free.
+
+    ``busy`` holds existing appointments, each already extended by its own
+    cleanup buffer (``[start, end + buffer)``), so that a new booking can never
+    eat into the cleanup time of an earlier one.
+    """
+
+    therapist_id: int
+    periods: Sequence[WorkingPeriod]
+    time_off: Sequence[Interval]
+    busy: Sequence[Interval]
+
+
+# --------------------------------------------------------------------------- public functions
+
+
+def free_slots(
+    *,
+    schedules: Sequence[TherapistSchedule],
+    closures: Sequence[tuple[date, date]],
+    first_day: date,
+    days: int,
+    duration: timedelta,
+    buffer: timedelta,
+    policy: Policy,
+    now: datetime,
+    tz: ZoneInfo,
+) -> dict[int, dict[date, list[datetime]]]:
+    """Return the start times each therapist can take a new appointment at.
+
+    The result maps ``therapist_id -> local date -> sorted start instants``
+    (aware, UTC). Every date in ``[first_day, first_day + days)`` is present
+    for every therapist, with an empty list when nothing is free.
+
+    A start ``s`` is offered for therapist ``T`` on local date ``d`` when:
+
+    1. ``d`` is in the requested range and not inside any closure
+       (``closures`` are inclusive ``(first, last)`` local date ranges);
+    2. one of ``T``'s working periods for ``d``'s weekday, converted to real
+       time as described in the module docstring, holds the appointment
+       ``[s, s + duration)`` (the cleanup ``buffer`` may run past closing);
+    3. ``[s, s + duration + buffer)`` overlaps none of ``T``'s time off or
+       busy intervals (touching is fine);
+    4. ``now + min_notice <= s <= now + horizon``;
+    5. ``s``'s local wall time is a whole multiple of ``policy.step`` after
+       local midnight. Wall times skipped by spring-forward are never offered;
+       on fall-back both occurrences of a repeated wall time are distinct
+       instants and may both be offered.
+
+    Raises :class:`ValueError` for a range of days outside 1-366, a
+    non-positive ``duration``, a negative ``buffer``, a ``step`` that is not a
+    positive whole number of minutes dividing a day, a naive ``now``, a
+    closure that ends before it starts, or two schedules for one therapist.
+    """
+    _validate(
+        schedules=schedules,
+        closures=closures,
+        first_day=first_day,
+        days=days,
+        duration=duration,
+        buffer=buffer,
+        policy=policy,
+        now=now,
+    )
+
+    dates = [first_day + timedelta(days=i) for i in range(days)]
+    closed = _closed_dates(closures, dates[0], dates[-1])
+
+    # Notice and horizon are elapsed time: add them to the UTC instant, not to a
+    # local aware datetime (which Python would treat as wall-clock arithmetic).
+    now_utc = now.astimezone(UTC)
+    earliest = now_utc + policy.min_notice
+    latest = now_utc + policy.horizon
+    # The whole appointment plus its cleanup must be clear of blocked time.
+    footprint = duration + buffer
+
+    # Grid instants and period conversions depend only on the day (and the
+    # period's wall times), not on the therapist: compute each once per call and
+    # share it between all therapists.
+    grids: dict[date, list[datetime]] = {}
+    spans: dict[tuple[date, time, time], tuple[datetime, datetime]] = {}
+
+    result: dict[int, dict[date, list[datetime]]] = {}
+    for schedule in schedules:
+        by_weekday = _periods_by_weekday(schedule.periods)
+        block_starts, block_ends = _merge_blocked(schedule.time_off, schedule.busy)
+        per_day: dict[date, list[datetime]] = {}
+        for day in dates:
+            periods = by_weekday[day.weekday()]
+            if not periods or day in closed:
+                per_day[day] = []
+                continue
+            grid = grids.get(day)
+            if grid is None:
+                grid = grids[day] = _day_grid(day, tz, policy.step)
+            slots: list[datetime] = []
+            for period in periods:
+                key = (day, period.start, period.end)
+                span = spans.get(key)
+                if span is None:
+                    span = spans[key] = _period_span(day, period, tz)
+                period_start, period_end = span
+                chunk = _free_in_window(
+                    grid,
+                    max(period_start, earliest),
+                    min(period_end - duration, latest),
+                    footprint,
+                    block_starts,
+                    block_ends,
+                )
+                if not chunk:
+                    continue
+                if not slots or chunk[0] > slots[-1]:
+                    slots.extend(chunk)
+                else:
+                    # Overlapping periods offer some starts twice; the periods are
+                    # not merged beforehand because an appointment has to fit
+                    # inside a single period, not straddle two.
+                    slots = sorted(set(slots).union(chunk))
+            per_day[day] = slots
+        result[schedule.therapist_id] = per_day
+    return result
+
+
+def merge_any(
+    slots: Mapping[int, Mapping[date, Sequence[datetime]]],
+) -> dict[date, list[tuple[datetime, tuple[int, ...]]]]:
+    """Combine per-therapist slots for an "any available therapist" booking.
+
+    Returns ``date -> [(start, therapist_ids), ...]`` with every start offered
+    by at least one therapist, sorted by start, each paired with the sorted ids
+    of the therapists free at that start. Every date that appears for any
+    therapist is present, even when nobody is free that day.
+    """
+    by_date: dict[date, dict[datetime, list[int]]] = {}
+    for therapist_id in sorted(slots):
+        for day, starts in slots[therapist_id].items():
+            free_at = by_date.setdefault(day, {})
+            for start in starts:
+                # Iterating therapists in id order keeps each id list sorted
+                # without sorting it again.
+                free_at.setdefault(start, []).append(therapist_id)
+    return {
+        day: [(start, tuple(free_at[start])) for start in sorted(free_at)]
+        for day, free_at in sorted(by_date.items())
+    }
+
+
+def pick_therapist(
+    *, candidates: Sequence[int], bookings_that_day: Mapping[int, int], order: Sequence[int]
+) -> int:
+    """Choose who gets an "any available therapist" booking, fairly.
+
+    The candidate with the fewest bookings that day wins, so work is spread
+    evenly; ties go to the candidate who comes first in ``order`` (a stable
+    order such as by name then id), so the choice is predictable rather than
+    random. Candidates missing from ``order`` come after those in it, by id;
+    a candidate missing from ``bookings_that_day`` has no bookings.
+    """
+    if not candidates:
+        raise ValueError("pick_therapist needs at least one candidate")
+    position = {therapist_id: index for index, therapist_id in reversed(list(enumerate(order)))}
+    unranked = len(position)
+    return min(
+        candidates,
+        key=lambda therapist_id: (
+            bookings_that_day.get(therapist_id, 0),
+            position.get(therapist_id, unranked),
+            therapist_id,
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _is_aware(moment: datetime) -> bool:
+    return moment.tzinfo is not None and moment.utcoffset() is not None
+
+
+def _validate(
+    *,
+    schedules: Sequence[TherapistSchedule],
+    closures: Sequence[tuple[date, date]],
+    first_day: date,
+    days: int,
+    duration: timedelta,
+    buffer: timedelta,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """Reject arguments that would otherwise give silently wrong slots."""
+    if isinstance(first_day, datetime):
+        # datetime is a subclass of date; a datetime here is almost always a bug
+        # (which zone's date would it mean?).
+        raise ValueError("first_day must be a date, not a datetime")
+    if not 1 <= days <= _MAX_DAYS:
+        raise ValueError(f"days must be between 1 and {_MAX_DAYS}, got {days}")
+    if duration <= timedelta(0):
+        raise ValueError(f"duration must be positive, got {duration}")
+    if buffer < timedelta(0):
+        raise ValueError(f"buffer must not be negative, got {buffer}")
+    step = policy.step
+    if step <= timedelta(0) or step % _MINUTE or _DAY % step:
+        raise ValueError(
+            f"policy.step must be a positive whole number of minutes that divides a day, got {step}"
+        )
+    if not _is_aware(now):
+        raise ValueError(f"now must be an aware datetime, got {now!r}")
+    for first, last in closures:
+        if last < first:
+            raise ValueError(f"closure ends before it starts: {first} - {last}")
+    seen: set[int] = set()
+    for schedule in schedules:
+        if schedule.therapist_id in seen:
+            raise ValueError(f"more than one schedule for therapist {schedule.therapist_id}")
+        seen.add(schedule.therapist_id)
+
+
+def _closed_dates(closures: Iterable[tuple[date, date]], first: date, last: date) -> set[date]:
+    """The dates in ``[first, last]`` that fall inside any closure."""
+    closed: set[date] = set()
+    for closure_first, closure_last in closures:
+        # Clip to the requested range so a closure spanning years costs nothing.
+        day = max(closure_first, first)
+        end = min(closure_last, last)
+        while day <= end:
+            closed.add(day)
+            day += _DAY
+    return closed
+
+
+def _periods_by_weekday(periods: Iterable[WorkingPeriod]) -> list[list[WorkingPeriod]]:
+    """Distinct periods per weekday (index 0 = Monday), sorted by start then end."""
+    by_weekday: list[set[WorkingPeriod]] = [set() for _ in range(7)]
+    for period in periods:
+        by_weekday[period.weekday].add(period)
+    return [sorted(found, key=lambda p: (p.start, p.end)) for found in by_weekday]
+
+
+def _to_utc(moment: datetime) -> datetime:
+    # ORM datetimes already carry timezone.utc; skip the conversion for them.
+    # Keeping every instant on the very same tzinfo object also keeps
+    # comparisons on CPython's fast path (no utcoffset() calls).
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+
+
+def _merge_blocked(*groups: Iterable[Interval]) -> tuple[list[datetime], list[datetime]]:
+    """Sort and merge blocked intervals into disjoint runs, once per therapist.
+
+    Returns parallel lists of run starts and ends, both strictly increasing, so
+    the slot search can bisect into them. Touching intervals are merged too
+    (``[a, b)`` and ``[b, c)`` block exactly what ``[a, c)`` blocks), and empty
+    intervals are dropped because they block nothing.
+    """
+    raw = sorted(
+        (_to_utc(interval.start), _to_utc(interval.end))
+        for group in groups
+        for interval in group
+        if interval.start < interval.end
+    )
+    starts: list[datetime] = []
+    ends: list[datetime] = []
+    for start, end in raw:
+        if ends and start <= ends[-1]:
+            if end > ends[-1]:
+                ends[-1] = end
+        else:
+            starts.append(start)
+            ends.append(end)
+    return starts, ends
+
+
+def _offsets(tz: tzinfo, wall: datetime) -> tuple[timedelta, timedelta]:
+    """UTC offsets of a naive wall time for ``fold=0`` and ``fold=1``.
+
+    Per PEP 495 the two differ only around a transition: if the ``fold=0``
+    offset is the smaller one the wall time was skipped (spring-forward gap),
+    if it is the larger one the wall time happens twice (fall-back fold).
+    """
+    first = tz.utcoffset(wall)
+    second = tz.utcoffset(wall.replace(fold=1))
+    if first is None or second is None:
+        raise ValueError(f"time zone {tz!r} gives no UTC offset for {wall}")
+    return first, second
+
+
+def _day_grid(day: date, tz: tzinfo, step: timedelta) -> list[datetime]:
+    """Every instant of local date ``day`` whose wall time is on the slot grid, in UTC order.
+
+    Walks the wall-clock grid and converts each wall time to all the instants
+    it names: none in a spring-forward gap, two in a fall-back fold, one
+    otherwise. Sorting afterwards puts the repeated hour in real-time order.
+    """
+    midnight = datetime.combine(day, time())
+    grid: list[datetime] = []
+    folded = False
+    for index in range(_DAY // step):
+        wall = midnight + index * step
+        first, second = _offsets(tz, wall)
+        if first == second:
+            grid.append((wall - first).replace(tzinfo=UTC))
+        elif first > second:
+            grid.append((wall - first).replace(tzinfo=UTC))
+            grid.append((wall - second).replace(tzinfo=UTC))
+            folded = True
+        # else: the wall time does not exist today; offer nothing for it.
+    if folded:
+        grid.sort()
+    return grid
+
+
+def _period_span(day: date, period: WorkingPeriod, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The real-time span ``[start, end)`` of a wall-clock period on ``day``, in UTC."""
+    return (
+        _wall_to_utc(day, period.start, tz, latest=False),
+        _wall_to_utc(day, period.end, tz, latest=True),
+    )
+
+
+def _wall_to_utc(day: date, wall_time: time, tz: tzinfo, *, latest: bool) -> datetime:
+    """Convert a wall time on ``day`` to one UTC instant.
+
+    A repeated wall time gives its first occurrence, or its second one when
+    ``latest`` is set (used for period ends, so a period covering the repeated
+    hour keeps all of it). A skipped wall time gives the instant of the jump
+    itself, which is both where the gap begins and where it ends; that way a
+    period starting or ending inside the gap is clamped instead of stretched.
+    """
+    wall = datetime.combine(day, wall_time)
+    first, second = _offsets(tz, wall)
+    if first == second:
+        return (wall - first).replace(tzinfo=UTC)
+    if first > second:
+        return (wall - (second if latest else first)).replace(tzinfo=UTC)
+    # Spring-forward gap: reading the wall time with the later offset lands
+    # before the jump and with the earlier offset after it.
+    return _transition_between((wall - second).replace(tzinfo=UTC), (wall - first).replace(tzinfo=UTC), tz)
+
+
+def _transition_between(before: datetime, after: datetime, tz: tzinfo) -> datetime:
+    """The first instant in ``(before, after]`` whose UTC offset is that of ``after``.
+
+    zoneinfo does not expose its transition table, so bisect on the offset
+    (to the microsecond: at most ~32 steps, and only for periods whose ends
+    fall into a skipped hour).
+    """
+    target = after.astimezone(tz).utcoffset()
+    low, high = 0, (after - before) // timedelta(microseconds=1)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if (before + timedelta(microseconds=middle)).astimezone(tz).utcoffset() == target:
+            high = middle
+        else:
+            low = middle
+    return before + timedelta(microseconds=high)
+
+
+def _free_in_window(
+    grid: list[datetime],
+    first: datetime,
+    last: datetime,
+    footprint: timedelta,
+    block_starts: list[datetime],
+    block_ends: list[datetime],
+) -> list[datetime]:
+    """Grid instants ``s`` in ``[first, last]`` with ``[s, s + footprint)`` clear of every block.
+
+    One left-to-right pass over the blocks that meet the window: between two
+    blocks the free starts form a contiguous run of the grid, which is copied
+    as a slice, so the cost is O(blocks in the window + slots returned) plus a
+    few bisections, never slots x blocks.
+    """
+    low = bisect_left(grid, first)
+    high = bisect_right(grid, last)
+    if low >= high:
+        return []
+    free: list[datetime] = []
+    count = len(block_starts)
+    # Invariant at the top of the loop: every block before `block` ends at or
+    # before grid[low], so it cannot clash with grid[low] or any later start.
+    block = bisect_right(block_ends, grid[low])
+    while low < high:
+        if block == count:
+            free.extend(grid[low:high])
+            break
+        # Blocks are disjoint and sorted, so starts that finish (with cleanup)
+        # by the time this block begins are clear of it and of all later ones.
+        clear = bisect_right(grid, block_starts[block] - footprint, low, high)
+        free.extend(grid[low:clear])
+        if clear == high:
+            break
+        # The rest clash with this block until it ends; resume after it.
+        low = bisect_left(grid, block_ends[block], clear, high)
+        if low == high:
+            break
+        block = bisect_right(block_ends, grid[low], block + 1)
+    return free

@@ -1,0 +1,281 @@
+"""Writes for booking. Every path that creates, moves or cancels an appointment (web,
+admin, import, shell) comes through here, so the rules live in one place.
+
+The guarantee against double booking has two layers: each service re-checks
+availability inside a transaction, and the database has the last word (an exclusion
+constraint on PostgreSQL; on SQLite, BEGIN IMMEDIATE makes writers queue, so the check
+and the insert of one booking cannot interleave with another's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import availability as engine
+from . import selectors
+from .choices import AppointmentSource, AppointmentStatus
+from .models import Appointment, Technique, TechniqueLength, Therapist
+
+# Staff may book any 5-minute mark, at any notice, as far ahead as they like.
+STAFF_POLICY = engine.Policy(
+    min_notice=timedelta(days=-3650), horizon=timedelta(days=3650), step=timedelta(minutes=5)
+)
+WHOLE_DAY = [engine.WorkingPeriod(weekday, time.min, time.max) for weekday in range(7)]
+
+
+class SlotUnavailable(ValidationError):
+    """The time asked for cannot be booked (taken a moment ago, or never free)."""
+
+
+@dataclass(frozen=True)
+class ClientDetails:
+    name: str
+    email: str
+    phone: str
+    notes: str = ""
+
+
+def _slot_taken() -> SlotUnavailable:
+    return SlotUnavailable(
+        _("Sorry, this time was just taken by someone else. Please choose another time."),
+        code="slot_taken",
+    )
+
+
+def _check_length(technique: Technique, length: TechniqueLength) -> None:
+    if length.technique_id != technique.pk:
+        raise ValidationError(_("That length is not offered for this technique."), code="bad_length")
+
+
+def _free_therapists(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    start: datetime,
+    therapist: Therapist | None,
+    staff: bool,
+    allow_outside_hours: bool,
+    now: datetime,
+    exclude_appointment_id: int | None = None,
+) -> tuple[list[Therapist], selectors.AvailabilityData, object]:
+    zone = selectors.clinic_zone()
+    day = start.astimezone(zone).date()
+    data = selectors.availability_load(
+        technique=technique,
+        first_day=day,
+        days=1,
+        therapist=therapist,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    if staff and allow_outside_hours:
+        data.schedules = [
+            engine.TherapistSchedule(s.therapist_id, WHOLE_DAY, s.time_off, s.busy) for s in data.schedules
+        ]
+    slots = selectors.free_slots(
+        data=data,
+        length=length,
+        buffer_minutes=technique.buffer_minutes,
+        first_day=day,
+        days=1,
+        now=now,
+        policy=STAFF_POLICY if staff else None,
+    )
+    start_utc = start.astimezone(UTC)
+    free = [t for t in data.therapists if start_utc in set(slots.get(t.pk, {}).get(day, []))]
+    return free, data, day
+
+
+def _explain_unavailable(
+    *, start: datetime, now: datetime, data: selectors.AvailabilityData, staff: bool
+) -> None:
+    """Raise the most useful reason a time cannot be booked online."""
+    if staff:
+        return
+    policy = data.engine_policy()
+    if start < now:
+        raise ValidationError(_("That time has already passed."), code="past")
+    if start < now + policy.min_notice:
+        raise ValidationError(
+            _("Online bookings need at least %(hours)s hours' notice; please call us for sooner times.")
+            % {"hours": round(policy.min_notice.total_seconds() / 3600, 1)},
+            code="notice",
+        )
+    if start > now + policy.horizon:
+        raise ValidationError(
+            _("Online booking opens %(days)s days ahead; that time is too far away.")
+            % {"days": policy.horizon.days},
+            code="horizon",
+        )
+    local = start.astimezone(data.zone)
+    step = int(policy.step.total_seconds() // 60)
+    if (local.hour * 60 + local.minute) % step or local.second or local.microsecond:
+        raise ValidationError(_("Please choose one of the offered start times."), code="off_grid")
+
+
+def appointment_book(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    start: datetime,
+    client: ClientDetails,
+    therapist: Therapist | None = None,
+    source: str = AppointmentSource.ONLINE,
+    allow_outside_hours: bool = False,
+    now: datetime | None = None,
+) -> Appointment:
+    """Book a massage; ``therapist=None`` means any available therapist, chosen fairly.
+
+    Online bookings follow the clinic's policy (notice, horizon, slot grid, working hours).
+    Staff bookings may ignore notice and horizon, and working hours when
+    ``allow_outside_hours`` is set, but never a closure or another appointment.
+    Raises :class:`SlotUnavailable` or :class:`ValidationError` with a clear message.
+    """
+    now = now or timezone.now()
+    if timezone.is_naive(start):
+        raise ValidationError(_("The start time needs a time zone."), code="naive")
+    _check_length(technique, length)
+    staff = source == AppointmentSource.STAFF
+    if not staff and not technique.active:
+        raise ValidationError(_("This technique cannot be booked online at the moment."), code="inactive")
+    duration = timedelta(minutes=length.duration_minutes)
+    with transaction.atomic():
+        free, data, day = _free_therapists(
+            technique=technique,
+            length=length,
+            start=start,
+            therapist=therapist,
+            staff=staff,
+            allow_outside_hours=allow_outside_hours,
+            now=now,
+        )
+        if not free:
+            _explain_unavailable(start=start, now=now, data=data, staff=staff)
+            if therapist is not None and not data.therapists:
+                raise ValidationError(_("This therapist does not offer this technique."), code="not_offered")
+            raise _slot_taken()
+        if therapist is None:
+            chosen_id = engine.pick_therapist(
+                candidates=[t.pk for t in free],
+                bookings_that_day={t.pk: data.bookings_per_day[t.pk, day] for t in free},
+                order=[t.pk for t in data.therapists],
+            )
+            therapist = next(t for t in free if t.pk == chosen_id)
+        start_utc = start.astimezone(UTC)
+        appointment = Appointment(
+            therapist=therapist,
+            technique=technique,
+            duration_minutes=length.duration_minutes,
+            price=length.price,
+            buffer_minutes=technique.buffer_minutes,
+            start=start_utc,
+            end=start_utc + duration,
+            occupied_until=start_utc + duration + timedelta(minutes=technique.buffer_minutes),
+            client_name=client.name.strip(),
+            client_email=client.email.strip(),
+            client_phone=client.phone.strip(),
+            client_notes=client.notes.strip(),
+            source=source,
+        )
+        try:
+            with transaction.atomic():
+                appointment.save()
+        except IntegrityError as exc:
+            # The exclusion constraint: another booking won the race for this time.
+            raise _slot_taken() from exc
+    return appointment
+
+
+def _check_client_cutoff(appointment: Appointment, now: datetime) -> None:
+    policy = selectors.BookingPolicy.load()
+    cutoff = appointment.start - timedelta(hours=policy.cancellation_cutoff_hours)
+    if now > cutoff:
+        raise ValidationError(
+            _("Online changes close %(hours)s hours before the appointment. Please call the clinic.")
+            % {"hours": policy.cancellation_cutoff_hours},
+            code="cutoff",
+        )
+
+
+def appointment_cancel(
+    *, appointment: Appointment, by_client: bool = False, now: datetime | None = None
+) -> Appointment:
+    """Cancel an appointment and free its time. Clients must be before the cutoff."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.status != AppointmentStatus.CONFIRMED:
+            raise ValidationError(
+                _("This appointment is %(status)s and cannot be cancelled.")
+                % {"status": appointment.get_status_display().lower()},
+                code="not_confirmed",
+            )
+        if by_client:
+            _check_client_cutoff(appointment, now)
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.sequence += 1
+        appointment.save(update_fields=["status", "sequence", "updated_at"])
+    return appointment
+
+
+def appointment_reschedule(
+    *,
+    appointment: Appointment,
+    new_start: datetime,
+    therapist: Therapist | None = None,
+    by_client: bool = False,
+    allow_outside_hours: bool = False,
+    now: datetime | None = None,
+) -> Appointment:
+    """Move an appointment. The old time is released only when the new one is secured:
+    both happen in one update of the same row, inside one transaction."""
+    now = now or timezone.now()
+    if timezone.is_naive(new_start):
+        raise ValidationError(_("The start time needs a time zone."), code="naive")
+    with transaction.atomic():
+        appointment = (
+            Appointment.objects.select_for_update()
+            .select_related("technique", "therapist")
+            .get(pk=appointment.pk)
+        )
+        if appointment.status != AppointmentStatus.CONFIRMED:
+            raise ValidationError(_("Only confirmed appointments can be moved."), code="not_confirmed")
+        if by_client:
+            _check_client_cutoff(appointment, now)
+        target = therapist or appointment.therapist
+        length = TechniqueLength(
+            technique=appointment.technique,
+            duration_minutes=appointment.duration_minutes,
+            price=appointment.price,
+        )
+        free, data, _day = _free_therapists(
+            technique=appointment.technique,
+            length=length,
+            start=new_start,
+            therapist=target,
+            staff=not by_client,
+            allow_outside_hours=allow_outside_hours,
+            now=now,
+            exclude_appointment_id=appointment.pk,
+        )
+        if not free:
+            _explain_unavailable(start=new_start, now=now, data=data, staff=not by_client)
+            raise _slot_taken()
+        start_utc = new_start.astimezone(UTC)
+        duration = timedelta(minutes=appointment.duration_minutes)
+        appointment.therapist = target
+        appointment.start = start_utc
+        appointment.end = start_utc + duration
+        appointment.occupied_until = appointment.end + timedelta(minutes=appointment.buffer_minutes)
+        appointment.sequence += 1
+        try:
+            with transaction.atomic():
+                appointment.save()
+        except IntegrityError as exc:
+            raise _slot_taken() from exc
+    return appointment

@@ -1,0 +1,120 @@
+from datetime import datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from booking import services
+from booking.choices import AppointmentStatus
+from booking.models import Appointment
+from tests.conftest import LONDON
+from tests.factories import TherapistFactory
+
+pytestmark = pytest.mark.django_db
+ADD = "/admin/booking/appointment/add/"
+
+
+def upcoming_tuesday() -> datetime:
+    day = timezone.now().astimezone(LONDON).date() + timedelta(days=2)
+    while day.weekday() != 1:
+        day += timedelta(days=1)
+    return datetime.combine(day, datetime.min.time(), tzinfo=LONDON)
+
+
+def add_data(therapist, technique, length, start, **extra):
+    data = {
+        "therapist": therapist.pk,
+        "technique": technique.pk,
+        "length": length.pk,
+        "start_0": start.strftime("%d/%m/%Y"),
+        "start_1": start.strftime("%H:%M"),
+        "status": AppointmentStatus.CONFIRMED,
+        "client_name": "Phone Client",
+        "client_email": "phone@example.com",
+        "client_phone": "07700 900555",
+        "client_notes": "",
+    }
+    data.update(extra)
+    return data
+
+
+def test_staff_books_through_the_service(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    appointment = Appointment.objects.get()
+    assert appointment.start == start
+    assert appointment.occupied_until == start + timedelta(minutes=75)
+    assert appointment.source == "staff"
+
+
+def test_overlap_in_admin_is_a_form_error_not_a_crash(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    services.appointment_book(
+        technique=swedish, length=swedish_60, start=start, therapist=therapist,
+        client=services.ClientDetails("First", "f@example.com", "1"),
+    )  # fmt: skip
+    response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start + timedelta(minutes=30)))
+    assert response.status_code == 200
+    assert "this time was just taken" in response.content.decode()
+    assert Appointment.objects.count() == 1
+
+
+def test_outside_hours_needs_the_override(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    evening = upcoming_tuesday().replace(hour=19)
+    response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, evening))
+    assert response.status_code == 200 and not Appointment.objects.exists()
+    response = staff_client.post(
+        ADD, add_data(therapist, swedish, swedish_60, evening, allow_outside_hours="on")
+    )
+    assert response.status_code == 302
+    assert Appointment.objects.get().start == evening
+
+
+def test_moving_onto_another_appointment_is_refused(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    client = services.ClientDetails("A", "a@example.com", "1")
+    first = services.appointment_book(
+        technique=swedish, length=swedish_60, start=start, therapist=therapist, client=client
+    )
+    services.appointment_book(
+        technique=swedish, length=swedish_60, start=start.replace(hour=14), therapist=therapist, client=client
+    )
+    url = f"/admin/booking/appointment/{first.pk}/change/"
+    data = add_data(therapist, swedish, swedish_60, start.replace(hour=14, minute=30))
+    response = staff_client.post(url, data)
+    assert response.status_code == 200
+    first.refresh_from_db()
+    assert first.start == start
+    data = add_data(therapist, swedish, swedish_60, start.replace(hour=11))
+    assert staff_client.post(url, data).status_code == 302
+    first.refresh_from_db()
+    assert first.start == start.replace(hour=11) and first.sequence == 1
+
+
+def test_working_hours_overlap_is_a_form_error(staff_client, swedish):
+    therapist = TherapistFactory(techniques=[swedish], hours={})
+    url = f"/admin/booking/therapist/{therapist.pk}/change/"
+    data = {
+        "name": therapist.name, "slug": therapist.slug, "bio": "", "techniques": [swedish.pk], "active": "on",
+        "working_hours-TOTAL_FORMS": "2", "working_hours-INITIAL_FORMS": "0",
+        "working_hours-MIN_NUM_FORMS": "0", "working_hours-MAX_NUM_FORMS": "1000",
+        "working_hours-0-weekday": "0", "working_hours-0-start": "09:00", "working_hours-0-end": "13:00",
+        "working_hours-1-weekday": "0", "working_hours-1-start": "12:00", "working_hours-1-end": "17:00",
+        "time_off-TOTAL_FORMS": "0", "time_off-INITIAL_FORMS": "0",
+        "time_off-MIN_NUM_FORMS": "0", "time_off-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    response = staff_client.post(url, data)
+    assert response.status_code == 200
+    assert "overlap" in response.content.decode()
+    assert not therapist.working_hours.exists()
+    data["working_hours-1-start"] = "13:00"
+    data["working_hours-1-end"] = "12:00"
+    assert staff_client.post(url, data).status_code == 200
+    data["working_hours-1-start"] = "14:00"
+    data["working_hours-1-end"] = "17:00"
+    assert staff_client.post(url, data).status_code == 302
+    assert therapist.working_hours.count() == 2

@@ -1,0 +1,152 @@
+"""Real races: many threads, each with its own database connection, released together.
+
+Runs on whichever database the suite uses (CI runs it on SQLite, as a file, and on
+PostgreSQL). Exactly one booking of an overlapping set may win.
+"""
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from django.db import IntegrityError, connection, connections, transaction
+
+from booking import services
+from booking.choices import AppointmentStatus
+from booking.models import Appointment, Technique
+from tests.conftest import LONDON
+from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
+ATTEMPTS = 20
+
+
+def race(attempts):
+    """Run each zero-argument callable in its own thread, all released at once."""
+    barrier = threading.Barrier(len(attempts))
+    outcomes: list = [None] * len(attempts)
+
+    def run(index, attempt):
+        try:
+            barrier.wait(timeout=30)
+            outcomes[index] = attempt()
+        except Exception as exc:  # noqa: BLE001 - the outcome is what we assert on
+            outcomes[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a booking attempt hung"
+    return outcomes
+
+
+def make_technique() -> Technique:
+    # Transactional tests empty the database between tests, migration data included,
+    # so these make their own technique.
+    technique = TechniqueFactory(name="Race Swedish", slug="race-swedish", buffer_minutes=15)
+    TechniqueLengthFactory(technique=technique, duration_minutes=60)
+    TechniqueLengthFactory(technique=technique, duration_minutes=90)
+    return technique
+
+
+def client(n):
+    return services.ClientDetails(name=f"Client {n}", email=f"c{n}@example.com", phone="07700 900000")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_simultaneous_bookings_of_the_same_time_accept_exactly_one():
+    swedish = make_technique()
+    length = swedish.lengths.get(duration_minutes=60)
+    therapist = TherapistFactory(techniques=[swedish])
+    starts = [
+        datetime(2026, 11, 24, 10, 0, tzinfo=LONDON) + timedelta(minutes=15 * (i % 3))
+        for i in range(ATTEMPTS)
+    ]
+
+    def attempt(i):
+        return lambda: services.appointment_book(
+            technique=swedish, length=length, start=starts[i], client=client(i), therapist=therapist, now=NOW
+        )
+
+    outcomes = race([attempt(i) for i in range(ATTEMPTS)])
+    winners = [o for o in outcomes if isinstance(o, Appointment)]
+    losers = [o for o in outcomes if isinstance(o, services.SlotUnavailable)]
+    assert len(winners) == 1, outcomes
+    assert len(losers) == ATTEMPTS - 1, [o for o in outcomes if not isinstance(o, services.SlotUnavailable)]
+    assert all(o.code == "slot_taken" for o in losers)
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_partly_overlapping_bookings_of_different_lengths_race():
+    swedish = make_technique()
+    sixty = swedish.lengths.get(duration_minutes=60)
+    ninety = swedish.lengths.get(duration_minutes=90)
+    therapist = TherapistFactory(techniques=[swedish])
+    # 10:00-11:30 (+15 buffer) and 11:30-12:30: they overlap only through the buffer.
+    long_one = lambda: services.appointment_book(  # noqa: E731
+        technique=swedish, length=ninety, start=datetime(2026, 11, 24, 10, 0, tzinfo=LONDON),
+        client=client(1), therapist=therapist, now=NOW,
+    )  # fmt: skip
+    short_one = lambda: services.appointment_book(  # noqa: E731
+        technique=swedish, length=sixty, start=datetime(2026, 11, 24, 11, 30, tzinfo=LONDON),
+        client=client(2), therapist=therapist, now=NOW,
+    )  # fmt: skip
+    for _ in range(3):
+        Appointment.objects.all().delete()
+        outcomes = race([long_one, short_one])
+        assert sum(isinstance(o, Appointment) for o in outcomes) == 1, outcomes
+        assert sum(isinstance(o, services.SlotUnavailable) for o in outcomes) == 1, outcomes
+        assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_any_therapist_race_fills_each_therapist_once():
+    swedish = make_technique()
+    length = swedish.lengths.get(duration_minutes=60)
+    team = [TherapistFactory(techniques=[swedish]) for _ in range(3)]
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
+
+    def attempt(i):
+        return lambda: services.appointment_book(
+            technique=swedish, length=length, start=start, client=client(i), therapist=None, now=NOW
+        )
+
+    outcomes = race([attempt(i) for i in range(10)])
+    winners = [o for o in outcomes if isinstance(o, Appointment)]
+    assert 1 <= len(winners) <= 3
+    assert len({w.therapist_id for w in winners}) == len(winners)
+    assert all(isinstance(o, Appointment | services.SlotUnavailable) for o in outcomes), outcomes
+    assert Appointment.objects.filter(therapist__in=team).count() == len(winners)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_refuses_overlaps_that_bypass_the_services():
+    if connection.vendor != "postgresql":
+        pytest.skip("the exclusion constraint exists on PostgreSQL; SQLite relies on the services")
+    swedish = make_technique()
+    therapist = TherapistFactory(techniques=[swedish])
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
+    fields = dict(
+        therapist=therapist, technique=swedish, duration_minutes=60, price=50, buffer_minutes=15,
+        client_name="A", client_email="a@example.com", client_phone="1",
+    )  # fmt: skip
+    Appointment.objects.create(
+        start=start, end=start + timedelta(hours=1), occupied_until=start + timedelta(minutes=75), **fields
+    )
+    later = start + timedelta(minutes=70)  # inside the first one's buffer
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Appointment.objects.create(
+            start=later,
+            end=later + timedelta(hours=1),
+            occupied_until=later + timedelta(minutes=75),
+            **fields,
+        )
+    # A cancelled appointment does not occupy time.
+    Appointment.objects.create(
+        start=later, end=later + timedelta(hours=1), occupied_until=later + timedelta(minutes=75),
+        status=AppointmentStatus.CANCELLED, **fields,
+    )  # fmt: skip

@@ -1,0 +1,188 @@
+from datetime import datetime, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from booking import services
+from booking.choices import AppointmentSource, AppointmentStatus
+from booking.models import Appointment, BookingPolicy, Closure, TimeOff
+from tests.conftest import LONDON
+from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    """A London wall-clock time in the week of Monday 23 November 2026."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=LONDON)
+
+
+def book(technique, length, start, client, therapist=None, now=None, **kwargs):
+    return services.appointment_book(
+        technique=technique, length=length, start=start, client=client, therapist=therapist, now=now, **kwargs
+    )
+
+
+def test_book_copies_length_price_and_buffer(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    appointment = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    appointment.refresh_from_db()
+    assert appointment.therapist == therapist
+    assert appointment.duration_minutes == 60 and appointment.price == swedish_60.price
+    assert appointment.end - appointment.start == timedelta(minutes=60)
+    assert appointment.occupied_until - appointment.end == timedelta(minutes=15)
+    assert appointment.start.utcoffset() == timedelta(0)
+    assert appointment.status == AppointmentStatus.CONFIRMED
+    assert len(appointment.reference) == 8 and len(appointment.manage_secret) >= 32
+
+
+def test_overlap_including_buffer_is_refused(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    for start in (at(24, 10), at(24, 10, 30), at(24, 9, 15), at(24, 11, 0)):
+        with pytest.raises(services.SlotUnavailable) as info:
+            book(swedish, swedish_60, start, client_details, therapist, monday_morning)
+        assert info.value.code == "slot_taken"
+    # Right after the buffer is free again.
+    book(swedish, swedish_60, at(24, 11, 15), client_details, therapist, monday_morning)
+    assert Appointment.objects.count() == 2
+
+
+def test_cancelled_appointments_free_their_time(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    first = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    services.appointment_cancel(appointment=first, now=monday_morning)
+    second = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    assert second.pk != first.pk
+
+
+def test_any_therapist_is_assigned_fairly(swedish, swedish_60, client_details, monday_morning):
+    anna = TherapistFactory(name="Anna", techniques=[swedish])
+    ben = TherapistFactory(name="Ben", techniques=[swedish])
+    # Tie: stable order by name.
+    assert book(swedish, swedish_60, at(24, 9), client_details, None, monday_morning).therapist == anna
+    # Anna has one booking that day, Ben none: Ben gets the next.
+    assert book(swedish, swedish_60, at(24, 14), client_details, None, monday_morning).therapist == ben
+    # Only Anna is free at 14:00 now.
+    assert book(swedish, swedish_60, at(24, 14), client_details, None, monday_morning).therapist == anna
+    with pytest.raises(services.SlotUnavailable):
+        book(swedish, swedish_60, at(24, 14), client_details, None, monday_morning)
+
+
+def test_online_rules_notice_horizon_grid_hours_closure_time_off(
+    swedish, swedish_60, client_details, monday_morning
+):
+    therapist = TherapistFactory(techniques=[swedish])
+    cases = {
+        "past": monday_morning - timedelta(hours=1),
+        "notice": monday_morning + timedelta(hours=1),
+        "horizon": monday_morning + timedelta(days=90),
+        "off_grid": at(24, 10, 7),
+    }
+    for code, start in cases.items():
+        with pytest.raises(ValidationError) as info:
+            book(swedish, swedish_60, start, client_details, therapist, monday_morning)
+        assert info.value.code == code, code
+    # Outside working hours (the factory's week ends at 18:00 and has no Sundays).
+    with pytest.raises(services.SlotUnavailable):
+        book(swedish, swedish_60, at(24, 17, 30), client_details, therapist, monday_morning)
+    with pytest.raises(services.SlotUnavailable):
+        book(swedish, swedish_60, at(29, 10), client_details, therapist, monday_morning)
+    Closure.objects.create(first_day=at(25, 0).date(), last_day=at(25, 0).date(), reason="Holiday")
+    with pytest.raises(services.SlotUnavailable):
+        book(swedish, swedish_60, at(25, 10), client_details, therapist, monday_morning)
+    TimeOff.objects.create(therapist=therapist, start=at(26, 12), end=at(26, 15), reason="Dentist")
+    with pytest.raises(services.SlotUnavailable):
+        book(swedish, swedish_60, at(26, 11, 30), client_details, therapist, monday_morning)
+    book(swedish, swedish_60, at(26, 15), client_details, therapist, monday_morning)
+
+
+def test_staff_may_book_inside_notice_and_outside_hours_with_override(
+    swedish, swedish_60, client_details, monday_morning
+):
+    therapist = TherapistFactory(techniques=[swedish])
+    soon = monday_morning + timedelta(minutes=90)  # 09:30: inside the online notice window
+    staff = {"source": AppointmentSource.STAFF}
+    assert book(swedish, swedish_60, soon, client_details, therapist, monday_morning, **staff)
+    with pytest.raises(services.SlotUnavailable):
+        book(swedish, swedish_60, at(24, 19), client_details, therapist, monday_morning, **staff)
+    late = book(
+        swedish,
+        swedish_60,
+        at(24, 19),
+        client_details,
+        therapist,
+        monday_morning,
+        allow_outside_hours=True,
+        **staff,
+    )
+    assert late.source == AppointmentSource.STAFF
+    # Never over another appointment, even with the override.
+    with pytest.raises(services.SlotUnavailable):
+        book(
+            swedish,
+            swedish_60,
+            at(24, 19, 30),
+            client_details,
+            therapist,
+            monday_morning,
+            allow_outside_hours=True,
+            **staff,
+        )
+
+
+def test_therapist_must_offer_the_technique_and_length_must_match(
+    swedish, swedish_60, client_details, monday_morning
+):
+    shiatsu_only = TherapistFactory(techniques=[TechniqueFactory(slug="other")])
+    with pytest.raises(ValidationError) as info:
+        book(swedish, swedish_60, at(24, 10), client_details, shiatsu_only, monday_morning)
+    assert info.value.code == "not_offered"
+    foreign_length = TechniqueLengthFactory(technique=TechniqueFactory(slug="elsewhere"))
+    with pytest.raises(ValidationError) as info:
+        book(swedish, foreign_length, at(24, 10), client_details, None, monday_morning)
+    assert info.value.code == "bad_length"
+
+
+def test_client_cancel_respects_cutoff(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    appointment = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    with pytest.raises(ValidationError) as info:
+        services.appointment_cancel(appointment=appointment, by_client=True, now=at(23, 10, 30))
+    assert info.value.code == "cutoff"
+    cancelled = services.appointment_cancel(appointment=appointment, by_client=True, now=at(23, 9, 30))
+    assert cancelled.status == AppointmentStatus.CANCELLED and cancelled.sequence == 1
+    with pytest.raises(ValidationError):
+        services.appointment_cancel(appointment=appointment, now=at(23, 9, 30))
+
+
+def test_reschedule_moves_atomically_and_keeps_old_time_when_new_is_taken(
+    swedish, swedish_60, client_details, monday_morning
+):
+    therapist = TherapistFactory(techniques=[swedish])
+    moving = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    blocker = book(swedish, swedish_60, at(24, 14), client_details, therapist, monday_morning)
+    with pytest.raises(services.SlotUnavailable):
+        services.appointment_reschedule(
+            appointment=moving, new_start=at(24, 14, 30), by_client=True, now=monday_morning
+        )
+    moving.refresh_from_db()
+    assert moving.start == at(24, 10)
+    # Moving by half an hour overlaps only itself, which is fine.
+    moved = services.appointment_reschedule(
+        appointment=moving, new_start=at(24, 10, 30), by_client=True, now=monday_morning
+    )
+    assert moved.start == at(24, 10, 30) and moved.end == at(24, 11, 30) and moved.sequence == 1
+    # The old time is free for others.
+    book(swedish, swedish_60, at(24, 9), client_details, therapist, monday_morning)
+    assert blocker.start == at(24, 14)
+
+
+def test_policy_changes_apply(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    policy = BookingPolicy.load()
+    policy.min_notice_minutes = 24 * 60
+    policy.save()
+    with pytest.raises(ValidationError) as info:
+        book(swedish, swedish_60, at(23, 16), client_details, therapist, monday_morning)
+    assert info.value.code == "notice"

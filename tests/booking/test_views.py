@@ -1,0 +1,122 @@
+from datetime import datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from booking import services
+from booking.models import Appointment
+from tests.conftest import LONDON
+from tests.factories import TherapistFactory
+
+pytestmark = pytest.mark.django_db
+API = "/book/api/availability/"
+
+
+def next_weekday(weekday: int) -> datetime:
+    """A date at least two days away that falls on the weekday (0 = Monday)."""
+    day = timezone.now().astimezone(LONDON).date() + timedelta(days=2)
+    while day.weekday() != weekday:
+        day += timedelta(days=1)
+    return day
+
+
+def test_url_name():
+    assert reverse("booking:availability-api") == API
+
+
+def test_availability_lists_free_times_with_offsets_and_therapists(client, swedish):
+    anna = TherapistFactory(name="Anna", slug="anna", techniques=[swedish])
+    TherapistFactory(name="Ben", slug="ben", techniques=[swedish], hours={1: [("09:00", "12:00")]})
+    tuesday = next_weekday(1)
+    response = client.get(
+        API, {"technique": "swedish", "length": 60, "start": tuesday.isoformat(), "days": 1}
+    )
+    assert response.status_code == 200
+    data = response.json()
+    assert data["time_zone"] == "Europe/London"
+    assert data["therapist"] == "any"
+    [day] = data["days"]
+    assert day["date"] == tuesday.isoformat()
+    times = {t["start"][11:16]: t["therapists"] for t in day["times"]}
+    assert times["09:00"] == ["anna", "ben"]
+    assert times["11:00"] == ["anna", "ben"]
+    assert times["11:15"] == ["anna"]  # Ben's morning ends at 12:00
+    assert "17:00" in times and "17:15" not in times
+    first = day["times"][0]["start"]
+    assert datetime.fromisoformat(first).utcoffset() is not None
+    # A booking removes its time and buffer, for that therapist only.
+    services.appointment_book(
+        technique=swedish,
+        length=swedish.lengths.get(duration_minutes=60),
+        start=datetime.combine(tuesday, datetime.min.time(), tzinfo=LONDON).replace(hour=10),
+        client=services.ClientDetails("A", "a@example.com", "1"),
+        therapist=anna,
+    )
+    after = client.get(
+        API,
+        {"technique": "swedish", "length": 60, "therapist": "anna", "start": tuesday.isoformat(), "days": 1},
+    )
+    anna_times = [t["start"][11:16] for t in after.json()["days"][0]["times"]]
+    # 09:00 would run into the 10:00 booking with its cleanup buffer; 11:15 is the first
+    # start after the booking and its 15-minute buffer.
+    assert "09:00" not in anna_times and "11:00" not in anna_times
+    assert anna_times[0] == "11:15"
+
+
+def test_every_requested_day_is_present_even_when_empty(client, swedish):
+    TherapistFactory(techniques=[swedish])
+    sunday = next_weekday(6)
+    response = client.get(API, {"technique": "swedish", "length": 90, "start": sunday.isoformat(), "days": 3})
+    days = response.json()["days"]
+    assert [d["date"] for d in days] == [(sunday + timedelta(days=i)).isoformat() for i in range(3)]
+    assert days[0]["times"] == [] and days[1]["times"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"length": 60}, "technique"),
+        ({"technique": "nope", "length": 60}, "technique"),
+        ({"technique": "swedish"}, "length"),
+        ({"technique": "swedish", "length": "abc"}, "length"),
+        ({"technique": "swedish", "length": 45}, "length"),
+        ({"technique": "swedish", "length": 60, "therapist": "ghost"}, "therapist"),
+        ({"technique": "swedish", "length": 60, "start": "2026-13-45"}, "start"),
+        ({"technique": "swedish", "length": 60, "start": "yesterday"}, "start"),
+        ({"technique": "swedish", "length": 60, "days": 0}, "days"),
+        ({"technique": "swedish", "length": 60, "days": 32}, "days"),
+        ({"technique": "swedish", "length": 60, "days": "many"}, "days"),
+        ({"technique": "swedish" * 50, "length": 60}, "technique"),
+    ],
+)
+def test_bad_parameters_get_a_400_naming_the_parameter(client, swedish, params, field):
+    response = client.get(API, params)
+    assert response.status_code == 400
+    assert field in response.json()["error"]
+
+
+def test_therapist_who_does_not_offer_the_technique_is_a_400(client, swedish):
+    TherapistFactory(slug="no-swedish")
+    response = client.get(API, {"technique": "swedish", "length": 60, "therapist": "no-swedish"})
+    assert response.status_code == 400 and "therapist" in response.json()["error"]
+
+
+@pytest.mark.parametrize("therapists", [2, 20])
+def test_api_runs_a_fixed_number_of_queries(client, swedish, django_assert_max_num_queries, therapists):
+    team = [TherapistFactory(techniques=[swedish]) for _ in range(therapists)]
+    length = swedish.lengths.get(duration_minutes=60)
+    monday = next_weekday(0)
+    for offset in range(3):
+        for therapist in team:
+            start = datetime.combine(monday + timedelta(days=offset), datetime.min.time(), tzinfo=LONDON)
+            services.appointment_book(
+                technique=swedish, length=length, start=start.replace(hour=9), therapist=therapist,
+                client=services.ClientDetails("A", "a@example.com", "1"),
+            )  # fmt: skip
+    assert Appointment.objects.count() == therapists * 3
+    with django_assert_max_num_queries(9):
+        response = client.get(
+            API, {"technique": "swedish", "length": 60, "start": monday.isoformat(), "days": 31}
+        )
+    assert response.status_code == 200
