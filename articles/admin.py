@@ -33,7 +33,7 @@ class ArticleAdmin(admin.ModelAdmin):
     search_fields = ["title", "summary", "body"]
     prepopulated_fields = {"slug": ["title"]}
     date_hierarchy = "published_at"
-    filter_horizontal = ["topics"]
+    filter_horizontal = ["topics", "techniques"]
     readonly_fields = ["thumbnail_large", "source_file", "created_at", "updated_at"]
     inlines = [ReferenceInline]
     actions = ["publish", "unpublish"]
@@ -41,7 +41,7 @@ class ArticleAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["title", "slug", "summary", "body"]}),
         (_("Picture"), {"fields": ["hero_image", "hero_image_alt", "thumbnail_large"]}),
-        (_("Publishing"), {"fields": ["status", "published_at", "author_name", "topics"]}),
+        (_("Publishing"), {"fields": ["status", "published_at", "author_name", "topics", "techniques"]}),
         (_("History"), {"classes": ["collapse"], "fields": ["source_file", "created_at", "updated_at"]}),
     ]
 

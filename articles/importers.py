@@ -10,7 +10,7 @@ Plain text (``.txt``), as the clinic has always written them:
   as ``[1] Title https://…`` or ``1. Title https://…``.
 
 Markdown (``.md``): optional front matter between ``---`` lines with ``title``, ``slug``,
-``summary``, ``topics`` (comma-separated), ``author``; without it the first ``# `` heading
+``summary``, ``topics`` and ``techniques`` (comma-separated; technique slugs), ``author``; without it the first ``# `` heading
 is the title. A "## References" section is read as above (``1. [Title](https://…)`` too).
 
 Parsing is pure: text in, :class:`ParsedArticle` out, or :class:`ImportProblem`.
@@ -45,6 +45,7 @@ class ParsedArticle:
     summary: str
     slug: str
     topics: list[str] = field(default_factory=list)
+    techniques: list[str] = field(default_factory=list)
     author: str = ""
     references: list[tuple[int, str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -228,6 +229,7 @@ def parse_markdown(text: str) -> ParsedArticle:
         summary=meta.get("summary", "")[:300] or _summary_from(paragraphs),
         slug=slugify(meta.get("slug", "") or title)[:200],
         topics=[t.strip() for t in meta.get("topics", "").split(",") if t.strip()],
+        techniques=[t.strip().lower() for t in meta.get("techniques", "").split(",") if t.strip()],
         author=meta.get("author", ""),
         references=references,
     )

@@ -101,6 +101,13 @@ class Article(models.Model):
     # [{"width": 480, "name": "articles/renditions/…-480.webp"}, …].
     hero_renditions = models.JSONField(default=list, blank=True, editable=False)
     topics = models.ManyToManyField(Topic, related_name="articles", blank=True, verbose_name=_("topics"))
+    techniques = models.ManyToManyField(
+        "booking.Technique",
+        related_name="articles",
+        blank=True,
+        verbose_name=_("related techniques"),
+        help_text=_("The article's call to action offers to book these."),
+    )
     author_name = models.CharField(_("author"), max_length=100, default="The clinic team")
     status = models.CharField(
         _("status"), max_length=10, choices=ArticleStatus.choices, default=ArticleStatus.DRAFT

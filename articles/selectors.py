@@ -16,7 +16,7 @@ def article_list(*, user, topic: Topic | None = None, query: str = "") -> QueryS
 
 
 def article_detail_queryset(*, user) -> QuerySet[Article]:
-    return Article.objects.visible_to(user).prefetch_related("topics", "references")
+    return Article.objects.visible_to(user).prefetch_related("topics", "references", "techniques")
 
 
 def article_related(*, article: Article, limit: int = 2) -> list[Article]:

@@ -125,11 +125,15 @@ def article_import(*, parsed, source: str, publish: bool = False, now=None) -> t
             fields["author_name"] = parsed.author
         references = sorted(parsed.references)
         topics = topics_get_or_create(names=parsed.topics)
+        techniques = _techniques_named(parsed)
         changed = created or any(getattr(article, k) != v for k, v in fields.items())
         if not created:
             old_refs = sorted(article.references.values_list("number", "title", "url"))
             changed |= [tuple(r) for r in old_refs] != references and bool(references)
             changed |= bool(topics) and {t.pk for t in article.topics.all()} != {t.pk for t in topics}
+            changed |= bool(techniques) and {t.pk for t in article.techniques.all()} != {
+                t.pk for t in techniques
+            }
         if publish and not article.is_live:
             article.status = ArticleStatus.PUBLISHED
             article.published_at = article.published_at or now or timezone.now()
@@ -142,6 +146,20 @@ def article_import(*, parsed, source: str, publish: bool = False, now=None) -> t
         article.save()
         if topics:
             article.topics.set(topics)
+        if techniques:
+            article.techniques.set(techniques)
         if references or created:
             article_references_set(article=article, references=references)
     return article, "created" if created else "updated"
+
+
+def _techniques_named(parsed) -> list:
+    from booking.models import Technique
+
+    if not parsed.techniques:
+        return []
+    found = list(Technique.objects.filter(slug__in=parsed.techniques))
+    missing = sorted(set(parsed.techniques) - {t.slug for t in found})
+    if missing:
+        parsed.warnings.append(f"no technique called {', '.join(missing)}; not linked")
+    return found

@@ -5,15 +5,36 @@ from __future__ import annotations
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views import View
-from django.views.generic import TemplateView
+from django.views.generic import DetailView, ListView
 
 from . import selectors
 from .availability import merge_any
 from .forms import AvailabilityQueryForm
+from .models import Therapist
 
 
-class TechniqueListView(TemplateView):
+class TechniqueListView(ListView):
+    """The techniques clients can book, with lengths and prices."""
+
     template_name = "booking/technique_list.html"
+    context_object_name = "techniques"
+
+    def get_queryset(self):
+        return selectors.technique_list_active()
+
+
+class TechniqueDetailView(DetailView):
+    template_name = "booking/technique_detail.html"
+    context_object_name = "technique"
+    slug_url_kwarg = "technique"
+
+    def get_queryset(self):
+        return selectors.technique_list_active()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["therapists"] = Therapist.objects.active().offering(self.object).order_by("name")
+        return context
 
 
 class AvailabilityApiView(View):

@@ -80,3 +80,10 @@ def test_import_publish_and_reimport_keeps_staff_status():
     services.article_import(parsed=parsed, source="t.md")
     article.refresh_from_db()
     assert article.status == ArticleStatus.DRAFT
+
+
+def test_import_links_named_techniques_and_reports_unknown_ones():
+    parsed = parse_markdown("---\ntitle: T2\ntechniques: swedish, reiki\n---\nBody.\n")
+    article, _ = services.article_import(parsed=parsed, source="t2.md")
+    assert [t.slug for t in article.techniques.all()] == ["swedish"]
+    assert any("reiki" in w for w in parsed.warnings)

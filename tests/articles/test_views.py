@@ -148,7 +148,8 @@ def test_list_runs_a_fixed_number_of_queries(client, django_assert_max_num_queri
 @pytest.mark.parametrize("count", [2, 30])
 def test_detail_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries, count):
     articles = make_articles(count, refs_each=count)
-    with django_assert_max_num_queries(5):
+    # Article, topics, references, techniques, related articles and their topics.
+    with django_assert_max_num_queries(6):
         assert client.get(articles[0].get_absolute_url()).status_code == 200
 
 
@@ -159,3 +160,13 @@ def test_home_runs_a_fixed_number_of_queries(client, django_assert_max_num_queri
         response = client.get("/")
     assert response.status_code == 200
     assert len(response.context["latest_articles"]) == min(count, 3)
+
+
+def test_call_to_action_links_to_the_articles_techniques(client):
+    from booking.models import Technique
+
+    article = ArticleFactory()
+    article.techniques.set(Technique.objects.filter(slug__in=["swedish", "shiatsu"]))
+    html = client.get(article.get_absolute_url()).content.decode()
+    assert 'href="/book/swedish/"' in html and 'href="/book/shiatsu/"' in html
+    assert 'href="/book/deep-tissue/"' not in html

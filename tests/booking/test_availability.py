@@ -441,9 +441,10 @@ def test_fall_back_period_ending_in_the_repeated_hour_runs_to_its_second_occurre
 ):
     therapist = schedule(periods=[period(change_day.weekday(), f"{hour - 1:02d}:00", f"{hour:02d}:30")])
     slots = run([therapist], first_day=change_day, duration=30, step=30, tz=tz)[1][change_day]
-    # hour-1:00, hour:00 (first), then the repeated hour:00, ending at the second hour:30.
+    # The first pass through the repeated hour, then the second one up to its hour:30.
     assert slots == [
         at(change_day, hour - 1, tz=tz),
+        at(change_day, hour - 1, 30, tz=tz),
         at(change_day, hour, tz=tz, fold=0),
         at(change_day, hour, 30, tz=tz, fold=0),
         at(change_day, hour, tz=tz, fold=1),

@@ -120,3 +120,25 @@ def test_api_runs_a_fixed_number_of_queries(client, swedish, django_assert_max_n
             API, {"technique": "swedish", "length": 60, "start": monday.isoformat(), "days": 31}
         )
     assert response.status_code == 200
+
+
+def test_technique_list_shows_active_techniques_with_prices(client, swedish, django_assert_max_num_queries):
+    swedish.lengths.update(price="55.00")
+    inactive = swedish.__class__.objects.get(slug="shiatsu")
+    inactive.active = False
+    inactive.save()
+    with django_assert_max_num_queries(2):
+        response = client.get(reverse("booking:technique-list"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="technique-swedish"' in html and 'id="technique-deep-tissue"' in html
+    assert 'id="technique-shiatsu"' not in html
+    assert "£55.00" in html
+    assert reverse("booking:technique-detail", args=["swedish"]) in html
+
+
+def test_technique_detail_and_unknown_technique(client, swedish):
+    TherapistFactory(name="Keiko", techniques=[swedish])
+    response = client.get("/book/swedish/")
+    assert response.status_code == 200 and "Keiko" in response.content.decode()
+    assert client.get("/book/no-such-technique/").status_code == 404
