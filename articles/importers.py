@@ -10,7 +10,8 @@ Plain text (``.txt``), as the clinic has always written them:
   as ``[1] Title https://…`` or ``1. Title https://…``.
 
 Markdown (``.md``): optional front matter between ``---`` lines with ``title``, ``slug``,
-``summary``, ``topics`` and ``techniques`` (comma-separated; technique slugs), ``author``; without it the first ``# `` heading
+``summary``, ``topics`` and ``techniques`` (comma-separated; technique slugs),
+``author``; without it the first ``# `` heading
 is the title. A "## References" section is read as above (``1. [Title](https://…)`` too).
 
 Parsing is pure: text in, :class:`ParsedArticle` out, or :class:`ImportProblem`.
