@@ -1,4 +1,5 @@
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -142,3 +143,38 @@ def test_technique_detail_and_unknown_technique(client, swedish):
     response = client.get("/book/swedish/")
     assert response.status_code == 200 and "Keiko" in response.content.decode()
     assert client.get("/book/no-such-technique/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("zone", "spring", "fall"),
+    [("Europe/London", "2027-03-28", "2027-10-31"), ("America/New_York", "2027-03-14", "2027-11-07")],
+)
+def test_api_on_days_when_clocks_change(client, swedish, settings, zone, spring, fall):
+    from booking.models import BookingPolicy
+
+    settings.CLINIC_TIME_ZONE = zone
+    policy = BookingPolicy.load()
+    policy.horizon_days = 366
+    policy.save()
+    # Both change days are Sundays: a night shift from midnight to 04:00 wall-clock time.
+    TherapistFactory(techniques=[swedish], hours={6: [("00:00", "04:00")]})
+    params = {"technique": "swedish", "length": 60, "days": 1}
+
+    spring_times = client.get(API, {**params, "start": spring}).json()["days"][0]["times"]
+    starts = [datetime.fromisoformat(t["start"]) for t in spring_times]
+    # 00:00-04:00 wall clock is only three real hours that night: starts 00:00 to 03:00
+    # less the missing hour (02:00-03:00 in New York, 01:00-02:00 in London).
+    assert all(s.hour != (2 if zone == "America/New_York" else 1) for s in starts)
+    assert len(starts) == len(set(starts)) == (3 * 60 - 60) // 15 + 1
+    assert all(b - a >= timedelta(minutes=15) for a, b in zip(starts, starts[1:], strict=False))
+
+    fall_times = client.get(API, {**params, "start": fall}).json()["days"][0]["times"]
+    starts = [datetime.fromisoformat(t["start"]) for t in fall_times]
+    instants = [s.timestamp() for s in starts]
+    # Five real hours that night; no instant twice, none overlapping in order.
+    assert instants == sorted(set(instants))
+    assert len(starts) == (5 * 60 - 60) // 15 + 1
+    assert {s.utcoffset() for s in starts} == {
+        datetime(2027, 7, 1, tzinfo=ZoneInfo(zone)).utcoffset(),
+        datetime(2027, 1, 1, tzinfo=ZoneInfo(zone)).utcoffset(),
+    }
