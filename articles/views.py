@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -11,6 +13,7 @@ from . import selectors
 from .models import Article, Topic
 
 MAX_QUERY_LENGTH = 200
+SLUG_RE = re.compile(r"[-a-zA-Z0-9_]+")
 
 
 class ArticleListView(ListView):
@@ -21,9 +24,12 @@ class ArticleListView(ListView):
     paginate_by = 10
 
     def get(self, request, *args, **kwargs):
-        self.query = " ".join(request.GET.get("q", "").split())[:MAX_QUERY_LENGTH]
+        # NUL characters cannot be stored or searched (PostgreSQL refuses them): drop them.
+        self.query = " ".join(request.GET.get("q", "").replace("\x00", "").split())[:MAX_QUERY_LENGTH]
         self.topic = None
         if slug := request.GET.get("topic", "").strip():
+            if not SLUG_RE.fullmatch(slug[:60]):
+                raise Http404("No such topic.")
             self.topic = get_object_or_404(Topic, slug=slug[:60])
         return super().get(request, *args, **kwargs)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -66,6 +66,7 @@ def _free_therapists(
 ) -> tuple[list[Therapist], selectors.AvailabilityData, object]:
     zone = selectors.clinic_zone()
     day = start.astimezone(zone).date()
+    _lock_therapists(technique=technique, therapist=therapist)
     data = selectors.availability_load(
         technique=technique,
         first_day=day,
@@ -89,6 +90,28 @@ def _free_therapists(
     start_utc = start.astimezone(UTC)
     free = [t for t in data.therapists if start_utc in set(slots.get(t.pk, {}).get(day, []))]
     return free, data, day
+
+
+def _lock_therapists(*, technique: Technique, therapist: Therapist | None) -> None:
+    """Serialise bookings per therapist on PostgreSQL (row locks, always in id order).
+
+    Without it, two transactions inserting overlapping appointments both wait on the
+    exclusion constraint for each other and PostgreSQL breaks the deadlock with an
+    error. With it, the second booking waits, then sees the first and gets a clear
+    "just taken". On SQLite the immediate transaction already serialises writers.
+    """
+    candidates = (
+        Therapist.objects.filter(pk=therapist.pk) if therapist else Therapist.objects.offering(technique)
+    )
+    list(candidates.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def _is_conflict(error: DatabaseError) -> bool:
+    # 23P01 exclusion violation, 40P01 deadlock, 40001 serialisation failure: all mean
+    # another transaction took the time first.
+    return getattr(error.__cause__, "pgcode", None) in {"23P01", "40P01", "40001"} or isinstance(
+        error, IntegrityError
+    )
 
 
 def _explain_unavailable(
@@ -185,7 +208,9 @@ def appointment_book(
         try:
             with transaction.atomic():
                 appointment.save()
-        except IntegrityError as exc:
+        except DatabaseError as exc:
+            if not _is_conflict(exc):
+                raise
             # The exclusion constraint: another booking won the race for this time.
             raise _slot_taken() from exc
     return appointment
@@ -276,6 +301,8 @@ def appointment_reschedule(
         try:
             with transaction.atomic():
                 appointment.save()
-        except IntegrityError as exc:
+        except DatabaseError as exc:
+            if not _is_conflict(exc):
+                raise
             raise _slot_taken() from exc
     return appointment

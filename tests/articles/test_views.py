@@ -84,6 +84,8 @@ def test_search_text_is_escaped_and_cut(client):
 
 
 def test_unknown_topic_and_slug_are_404_with_the_site_page(client):
+    assert client.get("/articles/?topic=%00").status_code == 404
+    assert client.get("/articles/?topic=a%20b").status_code == 404
     response = client.get("/articles/?topic=not-a-topic")
     assert response.status_code == 404
     assert "We can’t find that page" in response.content.decode()
