@@ -1,11 +1,12 @@
 from django.urls import path
 
 from . import feeds, views
+from .caching import cache_for_visitors
 
 app_name = "articles"
 
 urlpatterns = [
-    path("", views.ArticleListView.as_view(), name="article-list"),
+    path("", cache_for_visitors(views.ArticleListView.as_view()), name="article-list"),
     path("feed/", feeds.LatestArticlesFeed(), name="article-feed"),
-    path("<slug:slug>/", views.ArticleDetailView.as_view(), name="article-detail"),
+    path("<slug:slug>/", cache_for_visitors(views.ArticleDetailView.as_view()), name="article-detail"),
 ]

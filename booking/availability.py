@@ -26,13 +26,16 @@ change: the period ``[P.start, P.end)`` on local date ``d`` is turned into the
 smallest span of instants that holds every instant whose local wall time lies
 within it. Concretely:
 
-* the start is the *first* instant at or after which the clock shows
-  ``P.start`` (if ``P.start`` falls into the hour skipped by spring-forward,
-  that is the instant the gap ends; if it is in the hour repeated by
-  fall-back, its first occurrence);
-* the end is the *last* instant at which the clock shows ``P.end`` (if it
-  falls into the skipped hour, the instant the gap begins; if it is in the
-  repeated hour, its second occurrence).
+* the start is the *first* instant at which the clock shows ``P.start`` or
+  later (if ``P.start`` falls into the hour skipped by spring-forward, that
+  is the instant the gap ends; if it is in the hour repeated by fall-back,
+  its first occurrence);
+* the end is the instant at which the clock, after last showing a time
+  before ``P.end``, reaches ``P.end`` (if it falls into the skipped hour, the
+  instant the gap begins; if it is inside the repeated hour, its second
+  occurrence, since part of the repeat shows times before ``P.end``; if it
+  is exactly where the repeat begins, e.g. 01:00 in London, its first
+  occurrence, since nothing of the repeat does).
 
 So a period never gains the hour that does not exist, and on fall-back day a
 period spanning the repeated hour lasts as long as the clock really runs.
@@ -43,7 +46,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -56,9 +59,9 @@ __all__ = [
     "pick_therapist",
 ]
 
-UTC = timezone.utc
 _DAY = timedelta(days=1)
 _MINUTE = timedelta(minutes=1)
+_MICROSECOND = timedelta(microseconds=1)
 _MAX_DAYS = 366
 
 
@@ -80,7 +83,9 @@ class Interval:
         # inside the slot search; fail here, where the culprit is obvious.
         if not _is_aware(self.start) or not _is_aware(self.end):
             raise ValueError(f"Interval needs aware datetimes, got {self.start!r} - {self.end!r}")
-        if self.end < self.start:
+        # Compare in UTC: two datetimes sharing a tzinfo compare by wall time,
+        # ignoring `fold`, which is wrong inside a repeated (fall-back) hour.
+        if self.end.astimezone(UTC) < self.start.astimezone(UTC):
             raise ValueError(f"Interval ends before it starts: {self.start} - {self.end}")
 
 
@@ -204,6 +209,7 @@ def free_slots(
     # Grid instants and period conversions depend only on the day (and the
     # period's wall times), not on the therapist: compute each once per call and
     # share it between all therapists.
+    plan = _GridPlan.for_step(policy.step)
     grids: dict[date, list[datetime]] = {}
     spans: dict[tuple[date, time, time], tuple[datetime, datetime]] = {}
 
@@ -219,7 +225,7 @@ def free_slots(
                 continue
             grid = grids.get(day)
             if grid is None:
-                grid = grids[day] = _day_grid(day, tz, policy.step)
+                grid = grids[day] = _day_grid(day, tz, plan)
             slots: list[datetime] = []
             for period in periods:
                 key = (day, period.start, period.end)
@@ -286,6 +292,7 @@ def pick_therapist(
     """
     if not candidates:
         raise ValueError("pick_therapist needs at least one candidate")
+    # Built back to front so that an id listed twice keeps its first position.
     position = {therapist_id: index for index, therapist_id in reversed(list(enumerate(order)))}
     unranked = len(position)
     return min(
@@ -365,13 +372,6 @@ def _periods_by_weekday(periods: Iterable[WorkingPeriod]) -> list[list[WorkingPe
     return [sorted(found, key=lambda p: (p.start, p.end)) for found in by_weekday]
 
 
-def _to_utc(moment: datetime) -> datetime:
-    # ORM datetimes already carry timezone.utc; skip the conversion for them.
-    # Keeping every instant on the very same tzinfo object also keeps
-    # comparisons on CPython's fast path (no utcoffset() calls).
-    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-
-
 def _merge_blocked(*groups: Iterable[Interval]) -> tuple[list[datetime], list[datetime]]:
     """Sort and merge blocked intervals into disjoint runs, once per therapist.
 
@@ -380,12 +380,23 @@ def _merge_blocked(*groups: Iterable[Interval]) -> tuple[list[datetime], list[da
     (``[a, b)`` and ``[b, c)`` block exactly what ``[a, c)`` blocks), and empty
     intervals are dropped because they block nothing.
     """
-    raw = sorted(
-        (_to_utc(interval.start), _to_utc(interval.end))
-        for group in groups
-        for interval in group
-        if interval.start < interval.end
-    )
+    raw: list[tuple[datetime, datetime]] = []
+    for group in groups:
+        for interval in group:
+            start, end = interval.start, interval.end
+            # ORM datetimes already carry timezone.utc, so skip the conversion
+            # for them. Having every instant on the very same tzinfo object also
+            # keeps comparisons on CPython's fast path (no utcoffset() calls).
+            if start.tzinfo is not UTC:
+                start = start.astimezone(UTC)
+            if end.tzinfo is not UTC:
+                end = end.astimezone(UTC)
+            # Only compare after the conversion to UTC (see Interval.__post_init__).
+            if start != end:
+                raw.append((start, end))
+    # Sorting on the start alone is enough for the merge below and avoids a
+    # second datetime comparison per tuple comparison.
+    raw.sort(key=lambda pair: pair[0])
     starts: list[datetime] = []
     ends: list[datetime] = []
     for start, end in raw:
@@ -412,26 +423,57 @@ def _offsets(tz: tzinfo, wall: datetime) -> tuple[timedelta, timedelta]:
     return first, second
 
 
-def _day_grid(day: date, tz: tzinfo, step: timedelta) -> list[datetime]:
+@dataclass(frozen=True, slots=True)
+class _GridPlan:
+    """The wall-clock slot grid of a day, worked out once per call.
+
+    ``since_midnight[i]`` is the i-th grid time as a distance from local
+    midnight and ``folded_walls[i]`` the same wall time with ``fold=1``.
+    Building the ``fold=1`` datetimes with ``datetime.combine`` from these
+    prepared times is several times faster than ``datetime.replace(fold=1)``
+    per grid point.
+    """
+
+    since_midnight: list[timedelta]
+    folded_walls: list[time]
+
+    @classmethod
+    def for_step(cls, step: timedelta) -> _GridPlan:
+        since_midnight = [index * step for index in range(_DAY // step)]
+        folded_walls = [(datetime.min + delta).time().replace(fold=1) for delta in since_midnight]
+        return cls(since_midnight, folded_walls)
+
+
+def _day_grid(day: date, tz: tzinfo, plan: _GridPlan) -> list[datetime]:
     """Every instant of local date ``day`` whose wall time is on the slot grid, in UTC order.
 
     Walks the wall-clock grid and converts each wall time to all the instants
     it names: none in a spring-forward gap, two in a fall-back fold, one
-    otherwise. Sorting afterwards puts the repeated hour in real-time order.
+    otherwise (see :func:`_offsets`). Each grid time is checked on its own
+    rather than assuming a day has at most one, well-placed clock change.
+    Sorting afterwards puts the repeated hour in real-time order.
     """
     midnight = datetime.combine(day, time())
+    # Adding (distance from midnight - UTC offset) to midnight-as-if-UTC gives
+    # the instant directly, without a replace(tzinfo=...) per grid point.
+    utc_midnight = datetime.combine(day, time(), tzinfo=UTC)
+    utcoffset = tz.utcoffset
+    combine = datetime.combine
     grid: list[datetime] = []
     folded = False
-    for index in range(_DAY // step):
-        wall = midnight + index * step
-        first, second = _offsets(tz, wall)
+    for delta, folded_wall in zip(plan.since_midnight, plan.folded_walls, strict=True):
+        first = utcoffset(midnight + delta)
+        second = utcoffset(combine(day, folded_wall))
+        if first is None or second is None:
+            raise ValueError(f"time zone {tz!r} gives no UTC offset on {day}")
         if first == second:
-            grid.append((wall - first).replace(tzinfo=UTC))
+            grid.append(utc_midnight + (delta - first))
         elif first > second:
-            grid.append((wall - first).replace(tzinfo=UTC))
-            grid.append((wall - second).replace(tzinfo=UTC))
+            # Fall-back: the wall time happens twice, once with each offset.
+            grid.append(utc_midnight + (delta - first))
+            grid.append(utc_midnight + (delta - second))
             folded = True
-        # else: the wall time does not exist today; offer nothing for it.
+        # else: spring-forward; the wall time does not exist today.
     if folded:
         grid.sort()
     return grid
@@ -440,17 +482,19 @@ def _day_grid(day: date, tz: tzinfo, step: timedelta) -> list[datetime]:
 def _period_span(day: date, period: WorkingPeriod, tz: tzinfo) -> tuple[datetime, datetime]:
     """The real-time span ``[start, end)`` of a wall-clock period on ``day``, in UTC."""
     return (
-        _wall_to_utc(day, period.start, tz, latest=False),
-        _wall_to_utc(day, period.end, tz, latest=True),
+        _wall_to_utc(day, period.start, tz, as_end=False),
+        _wall_to_utc(day, period.end, tz, as_end=True),
     )
 
 
-def _wall_to_utc(day: date, wall_time: time, tz: tzinfo, *, latest: bool) -> datetime:
-    """Convert a wall time on ``day`` to one UTC instant.
+def _wall_to_utc(day: date, wall_time: time, tz: tzinfo, *, as_end: bool) -> datetime:
+    """Convert a period edge, a wall time on ``day``, to one UTC instant.
 
-    A repeated wall time gives its first occurrence, or its second one when
-    ``latest`` is set (used for period ends, so a period covering the repeated
-    hour keeps all of it). A skipped wall time gives the instant of the jump
+    See the module docstring for the rules. As a start, a repeated wall time
+    gives its first occurrence. As an end it gives its second occurrence, so
+    a period keeps the part of the repeated hour whose wall times lie before
+    its end, unless there is no such part (the end is the very first wall
+    time of the repeat). A skipped wall time gives the instant of the jump
     itself, which is both where the gap begins and where it ends; that way a
     period starting or ending inside the gap is clamped instead of stretched.
     """
@@ -458,11 +502,18 @@ def _wall_to_utc(day: date, wall_time: time, tz: tzinfo, *, latest: bool) -> dat
     first, second = _offsets(tz, wall)
     if first == second:
         return (wall - first).replace(tzinfo=UTC)
+    earlier = (wall - first).replace(tzinfo=UTC)
+    later = (wall - second).replace(tzinfo=UTC)
     if first > second:
-        return (wall - (second if latest else first)).replace(tzinfo=UTC)
+        if not as_end:
+            return earlier
+        # If the second occurrence is the very instant the clocks went back,
+        # nothing of the repeat shows a time before the end: stop at the first.
+        just_before = (later - _MICROSECOND).astimezone(tz).utcoffset()
+        return later if just_before == second else earlier
     # Spring-forward gap: reading the wall time with the later offset lands
     # before the jump and with the earlier offset after it.
-    return _transition_between((wall - second).replace(tzinfo=UTC), (wall - first).replace(tzinfo=UTC), tz)
+    return _transition_between(later, earlier, tz)
 
 
 def _transition_between(before: datetime, after: datetime, tz: tzinfo) -> datetime:
@@ -473,14 +524,14 @@ def _transition_between(before: datetime, after: datetime, tz: tzinfo) -> dateti
     fall into a skipped hour).
     """
     target = after.astimezone(tz).utcoffset()
-    low, high = 0, (after - before) // timedelta(microseconds=1)
+    low, high = 0, (after - before) // _MICROSECOND
     while high - low > 1:
         middle = (low + high) // 2
-        if (before + timedelta(microseconds=middle)).astimezone(tz).utcoffset() == target:
+        if (before + middle * _MICROSECOND).astimezone(tz).utcoffset() == target:
             high = middle
         else:
             low = middle
-    return before + timedelta(microseconds=high)
+    return before + high * _MICROSECOND
 
 
 def _free_in_window(

@@ -107,7 +107,6 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # BEGIN IMMEDIATE takes the write lock when a transaction starts, so two bookings
     # cannot both read "free" and then both write: writers queue instead of racing.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -233,3 +232,5 @@ ARTICLE_IMAGE_MAX_BYTES = 5 * 1024 * 1024
 ARTICLE_IMAGE_MAX_PIXELS = 6000
 ARTICLE_IMAGE_MIN_WIDTH = 800
 ARTICLE_RENDITION_WIDTHS = (480, 800, 1200)
+# Seconds a visitor's copy of an article page may be reused (0 turns the cache off).
+ARTICLE_PAGE_CACHE_SECONDS = env_int("ARTICLE_PAGE_CACHE_SECONDS", 0 if DEBUG else 300)

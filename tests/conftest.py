@@ -22,6 +22,10 @@ def _plain_static_and_media(settings, tmp_path):
     # An empty collected-static folder keeps WhiteNoise from warning that there is none.
     settings.STATIC_ROOT = tmp_path / "static"
     settings.STATIC_ROOT.mkdir()
+    # Every test starts with an empty cache: a page kept by one test must not answer another.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

@@ -141,7 +141,8 @@ def test_drafts_and_scheduled_are_404_for_visitors_but_shown_to_staff(staff_user
 @pytest.mark.parametrize("count", [2, 30])
 def test_list_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries, count):
     make_articles(count)
-    with django_assert_max_num_queries(4):
+    # Content version (for the page cache), count, page, topics, topic menu.
+    with django_assert_max_num_queries(5):
         assert client.get("/articles/").status_code == 200
     with django_assert_max_num_queries(5):
         assert client.get("/articles/", {"topic": "topic-1", "q": "massage"}).status_code == 200
@@ -150,8 +151,8 @@ def test_list_runs_a_fixed_number_of_queries(client, django_assert_max_num_queri
 @pytest.mark.parametrize("count", [2, 30])
 def test_detail_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries, count):
     articles = make_articles(count, refs_each=count)
-    # Article, topics, references, techniques, related articles and their topics.
-    with django_assert_max_num_queries(6):
+    # Content version, article, topics, references, techniques, related and their topics.
+    with django_assert_max_num_queries(7):
         assert client.get(articles[0].get_absolute_url()).status_code == 200
 
 
@@ -172,3 +173,27 @@ def test_call_to_action_links_to_the_articles_techniques(client):
     html = client.get(article.get_absolute_url()).content.decode()
     assert 'href="/book/swedish/"' in html and 'href="/book/shiatsu/"' in html
     assert 'href="/book/deep-tissue/"' not in html
+
+
+def test_visitors_get_a_cached_copy_until_the_content_changes(client, settings, django_assert_num_queries):
+    settings.ARTICLE_PAGE_CACHE_SECONDS = 300
+    article = ArticleFactory(title="First title")
+    assert "First title" in client.get(article.get_absolute_url()).content.decode()
+    with django_assert_num_queries(1):  # only the content version
+        again = client.get(article.get_absolute_url())
+    assert "First title" in again.content.decode()
+    article.title = "Edited title"
+    article.save()
+    assert "Edited title" in client.get(article.get_absolute_url()).content.decode()
+
+
+def test_staff_and_searches_are_never_served_from_the_cache(staff_user, settings):
+    settings.ARTICLE_PAGE_CACHE_SECONDS = 300
+    draft = DraftArticleFactory(title="Staff only")
+    staff = Client()
+    staff.force_login(staff_user)
+    assert staff.get(draft.get_absolute_url()).status_code == 200
+    assert Client().get(draft.get_absolute_url()).status_code == 404
+    ArticleFactory(title="Rest well")
+    assert "Rest well" in Client().get("/articles/", {"q": "rest"}).content.decode()
+    assert "Rest well" not in Client().get("/articles/", {"q": "nothing"}).content.decode()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +20,6 @@ from booking.availability import (
     pick_therapist,
 )
 
-UTC = timezone.utc
 ZONE_UTC = ZoneInfo("UTC")
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -309,6 +308,12 @@ def test_value_types_reject_nonsense():
         Interval(datetime(2026, 1, 1), datetime(2026, 1, 2))
     with pytest.raises(ValueError, match="ends before"):
         Interval(at(MONDAY, 10), at(MONDAY, 9))
+    # Same wall-clock order, but the start is the second 01:00 of the London
+    # fall-back night and the end the first 01:01: it ends before it starts.
+    with pytest.raises(ValueError, match="ends before"):
+        Interval(
+            datetime(2026, 10, 25, 1, 0, fold=1, tzinfo=LONDON), datetime(2026, 10, 25, 1, 1, tzinfo=LONDON)
+        )
 
 
 def test_merge_any_unions_starts_with_sorted_therapist_ids():
@@ -451,6 +456,29 @@ def test_fall_back_period_ending_in_the_repeated_hour_runs_to_its_second_occurre
     ]
 
 
+@pytest.mark.parametrize(("tz", "change_day", "hour", "elapsed"), FALL_BACK)
+def test_fall_back_period_ending_where_the_repeat_begins_stops_at_the_first_occurrence(
+    tz, change_day, hour, elapsed
+):
+    # Nothing of the repeated hour shows a time before hour:00, so the period
+    # is one real hour long, as on any other day.
+    therapist = schedule(periods=[period(change_day.weekday(), f"{hour - 1:02d}:00", f"{hour:02d}:00")])
+    slots = run([therapist], first_day=change_day, duration=30, step=30, tz=tz)[1][change_day]
+    assert slots == [at(change_day, hour - 1, tz=tz), at(change_day, hour - 1, 30, tz=tz)]
+
+
+@pytest.mark.parametrize(("tz", "change_day", "hour", "elapsed"), FALL_BACK)
+def test_fall_back_period_starting_in_the_repeated_hour_starts_at_its_first_occurrence(
+    tz, change_day, hour, elapsed
+):
+    therapist = schedule(periods=[period(change_day.weekday(), f"{hour:02d}:30", f"{hour + 1:02d}:00")])
+    slots = run([therapist], first_day=change_day, duration=30, step=30, tz=tz)[1][change_day]
+    assert slots[0] == at(change_day, hour, 30, tz=tz, fold=0)
+    # From the first hour:30 to hour+1:00 is 1.5 real hours.
+    assert slots[-1] == at(change_day, hour, 30, tz=tz, fold=1)
+    assert len(slots) == 3
+
+
 # --------------------------------------------------------------------------- properties
 
 DST_DAYS = [date(2026, 3, 29), date(2026, 10, 25), date(2025, 3, 30), date(2025, 10, 26)]
@@ -520,49 +548,67 @@ def reference_free_slots(
     return result
 
 
+def minutes_in(*ranges: tuple[int, int]) -> st.SearchStrategy[int]:
+    """An integer from one of the inclusive ranges, picking each range about equally often."""
+    return st.sampled_from(ranges).flatmap(lambda bounds: st.integers(*bounds))
+
+
 @st.composite
-def scenarios(draw: st.DrawFn, tz: ZoneInfo) -> dict:
-    first_day = draw(st.one_of(st.sampled_from(NEAR_DST), st.dates(date(2025, 1, 1), date(2027, 12, 31))))
-    days = draw(st.integers(1, 3))
+def scenarios(draw: st.DrawFn, tz: ZoneInfo, dst_focus: bool = False) -> dict:
+    """Random arguments for free_slots, dense enough that most cases offer some slots.
+
+    With `dst_focus` the range starts on or the day before a change day and the
+    working periods sit in the early hours, where the clocks change.
+    """
+    if dst_focus:
+        first_day = draw(st.sampled_from([day - timedelta(days=k) for day in DST_DAYS for k in (0, 1)]))
+        days = draw(st.integers(1, 2))
+    else:
+        first_day = draw(st.one_of(st.sampled_from(NEAR_DST), st.dates(date(2025, 1, 1), date(2027, 12, 31))))
+        days = draw(st.integers(1, 3))
     dates = [first_day + timedelta(days=i) for i in range(days)]
     base = datetime.combine(first_day, time(), tzinfo=UTC)
-    # Early hours more often, so periods meet the daylight-saving changes.
-    minute_of_day = st.one_of(st.integers(0, 1438), st.integers(0, 300))
-
-    def instant() -> datetime:
-        moment = base + timedelta(minutes=draw(st.integers(-600, days * 1440 + 600)))
-        if draw(st.booleans()):
-            moment += timedelta(seconds=draw(st.integers(0, 59)))
-        return moment.astimezone(draw(st.sampled_from([UTC, tz])))
 
     def interval() -> Interval:
-        start = instant()
-        return Interval(start, start + timedelta(minutes=draw(st.integers(0, 600))))
+        start = base + timedelta(minutes=draw(st.integers(-600, days * 1440 + 600)))
+        if draw(st.booleans()):
+            start += timedelta(seconds=draw(st.integers(0, 59)))
+        # Add the length in UTC: on a local datetime it would be wall-clock arithmetic.
+        end = start + timedelta(minutes=draw(minutes_in((0, 60), (0, 120), (0, 900))))
+        # Sometimes expressed in the clinic's zone, as the ORM layer might pass them.
+        zone = draw(st.sampled_from([UTC, tz]))
+        return Interval(start.astimezone(zone), end.astimezone(zone))
+
+    def working_period() -> WorkingPeriod:
+        on_day = draw(st.one_of(st.sampled_from(dates), st.none()))
+        weekday = on_day.weekday() if on_day else draw(st.integers(0, 6))
+        # Early hours often (always with dst_focus), and short periods too, so
+        # that both ends of a period meet the daylight-saving changes.
+        start = draw(minutes_in((0, 180)) if dst_focus else minutes_in((0, 1438), (0, 180)))
+        end = draw(minutes_in((start + 1, 1439), (start + 1, min(start + 240, 1439))))
+        return WorkingPeriod(weekday, time(start // 60, start % 60), time(end // 60, end % 60))
 
     schedules = []
     for therapist_id in range(1, draw(st.integers(1, 2)) + 1):
-        periods = []
-        for _ in range(draw(st.integers(0, 4))):
-            on_day = draw(st.one_of(st.sampled_from(dates), st.none()))
-            weekday = on_day.weekday() if on_day else draw(st.integers(0, 6))
-            start = draw(minute_of_day)
-            end = draw(st.integers(start + 1, 1439))
-            periods.append(WorkingPeriod(weekday, time(start // 60, start % 60), time(end // 60, end % 60)))
-        time_off = [interval() for _ in range(draw(st.integers(0, 2)))]
-        busy = [interval() for _ in range(draw(st.integers(0, 5)))]
+        periods = [working_period() for _ in range(draw(st.integers(1 if therapist_id == 1 else 0, 4)))]
+        time_off = [interval() for _ in range(draw(st.integers(0, 1)))]
+        busy = [interval() for _ in range(draw(st.integers(0, 3)))]
         schedules.append(TherapistSchedule(therapist_id, periods, time_off, busy))
 
     closures = []
-    for _ in range(draw(st.integers(0, 2))):
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
         closure_first = first_day + timedelta(days=draw(st.integers(-2, days + 1)))
         closures.append((closure_first, closure_first + timedelta(days=draw(st.integers(0, 2)))))
 
+    # Mostly a `now` before the range with short notice and a long horizon, so
+    # that notice and horizon cut into the range only some of the time.
     now = base + timedelta(
-        minutes=draw(st.integers(-3 * 1440, days * 1440)), seconds=draw(st.integers(0, 59))
+        minutes=draw(minutes_in((-3 * 1440, 0), (-3 * 1440, 0), (-3 * 1440, days * 1440))),
+        seconds=draw(st.integers(0, 59)),
     )
     policy = Policy(
-        min_notice=timedelta(minutes=draw(st.integers(0, 48 * 60))),
-        horizon=timedelta(minutes=draw(st.integers(0, 6 * 1440))),
+        min_notice=timedelta(minutes=draw(minutes_in((0, 120), (0, 120), (0, 48 * 60)))),
+        horizon=timedelta(minutes=draw(minutes_in((10 * 1440, 10 * 1440), (0, 6 * 1440)))),
         step=timedelta(minutes=draw(st.sampled_from([5, 10, 15, 30]))),
     )
     return {
@@ -579,14 +625,21 @@ def scenarios(draw: st.DrawFn, tz: ZoneInfo) -> dict:
 
 
 ZONES = [pytest.param(ZONE_UTC, id="UTC"), pytest.param(LONDON, id="London")]
+# Each property runs in UTC, in London on random dates (a third of them near a
+# change) and in London on the change days with early-hours periods.
+SCENARIO_KINDS = [
+    pytest.param(ZONE_UTC, False, id="UTC"),
+    pytest.param(LONDON, False, id="London"),
+    pytest.param(LONDON, True, id="London-change-days"),
+]
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@pytest.mark.parametrize("tz", ZONES)
+@pytest.mark.parametrize(("tz", "dst_focus"), SCENARIO_KINDS)
 @PROPERTY_SETTINGS
 @given(data=st.data())
-def test_offered_slots_obey_every_rule(tz, data):
-    case = data.draw(scenarios(tz))
+def test_offered_slots_obey_every_rule(tz, dst_focus, data):
+    case = data.draw(scenarios(tz, dst_focus))
     result = free_slots(**case)
     dates = [case["first_day"] + timedelta(days=i) for i in range(case["days"])]
     assert set(result) == {s.therapist_id for s in case["schedules"]}
@@ -616,11 +669,11 @@ def test_offered_slots_obey_every_rule(tz, data):
                     assert not overlaps(start, end + case["buffer"], interval), "clear of blocked time"
 
 
-@pytest.mark.parametrize("tz", ZONES)
+@pytest.mark.parametrize(("tz", "dst_focus"), SCENARIO_KINDS)
 @PROPERTY_SETTINGS
 @given(data=st.data())
-def test_offered_slots_equal_brute_force_reference(tz, data):
-    case = data.draw(scenarios(tz))
+def test_offered_slots_equal_brute_force_reference(tz, dst_focus, data):
+    case = data.draw(scenarios(tz, dst_focus))
     assert free_slots(**case) == reference_free_slots(**case)
 
 

@@ -1,0 +1,67 @@
+"""Whole-page caching of the public article pages for visitors.
+
+Rendering an article page costs a few milliseconds of Python; serving a stored copy
+costs almost nothing. The cache key carries a version of the content (the newest
+change and the number of articles), so an edit in the admin makes every worker's
+copy stale at once with no signals or invalidation, and a short timeout lets
+scheduled articles appear on time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import wraps
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Max
+from django.http import HttpResponse
+from django.utils import timezone
+
+from .models import Article
+
+
+def content_version() -> str:
+    """One query: changes whenever an article is added, edited (references and topics
+    are edited on the article's page, which saves it) or removed. A topic renamed on its
+    own shows within the cache timeout."""
+    articles = Article.objects.aggregate(changed=Max("updated_at"), count=Count("id"))
+    changed = articles["changed"].timestamp() if articles["changed"] else 0
+    return f"{changed}-{articles['count']}"
+
+
+def _cacheable(request) -> bool:
+    # Staff (anyone with a session) see drafts and their own edits; messages belong to
+    # one person; searches are too varied to be worth keeping.
+    return (
+        request.method in ("GET", "HEAD")
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and "messages" not in request.COOKIES
+        and not request.GET.get("q")
+    )
+
+
+def cache_for_visitors(view):
+    """Serve visitors a stored copy of the page while the content is unchanged."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        seconds = settings.ARTICLE_PAGE_CACHE_SECONDS
+        if not seconds or not _cacheable(request):
+            return view(request, *args, **kwargs)
+        # The minute is part of the key so scheduled articles go live within a minute.
+        minute = int(timezone.now().timestamp() // 60)
+        address = hashlib.sha256(f"{request.get_host()}{request.get_full_path()}".encode()).hexdigest()
+        key = f"page:{content_version()}:{minute}:{address}"
+        stored = cache.get(key)
+        if stored is not None:
+            content, content_type = stored
+            return HttpResponse(content, content_type=content_type)
+        response = view(request, *args, **kwargs)
+        if hasattr(response, "render"):
+            response.render()
+        if response.status_code == 200 and not response.cookies:
+            cache.set(key, (response.content, response["Content-Type"]), seconds)
+        return response
+
+    return wrapper
