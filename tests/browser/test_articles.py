@@ -142,8 +142,10 @@ def test_visitor_reads_an_article(viewport, request, live_server, articles):
     wait_for_scroll_to_settle(page)
     assert page.evaluate("window.scrollY") > 0, "the page did not scroll to the reference"
     expect(ref_1).to_be_in_viewport(ratio=0.95)  # allow for sub-pixel rounding
+    # Near the foot of a short page the browser cannot scroll the reference right to the
+    # top; it must be fully on screen (checked above) and not hidden above the top edge.
     top = ref_1.bounding_box()["y"]
-    assert abs(top) < 2, f"reference 1 should be scrolled to the top of the screen, its top is at {top}px"
+    assert top > -1, f"reference 1 is above the top of the screen ({top}px)"
     assert page.evaluate("document.querySelector(':target')?.id") == "ref-1"
     take_screenshot(page, f"{viewport}-citation", full_page=False)  # what the visitor sees after the jump
 
