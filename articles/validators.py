@@ -12,6 +12,15 @@ ALLOWED_FORMATS = {"JPEG", "PNG", "WEBP"}
 
 def validate_hero_image(file) -> None:
     """Reject anything that is not a JPEG, PNG or WebP of sensible size and dimensions."""
+    _validate_image(file, min_width=settings.ARTICLE_IMAGE_MIN_WIDTH)
+
+
+def validate_photo(file) -> None:
+    """The same checks for portraits, which may be smaller than a hero image."""
+    _validate_image(file, min_width=200)
+
+
+def _validate_image(file, *, min_width: int) -> None:
     if file.size > settings.ARTICLE_IMAGE_MAX_BYTES:
         raise ValidationError(
             _("The image is %(size)s MB; the limit is %(limit)s MB."),
@@ -49,9 +58,9 @@ def validate_hero_image(file) -> None:
             code="image_dimensions",
             params={"w": width, "h": height, "limit": limit},
         )
-    if width < settings.ARTICLE_IMAGE_MIN_WIDTH:
+    if width < min_width:
         raise ValidationError(
-            _("The image is only %(w)s pixels wide; hero images need at least %(min)s."),
+            _("The image is only %(w)s pixels wide; it needs at least %(min)s."),
             code="image_too_small",
-            params={"w": width, "min": settings.ARTICLE_IMAGE_MIN_WIDTH},
+            params={"w": width, "min": min_width},
         )

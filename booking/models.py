@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from articles.validators import validate_hero_image
+from articles.validators import validate_hero_image, validate_photo
 
 from .choices import OCCUPYING_STATUSES, AppointmentSource, AppointmentStatus, Weekday
 

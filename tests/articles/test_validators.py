@@ -41,3 +41,11 @@ def test_rejects_too_small_and_too_large(settings):
     with pytest.raises(ValidationError) as info:
         validate_hero_image(SimpleUploadedFile("a.jpg", make_image_bytes("JPEG")))
     assert info.value.code == "image_too_large"
+
+
+def test_portrait_photos_may_be_smaller_than_hero_images():
+    from articles.validators import validate_photo
+
+    validate_photo(SimpleUploadedFile("me.jpg", make_image_bytes("JPEG", (400, 400))))
+    with pytest.raises(ValidationError):
+        validate_photo(SimpleUploadedFile("tiny.jpg", make_image_bytes("JPEG", (100, 100))))
