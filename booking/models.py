@@ -103,7 +103,7 @@ class Therapist(models.Model):
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     bio = models.TextField(_("short biography"), blank=True)
     photo = models.ImageField(
-        _("photo"), upload_to=therapist_upload_to, blank=True, validators=[validate_hero_image]
+        _("photo"), upload_to=therapist_upload_to, blank=True, validators=[validate_photo]
     )
     techniques = models.ManyToManyField(
         Technique, related_name="therapists", blank=True, verbose_name=_("offers")
