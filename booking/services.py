@@ -114,6 +114,17 @@ def _is_conflict(error: DatabaseError) -> bool:
     )
 
 
+def _save_or_taken(appointment: Appointment) -> None:
+    """Save in a savepoint; the database refusing an overlap means someone else won."""
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except DatabaseError as exc:
+        if not _is_conflict(exc):
+            raise
+        raise _slot_taken() from exc
+
+
 def _explain_unavailable(
     *, start: datetime, now: datetime, data: selectors.AvailabilityData, staff: bool
 ) -> None:
@@ -205,14 +216,7 @@ def appointment_book(
             client_notes=client.notes.strip(),
             source=source,
         )
-        try:
-            with transaction.atomic():
-                appointment.save()
-        except DatabaseError as exc:
-            if not _is_conflict(exc):
-                raise
-            # The exclusion constraint: another booking won the race for this time.
-            raise _slot_taken() from exc
+        _save_or_taken(appointment)
     return appointment
 
 
@@ -298,11 +302,5 @@ def appointment_reschedule(
         appointment.end = start_utc + duration
         appointment.occupied_until = appointment.end + timedelta(minutes=appointment.buffer_minutes)
         appointment.sequence += 1
-        try:
-            with transaction.atomic():
-                appointment.save()
-        except DatabaseError as exc:
-            if not _is_conflict(exc):
-                raise
-            raise _slot_taken() from exc
+        _save_or_taken(appointment)
     return appointment
