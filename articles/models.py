@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from pathlib import PurePath
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import models
@@ -205,7 +204,3 @@ class Reference(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.number}] {self.title}"
-
-
-def rendition_widths() -> tuple[int, ...]:
-    return tuple(settings.ARTICLE_RENDITION_WIDTHS)

@@ -106,8 +106,9 @@ def availability_load(
         engine.TherapistSchedule(
             therapist_id=t.pk,
             periods=[engine.WorkingPeriod(h.weekday, h.start, h.end) for h in t.working_hours.all()],
-            time_off=sorted(time_off[t.pk], key=lambda i: i.start),
-            busy=sorted(busy[t.pk], key=lambda i: i.start),
+            # Unsorted: the engine sorts and merges blocked time once per therapist.
+            time_off=time_off[t.pk],
+            busy=busy[t.pk],
         )
         for t in therapists
     ]

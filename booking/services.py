@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from . import availability as engine
 from . import selectors
 from .choices import AppointmentSource, AppointmentStatus
-from .models import Appointment, Technique, TechniqueLength, Therapist
+from .models import Appointment, BookingPolicy, Technique, TechniqueLength, Therapist
 
 # Staff may book any 5-minute mark, at any notice, as far ahead as they like.
 STAFF_POLICY = engine.Policy(
@@ -221,7 +221,7 @@ def appointment_book(
 
 
 def _check_client_cutoff(appointment: Appointment, now: datetime) -> None:
-    policy = selectors.BookingPolicy.load()
+    policy = BookingPolicy.load()
     cutoff = appointment.start - timedelta(hours=policy.cancellation_cutoff_hours)
     if now > cutoff:
         raise ValidationError(
