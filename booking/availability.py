@@ -55,7 +55,9 @@ __all__ = [
     "TherapistSchedule",
     "WorkingPeriod",
     "free_slots",
+    "group_by_part_of_day",
     "merge_any",
+    "nearest_starts",
     "pick_therapist",
 ]
 
@@ -303,6 +305,32 @@ def pick_therapist(
             therapist_id,
         ),
     )
+
+
+# Where the day's parts begin on the clock: morning until noon, evening from 17:00.
+PARTS_OF_DAY = (("morning", time(0, 0)), ("afternoon", time(12, 0)), ("evening", time(17, 0)))
+
+
+def group_by_part_of_day(starts: Iterable[datetime], tz: tzinfo) -> dict[str, list[datetime]]:
+    """Sort start times into morning, afternoon and evening by the clinic's wall clock.
+
+    Every part is present, empty when nothing is free then, so pages can say so.
+    """
+    groups: dict[str, list[datetime]] = {name: [] for name, _ in PARTS_OF_DAY}
+    for start in sorted(starts):
+        wall = start.astimezone(tz).time()
+        name = next(name for name, begins in reversed(PARTS_OF_DAY) if wall >= begins)
+        groups[name].append(start)
+    return groups
+
+
+def nearest_starts(starts: Iterable[datetime], target: datetime, count: int) -> list[datetime]:
+    """The ``count`` starts closest in time to ``target`` (ties to the earlier), in time order.
+
+    Offered when the time a client wanted has just gone.
+    """
+    ranked = sorted(set(starts), key=lambda start: (abs(start - target), start))
+    return sorted(ranked[:count])
 
 
 # --------------------------------------------------------------------------- helpers

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from django import forms
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import selectors, services
 from .models import Technique, TechniqueLength, Therapist
 
 ANY = "any"
@@ -59,3 +65,182 @@ class AvailabilityQueryForm(forms.Form):
                 "therapist", _("This therapist does not offer %(name)s.") % {"name": technique.name}
             )
         return cleaned
+
+
+class ClinicDateTimeField(forms.Field):
+    """An ISO 8601 instant such as 2026-11-23T09:00:00+00:00; without an offset it is read
+    as the clinic's local time."""
+
+    default_error_messages = {"invalid": _("That is not a time we recognise.")}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime):
+            return value
+        # An unencoded "+" in a query string arrives as a space.
+        text = str(value).strip().replace(" ", "+")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if timezone.is_naive(parsed):
+            parsed = parsed.replace(tzinfo=ZoneInfo(settings.CLINIC_TIME_ZONE))
+        return parsed
+
+
+class BookingChoiceForm(forms.Form):
+    """The choice a booking page's address carries: a length and a therapist (or any)
+    for the technique named in the path."""
+
+    length = forms.IntegerField(
+        min_value=1, max_value=600, error_messages={"required": _("Choose a length.")}
+    )
+    therapist = forms.SlugField(max_length=100, required=False)
+
+    def __init__(self, *args, technique: Technique, **kwargs):
+        self.technique = technique
+        super().__init__(*args, **kwargs)
+
+    def clean_length(self) -> TechniqueLength:
+        minutes = self.cleaned_data["length"]
+        # The lengths are prefetched with the technique: no query here.
+        for length in self.technique.lengths.all():
+            if length.duration_minutes == minutes:
+                return length
+        raise forms.ValidationError(
+            _("%(name)s is not offered in %(minutes)s minutes."),
+            params={"name": self.technique.name, "minutes": minutes},
+            code="bad_length",
+        )
+
+    def clean_therapist(self) -> Therapist | None:
+        slug = self.cleaned_data.get("therapist") or ANY
+        if slug == ANY:
+            return None
+        therapist = selectors.therapist_for_booking(technique=self.technique, slug=slug)
+        if therapist is None:
+            raise forms.ValidationError(
+                _("That therapist does not offer %(name)s online."),
+                params={"name": self.technique.name},
+                code="bad_therapist",
+            )
+        return therapist
+
+
+class TimesForm(BookingChoiceForm):
+    """The day page: which week of the strip, and which day's times to show."""
+
+    week = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+    day = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+
+
+class SlotForm(BookingChoiceForm):
+    """A chosen start time, on top of the technique, length and therapist."""
+
+    start = ClinicDateTimeField(error_messages={"required": _("Choose a time.")})
+
+
+PHONE_RE = r"^\+?[0-9 ()\-.]{7,25}$"
+
+
+class ClientDetailsForm(forms.Form):
+    """The client's details and health questions, asked before every online booking."""
+
+    name = forms.CharField(
+        label=_("Your name"), max_length=120, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    email = forms.EmailField(
+        label=_("Email"),
+        help_text=_("We send your confirmation here."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    phone = forms.RegexField(
+        label=_("Phone"),
+        regex=PHONE_RE,
+        max_length=40,
+        help_text=_("In case we need to reach you on the day."),
+        error_messages={"invalid": _("Enter a phone number, such as 07700 900123.")},
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+    )
+    notes = forms.CharField(
+        label=_("Anything your therapist should know? (optional)"),
+        required=False,
+        max_length=2000,
+        help_text=_("For example areas to focus on or avoid, or pressure you prefer."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    pregnant = forms.TypedChoiceField(
+        label=_("Are you pregnant?"),
+        choices=[("no", _("No")), ("yes", _("Yes"))],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+        help_text=_("Massage in pregnancy is adapted; your therapist will prepare for it."),
+        error_messages={"required": _("Please answer this question.")},
+    )
+    recent_injury = forms.CharField(
+        label=_("Any injuries or surgery in the last six months? (optional)"),
+        required=False,
+        max_length=1000,
+        help_text=_("What and when, so your therapist can work around it."),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    health_conditions = forms.CharField(
+        label=_("Any conditions or medication your therapist should know about? (optional)"),
+        required=False,
+        max_length=1000,
+        help_text=_(
+            "For example blood-thinning medicine, high blood pressure, diabetes or a skin condition."
+        ),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    agree_policy = forms.BooleanField(
+        label=_("I agree to the cancellation policy above"),
+        error_messages={"required": _("Please agree to the cancellation policy to book.")},
+    )
+    # A field people never see and bots fill in. Named like a real field so bots do.
+    website = forms.CharField(
+        label=_("Leave this empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def clean_website(self) -> str:
+        if self.cleaned_data.get("website"):
+            raise forms.ValidationError(
+                _("This form could not be sent. Please call us to book."), code="spam"
+            )
+        return ""
+
+    def clean_name(self) -> str:
+        return " ".join(self.cleaned_data["name"].split())
+
+    def to_session(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("website", None)
+        return data
+
+    def client_details(self) -> services.ClientDetails:
+        return client_details_from(self.cleaned_data)
+
+
+def client_details_from(data: dict) -> services.ClientDetails:
+    return services.ClientDetails(
+        name=data["name"],
+        email=data["email"],
+        phone=data["phone"],
+        notes=data.get("notes", ""),
+        pregnant=bool(data.get("pregnant")),
+        recent_injury=data.get("recent_injury", ""),
+        health_conditions=data.get("health_conditions", ""),
+        policy_agreed=bool(data.get("agree_policy")),
+    )
+
+
+class RescheduleTimesForm(forms.Form):
+    week = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+    day = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+
+
+class RescheduleSlotForm(forms.Form):
+    start = ClinicDateTimeField(error_messages={"required": _("Choose a time.")})

@@ -7,6 +7,7 @@ import uuid
 from pathlib import PurePath
 
 from django.conf import settings
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -248,6 +249,11 @@ class BookingPolicy(models.Model):
         return policy
 
 
+def manage_signer() -> signing.Signer:
+    # A salt of its own: a value signed anywhere else on the site is never a valid token.
+    return signing.Signer(salt="booking.appointment-manage")
+
+
 def new_reference() -> str:
     # Short enough to read over the phone; no 0/O or 1/I to confuse.
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -287,6 +293,18 @@ class Appointment(models.Model):
     client_email = models.EmailField(_("client email"))
     client_phone = models.CharField(_("client phone"), max_length=40)
     client_notes = models.TextField(_("notes for the therapist"), blank=True, max_length=2000)
+    # Health questions asked before a massage. Special-category data: only staff who need
+    # it see it (see the staff roles), and it is never put in emails.
+    pregnant = models.BooleanField(_("pregnant"), default=False)
+    recent_injury = models.TextField(
+        _("recent injuries or surgery"), blank=True, max_length=1000, help_text=_("As told by the client.")
+    )
+    health_conditions = models.TextField(
+        _("conditions or medication"), blank=True, max_length=1000, help_text=_("As told by the client.")
+    )
+    policy_agreed_at = models.DateTimeField(
+        _("agreed to the cancellation policy"), null=True, blank=True, editable=False
+    )
     reference = models.CharField(
         _("reference"), max_length=12, unique=True, default=new_reference, editable=False
     )
@@ -319,6 +337,11 @@ class Appointment(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:booking_appointment_change", args=[self.pk])
+
+    @property
+    def manage_token(self) -> str:
+        """The signed, unguessable key of the client's manage link."""
+        return manage_signer().sign(f"{self.reference}.{self.manage_secret}")
 
     @property
     def occupies_time(self) -> bool:

@@ -8,10 +8,13 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core import signing
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from . import availability as engine
+from .choices import AppointmentStatus
 from .models import (
     Appointment,
     BookingPolicy,
@@ -21,6 +24,7 @@ from .models import (
     Therapist,
     TimeOff,
     WorkingHours,
+    manage_signer,
 )
 
 
@@ -39,15 +43,20 @@ class AvailabilityData:
     therapists: list[Therapist]
     schedules: list[engine.TherapistSchedule]
     closures: list[tuple[date, date]]
+    closure_reasons: list[tuple[date, date, str]]
     policy: BookingPolicy
     bookings_per_day: Counter  # (therapist id, local date) -> occupying appointments
     zone: ZoneInfo
 
     def engine_policy(self) -> engine.Policy:
+        return self.engine_policy_of(self.policy)
+
+    @staticmethod
+    def engine_policy_of(policy: BookingPolicy) -> engine.Policy:
         return engine.Policy(
-            min_notice=timedelta(minutes=self.policy.min_notice_minutes),
-            horizon=timedelta(days=self.policy.horizon_days),
-            step=timedelta(minutes=self.policy.slot_step_minutes),
+            min_notice=timedelta(minutes=policy.min_notice_minutes),
+            horizon=timedelta(days=policy.horizon_days),
+            step=timedelta(minutes=policy.slot_step_minutes),
         )
 
 
@@ -96,10 +105,10 @@ def availability_load(
     ):  # query 4
         busy[therapist_id].append(engine.Interval(start, occupied_until))
         bookings_per_day[therapist_id, start.astimezone(zone).date()] += 1
-    closures = list(
+    closure_rows = list(
         Closure.objects.filter(
             first_day__lt=first_day + timedelta(days=days), last_day__gte=first_day
-        ).values_list("first_day", "last_day")
+        ).values_list("first_day", "last_day", "reason")
     )  # query 5
     policy = BookingPolicy.load()  # query 6
     schedules = [
@@ -115,7 +124,8 @@ def availability_load(
     return AvailabilityData(
         therapists=therapists,
         schedules=schedules,
-        closures=closures,
+        closures=[(first, last) for first, last, _ in closure_rows],
+        closure_reasons=closure_rows,
         policy=policy,
         bookings_per_day=bookings_per_day,
         zone=zone,
@@ -143,3 +153,193 @@ def free_slots(
         now=now or timezone.now(),
         tz=data.zone,
     )
+
+
+def policy_load() -> BookingPolicy:
+    return BookingPolicy.load()
+
+
+def unavailable_reason(
+    *, start: datetime, now: datetime, policy: engine.Policy, zone: ZoneInfo
+) -> str | None:
+    """Why the online policy rules ``start`` out (a ValidationError code), or None.
+
+    Only the rules that do not depend on anyone's diary: the past, the notice window,
+    the horizon and the slot grid.
+    """
+    if start < now:
+        return "past"
+    if start < now + policy.min_notice:
+        return "notice"
+    if start > now + policy.horizon:
+        return "horizon"
+    local = start.astimezone(zone)
+    step = int(policy.step.total_seconds() // 60)
+    if (local.hour * 60 + local.minute) % step or local.second or local.microsecond:
+        return "off_grid"
+    return None
+
+
+def therapist_for_booking(*, technique: Technique, slug: str) -> Therapist | None:
+    """An active therapist who offers ``technique``, by slug."""
+    return Therapist.objects.active().offering(technique).filter(slug=slug).first()
+
+
+def therapist_cards(*, technique: Technique) -> list[Therapist]:
+    """The therapists a client can choose for ``technique``, with what each offers."""
+    return list(
+        Therapist.objects.active()
+        .offering(technique)
+        .order_by("name", "id")
+        .prefetch_related(Prefetch("techniques", queryset=Technique.objects.active()))
+    )
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """One day of the booking page's day strip."""
+
+    day: date
+    starts: list[datetime]
+    closed_reason: str  # the closure's reason when the clinic is shut
+    bookable: bool  # inside the online window (not past, not beyond the horizon)
+
+
+@dataclass
+class WeekAvailability:
+    days: list[DaySummary]
+    therapist_ids_by_start: dict[datetime, tuple[int, ...]]
+    therapists: list[Therapist]
+    policy: BookingPolicy
+    engine_policy: engine.Policy
+    zone: ZoneInfo
+
+
+def week_availability(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    therapist: Therapist | None,
+    first_day: date,
+    days: int = 7,
+    now: datetime | None = None,
+    exclude_appointment_id: int | None = None,
+) -> WeekAvailability:
+    """Free start times for each of ``days`` days from ``first_day``: the six queries of
+    :func:`availability_load` and one pass of the engine."""
+    now = now or timezone.now()
+    data = availability_load(
+        technique=technique,
+        first_day=first_day,
+        days=days,
+        therapist=therapist,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    merged = engine.merge_any(
+        free_slots(
+            data=data,
+            length=length,
+            buffer_minutes=technique.buffer_minutes,
+            first_day=first_day,
+            days=days,
+            now=now,
+        )
+    )
+    policy = data.engine_policy()
+    today = now.astimezone(data.zone).date()
+    last_day = (now + policy.horizon).astimezone(data.zone).date()
+    reasons = {}
+    for first, last, reason in data.closure_reasons:
+        for offset in range((last - first).days + 1):
+            reasons.setdefault(first + timedelta(days=offset), reason)
+    summaries = []
+    by_start: dict[datetime, tuple[int, ...]] = {}
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        entries = merged.get(day, [])
+        by_start.update(entries)
+        summaries.append(
+            DaySummary(
+                day=day,
+                starts=[start for start, _ in entries],
+                closed_reason=reasons.get(day, ""),
+                bookable=today <= day <= last_day,
+            )
+        )
+    return WeekAvailability(
+        days=summaries,
+        therapist_ids_by_start=by_start,
+        therapists=data.therapists,
+        policy=data.policy,
+        engine_policy=policy,
+        zone=data.zone,
+    )
+
+
+def appointment_by_token(token: str) -> Appointment | None:
+    """The appointment a client's manage link points to, or None for a wrong or tampered link."""
+    try:
+        value = manage_signer().unsign(token)
+    except signing.BadSignature:
+        return None
+    reference, _, secret = value.partition(".")
+    appointment = (
+        Appointment.objects.select_related("technique", "therapist").filter(reference=reference).first()
+    )
+    # The secret can be replaced to revoke a link; compare it in constant time anyway.
+    if appointment is None or not constant_time_compare(appointment.manage_secret, secret):
+        return None
+    return appointment
+
+
+def client_change_deadline(*, appointment: Appointment, policy: BookingPolicy) -> datetime:
+    """Until when the client may cancel or reschedule online."""
+    return appointment.start - timedelta(hours=policy.cancellation_cutoff_hours)
+
+
+def upcoming_online_count(*, email: str, now: datetime) -> int:
+    """Confirmed appointments still to come for one email address (any letter case)."""
+    return Appointment.objects.filter(
+        client_email__iexact=email.strip(), status=AppointmentStatus.CONFIRMED, start__gte=now
+    ).count()
+
+
+@dataclass
+class SlotCheck:
+    """Whether a chosen time can still be booked online, and what else is near it."""
+
+    problem: str | None  # None when free; "taken"; or a policy code from unavailable_reason
+    alternatives: list[datetime]  # the nearest free starts, in time order
+    therapists: list[Therapist]  # who could take the booking (for names on the page)
+    policy: BookingPolicy
+
+
+def slot_check(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    therapist: Therapist | None,
+    start: datetime,
+    now: datetime | None = None,
+    exclude_appointment_id: int | None = None,
+    alternatives: int = 6,
+) -> SlotCheck:
+    """Check one start time against the policy and the diaries (read only: the booking
+    service checks again under lock). Alternatives come from that day and the six after."""
+    now = now or timezone.now()
+    zone = clinic_zone()
+    week = week_availability(
+        technique=technique,
+        length=length,
+        therapist=therapist,
+        first_day=start.astimezone(zone).date(),
+        now=now,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    problem = unavailable_reason(start=start, now=now, policy=week.engine_policy, zone=zone)
+    if problem is None and start not in week.therapist_ids_by_start:
+        problem = "taken"
+    nearest = (
+        engine.nearest_starts(week.therapist_ids_by_start, start, alternatives) if problem == "taken" else []
+    )
+    return SlotCheck(problem=problem, alternatives=nearest, therapists=week.therapists, policy=week.policy)

@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import availability as engine
-from . import selectors
+from . import notifications, selectors
 from .choices import AppointmentSource, AppointmentStatus
 from .models import Appointment, BookingPolicy, Technique, TechniqueLength, Therapist
 
@@ -39,6 +40,10 @@ class ClientDetails:
     email: str
     phone: str
     notes: str = ""
+    pregnant: bool = False
+    recent_injury: str = ""
+    health_conditions: str = ""
+    policy_agreed: bool = False
 
 
 def _slot_taken() -> SlotUnavailable:
@@ -125,6 +130,19 @@ def _save_or_taken(appointment: Appointment) -> None:
         raise _slot_taken() from exc
 
 
+def policy_error(code: str, policy: engine.Policy) -> ValidationError:
+    """The client-facing explanation for a time the online policy rules out."""
+    messages = {
+        "past": _("That time has already passed."),
+        "notice": _("Online bookings need at least %(hours)s hours' notice; please call us for sooner times.")
+        % {"hours": f"{policy.min_notice.total_seconds() / 3600:g}"},
+        "horizon": _("Online booking opens %(days)s days ahead; that time is too far away.")
+        % {"days": policy.horizon.days},
+        "off_grid": _("Please choose one of the offered start times."),
+    }
+    return ValidationError(messages[code], code=code)
+
+
 def _explain_unavailable(
     *, start: datetime, now: datetime, data: selectors.AvailabilityData, staff: bool
 ) -> None:
@@ -132,24 +150,22 @@ def _explain_unavailable(
     if staff:
         return
     policy = data.engine_policy()
-    if start < now:
-        raise ValidationError(_("That time has already passed."), code="past")
-    if start < now + policy.min_notice:
+    code = selectors.unavailable_reason(start=start, now=now, policy=policy, zone=data.zone)
+    if code:
+        raise policy_error(code, policy)
+
+
+def _check_upcoming_cap(email: str, now: datetime) -> None:
+    cap = settings.BOOKING_MAX_UPCOMING_PER_EMAIL
+    if selectors.upcoming_online_count(email=email, now=now) >= cap:
         raise ValidationError(
-            _("Online bookings need at least %(hours)s hours' notice; please call us for sooner times.")
-            % {"hours": round(policy.min_notice.total_seconds() / 3600, 1)},
-            code="notice",
+            _(
+                "This email address already has %(cap)s upcoming appointments, the most we take "
+                "online. Please call us on %(phone)s to book more."
+            )
+            % {"cap": cap, "phone": settings.CLINIC["phone"]},
+            code="too_many",
         )
-    if start > now + policy.horizon:
-        raise ValidationError(
-            _("Online booking opens %(days)s days ahead; that time is too far away.")
-            % {"days": policy.horizon.days},
-            code="horizon",
-        )
-    local = start.astimezone(data.zone)
-    step = int(policy.step.total_seconds() // 60)
-    if (local.hour * 60 + local.minute) % step or local.second or local.microsecond:
-        raise ValidationError(_("Please choose one of the offered start times."), code="off_grid")
 
 
 def appointment_book(
@@ -162,12 +178,16 @@ def appointment_book(
     source: str = AppointmentSource.ONLINE,
     allow_outside_hours: bool = False,
     now: datetime | None = None,
+    notify: bool = True,
 ) -> Appointment:
     """Book a massage; ``therapist=None`` means any available therapist, chosen fairly.
 
     Online bookings follow the clinic's policy (notice, horizon, slot grid, working hours).
     Staff bookings may ignore notice and horizon, and working hours when
     ``allow_outside_hours`` is set, but never a closure or another appointment.
+    Online bookings are capped per email address. The confirmation email (and, for
+    online bookings, the staff notice) is queued in the same transaction unless
+    ``notify`` is false (imports, demo data).
     Raises :class:`SlotUnavailable` or :class:`ValidationError` with a clear message.
     """
     now = now or timezone.now()
@@ -179,6 +199,8 @@ def appointment_book(
         raise ValidationError(_("This technique cannot be booked online at the moment."), code="inactive")
     duration = timedelta(minutes=length.duration_minutes)
     with transaction.atomic():
+        if not staff:
+            _check_upcoming_cap(client.email, now)
         free, data, day = _free_therapists(
             technique=technique,
             length=length,
@@ -214,9 +236,17 @@ def appointment_book(
             client_email=client.email.strip(),
             client_phone=client.phone.strip(),
             client_notes=client.notes.strip(),
+            pregnant=client.pregnant,
+            recent_injury=client.recent_injury.strip(),
+            health_conditions=client.health_conditions.strip(),
+            policy_agreed_at=now if client.policy_agreed else None,
             source=source,
         )
         _save_or_taken(appointment)
+        if notify:
+            notifications.notify(notifications.EmailKind.CONFIRMATION, appointment)
+            if source == AppointmentSource.ONLINE:
+                notifications.notify(notifications.EmailKind.STAFF_NOTICE, appointment)
     return appointment
 
 
@@ -232,9 +262,10 @@ def _check_client_cutoff(appointment: Appointment, now: datetime) -> None:
 
 
 def appointment_cancel(
-    *, appointment: Appointment, by_client: bool = False, now: datetime | None = None
+    *, appointment: Appointment, by_client: bool = False, now: datetime | None = None, notify: bool = True
 ) -> Appointment:
-    """Cancel an appointment and free its time. Clients must be before the cutoff."""
+    """Cancel an appointment, free its time and queue the client's cancellation email.
+    Clients must be before the cutoff."""
     now = now or timezone.now()
     with transaction.atomic():
         appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
@@ -249,6 +280,8 @@ def appointment_cancel(
         appointment.status = AppointmentStatus.CANCELLED
         appointment.sequence += 1
         appointment.save(update_fields=["status", "sequence", "updated_at"])
+        if notify:
+            notifications.notify(notifications.EmailKind.CANCELLATION, appointment)
     return appointment
 
 
@@ -260,9 +293,12 @@ def appointment_reschedule(
     by_client: bool = False,
     allow_outside_hours: bool = False,
     now: datetime | None = None,
+    notify: bool = True,
 ) -> Appointment:
-    """Move an appointment. The old time is released only when the new one is secured:
-    both happen in one update of the same row, inside one transaction."""
+    """Move an appointment and queue the client's email with the new time.
+
+    The old time is released only when the new one is secured: both happen in one update
+    of the same row, inside one transaction."""
     now = now or timezone.now()
     if timezone.is_naive(new_start):
         raise ValidationError(_("The start time needs a time zone."), code="naive")
@@ -303,4 +339,6 @@ def appointment_reschedule(
         appointment.occupied_until = appointment.end + timedelta(minutes=appointment.buffer_minutes)
         appointment.sequence += 1
         _save_or_taken(appointment)
+        if notify:
+            notifications.notify(notifications.EmailKind.RESCHEDULE, appointment)
     return appointment

@@ -7,5 +7,26 @@ app_name = "booking"
 urlpatterns = [
     path("", views.TechniqueListView.as_view(), name="technique-list"),
     path("api/availability/", views.AvailabilityApiView.as_view(), name="availability-api"),
+    path("confirmed/<str:token>/", views.AppointmentConfirmedView.as_view(), name="appointment-confirmed"),
+    path("manage/<str:token>/", views.AppointmentManageView.as_view(), name="appointment-manage"),
+    path(
+        "manage/<str:token>/calendar.ics",
+        views.AppointmentCalendarView.as_view(),
+        name="appointment-calendar",
+    ),
+    path("manage/<str:token>/cancel/", views.AppointmentCancelView.as_view(), name="appointment-cancel"),
+    path(
+        "manage/<str:token>/reschedule/",
+        views.AppointmentRescheduleView.as_view(),
+        name="appointment-reschedule",
+    ),
+    path(
+        "manage/<str:token>/reschedule/confirm/",
+        views.AppointmentRescheduleConfirmView.as_view(),
+        name="appointment-reschedule-confirm",
+    ),
     path("<slug:technique>/", views.TechniqueDetailView.as_view(), name="technique-detail"),
+    path("<slug:technique>/times/", views.TimesView.as_view(), name="times"),
+    path("<slug:technique>/details/", views.DetailsView.as_view(), name="details"),
+    path("<slug:technique>/review/", views.ReviewView.as_view(), name="review"),
 ]

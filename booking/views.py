@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
-from django.http import JsonResponse
+from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.generic import DetailView, ListView
 
-from . import selectors
+from clinic import ratelimit
+
+from . import availability as engine
+from . import ics, notifications, selectors, services
 from .availability import merge_any
-from .forms import AvailabilityQueryForm
-from .models import Therapist
+from .choices import AppointmentStatus
+from .forms import (
+    ANY,
+    AvailabilityQueryForm,
+    ClientDetailsForm,
+    RescheduleSlotForm,
+    RescheduleTimesForm,
+    SlotForm,
+    TimesForm,
+    client_details_from,
+)
+from .models import Appointment, Technique, TechniqueLength, Therapist
 
 
 class TechniqueListView(ListView):
@@ -33,7 +58,11 @@ class TechniqueDetailView(DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["therapists"] = Therapist.objects.active().offering(self.object).order_by("name")
+        context["therapists"] = selectors.therapist_cards(technique=self.object)
+        context["step"] = 1
+        # Coming back from a later step keeps what was chosen.
+        context["chosen_length"] = self.request.GET.get("length", "")
+        context["chosen_therapist"] = self.request.GET.get("therapist", ANY)
         return context
 
 
@@ -91,3 +120,561 @@ class AvailabilityApiView(View):
                 ],
             }
         )
+
+
+# --------------------------------------------------------------------------- the booking flow
+
+DRAFT_KEY = "booking_details"
+ALTERNATIVES_SHOWN = 6
+
+
+def _technique_or_404(slug: str) -> Technique:
+    return get_object_or_404(selectors.technique_list_active(), slug=slug)
+
+
+def _choice_query(*, length: TechniqueLength, therapist: Therapist | None, **extra) -> str:
+    params = {"length": length.duration_minutes, "therapist": therapist.slug if therapist else ANY}
+    params.update({key: value for key, value in extra.items() if value is not None})
+    return urlencode(params)
+
+
+def _start_param(start: datetime) -> str:
+    # Local wall time with its offset: readable in the address bar, exact on the day
+    # the clocks go back (when 01:30 happens twice).
+    return start.astimezone(selectors.clinic_zone()).isoformat(timespec="minutes")
+
+
+def _bad_choice(request, *, technique: Technique | None, errors, back_url: str, status: int = 400):
+    """The page for input we cannot use: what was wrong, and a way back."""
+    messages_list = []
+    for field_errors in errors.values():
+        messages_list.extend(str(error) for error in field_errors)
+    return render(
+        request,
+        "booking/choice_invalid.html",
+        {"technique": technique, "problems": messages_list, "back_url": back_url},
+        status=status,
+    )
+
+
+def _policy_problem_page(request, *, technique, code: str, policy, back_url: str):
+    engine_policy = selectors.AvailabilityData.engine_policy_of(policy)
+    error = services.policy_error(code, engine_policy)
+    return _bad_choice(request, technique=technique, errors={"start": error.messages}, back_url=back_url)
+
+
+def _day_items(week: selectors.WeekAvailability, *, selected: date, link) -> list[dict]:
+    items = []
+    for summary in week.days:
+        if summary.closed_reason:
+            state, note = "closed", _("Closed: %(reason)s") % {"reason": summary.closed_reason}
+        elif not summary.bookable:
+            state, note = "unavailable", _("Not bookable online")
+        elif not summary.starts:
+            state, note = "full", _("No free times")
+        else:
+            count = len(summary.starts)
+            state = "open"
+            note = ngettext("%(count)s free time", "%(count)s free times", count) % {"count": count}
+        items.append(
+            {
+                "day": summary.day,
+                "state": state,
+                "note": note,
+                "url": link(summary.day),
+                "selected": summary.day == selected,
+            }
+        )
+    return items
+
+
+def _times_context(
+    *, week: selectors.WeekAvailability, week_start: date, day: date | None, today: date, link, slot_link
+) -> dict:
+    """Everything the day strip and time list need, whether booking or rescheduling."""
+    last_day = today + timedelta(days=week.policy.horizon_days)
+    by_day = {summary.day: summary for summary in week.days}
+    if day not in by_day:
+        open_days = [s.day for s in week.days if s.starts and s.bookable and not s.closed_reason]
+        day = open_days[0] if open_days else week.days[0].day
+    selected = by_day[day]
+    groups = engine.group_by_part_of_day(selected.starts, week.zone)
+    previous_week = max(today, week_start - timedelta(days=7)) if week_start > today else None
+    next_week = week_start + timedelta(days=7)
+    return {
+        "days": _day_items(week, selected=day, link=lambda d: link(week=week_start, day=d)),
+        "selected_day": selected,
+        "groups": [
+            {
+                "name": name,
+                "label": PART_LABELS[name],
+                "times": [
+                    {"start": start.astimezone(week.zone), "url": slot_link(start)} for start in starts
+                ],
+            }
+            for name, starts in groups.items()
+        ],
+        "previous_week_url": link(week=previous_week, day=None) if previous_week else None,
+        "next_week_url": link(week=next_week, day=None) if next_week <= last_day else None,
+        "week_start": week_start,
+        "week_end": week.days[-1].day,
+        "next_open_day": next(
+            (s for s in week.days if s.day > day and s.starts and s.bookable and not s.closed_reason), None
+        ),
+    }
+
+
+PART_LABELS = {"morning": _("Morning"), "afternoon": _("Afternoon"), "evening": _("Evening")}
+
+
+def _week_start(requested: date | None, today: date, horizon_days: int) -> date:
+    week_start = requested or today
+    return min(max(week_start, today), today + timedelta(days=horizon_days))
+
+
+class TimesView(View):
+    """Step 3: a strip of days with what is free, then that day's free times."""
+
+    template_name = "booking/times.html"
+
+    def get(self, request, technique):
+        technique = _technique_or_404(technique)
+        form = TimesForm(request.GET, technique=technique)
+        back = reverse("booking:technique-detail", args=[technique.slug])
+        if not form.is_valid():
+            return _bad_choice(request, technique=technique, errors=form.errors, back_url=back)
+        length, therapist = form.cleaned_data["length"], form.cleaned_data["therapist"]
+        now = timezone.now()
+        zone = selectors.clinic_zone()
+        today = now.astimezone(zone).date()
+        policy = selectors.policy_load()
+        week_start = _week_start(
+            form.cleaned_data["week"] or form.cleaned_data["day"], today, policy.horizon_days
+        )
+        week = selectors.week_availability(
+            technique=technique, length=length, therapist=therapist, first_day=week_start, now=now
+        )
+        base = reverse("booking:times", args=[technique.slug])
+        details = reverse("booking:details", args=[technique.slug])
+
+        def link(*, week: date | None, day: date | None) -> str:
+            return f"{base}?{_choice_query(length=length, therapist=therapist, week=week, day=day)}"
+
+        def slot_link(start: datetime) -> str:
+            return f"{details}?{_choice_query(length=length, therapist=therapist, start=_start_param(start))}"
+
+        context = {
+            "technique": technique,
+            "length": length,
+            "therapist": therapist,
+            "step": 2,
+            **_times_context(
+                week=week,
+                week_start=week_start,
+                day=form.cleaned_data["day"],
+                today=today,
+                link=link,
+                slot_link=slot_link,
+            ),
+        }
+        return render(request, self.template_name, context)
+
+
+class SlotStepMixin:
+    """Steps 4 and 5 share their address: technique in the path, the choice and the start
+    time in the query string, so the back button and a copied link both work."""
+
+    def setup_choice(self, request, technique_slug: str):
+        self.technique = _technique_or_404(technique_slug)
+        self.form = SlotForm(request.GET, technique=self.technique)
+        self.back_url = reverse("booking:technique-detail", args=[self.technique.slug])
+        if not self.form.is_valid():
+            return _bad_choice(
+                request, technique=self.technique, errors=self.form.errors, back_url=self.back_url
+            )
+        self.length = self.form.cleaned_data["length"]
+        self.therapist = self.form.cleaned_data["therapist"]
+        self.start = self.form.cleaned_data["start"]
+        self.check = selectors.slot_check(
+            technique=self.technique,
+            length=self.length,
+            therapist=self.therapist,
+            start=self.start,
+            alternatives=ALTERNATIVES_SHOWN,
+        )
+        self.times_url = (
+            reverse("booking:times", args=[self.technique.slug])
+            + "?"
+            + _choice_query(
+                length=self.length,
+                therapist=self.therapist,
+                day=self.start.astimezone(selectors.clinic_zone()).date().isoformat(),
+            )
+        )
+        if self.check.problem not in (None, "taken"):
+            return _policy_problem_page(
+                request,
+                technique=self.technique,
+                code=self.check.problem,
+                policy=self.check.policy,
+                back_url=self.times_url,
+            )
+        return None
+
+    def step_url(self, name: str, start: datetime | None = None) -> str:
+        return (
+            reverse(name, args=[self.technique.slug])
+            + "?"
+            + _choice_query(
+                length=self.length, therapist=self.therapist, start=_start_param(start or self.start)
+            )
+        )
+
+    def base_context(self) -> dict:
+        zone = selectors.clinic_zone()
+        return {
+            "technique": self.technique,
+            "length": self.length,
+            "therapist": self.therapist,
+            "start_local": self.start.astimezone(zone),
+            "end_local": (self.start + timedelta(minutes=self.length.duration_minutes)).astimezone(zone),
+            "times_url": self.times_url,
+            "policy": self.check.policy,
+            "taken": self.check.problem == "taken",
+        }
+
+    def alternatives(self, step_name: str) -> list[dict]:
+        zone = selectors.clinic_zone()
+        return [
+            {"start": start.astimezone(zone), "url": self.step_url(step_name, start)}
+            for start in self.check.alternatives
+        ]
+
+
+class DetailsView(SlotStepMixin, View):
+    """Step 4: the client's details, health questions and the cancellation policy."""
+
+    template_name = "booking/details.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        problem = self.setup_choice(request, kwargs["technique"])
+        return problem or super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, technique):
+        form = ClientDetailsForm(initial=request.session.get(DRAFT_KEY, {}))
+        return self.render(form)
+
+    def post(self, request, technique):
+        form = ClientDetailsForm(request.POST)
+        if not form.is_valid():
+            return self.render(form)
+        request.session[DRAFT_KEY] = form.to_session()
+        if self.check.problem == "taken":
+            # Their details are saved: each alternative goes straight to the review.
+            return self.render(form, status=409)
+        return redirect(self.step_url("booking:review"))
+
+    def render(self, form, status: int = 200):
+        context = {
+            **self.base_context(),
+            "form": form,
+            "step": 3,
+            # Before the details are saved, alternatives lead back here; afterwards, on.
+            "alternatives": self.alternatives(
+                "booking:review" if self.request.method == "POST" else "booking:details"
+            ),
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+
+class ReviewView(SlotStepMixin, View):
+    """Step 5: check everything, then confirm. The booking service has the last word."""
+
+    template_name = "booking/review.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        problem = self.setup_choice(request, kwargs["technique"])
+        if problem:
+            return problem
+        self.details = request.session.get(DRAFT_KEY)
+        if not self.details:
+            messages.info(request, _("Please fill in your details first."))
+            return redirect(self.step_url("booking:details"))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, technique):
+        return self.render(status=409 if self.check.problem == "taken" else 200)
+
+    def post(self, request, technique):
+        if not ratelimit.allow(
+            scope="booking",
+            key=ratelimit.client_address(request),
+            limit=settings.BOOKING_RATE_LIMIT,
+            window_seconds=settings.BOOKING_RATE_WINDOW_SECONDS,
+        ):
+            return render(
+                request, "429.html", {"retry_minutes": settings.BOOKING_RATE_WINDOW_SECONDS // 60}, status=429
+            )
+        try:
+            appointment = services.appointment_book(
+                technique=self.technique,
+                length=self.length,
+                therapist=self.therapist,
+                start=self.start,
+                client=client_details_from(self.details),
+            )
+        except services.SlotUnavailable:
+            # Someone else was quicker: show what is near instead, details kept.
+            self.check = selectors.slot_check(
+                technique=self.technique,
+                length=self.length,
+                therapist=self.therapist,
+                start=self.start,
+                alternatives=ALTERNATIVES_SHOWN,
+            )
+            self.check.problem = "taken"
+            return self.render(status=409)
+        except ValidationError as error:
+            return self.render(status=400, error=" ".join(error.messages))
+        del request.session[DRAFT_KEY]
+        return redirect("booking:appointment-confirmed", token=appointment.manage_token)
+
+    def render(self, status: int = 200, error: str = ""):
+        context = {
+            **self.base_context(),
+            "details": self.details,
+            "details_url": self.step_url("booking:details"),
+            "step": 4,
+            "error": error,
+            "alternatives": self.alternatives("booking:review"),
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+
+# --------------------------------------------------------------------------- after booking
+
+
+class AppointmentTokenMixin:
+    """Pages reached by the signed link from the client's email. A wrong or tampered
+    token is a 404, the same as an unknown one, so nothing can be probed."""
+
+    def load(self, token: str) -> Appointment:
+        appointment = selectors.appointment_by_token(token)
+        if appointment is None:
+            raise Http404(_("This link is not valid. Please use the link in your confirmation email."))
+        self.appointment = appointment
+        self.policy = selectors.policy_load()
+        self.now = timezone.now()
+        self.deadline = selectors.client_change_deadline(appointment=appointment, policy=self.policy)
+        self.can_change = appointment.status == AppointmentStatus.CONFIRMED and self.now <= self.deadline
+        return appointment
+
+    def appointment_context(self) -> dict:
+        zone = selectors.clinic_zone()
+        return {
+            "appointment": self.appointment,
+            "token": self.appointment.manage_token,
+            "start_local": self.appointment.start.astimezone(zone),
+            "end_local": self.appointment.end.astimezone(zone),
+            "deadline_local": self.deadline.astimezone(zone),
+            "can_change": self.can_change,
+            "policy": self.policy,
+            "is_past": self.appointment.start <= self.now,
+        }
+
+
+@method_decorator(never_cache, name="dispatch")
+class AppointmentConfirmedView(AppointmentTokenMixin, View):
+    """Step 6: booked. The reference, the time, and what to do next."""
+
+    def get(self, request, token):
+        self.load(token)
+        return render(
+            request, "booking/appointment_confirmed.html", {**self.appointment_context(), "step": 5}
+        )
+
+
+@method_decorator(never_cache, name="dispatch")
+class AppointmentManageView(AppointmentTokenMixin, View):
+    def get(self, request, token):
+        self.load(token)
+        return render(request, "booking/appointment_manage.html", self.appointment_context())
+
+
+@method_decorator(never_cache, name="dispatch")
+class AppointmentCalendarView(AppointmentTokenMixin, View):
+    """The appointment as an .ics file for the client's calendar."""
+
+    def get(self, request, token):
+        appointment = self.load(token)
+        body = notifications.calendar_file(appointment, method=ics.Method.PUBLISH)
+        response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="massage-{appointment.reference}.ics"'
+        return response
+
+
+@method_decorator(never_cache, name="dispatch")
+class AppointmentCancelView(AppointmentTokenMixin, View):
+    """Ask "are you sure?", then cancel."""
+
+    template_name = "booking/appointment_cancel.html"
+
+    def get(self, request, token):
+        self.load(token)
+        if not self.can_change:
+            return redirect("booking:appointment-manage", token=token)
+        return render(request, self.template_name, self.appointment_context())
+
+    def post(self, request, token):
+        appointment = self.load(token)
+        try:
+            services.appointment_cancel(appointment=appointment, by_client=True)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Your appointment is cancelled. We have emailed you to confirm."))
+        return redirect("booking:appointment-manage", token=token)
+
+
+def _reschedule_length(appointment: Appointment) -> TechniqueLength:
+    # The length as booked (price included), even if the technique's lengths changed since.
+    return TechniqueLength(
+        technique=appointment.technique,
+        duration_minutes=appointment.duration_minutes,
+        price=appointment.price,
+    )
+
+
+@method_decorator(never_cache, name="dispatch")
+class AppointmentRescheduleView(AppointmentTokenMixin, View):
+    """Pick a new time with the same therapist, on the same day strip as booking."""
+
+    def get(self, request, token):
+        appointment = self.load(token)
+        if not self.can_change:
+            return redirect("booking:appointment-manage", token=token)
+        form = RescheduleTimesForm(request.GET)
+        manage = reverse("booking:appointment-manage", args=[token])
+        if not form.is_valid():
+            return _bad_choice(request, technique=appointment.technique, errors=form.errors, back_url=manage)
+        zone = selectors.clinic_zone()
+        today = self.now.astimezone(zone).date()
+        week_start = _week_start(
+            form.cleaned_data["week"] or form.cleaned_data["day"], today, self.policy.horizon_days
+        )
+        week = selectors.week_availability(
+            technique=appointment.technique,
+            length=_reschedule_length(appointment),
+            therapist=appointment.therapist,
+            first_day=week_start,
+            now=self.now,
+            exclude_appointment_id=appointment.pk,
+        )
+        base = reverse("booking:appointment-reschedule", args=[token])
+        confirm = reverse("booking:appointment-reschedule-confirm", args=[token])
+
+        def link(*, week: date | None, day: date | None) -> str:
+            query = urlencode({k: v for k, v in {"week": week, "day": day}.items() if v is not None})
+            return f"{base}?{query}"
+
+        def slot_link(start: datetime) -> str:
+            return f"{confirm}?{urlencode({'start': _start_param(start)})}"
+
+        context = {
+            **self.appointment_context(),
+            "rescheduling": True,
+            "technique": appointment.technique,
+            "therapist": appointment.therapist,
+            **_times_context(
+                week=week,
+                week_start=week_start,
+                day=form.cleaned_data["day"],
+                today=today,
+                link=link,
+                slot_link=slot_link,
+            ),
+        }
+        return render(request, "booking/times.html", context)
+
+
+@method_decorator(never_cache, name="dispatch")
+class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
+    """Old time and new side by side; confirming swaps them in one transaction."""
+
+    template_name = "booking/reschedule_confirm.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        appointment = self.load(kwargs["token"])
+        if not self.can_change:
+            return redirect("booking:appointment-manage", token=kwargs["token"])
+        form = RescheduleSlotForm(request.GET)
+        self.back_url = reverse("booking:appointment-reschedule", args=[kwargs["token"]])
+        if not form.is_valid():
+            return _bad_choice(
+                request, technique=appointment.technique, errors=form.errors, back_url=self.back_url
+            )
+        self.start = form.cleaned_data["start"]
+        self.check = selectors.slot_check(
+            technique=appointment.technique,
+            length=_reschedule_length(appointment),
+            therapist=appointment.therapist,
+            start=self.start,
+            now=self.now,
+            exclude_appointment_id=appointment.pk,
+            alternatives=ALTERNATIVES_SHOWN,
+        )
+        if self.check.problem not in (None, "taken"):
+            return _policy_problem_page(
+                request,
+                technique=appointment.technique,
+                code=self.check.problem,
+                policy=self.policy,
+                back_url=self.back_url,
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, token):
+        return self.render(status=409 if self.check.problem == "taken" else 200)
+
+    def post(self, request, token):
+        try:
+            services.appointment_reschedule(
+                appointment=self.appointment, new_start=self.start, by_client=True
+            )
+        except services.SlotUnavailable:
+            self.check = selectors.slot_check(
+                technique=self.appointment.technique,
+                length=_reschedule_length(self.appointment),
+                therapist=self.appointment.therapist,
+                start=self.start,
+                exclude_appointment_id=self.appointment.pk,
+                alternatives=ALTERNATIVES_SHOWN,
+            )
+            self.check.problem = "taken"
+            return self.render(status=409)
+        except ValidationError as error:
+            return self.render(status=400, error=" ".join(error.messages))
+        messages.success(request, _("Your appointment has been moved. We have emailed you the new time."))
+        return redirect("booking:appointment-manage", token=token)
+
+    def render(self, status: int = 200, error: str = ""):
+        zone = selectors.clinic_zone()
+        confirm = reverse("booking:appointment-reschedule-confirm", args=[self.appointment.manage_token])
+        context = {
+            **self.appointment_context(),
+            "new_start_local": self.start.astimezone(zone),
+            "new_end_local": (self.start + timedelta(minutes=self.appointment.duration_minutes)).astimezone(
+                zone
+            ),
+            "taken": self.check.problem == "taken",
+            "error": error,
+            "back_url": self.back_url,
+            "alternatives": [
+                {
+                    "start": start.astimezone(zone),
+                    "url": f"{confirm}?{urlencode({'start': _start_param(start)})}",
+                }
+                for start in self.check.alternatives
+            ],
+        }
+        return render(self.request, self.template_name, context, status=status)

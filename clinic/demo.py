@@ -200,7 +200,9 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                             continue
                         name, phone = rng.choice(DEMO_CLIENTS)
                         try:
-                            email = f"{slugify(name)}@example.com"
+                            # One address per booking: the online cap per address would
+                            # otherwise stop the demo diary filling up.
+                            email = f"{slugify(name)}+{created}@example.com"
                             services.appointment_book(
                                 technique=technique,
                                 length=length,
@@ -209,6 +211,7 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                                 client=services.ClientDetails(name=name, email=email, phone=phone),
                                 source=rng.choice([AppointmentSource.ONLINE, AppointmentSource.STAFF]),
                                 now=now,
+                                notify=False,  # no emails to made-up clients
                             )
                             created += 1
                         except services.SlotUnavailable:

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
+    "django_tasks",
+    "django_tasks_db",
     "clinic",
     "articles",
     "booking",
@@ -154,11 +156,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o644
 
+# One process's memory by default. With several workers, point REDIS_URL at Redis so the
+# page cache and the booking rate limit are shared by all of them.
 CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "clinic",
-    }
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "clinic"}
+    )
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -234,3 +239,33 @@ ARTICLE_IMAGE_MIN_WIDTH = 800
 ARTICLE_RENDITION_WIDTHS = (480, 800, 1200)
 # Seconds a visitor's copy of an article page may be reused (0 turns the cache off).
 ARTICLE_PAGE_CACHE_SECONDS = env_int("ARTICLE_PAGE_CACHE_SECONDS", 0 if DEBUG else 300)
+
+# The public address of the site, for links in emails (sent by a worker, with no request).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Background tasks (emails). The database backend stores each task in the same
+# transaction as the booking that caused it, and `manage.py db_worker` runs them. In
+# development the immediate backend runs them at once (after the commit), so emails show
+# up on the console without a worker.
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "immediate" if DEBUG else "database")
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+        }[TASKS_BACKEND]
+    }
+}
+# A failed email is tried again after 1, 2, 4 ... minutes (at most an hour apart), this
+# many times in all: about two days before it is given up and left for staff to see.
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 55)
+
+# Online booking limits against abuse.
+# Booking submissions one address (IP) may make in the window before getting a 429.
+BOOKING_RATE_LIMIT = env_int("BOOKING_RATE_LIMIT", 10)
+BOOKING_RATE_WINDOW_SECONDS = env_int("BOOKING_RATE_WINDOW_SECONDS", 3600)
+# Upcoming appointments one email address may hold online (staff bookings are not capped).
+BOOKING_MAX_UPCOMING_PER_EMAIL = env_int("BOOKING_MAX_UPCOMING_PER_EMAIL", 3)
+# Behind a reverse proxy, the client's address is the last X-Forwarded-For entry the
+# proxy appended; set to 1 only when such a proxy is really in front.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

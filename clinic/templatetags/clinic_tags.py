@@ -77,3 +77,9 @@ def article_jsonld(context, article):
     if refs := article.reference_list:
         data["citation"] = [r.title for r in refs]
     return jsonld(data)
+
+
+@register.filter
+def split(value: str, separator: str) -> list[str]:
+    """Split a string, for short fixed lists written in a template."""
+    return str(value).split(separator)

@@ -122,6 +122,22 @@ def screenshot():
     return take_screenshot
 
 
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core's source, downloaded (pinned, integrity-checked, cached on disk) once per session."""
+    from tests.browser.axe import axe_source
+
+    return axe_source()
+
+
+@pytest.fixture
+def axe(axe_script):
+    """``axe(page, label)``: fail on serious or critical accessibility violations on the page."""
+    from tests.browser.axe import assert_accessible
+
+    return assert_accessible
+
+
 @pytest.fixture
 def articles(transactional_db):
     """Three published articles with topics and references, and one draft."""

@@ -75,7 +75,7 @@ def ld_json_blocks(page) -> list[dict]:
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_visitor_reads_an_article(viewport, request, live_server, articles):
+def test_visitor_reads_an_article(viewport, request, live_server, articles, axe):
     page = request.getfixturevalue(f"{viewport}_page")
     sleep, stress, back = articles["sleep"], articles["stress"], articles["back"]
 
@@ -91,6 +91,7 @@ def test_visitor_reads_an_article(viewport, request, live_server, articles):
     expect(page.get_by_text(articles["draft"].title)).to_have_count(0)
     take_screenshot(page, f"{viewport}-home")
     assert_no_sideways_scroll(page)
+    axe(page, f"{viewport} home")
 
     # To the article list through the main navigation.
     open_nav_if_collapsed(page, viewport).click()
@@ -101,6 +102,7 @@ def test_visitor_reads_an_article(viewport, request, live_server, articles):
     expect(page.locator("#main-nav a[aria-current=page]")).to_have_text("Articles")
     take_screenshot(page, f"{viewport}-articles")
     assert_no_sideways_scroll(page)
+    axe(page, f"{viewport} article list")
 
     # Search: one published article mentions insomnia (the draft does too, but is hidden).
     page.get_by_label("Search articles").fill("insomnia")
@@ -132,6 +134,7 @@ def test_visitor_reads_an_article(viewport, request, live_server, articles):
 
     take_screenshot(page, f"{viewport}-article")
     assert_no_sideways_scroll(page)
+    axe(page, f"{viewport} article")
 
     # The citation marker jumps to its source in the references list.
     citation = page.locator('sup.citation a[href="#ref-1"]')

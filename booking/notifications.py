@@ -1,0 +1,132 @@
+"""Emails about appointments: what they say, and how they are queued.
+
+Services call :func:`notify` inside the transaction that changes the appointment. With
+the database task backend the task row is written in that same transaction, so the
+booking and its email are saved together or not at all; the worker (``manage.py
+db_worker``) sends it later and tries again while the mail server is down.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from . import ics, selectors
+from .models import Appointment
+
+
+class EmailKind(StrEnum):
+    CONFIRMATION = "confirmation"
+    RESCHEDULE = "reschedule"
+    CANCELLATION = "cancellation"
+    STAFF_NOTICE = "staff_notice"
+
+
+# Kinds that describe the appointment as it is now: a newer change makes them stale.
+SUPERSEDABLE = {EmailKind.CONFIRMATION, EmailKind.RESCHEDULE}
+
+
+def manage_url(appointment: Appointment) -> str:
+    return settings.SITE_URL + reverse("booking:appointment-manage", args=[appointment.manage_token])
+
+
+def calendar_event(appointment: Appointment) -> ics.CalendarEvent:
+    clinic = settings.CLINIC
+    host = urlsplit(settings.SITE_URL).hostname or "clinic.invalid"
+    url = manage_url(appointment)
+    return ics.CalendarEvent(
+        # Stable for the life of the appointment: updates replace the same calendar entry.
+        uid=f"appointment-{appointment.reference}@{host}",
+        sequence=appointment.sequence,
+        start=appointment.start,
+        end=appointment.end,
+        summary=f"{appointment.technique.name} massage at {clinic['name']}",
+        location=f"{clinic['name']}, {clinic['address']}",
+        description=(
+            f"{appointment.technique.name}, {appointment.duration_minutes} minutes, "
+            f"with {appointment.therapist.name}.\n"
+            f"Reference {appointment.reference}.\n"
+            f"Change or cancel: {url}\n"
+            f"Phone: {clinic['phone']}"
+        ),
+        url=url,
+        organizer_name=clinic["name"],
+        organizer_email=parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or clinic["email"],
+        attendee_name=appointment.client_name,
+        attendee_email=appointment.client_email,
+        cancelled=not appointment.occupies_time,
+    )
+
+
+def calendar_file(appointment: Appointment, *, method: ics.Method, now: datetime | None = None) -> bytes:
+    return ics.calendar_bytes(
+        calendar_event(appointment), method=method, zone=selectors.clinic_zone(), now=now or timezone.now()
+    )
+
+
+def _context(appointment: Appointment) -> dict:
+    zone = selectors.clinic_zone()
+    policy = selectors.policy_load()
+    return {
+        "appointment": appointment,
+        "start_local": appointment.start.astimezone(zone),
+        "end_local": appointment.end.astimezone(zone),
+        "manage_url": manage_url(appointment),
+        "clinic": settings.CLINIC,
+        "site_url": settings.SITE_URL,
+        "cutoff_hours": policy.cancellation_cutoff_hours,
+        "admin_url": settings.SITE_URL + reverse("admin:booking_appointment_change", args=[appointment.pk]),
+    }
+
+
+def build_email(kind: EmailKind, appointment: Appointment) -> EmailMultiAlternatives:
+    """The message for one kind of email, with plain text, HTML and (for clients) the .ics."""
+    context = _context(appointment)
+    folder = f"booking/email/{kind.value}"
+    subject = " ".join(render_to_string(f"{folder}_subject.txt", context).split())
+    text = render_to_string(f"{folder}.txt", context)
+    html = render_to_string(f"{folder}.html", context)
+    if kind == EmailKind.STAFF_NOTICE:
+        to = [settings.CLINIC_STAFF_EMAIL]
+        reply_to = [appointment.client_email]
+    else:
+        to = [f'"{appointment.client_name}" <{appointment.client_email}>']
+        reply_to = [settings.CLINIC["email"]]
+    message = EmailMultiAlternatives(subject=subject, body=text, to=to, reply_to=reply_to)
+    message.attach_alternative(html, "text/html")
+    if kind != EmailKind.STAFF_NOTICE:
+        method = ics.Method.CANCEL if kind == EmailKind.CANCELLATION else ics.Method.REQUEST
+        message.attach(
+            "appointment.ics",
+            calendar_file(appointment, method=method),
+            f"text/calendar; charset=utf-8; method={method.value}",
+        )
+    return message
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """1, 2, 4 ... minutes after each failure, never more than an hour."""
+    return timedelta(minutes=min(2 ** (attempt - 1), 60))
+
+
+def notify(kind: EmailKind, appointment: Appointment) -> None:
+    """Queue one email about ``appointment``; call it inside the transaction that changed it."""
+    from .tasks import send_appointment_email  # tasks import this module
+
+    args = {"appointment_id": appointment.pk, "kind": kind.value, "sequence": appointment.sequence}
+    if send_appointment_email.get_backend().supports_defer:
+        # The database backend: the task row joins the caller's transaction.
+        send_appointment_email.enqueue(**args)
+    else:
+        # The immediate backend (development) runs the task as it is queued, so wait
+        # until the booking is committed and visible.
+        transaction.on_commit(lambda: send_appointment_email.enqueue(**args))
