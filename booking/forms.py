@@ -205,12 +205,14 @@ class ClientDetailsForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
 
-    def clean_website(self) -> str:
-        if self.cleaned_data.get("website"):
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("website"):
+            # Said plainly for the rare person whose browser filled it in by itself.
             raise forms.ValidationError(
                 _("This form could not be sent. Please call us to book."), code="spam"
             )
-        return ""
+        return cleaned
 
     def clean_name(self) -> str:
         return " ".join(self.cleaned_data["name"].split())

@@ -708,3 +708,37 @@ def test_period_spans_match_minute_scan(tz, day, start, length):
         if local.minute % 5 == 0 and span[0] <= m <= span[1] - 5 * MINUTE
     ]
     assert slots == expected
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def test_group_by_part_of_day_uses_the_wall_clock_and_keeps_empty_parts():
+    from booking.availability import group_by_part_of_day
+
+    london = ZoneInfo("Europe/London")
+    starts = [
+        datetime(2026, 7, 1, h, m, tzinfo=london).astimezone(UTC)
+        for h, m in [(17, 0), (9, 0), (11, 45), (12, 0)]
+    ]
+    groups = group_by_part_of_day(starts, london)
+    as_text = {
+        name: [s.astimezone(london).strftime("%H:%M") for s in times] for name, times in groups.items()
+    }
+    # 11:45 BST is 10:45 UTC; the clinic's clock decides, not UTC.
+    assert as_text == {"morning": ["09:00", "11:45"], "afternoon": ["12:00"], "evening": ["17:00"]}
+    assert group_by_part_of_day([], london) == {"morning": [], "afternoon": [], "evening": []}
+
+
+def test_nearest_starts_prefers_the_closest_then_the_earlier():
+    from booking.availability import nearest_starts
+
+    base = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    starts = [base + timedelta(minutes=m) for m in (-120, -30, 30, 45, 240)]
+    assert nearest_starts(starts, base, 3) == [
+        base - timedelta(minutes=30),
+        base + timedelta(minutes=30),
+        base + timedelta(minutes=45),
+    ]
+    assert nearest_starts(starts, base, 0) == []
+    assert nearest_starts([], base, 3) == []

@@ -150,3 +150,42 @@ def test_database_refuses_overlaps_that_bypass_the_services():
         start=later, end=later + timedelta(hours=1), occupied_until=later + timedelta(minutes=75),
         status=AppointmentStatus.CANCELLED, **fields,
     )  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_booking_requests_through_the_web_accept_exactly_one(settings):
+    """Ten clients press "Confirm booking" for the same time at the same moment."""
+    from urllib.parse import urlencode
+
+    from django.test import Client
+    from django.utils import timezone
+
+    settings.BOOKING_RATE_LIMIT = 1000
+    technique = make_technique()
+    TherapistFactory(slug="solo", techniques=[technique])
+    day = timezone.now().astimezone(LONDON).date() + timedelta(days=3)
+    while day.weekday() == 6:
+        day += timedelta(days=1)
+    start = datetime(day.year, day.month, day.day, 10, tzinfo=LONDON)
+    query = urlencode({"length": 60, "therapist": "solo", "start": start.isoformat()})
+    browsers = []
+    for n in range(10):
+        browser = Client()
+        details = {
+            "name": f"Client {n}",
+            "email": f"c{n}@example.com",
+            "phone": "07700 900000",
+            "pregnant": "no",
+            "agree_policy": "on",
+        }
+        assert browser.post(f"/book/race-swedish/details/?{query}", details).status_code == 302
+        browsers.append(browser)
+    connections.close_all()
+
+    responses = race([lambda b=b: b.post(f"/book/race-swedish/review/?{query}") for b in browsers])
+
+    codes = sorted(getattr(r, "status_code", repr(r)) for r in responses)
+    assert codes == [302] + [409] * 9
+    assert Appointment.objects.count() == 1
+    losers = [r for r in responses if r.status_code == 409]
+    assert all(b"has just been booked by someone else" in r.content for r in losers)

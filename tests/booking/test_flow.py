@@ -1,0 +1,577 @@
+"""The client's booking pages, end to end through Django's test client.
+
+`test_views.py` covers the availability API and the technique pages; this file covers
+the booking flow views (times, details, review, confirmation, manage, cancel,
+reschedule). "Now" is frozen so days and cutoffs are predictable.
+"""
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from booking import services
+from booking.choices import AppointmentSource, AppointmentStatus
+from booking.models import Appointment, Closure
+from tests.conftest import LONDON
+from tests.factories import TherapistFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=LONDON)  # a Friday
+TUESDAY = datetime(2026, 11, 24, tzinfo=LONDON).date()
+DETAILS = {
+    "name": "Olivia  Brown",
+    "email": "olivia@example.com",
+    "phone": "07700 900101",
+    "pregnant": "no",
+    "recent_injury": "Sprained left ankle in October",
+    "health_conditions": "",
+    "notes": "Go easy on the shoulders",
+    "agree_policy": "on",
+    "website": "",
+}
+
+
+@pytest.fixture(autouse=True)
+def frozen_now(monkeypatch):
+    monkeypatch.setattr(timezone, "now", lambda: NOW.astimezone(UTC))
+    return NOW
+
+
+@pytest.fixture
+def anna(swedish):
+    return TherapistFactory(name="Anna Price", slug="anna", techniques=[swedish])
+
+
+@pytest.fixture
+def ben(swedish):
+    return TherapistFactory(name="Ben Hall", slug="ben", techniques=[swedish])
+
+
+def at(day, hhmm: str) -> datetime:
+    hour, minute = map(int, hhmm.split(":"))
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LONDON)
+
+
+def url(
+    name: str, *, start: datetime | None = None, therapist: str = "any", length: int = 60, **extra
+) -> str:
+    params = {"length": length, "therapist": therapist, **extra}
+    if start is not None:
+        params["start"] = start.isoformat()
+    return reverse(name, args=["swedish"]) + "?" + urlencode(params)
+
+
+def book_through_pages(client, start: datetime, therapist: str = "any", details=None):
+    response = client.post(url("booking:details", start=start, therapist=therapist), details or DETAILS)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return client.post(response["Location"])
+
+
+def book_directly(swedish, start, therapist, email="someone@example.com", **kwargs) -> Appointment:
+    return services.appointment_book(
+        technique=swedish,
+        length=swedish.lengths.get(duration_minutes=60),
+        start=start,
+        therapist=therapist,
+        client=services.ClientDetails("Someone", email, "07700 900999"),
+        **kwargs,
+    )
+
+
+def test_url_names():
+    assert reverse("booking:times", args=["swedish"]) == "/book/swedish/times/"
+    assert reverse("booking:details", args=["swedish"]) == "/book/swedish/details/"
+    assert reverse("booking:review", args=["swedish"]) == "/book/swedish/review/"
+    assert reverse("booking:appointment-manage", args=["abc"]) == "/book/manage/abc/"
+    assert reverse("booking:appointment-confirmed", args=["abc"]) == "/book/confirmed/abc/"
+
+
+# --------------------------------------------------------------------------- step 1
+
+
+def test_technique_page_offers_lengths_and_therapists_with_any_first(client, anna, ben):
+    response = client.get(reverse("booking:technique-detail", args=["swedish"]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'action="/book/swedish/times/"' in html
+    assert 'name="length" id="length-60" value="60"' in html
+    assert (
+        html.index('id="therapist-any"')
+        < html.index('id="therapist-anna"')
+        < html.index('id="therapist-ben"')
+    )
+    assert "Offers: " in html and "Swedish" in html
+
+
+def test_technique_page_keeps_the_choice_when_coming_back(client, anna):
+    response = client.get(
+        reverse("booking:technique-detail", args=["swedish"]), {"length": 90, "therapist": "anna"}
+    )
+    html = response.content.decode()
+    assert 'value="90" required checked' in html
+    assert 'value="anna" aria-describedby="therapist-anna-bio" checked' in html
+
+
+# --------------------------------------------------------------------------- step 2: times
+
+
+def test_times_page_shows_a_week_strip_and_the_days_times(client, anna):
+    Closure.objects.create(first_day=TUESDAY, last_day=TUESDAY, reason="Staff training")
+    response = client.get(url("booking:times"))
+    assert response.status_code == 200
+    days = response.context["days"]
+    assert [d["day"] for d in days] == [NOW.date() + timedelta(days=i) for i in range(7)]
+    by_day = {d["day"]: d for d in days}
+    assert by_day[TUESDAY]["state"] == "closed"
+    assert by_day[TUESDAY]["note"] == "Closed: Staff training"
+    sunday = TUESDAY - timedelta(days=2)
+    assert by_day[sunday]["state"] == "full" and by_day[sunday]["note"] == "No free times"
+    # Today is bookable from 11:00 (two hours' notice): the first open day is selected.
+    assert response.context["selected_day"].day == NOW.date()
+    html = response.content.decode()
+    assert 'aria-current="date"' in html
+    assert "Closed: Staff training" in html
+    groups = {
+        g["name"]: [t["start"].strftime("%H:%M") for t in g["times"]] for g in response.context["groups"]
+    }
+    assert groups["morning"][0] == "11:00"
+    assert groups["afternoon"][0] == "12:00"
+    assert groups["evening"] == ["17:00"]  # 60 minutes must end by 18:00
+    assert "start=2026-11-20T11%3A00%2B00%3A00" in html
+
+
+def test_selected_day_with_nothing_free_says_so(client, anna):
+    Closure.objects.create(first_day=TUESDAY, last_day=TUESDAY, reason="Staff training")
+    response = client.get(url("booking:times", day=TUESDAY.isoformat()))
+    assert response.context["selected_day"].day == TUESDAY
+    assert "The clinic is closed: Staff training." in response.content.decode()
+    sunday = client.get(url("booking:times", day=(TUESDAY - timedelta(days=2)).isoformat()))
+    assert "No free times on this day." in sunday.content.decode()
+    assert "The next day with free times this week is" in sunday.content.decode()
+
+
+def test_week_navigation_is_clamped_to_today_and_the_horizon(client, anna):
+    first = client.get(url("booking:times"))
+    assert first.context["previous_week_url"] is None
+    assert "week=2026-11-27" in first.context["next_week_url"]
+    # Asking for the past starts at today; asking beyond the horizon stops at its end.
+    past = client.get(url("booking:times", week="2020-01-01"))
+    assert past.context["week_start"] == NOW.date()
+    far = client.get(url("booking:times", week="2030-01-01"))
+    assert far.context["week_start"] == NOW.date() + timedelta(days=60)
+    assert far.context["next_week_url"] is None
+    beyond = [d for d in far.context["days"] if d["day"] > NOW.date() + timedelta(days=60)]
+    assert beyond and all(d["state"] == "unavailable" for d in beyond)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"length": 45, "therapist": "any"},  # a length Swedish is not offered in
+        {"length": "sixty", "therapist": "any"},
+        {"therapist": "any"},
+        {"length": 60, "therapist": "nobody"},
+        {"length": 60, "therapist": "any", "day": "2026-02-30"},
+        {"length": 60, "therapist": "any", "week": "next tuesday"},
+    ],
+)
+def test_times_page_with_bad_choices_is_a_helpful_400(client, anna, params):
+    response = client.get(reverse("booking:times", args=["swedish"]), params)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "We could not use that choice" in html
+    assert 'href="/book/swedish/"' in html  # the way back
+
+
+def test_therapist_who_does_not_offer_the_technique_is_refused(client, swedish):
+    from tests.factories import TechniqueFactory
+
+    TherapistFactory(slug="cara", techniques=[TechniqueFactory(slug="reflexology")])
+    response = client.get(url("booking:times", therapist="cara"))
+    assert response.status_code == 400
+    assert "does not offer Swedish" in response.content.decode()
+
+
+def test_unknown_or_inactive_technique_is_a_404(client, swedish):
+    assert client.get("/book/hot-stones/times/?length=60").status_code == 404
+    swedish.active = False
+    swedish.save()
+    assert client.get(url("booking:times")).status_code == 404
+
+
+def test_times_on_the_day_the_clocks_go_forward(client, swedish, monkeypatch):
+    # Sunday 28 March 2027: 01:00 GMT becomes 02:00 BST. A therapist working 00:00-04:00
+    # by the wall clock really works three hours, and every time shown is a real one:
+    # 60-minute massages (the buffer may run past the end of the day) start from 00:00 to
+    # 00:45 GMT and from 02:00 to 03:00 BST; nothing in the hour that does not exist.
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2027, 3, 25, 9, tzinfo=LONDON))
+    TherapistFactory(slug="night", techniques=[swedish], hours={6: [("00:00", "04:00")]})
+    response = client.get(url("booking:times", length=60, day="2027-03-28"))
+    times = [t["start"] for g in response.context["groups"] for t in g["times"]]
+    assert [t.strftime("%H:%M") for t in times] == [
+        "00:00",
+        "00:15",
+        "00:30",
+        "00:45",
+        "02:00",
+        "02:15",
+        "02:30",
+        "02:45",
+        "03:00",
+    ]
+    assert {t.utcoffset() for t in times} == {timedelta(0), timedelta(hours=1)}
+    assert "start=2027-03-28T02%3A00%2B01%3A00" in response.content.decode()
+
+
+@pytest.mark.parametrize("therapists, appointments_each", [(1, 1), (12, 20)])
+def test_times_page_runs_a_fixed_number_of_queries(
+    client, swedish, django_assert_max_num_queries, therapists, appointments_each
+):
+    people = [TherapistFactory(techniques=[swedish]) for _ in range(therapists)]
+    for person in people:
+        for n in range(appointments_each):
+            day = TUESDAY + timedelta(days=n // 4)
+            if day.weekday() == 6:
+                continue
+            book_directly(swedish, at(day, f"{9 + 2 * (n % 4)}:00"), person, notify=False)
+    with django_assert_max_num_queries(9):
+        response = client.get(url("booking:times"))
+    assert response.status_code == 200
+
+
+# --------------------------------------------------------------------------- steps 3 and 4
+
+
+def test_details_page_shows_the_choice_the_policy_and_labelled_fields(client, anna):
+    response = client.get(url("booking:details", start=at(TUESDAY, "10:00")))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Tuesday 24 November 2026, 10:00" in html
+    assert "until 24 hours before it starts" in html
+    for field in ("name", "email", "phone", "notes", "recent_injury", "health_conditions", "agree_policy"):
+        assert f'for="id_{field}"' in html, field
+    assert "Are you pregnant?" in html
+    assert 'class="honeypot" aria-hidden="true"' in html
+
+
+def test_details_with_errors_keep_what_was_typed_and_mark_the_fields(client, anna):
+    typed = {**DETAILS, "email": "not-an-email", "agree_policy": "", "pregnant": ""}
+    response = client.post(url("booking:details", start=at(TUESDAY, "10:00")), typed)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'value="Olivia  Brown"' in html  # kept as typed
+    assert "Sprained left ankle in October" in html
+    assert "Enter a valid email address." in html
+    assert "Please agree to the cancellation policy to book." in html
+    assert "Please answer this question." in html
+    assert 'aria-invalid="true"' in html
+    assert "Please check the 3 highlighted fields below." in html
+    assert not Appointment.objects.exists()
+
+
+def test_honeypot_filled_in_is_refused(client, anna):
+    response = client.post(
+        url("booking:details", start=at(TUESDAY, "10:00")), {**DETAILS, "website": "http://spam"}
+    )
+    assert response.status_code == 200
+    assert "This form could not be sent" in response.content.decode()
+    assert "booking_details" not in client.session
+
+
+def test_details_lead_to_review_and_come_back_filled_in(client, anna):
+    start = at(TUESDAY, "10:00")
+    response = client.post(url("booking:details", start=start), DETAILS)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/book/swedish/review/?")
+    assert "start=2026-11-24T10%3A00%2B00%3A00" in response["Location"]
+    review = client.get(response["Location"])
+    html = review.content.decode()
+    assert "Olivia Brown" in html and "Sprained left ankle in October" in html
+    assert "Confirm booking" in html
+    again = client.get(url("booking:details", start=start))
+    assert 'value="olivia@example.com"' in again.content.decode()
+
+
+def test_review_without_details_sends_the_client_back_to_fill_them_in(client, anna):
+    start = at(TUESDAY, "10:00")
+    response = client.get(url("booking:review", start=start))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/book/swedish/details/")
+
+
+def test_confirming_books_and_shows_the_confirmation(client, anna):
+    start = at(TUESDAY, "10:00")
+    response = book_through_pages(client, start)
+    appointment = Appointment.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("booking:appointment-confirmed", args=[appointment.manage_token])
+    assert appointment.source == AppointmentSource.ONLINE
+    assert appointment.client_name == "Olivia Brown"
+    assert appointment.recent_injury == "Sprained left ankle in October"
+    assert appointment.pregnant is False
+    assert appointment.policy_agreed_at == NOW
+    assert appointment.start == start
+    page = client.get(response["Location"])
+    html = page.content.decode()
+    assert "You're booked" in html
+    assert appointment.reference in html
+    assert "Anna Price" in html and "£55.00" in html and "12 Orchard Lane" in html
+    assert "Monday 23 November, 10:00" in html  # the online-change deadline
+    assert reverse("booking:appointment-calendar", args=[appointment.manage_token]) in html
+    # The details are not kept once booked: a shared computer does not hand them on.
+    assert "booking_details" not in client.session
+
+
+@pytest.mark.parametrize(
+    "start, message",
+    [
+        (NOW - timedelta(hours=1), "That time has already passed."),
+        (NOW + timedelta(minutes=60), "at least 2 hours"),
+        (NOW + timedelta(days=70), "60 days ahead"),
+        (at(TUESDAY, "10:07"), "Please choose one of the offered start times."),
+    ],
+)
+def test_times_the_policy_rules_out_get_a_clear_400(client, anna, start, message):
+    for name in ("booking:details", "booking:review"):
+        response = client.get(url(name, start=start))
+        assert response.status_code == 400
+        assert message in response.content.decode()
+
+
+@pytest.mark.parametrize("start", ["tomorrow", "2026-13-01T10:00", "", "2026-11-24T10:00:00+25:00"])
+def test_malformed_start_is_a_400_not_a_500(client, anna, start):
+    response = client.get(
+        reverse("booking:details", args=["swedish"]), {"length": 60, "therapist": "any", "start": start}
+    )
+    assert response.status_code == 400
+    assert "We could not use that choice" in response.content.decode()
+
+
+def test_start_without_offset_is_read_as_clinic_time_and_unencoded_plus_survives(client, anna):
+    naive = client.get(
+        reverse("booking:details", args=["swedish"]), {"length": 60, "start": "2026-11-24T10:00"}
+    )
+    assert naive.context["start_local"] == at(TUESDAY, "10:00")
+    # A "+" typed into an address arrives as a space.
+    raw = client.get("/book/swedish/details/?length=60&start=2026-11-24T10:00+00:00")
+    assert raw.context["start_local"] == at(TUESDAY, "10:00")
+
+
+def test_time_taken_while_typing_keeps_details_and_offers_the_nearest_times(client, anna):
+    start = at(TUESDAY, "10:00")
+    book_directly(anna.techniques.get(), start, anna)  # someone else, a moment ago
+    response = client.post(url("booking:details", start=start), DETAILS)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "has just been booked by someone else" in html
+    assert 'value="Olivia  Brown"' in html
+    nearest = [a["start"].strftime("%H:%M") for a in response.context["alternatives"]]
+    # 10:00 to 11:15 is taken (60 minutes plus a 15 minute buffer, and the buffer before).
+    # Nothing before 10:00 fits either: 09:00 plus 60 minutes and the buffer runs into it.
+    assert nearest == ["11:15", "11:30", "11:45", "12:00", "12:15", "12:30"]
+    # The alternatives go straight to the review, where the saved details are waiting.
+    review = client.get(response.context["alternatives"][0]["url"])
+    assert review.status_code == 200
+    assert "Olivia Brown" in review.content.decode()
+    assert client.post(response.context["alternatives"][0]["url"]).status_code == 302
+    assert Appointment.objects.get(client_email="olivia@example.com").start == at(TUESDAY, "11:15")
+
+
+def test_time_taken_between_review_and_confirm_gets_the_friendly_page(client, anna):
+    start = at(TUESDAY, "10:00")
+    client.post(url("booking:details", start=start, therapist="anna"), DETAILS)
+    book_directly(anna.techniques.get(), start, anna)
+    response = client.post(url("booking:review", start=start, therapist="anna"))
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "has just been booked by someone else" in html
+    assert "Your details are kept" in html
+    assert "Confirm booking" not in html
+    assert Appointment.objects.count() == 1
+
+
+def test_any_available_falls_back_to_the_other_therapist(client, anna, ben):
+    start = at(TUESDAY, "10:00")
+    book_directly(anna.techniques.get(), start, anna)
+    book_through_pages(client, start)
+    assert Appointment.objects.get(client_email="olivia@example.com").therapist == ben
+
+
+def test_cap_on_upcoming_appointments_per_email(client, anna, settings):
+    settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 2
+    book_directly(anna.techniques.get(), at(TUESDAY, "09:00"), anna, email="OLIVIA@example.com")
+    book_directly(anna.techniques.get(), at(TUESDAY, "12:00"), anna, email="olivia@example.com")
+    response = book_through_pages(client, at(TUESDAY, "15:00"))
+    assert response.status_code == 400
+    assert "already has 2 upcoming appointments" in response.content.decode()
+    assert Appointment.objects.count() == 2
+    # Staff bookings (by phone) are not capped.
+    book_directly(anna.techniques.get(), at(TUESDAY, "15:00"), anna, source=AppointmentSource.STAFF)
+
+
+def test_rate_limit_per_address_gives_a_clear_429(client, anna, settings):
+    settings.BOOKING_RATE_LIMIT = 2
+    for hhmm in ("10:00", "12:00"):
+        assert book_through_pages(client, at(TUESDAY, hhmm)).status_code == 302
+    client.post(url("booking:details", start=at(TUESDAY, "15:00")), DETAILS)
+    response = client.post(url("booking:review", start=at(TUESDAY, "15:00")))
+    assert response.status_code == 429
+    assert "Too many booking attempts" in response.content.decode()
+    assert Appointment.objects.count() == 2
+    # Another address is not affected.
+    other = client.post(url("booking:review", start=at(TUESDAY, "15:00")), REMOTE_ADDR="203.0.113.9")
+    assert other.status_code == 302
+    assert Appointment.objects.count() == 3
+
+
+def test_review_and_details_pages_run_a_fixed_number_of_queries(
+    client, swedish, django_assert_max_num_queries
+):
+    people = [TherapistFactory(techniques=[swedish]) for _ in range(10)]
+    for person in people:
+        for hhmm in ("09:00", "11:00", "14:00"):
+            book_directly(swedish, at(TUESDAY, hhmm), person, notify=False)
+    start = at(TUESDAY, "16:00")
+    with django_assert_max_num_queries(12):
+        assert client.get(url("booking:details", start=start)).status_code == 200
+    client.post(url("booking:details", start=start), DETAILS)
+    with django_assert_max_num_queries(12):
+        assert client.get(url("booking:review", start=start)).status_code == 200
+
+
+# --------------------------------------------------------------------------- after booking
+
+
+@pytest.fixture
+def booked(client, anna):
+    book_through_pages(client, at(TUESDAY, "10:00"), therapist="anna")
+    return Appointment.objects.get()
+
+
+def test_manage_page_needs_the_exact_signed_token(client, booked, anna):
+    token = booked.manage_token
+    assert client.get(reverse("booking:appointment-manage", args=[token])).status_code == 200
+    other = book_directly(anna.techniques.get(), at(TUESDAY, "14:00"), anna)
+    tampered = [
+        token[:-1] + ("A" if token[-1] != "A" else "B"),  # signature changed
+        token.replace(booked.reference, other.reference),  # someone else's reference
+        booked.reference,  # the reference alone
+        "nonsense",
+    ]
+    for bad in tampered:
+        response = client.get(reverse("booking:appointment-manage", args=[bad]))
+        assert response.status_code == 404, bad
+        assert other.client_name not in response.content.decode()
+    # Replacing the secret revokes old links.
+    booked.manage_secret = "revoked"
+    booked.save()
+    assert client.get(reverse("booking:appointment-manage", args=[token])).status_code == 404
+
+
+def test_manage_pages_are_not_cached_or_indexed(client, booked):
+    response = client.get(reverse("booking:appointment-manage", args=[booked.manage_token]))
+    assert "no-store" in response["Cache-Control"]
+    assert '<meta name="robots" content="noindex">' in response.content.decode()
+
+
+def test_calendar_download(client, booked):
+    response = client.get(reverse("booking:appointment-calendar", args=[booked.manage_token]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    assert f'filename="massage-{booked.reference}.ics"' in response["Content-Disposition"]
+    body = response.content.decode()
+    assert "METHOD:PUBLISH" in body
+    assert "DTSTART;TZID=Europe/London:20261124T100000" in body
+
+
+def test_client_cancels_before_the_cutoff(client, booked):
+    cancel = reverse("booking:appointment-cancel", args=[booked.manage_token])
+    assert "Yes, cancel it" in client.get(cancel).content.decode()
+    response = client.post(cancel, follow=True)
+    booked.refresh_from_db()
+    assert booked.status == AppointmentStatus.CANCELLED
+    html = response.content.decode()
+    assert "Your appointment is cancelled" in html
+    assert "Book another time" in html
+    assert "Change the time" not in html
+
+
+def test_after_the_cutoff_the_page_says_so_and_gives_the_phone(client, booked, monkeypatch):
+    monkeypatch.setattr(timezone, "now", lambda: at(TUESDAY, "09:00") - timedelta(hours=12))
+    manage = client.get(reverse("booking:appointment-manage", args=[booked.manage_token]))
+    html = manage.content.decode()
+    assert "Online changes closed at Monday 23 November, 10:00" in html
+    assert "01227 123 456" in html
+    assert reverse("booking:appointment-cancel", args=[booked.manage_token]) not in html
+    # Going to the pages directly does not help.
+    assert client.get(reverse("booking:appointment-cancel", args=[booked.manage_token])).status_code == 302
+    response = client.post(reverse("booking:appointment-cancel", args=[booked.manage_token]), follow=True)
+    assert "Online changes close 24 hours before" in response.content.decode()
+    booked.refresh_from_db()
+    assert booked.status == AppointmentStatus.CONFIRMED
+    assert (
+        client.get(reverse("booking:appointment-reschedule", args=[booked.manage_token])).status_code == 302
+    )
+
+
+def test_reschedule_shows_times_including_ones_overlapping_the_old(client, booked):
+    response = client.get(
+        reverse("booking:appointment-reschedule", args=[booked.manage_token]), {"day": TUESDAY.isoformat()}
+    )
+    assert response.status_code == 200
+    times = [t["start"].strftime("%H:%M") for g in response.context["groups"] for t in g["times"]]
+    # The client's own appointment does not block its own move.
+    assert "10:00" in times and "10:30" in times
+    assert "Choose a new time" in response.content.decode()
+
+
+def test_reschedule_swaps_the_time_in_one_step(client, booked):
+    confirm = reverse("booking:appointment-reschedule-confirm", args=[booked.manage_token])
+    new = at(TUESDAY, "10:30")  # overlaps the old time: only possible because it is swapped
+    page = client.get(confirm, {"start": new.isoformat()})
+    assert "Confirm the new time" in page.content.decode()
+    response = client.post(confirm + "?" + urlencode({"start": new.isoformat()}), follow=True)
+    assert "Your appointment has been moved" in response.content.decode()
+    booked.refresh_from_db()
+    assert booked.start == new and booked.sequence == 1
+    assert booked.status == AppointmentStatus.CONFIRMED
+    assert Appointment.objects.count() == 1
+
+
+def test_reschedule_to_a_taken_time_keeps_the_old_one(client, booked, anna):
+    other = book_directly(anna.techniques.get(), at(TUESDAY, "14:00"), anna)
+    confirm = reverse("booking:appointment-reschedule-confirm", args=[booked.manage_token])
+    response = client.post(confirm + "?" + urlencode({"start": other.start.isoformat()}))
+    assert response.status_code == 409
+    assert "your current appointment is unchanged" in response.content.decode()
+    booked.refresh_from_db()
+    assert booked.start == at(TUESDAY, "10:00")
+
+
+def test_after_booking_pages_run_a_fixed_number_of_queries(client, booked, django_assert_max_num_queries):
+    token = booked.manage_token
+    for name in (
+        "booking:appointment-confirmed",
+        "booking:appointment-manage",
+        "booking:appointment-calendar",
+    ):
+        with django_assert_max_num_queries(4):
+            assert client.get(reverse(name, args=[token])).status_code == 200
+    with django_assert_max_num_queries(11):
+        assert client.get(reverse("booking:appointment-reschedule", args=[token])).status_code == 200
+
+
+# --------------------------------------------------------------------------- emails
+
+
+def test_booking_queues_the_client_and_staff_emails_in_its_transaction(client, anna):
+    book_through_pages(client, at(TUESDAY, "10:00"))
+    tasks = DBTaskResult.objects.order_by("enqueued_at")
+    assert [t.args_kwargs["kwargs"]["kind"] for t in tasks] == ["confirmation", "staff_notice"]
+    assert mail.outbox == []  # sent by the worker, not the web request

@@ -1,0 +1,78 @@
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from booking.forms import ClientDetailsForm, ClinicDateTimeField, SlotForm
+
+LONDON = ZoneInfo("Europe/London")
+VALID = {
+    "name": "  Olivia   Brown ",
+    "email": "olivia@example.com",
+    "phone": "+44 7700 900101",
+    "pregnant": "yes",
+    "agree_policy": "on",
+}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026-11-24T10:00:00+00:00", datetime(2026, 11, 24, 10, tzinfo=LONDON)),
+        ("2026-11-24T10:00 00:00", datetime(2026, 11, 24, 10, tzinfo=LONDON)),  # "+" arrived as a space
+        ("2026-07-01T10:00+01:00", datetime(2026, 7, 1, 10, tzinfo=LONDON)),
+        ("2026-07-01T10:00", datetime(2026, 7, 1, 10, tzinfo=LONDON)),  # no offset: clinic time
+    ],
+)
+def test_clinic_datetime_field_reads_iso_times(text, expected):
+    value = ClinicDateTimeField().clean(text)
+    assert value == expected
+    assert value.utcoffset() is not None
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "2026-02-30T10:00", "10:00", "2026-11-24T10:00+99:00"])
+def test_clinic_datetime_field_refuses_what_is_not_a_time(text):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="not a time we recognise"):
+        ClinicDateTimeField().clean(text)
+
+
+def test_details_form_cleans_and_converts():
+    form = ClientDetailsForm(VALID)
+    assert form.is_valid(), form.errors
+    details = form.client_details()
+    assert details.name == "Olivia Brown"
+    assert details.pregnant is True
+    assert details.policy_agreed is True
+    assert "website" not in form.to_session()
+
+
+@pytest.mark.parametrize("phone", ["call me", "123", "0770090010101234567890123456"])
+def test_details_form_wants_a_phone_number(phone):
+    form = ClientDetailsForm({**VALID, "phone": phone})
+    assert not form.is_valid()
+    assert "Enter a phone number" in form.errors["phone"][0]
+
+
+def test_details_form_requires_the_policy_and_the_pregnancy_answer():
+    form = ClientDetailsForm({**VALID, "agree_policy": "", "pregnant": ""})
+    assert not form.is_valid()
+    assert set(form.errors) == {"agree_policy", "pregnant"}
+
+
+def test_honeypot():
+    form = ClientDetailsForm({**VALID, "website": "http://example.com"})
+    assert not form.is_valid()
+    assert form.non_field_errors() == ["This form could not be sent. Please call us to book."]
+
+
+@pytest.mark.django_db
+def test_slot_form_checks_length_against_the_technique(swedish):
+    from django.utils import timezone
+
+    start = (timezone.now() + timedelta(days=3)).isoformat()
+    assert SlotForm({"length": 60, "start": start}, technique=swedish).is_valid()
+    form = SlotForm({"length": 45, "start": start}, technique=swedish)
+    assert not form.is_valid()
+    assert form.errors["length"] == ["Swedish is not offered in 45 minutes."]
