@@ -136,6 +136,7 @@ class AppointmentAdminForm(forms.ModelForm):
         fields = [
             "therapist", "technique", "start", "status",
             "client_name", "client_email", "client_phone", "client_notes",
+            "pregnant", "recent_injury", "health_conditions",
         ]  # fmt: skip
 
     def clean(self):
@@ -157,6 +158,9 @@ class AppointmentAdminForm(forms.ModelForm):
             email=cleaned["client_email"],
             phone=cleaned["client_phone"],
             notes=cleaned.get("client_notes", ""),
+            pregnant=cleaned.get("pregnant", False),
+            recent_injury=cleaned.get("recent_injury", ""),
+            health_conditions=cleaned.get("health_conditions", ""),
         )
 
     def _book(self, cleaned) -> None:
@@ -226,6 +230,7 @@ class AppointmentAdmin(admin.ModelAdmin):
         "source",
         "created_at",
         "updated_at",
+        "policy_agreed_at",
     ]
 
     def get_fields(self, request, obj=None):
@@ -233,7 +238,9 @@ class AppointmentAdmin(admin.ModelAdmin):
         if obj is not None:
             fields = ["reference", "therapist", "technique", "duration_minutes", "price", "start", "end",
                       "allow_outside_hours", "status", "source"]  # fmt: skip
-        return fields + ["client_name", "client_email", "client_phone", "client_notes"]
+        fields += ["client_name", "client_email", "client_phone", "client_notes"]
+        fields += ["pregnant", "recent_injury", "health_conditions"]
+        return fields + (["policy_agreed_at"] if obj is not None else [])
 
     def save_model(self, request, obj, form, change):
         # The form already booked or moved the appointment through the services; this
