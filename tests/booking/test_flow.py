@@ -575,3 +575,18 @@ def test_booking_queues_the_client_and_staff_emails_in_its_transaction(client, a
     tasks = DBTaskResult.objects.order_by("enqueued_at")
     assert [t.args_kwargs["kwargs"]["kind"] for t in tasks] == ["confirmation", "staff_notice"]
     assert mail.outbox == []  # sent by the worker, not the web request
+
+
+@pytest.mark.parametrize("therapists", [1, 15])
+def test_confirming_runs_a_fixed_number_of_queries(
+    client, swedish, django_assert_max_num_queries, therapists
+):
+    people = [TherapistFactory(techniques=[swedish]) for _ in range(therapists)]
+    for person in people:
+        for hhmm in ("09:00", "12:00"):
+            book_directly(swedish, at(TUESDAY, hhmm), person, notify=False)
+    start = at(TUESDAY, "15:00")
+    client.post(url("booking:details", start=start), DETAILS)
+    # The booking transaction: checks, locks, the insert and two queued emails.
+    with django_assert_max_num_queries(28):
+        assert client.post(url("booking:review", start=start)).status_code == 302
