@@ -109,6 +109,30 @@ def phone_page(browser, live_server):
     context.close()
 
 
+@pytest.fixture
+def nojs_page(browser, live_server):
+    """A desktop page with JavaScript turned off: everything must still work from links and forms."""
+    context, page = _new_page(browser, {**DESKTOP, "java_script_enabled": False})
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server):
+    """``new_page(options=DESKTOP)``: a page in a browser context of its own (its own cookies
+    and session), for tests that need several visitors at once. All are closed afterwards."""
+    contexts = []
+
+    def make(options: dict | None = None):
+        context, page = _new_page(browser, options or DESKTOP)
+        contexts.append(context)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
 def take_screenshot(page, name: str, *, full_page: bool = True) -> Path:
     """Save a PNG (full page unless told otherwise) under tests/browser/screenshots/ (git-ignored)."""
     SCREENSHOT_DIR.mkdir(exist_ok=True)
