@@ -313,6 +313,9 @@ class Appointment(models.Model):
         _("booked via"), max_length=10, choices=AppointmentSource.choices, default=AppointmentSource.STAFF
     )
     sequence = models.PositiveIntegerField(default=0, editable=False, help_text="Calendar revision number.")
+    # Set, once, by the conditional update in services.reminders_queue(): the row itself
+    # decides which of several reminder runs queues the email. Cleared when the time moves.
+    reminder_queued_at = models.DateTimeField(_("reminder queued"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -29,10 +29,11 @@ class EmailKind(StrEnum):
     RESCHEDULE = "reschedule"
     CANCELLATION = "cancellation"
     STAFF_NOTICE = "staff_notice"
+    REMINDER = "reminder"
 
 
 # Kinds that describe the appointment as it is now: a newer change makes them stale.
-SUPERSEDABLE = {EmailKind.CONFIRMATION, EmailKind.RESCHEDULE}
+SUPERSEDABLE = {EmailKind.CONFIRMATION, EmailKind.RESCHEDULE, EmailKind.REMINDER}
 
 
 def manage_url(appointment: Appointment) -> str:

@@ -338,7 +338,36 @@ def appointment_reschedule(
         appointment.end = start_utc + duration
         appointment.occupied_until = appointment.end + timedelta(minutes=appointment.buffer_minutes)
         appointment.sequence += 1
+        # A new time deserves its own reminder.
+        appointment.reminder_queued_at = None
         _save_or_taken(appointment)
         if notify:
             notifications.notify(notifications.EmailKind.RESCHEDULE, appointment)
     return appointment
+
+
+def reminders_queue(*, now: datetime | None = None, hours_before: int | None = None) -> int:
+    """Queue a reminder email for each confirmed appointment starting within
+    ``hours_before`` hours that has not had one; return how many were queued.
+
+    Exactly once per appointment, however many times or places this runs at once: each
+    appointment is claimed by an UPDATE that only matches while its reminder is unclaimed,
+    and the email is queued in the same transaction as the claim.
+    """
+    now = now or timezone.now()
+    hours = settings.REMINDER_HOURS_BEFORE if hours_before is None else hours_before
+    due = Appointment.objects.filter(
+        status=AppointmentStatus.CONFIRMED,
+        reminder_queued_at__isnull=True,
+        start__gt=now,
+        start__lte=now + timedelta(hours=hours),
+    )
+    queued = 0
+    for pk in list(due.values_list("pk", flat=True)):
+        with transaction.atomic():
+            claimed = due.filter(pk=pk).update(reminder_queued_at=now)
+            if claimed:
+                appointment = Appointment.objects.select_related("technique", "therapist").get(pk=pk)
+                notifications.notify(notifications.EmailKind.REMINDER, appointment)
+                queued += 1
+    return queued

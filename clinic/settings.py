@@ -269,3 +269,6 @@ BOOKING_MAX_UPCOMING_PER_EMAIL = env_int("BOOKING_MAX_UPCOMING_PER_EMAIL", 3)
 # Behind a reverse proxy, the client's address is the last X-Forwarded-For entry the
 # proxy appended; set to 1 only when such a proxy is really in front.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Reminder emails go this many hours before an appointment (`manage.py send_reminders`,
+# run from cron every few minutes, queues them).
+REMINDER_HOURS_BEFORE = env_int("REMINDER_HOURS_BEFORE", 24)

@@ -189,3 +189,32 @@ def test_simultaneous_booking_requests_through_the_web_accept_exactly_one(settin
     assert Appointment.objects.count() == 1
     losers = [r for r in responses if r.status_code == 409]
     assert all(b"has just been booked by someone else" in r.content for r in losers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_reminder_runs_at_once_queue_each_reminder_once():
+    from django_tasks_db.models import DBTaskResult
+
+    technique = make_technique()
+    length = technique.lengths.get(duration_minutes=60)
+    therapists = [TherapistFactory(techniques=[technique]) for _ in range(3)]
+    for n, therapist in enumerate(therapists):
+        for hour in (10, 12, 14):
+            services.appointment_book(
+                technique=technique,
+                length=length,
+                start=datetime(2026, 11, 23, hour, tzinfo=LONDON),
+                therapist=therapist,
+                client=client(n),
+                source="staff",
+                now=NOW,
+                notify=False,
+            )
+    connections.close_all()
+
+    outcomes = race([lambda: services.reminders_queue(now=NOW) for _ in range(4)])
+
+    assert sum(outcomes) == 9, outcomes
+    kinds = [t.args_kwargs["kwargs"] for t in DBTaskResult.objects.all()]
+    ids = [k["appointment_id"] for k in kinds if k["kind"] == "reminder"]
+    assert len(ids) == len(set(ids)) == 9

@@ -186,3 +186,73 @@ def test_policy_changes_apply(swedish, swedish_60, client_details, monday_mornin
     with pytest.raises(ValidationError) as info:
         book(swedish, swedish_60, at(23, 16), client_details, therapist, monday_morning)
     assert info.value.code == "notice"
+
+
+# --------------------------------------------------------------------------- reminders
+
+
+def _reminder_tasks():
+    from django_tasks_db.models import DBTaskResult
+
+    return [
+        t.args_kwargs["kwargs"]["appointment_id"]
+        for t in DBTaskResult.objects.all()
+        if t.args_kwargs["kwargs"]["kind"] == "reminder"
+    ]
+
+
+def test_reminders_go_once_to_confirmed_appointments_within_the_window(swedish, swedish_60, settings):
+    settings.REMINDER_HOURS_BEFORE = 24
+    anna = TherapistFactory(techniques=[swedish])
+    now = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
+
+    def book(start, email):
+        return services.appointment_book(
+            technique=swedish,
+            length=swedish_60,
+            start=start,
+            therapist=anna,
+            client=services.ClientDetails("C", email, "07700 900000"),
+            source=AppointmentSource.STAFF,
+            allow_outside_hours=True,
+            now=now - timedelta(days=5),
+            notify=False,
+        )
+
+    soon = book(datetime(2026, 11, 23, 15, 0, tzinfo=LONDON), "soon@example.com")
+    tomorrow = book(datetime(2026, 11, 24, 8, 0, tzinfo=LONDON), "edge@example.com")  # exactly 24 h
+    later = book(datetime(2026, 11, 24, 10, 0, tzinfo=LONDON), "later@example.com")
+    cancelled = book(datetime(2026, 11, 23, 12, 0, tzinfo=LONDON), "gone@example.com")
+    services.appointment_cancel(appointment=cancelled, notify=False)
+    past = book(datetime(2026, 11, 23, 7, 0, tzinfo=LONDON), "past@example.com")
+
+    assert services.reminders_queue(now=now) == 2
+    assert sorted(_reminder_tasks()) == sorted([soon.pk, tomorrow.pk])
+    # Run again, as cron will: nothing more.
+    assert services.reminders_queue(now=now) == 0
+    assert services.reminders_queue(now=now + timedelta(minutes=5)) == 0
+    assert later.pk not in _reminder_tasks() and cancelled.pk not in _reminder_tasks()
+    assert past.pk not in _reminder_tasks()
+    # The later one comes into the window.
+    assert services.reminders_queue(now=now + timedelta(hours=2)) == 1
+
+
+def test_moving_an_appointment_gives_it_a_new_reminder(swedish, swedish_60):
+    anna = TherapistFactory(techniques=[swedish])
+    now = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
+    appointment = services.appointment_book(
+        technique=swedish,
+        length=swedish_60,
+        start=datetime(2026, 11, 23, 15, 0, tzinfo=LONDON),
+        therapist=anna,
+        client=services.ClientDetails("C", "c@example.com", "07700 900000"),
+        source=AppointmentSource.STAFF,
+        notify=False,
+    )
+    assert services.reminders_queue(now=now) == 1
+    services.appointment_reschedule(
+        appointment=appointment, new_start=datetime(2026, 11, 23, 17, 0, tzinfo=LONDON), notify=False
+    )
+    appointment.refresh_from_db()
+    assert appointment.reminder_queued_at is None
+    assert services.reminders_queue(now=now) == 1
