@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import roles, services
 from .choices import AppointmentSource, AppointmentStatus
 from .models import (
     Appointment,
@@ -232,6 +232,15 @@ class AppointmentAdmin(admin.ModelAdmin):
         "updated_at",
         "policy_agreed_at",
     ]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if roles.sees_only_own_appointments(request.user):
+            # Lists, searches and change pages all go through here, so a therapist can
+            # reach no one else's appointment by any of them.
+            therapist = getattr(request.user, "therapist", None)
+            return queryset.filter(therapist=therapist) if therapist else queryset.none()
+        return queryset
 
     def get_fields(self, request, obj=None):
         fields = ["therapist", "technique", "length", "start", "allow_outside_hours", "status"]

@@ -86,6 +86,37 @@ def ensure_demo_staff() -> tuple[str, str]:
     return DEMO_STAFF_USERNAME, DEMO_STAFF_PASSWORD
 
 
+# One login per staff role, to try what each may see: (role, username, therapist's name).
+DEMO_ROLE_USERS = [
+    ("Manager", "demo-manager", None),
+    ("Reception", "demo-reception", None),
+    ("Therapist", "demo-therapist", "Amara Osei"),
+]
+
+
+def ensure_demo_role_users() -> list[tuple[str, str, str]]:
+    """Create (or reset) one user per role; the therapist's is linked to a demo therapist."""
+    from django.contrib.auth.models import Group
+
+    from booking.models import Therapist
+
+    user_model = get_user_model()
+    created = []
+    for role, username, therapist_name in DEMO_ROLE_USERS:
+        user, _ = user_model.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@localhost"}
+        )
+        user.is_staff = True
+        user.is_superuser = False
+        user.set_password(DEMO_STAFF_PASSWORD)
+        user.save()
+        user.groups.set([Group.objects.get(name=role)])
+        if therapist_name:
+            Therapist.objects.filter(name=therapist_name).update(user=user)
+        created.append((role, username, DEMO_STAFF_PASSWORD))
+    return created
+
+
 # Four therapists with different weeks: (name, bio, techniques, {weekday: [(from, to), ...]}).
 DEMO_THERAPISTS = [
     (

@@ -118,3 +118,86 @@ def test_working_hours_overlap_is_a_form_error(staff_client, swedish):
     data["working_hours-1-end"] = "17:00"
     assert staff_client.post(url, data).status_code == 302
     assert therapist.working_hours.count() == 2
+
+
+# --------------------------------------------------------------------------- roles
+
+
+def _user_in(role: str, username: str, therapist=None):
+    from django.contrib.auth.models import Group
+
+    from tests.factories import StaffFactory
+
+    user = StaffFactory(username=username, is_superuser=False)
+    user.groups.add(Group.objects.get(name=role))
+    if therapist is not None:
+        therapist.user = user
+        therapist.save()
+    return user
+
+
+@pytest.fixture
+def two_diaries(swedish, swedish_60):
+    anna = TherapistFactory(name="Anna", techniques=[swedish])
+    ben = TherapistFactory(name="Ben", techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    mine = services.appointment_book(
+        technique=swedish, length=swedish_60, start=start, therapist=anna,
+        client=services.ClientDetails("Alice Mine", "alice@example.com", "07700 900001"),
+        source="staff", notify=False,
+    )  # fmt: skip
+    theirs = services.appointment_book(
+        technique=swedish, length=swedish_60, start=start, therapist=ben,
+        client=services.ClientDetails("Bob Theirs", "bob@example.com", "07700 900002"),
+        source="staff", notify=False,
+    )  # fmt: skip
+    return anna, ben, mine, theirs
+
+
+def test_roles_exist_with_their_permissions(db):
+    from django.contrib.auth.models import Group
+
+    perms = {g.name: {p.codename for p in g.permissions.all()} for g in Group.objects.all()}
+    assert {"change_bookingpolicy", "change_techniquelength", "change_article"} <= perms["Manager"]
+    assert {"add_appointment", "change_appointment", "add_timeoff", "change_workinghours"} <= perms[
+        "Reception"
+    ]
+    assert not {"change_bookingpolicy", "change_techniquelength", "change_technique"} & perms["Reception"]
+    assert perms["Therapist"] == {"view_appointment", "view_therapist", "view_workinghours", "view_timeoff"}
+
+
+def test_therapist_sees_only_their_own_appointments(client, two_diaries):
+    anna, _ben, mine, theirs = two_diaries
+    client.force_login(_user_in("Therapist", "anna", anna))
+    listing = client.get("/admin/booking/appointment/")
+    assert listing.status_code == 200
+    html = listing.content.decode()
+    assert "Alice Mine" in html and "Bob Theirs" not in html
+    # Searching does not reach further.
+    found = client.get("/admin/booking/appointment/", {"q": "Bob"}).content.decode()
+    assert "Bob Theirs" not in found
+    # Nor does typing the address of someone else's appointment.
+    assert client.get(f"/admin/booking/appointment/{mine.pk}/change/").status_code == 200
+    other = client.get(f"/admin/booking/appointment/{theirs.pk}/change/", follow=True)
+    assert "Bob Theirs" not in other.content.decode()
+    assert "doesn’t exist" in other.content.decode()
+    # Read only: no saving, no adding.
+    assert client.get("/admin/booking/appointment/add/").status_code == 403
+    assert (
+        client.post(f"/admin/booking/appointment/{mine.pk}/change/", {"client_name": "X"}).status_code == 403
+    )
+
+
+def test_therapist_account_without_a_therapist_sees_nothing(client, two_diaries):
+    client.force_login(_user_in("Therapist", "newcomer"))
+    html = client.get("/admin/booking/appointment/").content.decode()
+    assert "Alice Mine" not in html and "Bob Theirs" not in html
+
+
+def test_reception_sees_everyone_but_cannot_change_prices_or_policy(client, two_diaries, swedish):
+    client.force_login(_user_in("Reception", "reception"))
+    html = client.get("/admin/booking/appointment/").content.decode()
+    assert "Alice Mine" in html and "Bob Theirs" in html
+    assert client.get("/admin/booking/bookingpolicy/1/change/").status_code in (200, 302)
+    assert client.post("/admin/booking/bookingpolicy/1/change/", {"min_notice_minutes": 0}).status_code == 403
+    assert client.post(f"/admin/booking/technique/{swedish.pk}/change/", {"name": "Cheap"}).status_code == 403

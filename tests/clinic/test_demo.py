@@ -38,6 +38,16 @@ def test_demo_data_is_idempotent_and_covers_every_benefit(settings):
     assert "username: demo-admin" in out.getvalue()
     user = authenticate(username=demo.DEMO_STAFF_USERNAME, password=demo.DEMO_STAFF_PASSWORD)
     assert user is not None and user.is_staff
+    # One login per role, printed, each in its group; the therapist's linked to a therapist.
+    for role, username, _therapist in demo.DEMO_ROLE_USERS:
+        assert f"{role} login: username: {username}" in out.getvalue()
+        member = authenticate(username=username, password=demo.DEMO_STAFF_PASSWORD)
+        assert member is not None and member.is_staff and not member.is_superuser
+        assert [g.name for g in member.groups.all()] == [role]
+    assert (
+        authenticate(username="demo-therapist", password=demo.DEMO_STAFF_PASSWORD).therapist.name
+        == "Amara Osei"
+    )
 
 
 def test_demo_data_refuses_to_run_in_production(settings):

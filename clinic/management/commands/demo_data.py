@@ -27,7 +27,10 @@ class Command(BaseCommand):
             f"  therapists: {booking['therapists']}, appointments added: {booking['appointments_created']}"
         )
         username, password = demo.ensure_demo_staff()
+        roles = demo.ensure_demo_role_users()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        for role, role_user, role_password in roles:
+            self.stdout.write(f"  {role} login: username: {role_user}  password: {role_password}")
         self.stdout.write(
             self.style.WARNING(
                 f"Staff admin login: http://127.0.0.1:8000/admin/  username: {username}  password: {password}"
