@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -85,7 +83,7 @@ class ClinicDateTimeField(forms.Field):
         except ValueError:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
         if timezone.is_naive(parsed):
-            parsed = parsed.replace(tzinfo=ZoneInfo(settings.CLINIC_TIME_ZONE))
+            parsed = parsed.replace(tzinfo=selectors.clinic_zone())
         return parsed
 
 
@@ -221,9 +219,6 @@ class ClientDetailsForm(forms.Form):
         data = dict(self.cleaned_data)
         data.pop("website", None)
         return data
-
-    def client_details(self) -> services.ClientDetails:
-        return client_details_from(self.cleaned_data)
 
 
 def client_details_from(data: dict) -> services.ClientDetails:

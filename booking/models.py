@@ -349,3 +349,10 @@ class Appointment(models.Model):
     @property
     def occupies_time(self) -> bool:
         return self.status in OCCUPYING_STATUSES
+
+    def length_as_booked(self) -> TechniqueLength:
+        """The length and price as booked (unsaved), even if the technique's lengths have
+        changed since: a move keeps what the client agreed to."""
+        return TechniqueLength(
+            technique=self.technique, duration_minutes=self.duration_minutes, price=self.price
+        )

@@ -49,14 +49,10 @@ class AvailabilityData:
     zone: ZoneInfo
 
     def engine_policy(self) -> engine.Policy:
-        return self.engine_policy_of(self.policy)
-
-    @staticmethod
-    def engine_policy_of(policy: BookingPolicy) -> engine.Policy:
         return engine.Policy(
-            min_notice=timedelta(minutes=policy.min_notice_minutes),
-            horizon=timedelta(days=policy.horizon_days),
-            step=timedelta(minutes=policy.slot_step_minutes),
+            min_notice=timedelta(minutes=self.policy.min_notice_minutes),
+            horizon=timedelta(days=self.policy.horizon_days),
+            step=timedelta(minutes=self.policy.slot_step_minutes),
         )
 
 
@@ -312,6 +308,7 @@ class SlotCheck:
     alternatives: list[datetime]  # the nearest free starts, in time order
     therapists: list[Therapist]  # who could take the booking (for names on the page)
     policy: BookingPolicy
+    engine_policy: engine.Policy
 
 
 def slot_check(
@@ -342,4 +339,10 @@ def slot_check(
     nearest = (
         engine.nearest_starts(week.therapist_ids_by_start, start, alternatives) if problem == "taken" else []
     )
-    return SlotCheck(problem=problem, alternatives=nearest, therapists=week.therapists, policy=week.policy)
+    return SlotCheck(
+        problem=problem,
+        alternatives=nearest,
+        therapists=week.therapists,
+        policy=week.policy,
+        engine_policy=week.engine_policy,
+    )

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from . import availability as engine
 from . import notifications, selectors
 from .choices import AppointmentSource, AppointmentStatus
-from .models import Appointment, BookingPolicy, Technique, TechniqueLength, Therapist
+from .models import Appointment, Technique, TechniqueLength, Therapist
 
 # Staff may book any 5-minute mark, at any notice, as far ahead as they like.
 STAFF_POLICY = engine.Policy(
@@ -251,9 +251,8 @@ def appointment_book(
 
 
 def _check_client_cutoff(appointment: Appointment, now: datetime) -> None:
-    policy = BookingPolicy.load()
-    cutoff = appointment.start - timedelta(hours=policy.cancellation_cutoff_hours)
-    if now > cutoff:
+    policy = selectors.policy_load()
+    if now > selectors.client_change_deadline(appointment=appointment, policy=policy):
         raise ValidationError(
             _("Online changes close %(hours)s hours before the appointment. Please call the clinic.")
             % {"hours": policy.cancellation_cutoff_hours},
@@ -313,14 +312,9 @@ def appointment_reschedule(
         if by_client:
             _check_client_cutoff(appointment, now)
         target = therapist or appointment.therapist
-        length = TechniqueLength(
-            technique=appointment.technique,
-            duration_minutes=appointment.duration_minutes,
-            price=appointment.price,
-        )
         free, data, _day = _free_therapists(
             technique=appointment.technique,
-            length=length,
+            length=appointment.length_as_booked(),
             start=new_start,
             therapist=target,
             staff=not by_client,

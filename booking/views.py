@@ -157,9 +157,8 @@ def _bad_choice(request, *, technique: Technique | None, errors, back_url: str, 
     )
 
 
-def _policy_problem_page(request, *, technique, code: str, policy, back_url: str):
-    engine_policy = selectors.AvailabilityData.engine_policy_of(policy)
-    error = services.policy_error(code, engine_policy)
+def _policy_problem_page(request, *, technique, check: selectors.SlotCheck, back_url: str):
+    error = services.policy_error(check.problem, check.engine_policy)
     return _bad_choice(request, technique=technique, errors={"start": error.messages}, back_url=back_url)
 
 
@@ -194,10 +193,11 @@ def _times_context(
     """Everything the day strip and time list need, whether booking or rescheduling."""
     last_day = today + timedelta(days=week.policy.horizon_days)
     by_day = {summary.day: summary for summary in week.days}
+    open_days = [s.day for s in week.days if s.starts and s.bookable and not s.closed_reason]
     if day not in by_day:
-        open_days = [s.day for s in week.days if s.starts and s.bookable and not s.closed_reason]
         day = open_days[0] if open_days else week.days[0].day
     selected = by_day[day]
+    next_open_day = next((d for d in open_days if d > day), None)
     groups = engine.group_by_part_of_day(selected.starts, week.zone)
     previous_week = max(today, week_start - timedelta(days=7)) if week_start > today else None
     next_week = week_start + timedelta(days=7)
@@ -218,9 +218,8 @@ def _times_context(
         "next_week_url": link(week=next_week, day=None) if next_week <= last_day else None,
         "week_start": week_start,
         "week_end": week.days[-1].day,
-        "next_open_day": next(
-            (s for s in week.days if s.day > day and s.starts and s.bookable and not s.closed_reason), None
-        ),
+        "next_open_day": next_open_day,
+        "next_open_url": link(week=week_start, day=next_open_day) if next_open_day else None,
     }
 
 
@@ -295,13 +294,7 @@ class SlotStepMixin:
         self.length = self.form.cleaned_data["length"]
         self.therapist = self.form.cleaned_data["therapist"]
         self.start = self.form.cleaned_data["start"]
-        self.check = selectors.slot_check(
-            technique=self.technique,
-            length=self.length,
-            therapist=self.therapist,
-            start=self.start,
-            alternatives=ALTERNATIVES_SHOWN,
-        )
+        self.check = self.slot_check()
         self.times_url = (
             reverse("booking:times", args=[self.technique.slug])
             + "?"
@@ -313,13 +306,18 @@ class SlotStepMixin:
         )
         if self.check.problem not in (None, "taken"):
             return _policy_problem_page(
-                request,
-                technique=self.technique,
-                code=self.check.problem,
-                policy=self.check.policy,
-                back_url=self.times_url,
+                request, technique=self.technique, check=self.check, back_url=self.times_url
             )
         return None
+
+    def slot_check(self) -> selectors.SlotCheck:
+        return selectors.slot_check(
+            technique=self.technique,
+            length=self.length,
+            therapist=self.therapist,
+            start=self.start,
+            alternatives=ALTERNATIVES_SHOWN,
+        )
 
     def step_url(self, name: str, start: datetime | None = None) -> str:
         return (
@@ -425,13 +423,7 @@ class ReviewView(SlotStepMixin, View):
             )
         except services.SlotUnavailable:
             # Someone else was quicker: show what is near instead, details kept.
-            self.check = selectors.slot_check(
-                technique=self.technique,
-                length=self.length,
-                therapist=self.therapist,
-                start=self.start,
-                alternatives=ALTERNATIVES_SHOWN,
-            )
+            self.check = self.slot_check()
             self.check.problem = "taken"
             return self.render(status=409)
         except ValidationError as error:
@@ -536,15 +528,6 @@ class AppointmentCancelView(AppointmentTokenMixin, View):
         return redirect("booking:appointment-manage", token=token)
 
 
-def _reschedule_length(appointment: Appointment) -> TechniqueLength:
-    # The length as booked (price included), even if the technique's lengths changed since.
-    return TechniqueLength(
-        technique=appointment.technique,
-        duration_minutes=appointment.duration_minutes,
-        price=appointment.price,
-    )
-
-
 @method_decorator(never_cache, name="dispatch")
 class AppointmentRescheduleView(AppointmentTokenMixin, View):
     """Pick a new time with the same therapist, on the same day strip as booking."""
@@ -564,7 +547,7 @@ class AppointmentRescheduleView(AppointmentTokenMixin, View):
         )
         week = selectors.week_availability(
             technique=appointment.technique,
-            length=_reschedule_length(appointment),
+            length=appointment.length_as_booked(),
             therapist=appointment.therapist,
             first_day=week_start,
             now=self.now,
@@ -614,24 +597,23 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
                 request, technique=appointment.technique, errors=form.errors, back_url=self.back_url
             )
         self.start = form.cleaned_data["start"]
-        self.check = selectors.slot_check(
-            technique=appointment.technique,
-            length=_reschedule_length(appointment),
-            therapist=appointment.therapist,
-            start=self.start,
-            now=self.now,
-            exclude_appointment_id=appointment.pk,
-            alternatives=ALTERNATIVES_SHOWN,
-        )
+        self.check = self.slot_check()
         if self.check.problem not in (None, "taken"):
             return _policy_problem_page(
-                request,
-                technique=appointment.technique,
-                code=self.check.problem,
-                policy=self.policy,
-                back_url=self.back_url,
+                request, technique=appointment.technique, check=self.check, back_url=self.back_url
             )
         return super().dispatch(request, *args, **kwargs)
+
+    def slot_check(self) -> selectors.SlotCheck:
+        # Leaving the appointment itself out: moving it to an overlapping time is fine.
+        return selectors.slot_check(
+            technique=self.appointment.technique,
+            length=self.appointment.length_as_booked(),
+            therapist=self.appointment.therapist,
+            start=self.start,
+            exclude_appointment_id=self.appointment.pk,
+            alternatives=ALTERNATIVES_SHOWN,
+        )
 
     def get(self, request, token):
         return self.render(status=409 if self.check.problem == "taken" else 200)
@@ -642,14 +624,7 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
                 appointment=self.appointment, new_start=self.start, by_client=True
             )
         except services.SlotUnavailable:
-            self.check = selectors.slot_check(
-                technique=self.appointment.technique,
-                length=_reschedule_length(self.appointment),
-                therapist=self.appointment.therapist,
-                start=self.start,
-                exclude_appointment_id=self.appointment.pk,
-                alternatives=ALTERNATIVES_SHOWN,
-            )
+            self.check = self.slot_check()
             self.check.problem = "taken"
             return self.render(status=409)
         except ValidationError as error:

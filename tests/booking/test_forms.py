@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from booking.forms import ClientDetailsForm, ClinicDateTimeField, SlotForm
+from booking.forms import ClientDetailsForm, ClinicDateTimeField, SlotForm, client_details_from
 
 LONDON = ZoneInfo("Europe/London")
 VALID = {
@@ -41,7 +41,7 @@ def test_clinic_datetime_field_refuses_what_is_not_a_time(text):
 def test_details_form_cleans_and_converts():
     form = ClientDetailsForm(VALID)
     assert form.is_valid(), form.errors
-    details = form.client_details()
+    details = client_details_from(form.cleaned_data)
     assert details.name == "Olivia Brown"
     assert details.pregnant is True
     assert details.policy_agreed is True
