@@ -3,13 +3,23 @@ so the admin can never double-book: a clash is a form error naming the other boo
 
 from __future__ import annotations
 
-from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.forms.models import BaseInlineFormSet
-from django.utils.translation import gettext_lazy as _
+from datetime import date, datetime, timedelta
 
-from . import roles, services
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, F, Q, Value, When
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import availability as engine
+from . import exports, roles, selectors, services
 from .choices import AppointmentSource, AppointmentStatus
 from .models import (
     Appointment,
@@ -191,36 +201,119 @@ class AppointmentAdminForm(forms.ModelForm):
                 therapist=cleaned["therapist"],
                 allow_outside_hours=cleaned.get("allow_outside_hours", False),
             )
-        if (
-            cleaned["status"] == AppointmentStatus.CANCELLED
-            and original.status != AppointmentStatus.CANCELLED
-        ):
-            services.appointment_cancel(appointment=original)
-        elif (
-            original.status == AppointmentStatus.CANCELLED
-            and cleaned["status"] != AppointmentStatus.CANCELLED
-        ):
+        status = cleaned["status"]
+        if status == original.status:
+            pass
+        elif original.status == AppointmentStatus.CANCELLED:
             raise ValidationError(_("A cancelled appointment cannot be revived; book a new one."))
+        elif status == AppointmentStatus.CANCELLED:
+            services.appointment_cancel(appointment=original)
+        elif status in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
+            services.appointment_mark(appointment=original, status=status)
         self.instance.refresh_from_db()
+
+
+class WhenFilter(admin.SimpleListFilter):
+    """Quick date choices, in the clinic's days (not UTC days)."""
+
+    title = _("date")
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("today", _("Today")),
+            ("tomorrow", _("Tomorrow")),
+            ("this_week", _("This week (Mon–Sun)")),
+            ("next_7_days", _("Next 7 days")),
+            ("upcoming", _("From today on")),
+            ("past", _("Before today")),
+        ]
+
+    def queryset(self, request, queryset):
+        zone = selectors.clinic_zone()
+        today = timezone.now().astimezone(zone).date()
+        monday = today - timedelta(days=today.weekday())
+        spans = {
+            "today": (today, today),
+            "tomorrow": (today + timedelta(days=1), today + timedelta(days=1)),
+            "this_week": (monday, monday + timedelta(days=6)),
+            "next_7_days": (today, today + timedelta(days=6)),
+            "upcoming": (today, None),
+            "past": (None, today - timedelta(days=1)),
+        }
+        if self.value() not in spans:
+            return queryset
+        return queryset.on_local_days(*spans[self.value()], zone=zone)
+
+
+class DateRangeFilter(admin.ListFilter):
+    """From and to dates (inclusive, the clinic's days), typed or picked."""
+
+    title = _("date range")
+    template = "admin/booking/date_range_filter.html"
+    parameters = ("from_date", "to_date")
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.values: dict[str, date | None] = {}
+        for name in self.parameters:
+            raw = params.pop(name, [""])
+            raw = raw[-1] if isinstance(raw, list) else raw
+            try:
+                self.values[name] = date.fromisoformat(raw) if raw else None
+            except ValueError:
+                self.values[name] = None
+                messages.warning(
+                    request,
+                    _("“%(value)s” is not a date (write it as 2026-11-24); that end of the range is ignored.")
+                    % {"value": raw[:40]},
+                )
+
+    def has_output(self):
+        return True
+
+    def expected_parameters(self):
+        return list(self.parameters)
+
+    def queryset(self, request, queryset):
+        first, last = self.values["from_date"], self.values["to_date"]
+        if first is None and last is None:
+            return queryset
+        return queryset.on_local_days(first, last, zone=selectors.clinic_zone())
+
+    def choices(self, changelist):
+        # One "choice": what the template needs to draw its little form and keep the
+        # other filters in hidden fields.
+        keep = {k: v for k, v in changelist.params.items() if k not in self.parameters}
+        yield {
+            "hidden": [(k, item) for k, v in keep.items() for item in (v if isinstance(v, list) else [v])],
+            "from_date": self.values["from_date"],
+            "to_date": self.values["to_date"],
+            "clear": changelist.get_query_string(remove=list(self.parameters)),
+        }
 
 
 @admin.register(Appointment)
 class AppointmentAdmin(admin.ModelAdmin):
     form = AppointmentAdminForm
     list_display = [
-        "start",
+        "when",
         "therapist",
-        "technique",
-        "duration_minutes",
+        "technique_and_length",
         "client_name",
         "client_phone",
         "status",
         "source",
+        "reference",
     ]
-    list_filter = ["status", "source", "therapist", "technique", "start"]
+    list_display_links = ["when", "client_name"]
+    list_filter = [WhenFilter, DateRangeFilter, "status", "therapist", "technique", "source"]
     search_fields = ["client_name", "client_email", "client_phone", "reference"]
     date_hierarchy = "start"
     list_select_related = ["therapist", "technique"]
+    list_per_page = 50
+    actions = ["mark_completed", "mark_no_show", "cancel_selected", "export_csv"]
+    change_form_template = "admin/booking/appointment/change_form.html"
     readonly_fields = [
         "reference",
         "duration_minutes",
@@ -242,6 +335,124 @@ class AppointmentAdmin(admin.ModelAdmin):
             return queryset.filter(therapist=therapist) if therapist else queryset.none()
         return queryset
 
+    def get_ordering(self, request):
+        # Upcoming first: today and later in time order, then the past, latest first.
+        zone = selectors.clinic_zone()
+        today_start = engine.day_span(timezone.now().astimezone(zone).date(), zone)[0]
+        upcoming = Q(start__gte=today_start)
+        return [
+            Case(When(upcoming, then=Value(0)), default=Value(1)).asc(),
+            Case(When(upcoming, then=F("start"))).asc(nulls_last=True),
+            F("start").desc(),
+        ]
+
+    @admin.display(description=_("when"), ordering="start")
+    def when(self, obj: Appointment) -> str:
+        local = obj.start.astimezone(selectors.clinic_zone())
+        return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+
+    @admin.display(description=_("technique"), ordering="technique__name")
+    def technique_and_length(self, obj: Appointment) -> str:
+        return f"{obj.technique.name}, {obj.duration_minutes} min"
+
+    def get_urls(self):
+        export = self.admin_site.admin_view(self.export_view)
+        return [path("export.csv", export, name="booking_appointment_export"), *super().get_urls()]
+
+    # ------------------------------------------------------------------ actions
+
+    def _mark(self, request, queryset, status: str, done: str) -> None:
+        marked, refused = 0, []
+        for appointment in queryset:
+            try:
+                services.appointment_mark(appointment=appointment, status=status)
+            except ValidationError as error:
+                refused.extend(error.messages)
+                continue
+            self.log_change(
+                request, appointment, _("Status: %(before)s → %(after)s") % {
+                    "before": appointment.get_status_display(), "after": AppointmentStatus(status).label}
+            )  # fmt: skip
+            marked += 1
+        if marked:
+            self.message_user(
+                request,
+                ngettext("%(n)s appointment marked %(done)s.", "%(n)s appointments marked %(done)s.", marked)
+                % {"n": marked, "done": done},
+                messages.SUCCESS,
+            )
+        for reason in refused:
+            self.message_user(request, _("Not changed: %(reason)s") % {"reason": reason}, messages.WARNING)
+
+    @admin.action(description=_("Mark as completed"), permissions=["change"])
+    def mark_completed(self, request, queryset):
+        self._mark(request, queryset, AppointmentStatus.COMPLETED, _("completed"))
+
+    @admin.action(description=_("Mark as no-show"), permissions=["change"])
+    def mark_no_show(self, request, queryset):
+        self._mark(request, queryset, AppointmentStatus.NO_SHOW, _("no-show"))
+
+    @admin.action(description=_("Cancel, and email the clients"), permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        queryset = queryset.select_related("therapist", "technique")
+        if request.POST.get("post") != "yes":
+            # Emails go to clients: show exactly who, and ask once more.
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Cancel these appointments?"),
+                "appointments": list(queryset),
+                "queryset": queryset,
+                "opts": self.opts,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "zone": selectors.clinic_zone(),
+            }
+            return TemplateResponse(request, "admin/booking/appointment/cancel_confirmation.html", context)
+        cancelled, refused = 0, []
+        for appointment in queryset:
+            try:
+                services.appointment_cancel(appointment=appointment)
+            except ValidationError as error:
+                refused.append(f"{appointment.reference}: {' '.join(error.messages)}")
+                continue
+            self.log_change(request, appointment, _("Cancelled (action); cancellation email queued"))
+            cancelled += 1
+        if cancelled:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)s appointment cancelled; the client is being emailed.",
+                    "%(n)s appointments cancelled; each client is being emailed.",
+                    cancelled,
+                )
+                % {"n": cancelled},
+                messages.SUCCESS,
+            )
+        for reason in refused:
+            self.message_user(request, _("Not cancelled: %(reason)s") % {"reason": reason}, messages.WARNING)
+        return None
+
+    @admin.action(description=_("Export selected to CSV"), permissions=["view"])
+    def export_csv(self, request, queryset):
+        return self._csv_response(queryset)
+
+    def export_view(self, request):
+        """The whole filtered list as CSV: the change list's own filters and search."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        return self._csv_response(changelist.queryset)
+
+    def _csv_response(self, queryset) -> HttpResponse:
+        zone = selectors.clinic_zone()
+        stamp = timezone.now().astimezone(zone)
+        queryset = queryset.select_related("therapist", "technique").order_by("start", "pk")
+        response = HttpResponse(exports.csv_text(queryset, zone), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="appointments-{stamp:%Y%m%d-%H%M}.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+    # ------------------------------------------------------------------ pages
+
     def get_fields(self, request, obj=None):
         fields = ["therapist", "technique", "length", "start", "allow_outside_hours", "status"]
         if obj is not None:
@@ -251,7 +462,59 @@ class AppointmentAdmin(admin.ModelAdmin):
         fields += ["pregnant", "recent_injury", "health_conditions"]
         return fields + (["policy_agreed_at"] if obj is not None else [])
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        if object_id and str(object_id).isdigit():
+            extra_context["history"] = selectors.appointment_history(appointment_id=int(object_id))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        # The schedule's free gaps link here with the therapist and an ISO start time.
+        raw = request.GET.get("start", "")
+        try:
+            start = datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            start = None
+        if start is not None and timezone.is_aware(start):
+            initial["start"] = start.astimezone(selectors.clinic_zone())
+        else:
+            initial.pop("start", None)
+        return initial
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        """Before and after for each changed field, so the history reads "Start: 10:00 →
+        11:00", not just "Changed start". Health answers are special-category data: the
+        log says they changed, not what they say."""
+        if add or not form.changed_data:
+            return super().construct_change_message(request, form, formsets, add)
+        zone = selectors.clinic_zone()
+
+        def shown(name, value):
+            if isinstance(value, datetime):
+                local = value.astimezone(zone)
+                return f"{local:%a} {local.day} {local:%b %Y %H:%M}"
+            field = form.fields[name]
+            if hasattr(field, "choices") and not isinstance(field, forms.ModelChoiceField):
+                return str(dict(field.choices).get(value, value))
+            if isinstance(field, forms.ModelChoiceField) and value not in (None, ""):
+                pk = getattr(value, "pk", value)
+                return str(next((obj for obj in field.queryset if obj.pk == int(pk)), value))
+            return str(value) if value not in ("", None) else "—"
+
+        parts = []
+        for name in form.changed_data:
+            label = str(form.fields[name].label or name)
+            if name in ("pregnant", "recent_injury", "health_conditions", "allow_outside_hours", "length"):
+                if name not in ("allow_outside_hours", "length"):
+                    parts.append(_("%(field)s changed") % {"field": label})
+                continue
+            before = shown(name, form.initial.get(name))
+            after = shown(name, form.cleaned_data.get(name))
+            parts.append(f"{label}: {before} → {after}")
+        return "; ".join(parts) or super().construct_change_message(request, form, formsets, add)
+
     def save_model(self, request, obj, form, change):
-        # The form already booked or moved the appointment through the services; this
-        # saves only plain edits (client details, completed, no-show).
+        # The form already booked, moved, cancelled or marked the appointment through the
+        # services; this saves only plain edits (client details).
         obj.save()

@@ -55,9 +55,12 @@ __all__ = [
     "TherapistSchedule",
     "WorkingPeriod",
     "free_slots",
+    "day_span",
     "group_by_part_of_day",
     "merge_any",
     "nearest_starts",
+    "period_span",
+    "wall_instant",
     "pick_therapist",
 ]
 
@@ -505,6 +508,23 @@ def _day_grid(day: date, tz: tzinfo, plan: _GridPlan) -> list[datetime]:
     if folded:
         grid.sort()
     return grid
+
+
+def period_span(day: date, period: WorkingPeriod, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The real-time span ``[start, end)`` of a wall-clock period on ``day``, in UTC,
+    following the daylight-saving rules in the module docstring."""
+    return _period_span(day, period, tz)
+
+
+def day_span(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The real-time span of the local date ``day``, in UTC: 23, 24 or 25 hours long."""
+    return wall_instant(day, time.min, tz), wall_instant(day + _DAY, time.min, tz)
+
+
+def wall_instant(day: date, wall_time: time, tz: tzinfo, *, as_end: bool = False) -> datetime:
+    """The UTC instant the clock shows ``wall_time`` on ``day``, read as a period's start
+    or (``as_end``) its end, by the rules in the module docstring."""
+    return _wall_to_utc(day, wall_time, tz, as_end=as_end)
 
 
 def _period_span(day: date, period: WorkingPeriod, tz: tzinfo) -> tuple[datetime, datetime]:

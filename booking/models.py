@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import date, tzinfo
 from pathlib import PurePath
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from articles.validators import validate_hero_image, validate_photo
 
+from .availability import day_span
 from .choices import OCCUPYING_STATUSES, AppointmentSource, AppointmentStatus, Weekday
 
 
@@ -267,6 +269,16 @@ def new_secret() -> str:
 class AppointmentQuerySet(models.QuerySet):
     def occupying(self) -> AppointmentQuerySet:
         return self.filter(status__in=OCCUPYING_STATUSES)
+
+    def on_local_days(self, first: date | None, last: date | None, *, zone: tzinfo) -> AppointmentQuerySet:
+        """Appointments starting on the clinic's days ``first`` to ``last`` (inclusive;
+        either end may be open). Local days, so 00:30 BST is the day it says."""
+        queryset = self
+        if first is not None:
+            queryset = queryset.filter(start__gte=day_span(first, zone)[0])
+        if last is not None:
+            queryset = queryset.filter(start__lt=day_span(last, zone)[1])
+        return queryset
 
     def overlapping(self, start, end) -> AppointmentQuerySet:
         """Appointments whose occupied time (with buffer) meets [start, end)."""

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
 
 from . import availability as engine
 from .choices import AppointmentStatus
@@ -346,3 +347,175 @@ def slot_check(
         policy=week.policy,
         engine_policy=week.engine_policy,
     )
+
+
+@dataclass
+class ScheduleData:
+    """Everything the staff schedule draws for some days: five queries in all."""
+
+    therapists: list[Therapist]  # with working_hours prefetched
+    appointments: dict[int, list[Appointment]]  # therapist id -> appointments, by start
+    time_off: dict[int, list[TimeOff]]  # therapist id -> time off touching the days
+    closures: dict[date, str]  # local date -> reason
+    zone: ZoneInfo
+
+    def periods(self, therapist: Therapist) -> list[engine.WorkingPeriod]:
+        return [engine.WorkingPeriod(h.weekday, h.start, h.end) for h in therapist.working_hours.all()]
+
+
+def schedule_load(*, first_day: date, days: int = 1, therapist: Therapist | None = None) -> ScheduleData:
+    """Load the schedule of ``days`` days from ``first_day``: active therapists (and any
+    inactive one still holding an appointment in those days), their hours, time off,
+    appointments of every status, and closures. Five queries, whatever the numbers.
+
+    ``therapist`` limits it to one therapist (a therapist's own view, or a week view).
+    """
+    zone = clinic_zone()
+    window_start = engine.day_span(first_day, zone)[0]
+    window_end = engine.day_span(first_day + timedelta(days=days - 1), zone)[1]
+    appointments_qs = Appointment.objects.filter(start__lt=window_end, end__gt=window_start)
+    therapists_qs = Therapist.objects.all()
+    if therapist is not None:
+        appointments_qs = appointments_qs.filter(therapist=therapist)
+        therapists_qs = therapists_qs.filter(pk=therapist.pk)
+    appointments: dict[int, list[Appointment]] = {}
+    for appointment in appointments_qs.select_related("technique").order_by("start", "pk"):  # query 1
+        appointments.setdefault(appointment.therapist_id, []).append(appointment)
+    if therapist is None:
+        therapists_qs = therapists_qs.filter(Q(active=True) | Q(pk__in=list(appointments)))
+    therapists = list(
+        therapists_qs.order_by("name", "id").prefetch_related(
+            Prefetch("working_hours", queryset=WorkingHours.objects.order_by("weekday", "start"))
+        )
+    )  # queries 2 and 3
+    time_off: dict[int, list[TimeOff]] = {}
+    for absence in TimeOff.objects.filter(
+        therapist_id__in=[t.pk for t in therapists], start__lt=window_end, end__gt=window_start
+    ):  # query 4
+        time_off.setdefault(absence.therapist_id, []).append(absence)
+    closures: dict[date, str] = {}
+    last_day = first_day + timedelta(days=days - 1)
+    for first, last, reason in Closure.objects.filter(
+        first_day__lte=last_day, last_day__gte=first_day
+    ).values_list("first_day", "last_day", "reason"):  # query 5
+        for offset in range((last - first).days + 1):
+            closures.setdefault(first + timedelta(days=offset), reason)
+    return ScheduleData(
+        therapists=therapists, appointments=appointments, time_off=time_off, closures=closures, zone=zone
+    )
+
+
+def staff_obstacles(
+    *,
+    therapist: Therapist,
+    technique: Technique,
+    start: datetime,
+    duration_minutes: int,
+    buffer_minutes: int,
+    allow_outside_hours: bool,
+    exclude_appointment_id: int | None = None,
+) -> list[str]:
+    """Why staff cannot book ``therapist`` at ``start``, in words that name what is in
+    the way: the clashing appointment, the time off, the closure or the working hours."""
+    zone = clinic_zone()
+    end = start + timedelta(minutes=duration_minutes)
+    until = end + timedelta(minutes=buffer_minutes)
+    local = start.astimezone(zone)
+    reasons: list[str] = []
+    if not therapist.active:
+        reasons.append(_("%(name)s is not taking bookings (not active).") % {"name": therapist.name})
+    if not therapist.techniques.filter(pk=technique.pk).exists():
+        reasons.append(
+            _("%(name)s does not offer %(technique)s.") % {"name": therapist.name, "technique": technique}
+        )
+    clashes = (
+        Appointment.objects.occupying()
+        .filter(therapist=therapist)
+        .overlapping(start, until)
+        .exclude(pk=exclude_appointment_id)
+        .select_related("technique")
+    )
+    for other in clashes:
+        reasons.append(
+            _(
+                "Overlaps %(reference)s: %(client)s, %(technique)s %(start)s–%(end)s "
+                "(room free again at %(free)s, after cleanup)."
+            )
+            % {
+                "reference": other.reference,
+                "client": other.client_name,
+                "technique": other.technique.name,
+                "start": f"{other.start.astimezone(zone):%H:%M}",
+                "end": f"{other.end.astimezone(zone):%H:%M}",
+                "free": f"{other.occupied_until.astimezone(zone):%H:%M}",
+            }
+        )
+    for absence in TimeOff.objects.filter(therapist=therapist, start__lt=until, end__gt=start):
+        reasons.append(
+            _("%(name)s has time off from %(start)s to %(end)s%(reason)s.")
+            % {
+                "name": therapist.name,
+                "start": f"{absence.start.astimezone(zone):%a %d %b %H:%M}",
+                "end": f"{absence.end.astimezone(zone):%a %d %b %H:%M}",
+                "reason": f" ({absence.reason})" if absence.reason else "",
+            }
+        )
+    closure = Closure.objects.filter(first_day__lte=local.date(), last_day__gte=local.date()).first()
+    if closure is not None:
+        reasons.append(
+            _("The clinic is closed on %(day)s: %(reason)s.")
+            % {"day": f"{local:%A %d %B}", "reason": closure.reason}
+        )
+    if not allow_outside_hours:
+        periods = [
+            engine.WorkingPeriod(h.weekday, h.start, h.end)
+            for h in therapist.working_hours.filter(weekday=local.weekday())
+        ]
+        if not any(
+            a <= start and end <= b for a, b in (engine.period_span(local.date(), p, zone) for p in periods)
+        ):
+            hours = ", ".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in periods) or _("not working")
+            reasons.append(
+                _(
+                    "%(start)s–%(end)s is outside %(name)s's working hours on %(weekday)s (%(hours)s). "
+                    "Tick “Book outside working hours” to book it anyway."
+                )
+                % {
+                    "start": f"{local:%H:%M}",
+                    "end": f"{end.astimezone(zone):%H:%M}",
+                    "name": therapist.name,
+                    "weekday": f"{local:%A}",
+                    "hours": hours,
+                }
+            )
+    return reasons
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: datetime
+    who: str
+    what: str
+
+
+def appointment_history(*, appointment_id: int) -> list[HistoryEntry]:
+    """Who changed an appointment in the admin, when, and what: Django's admin log, newest
+    first (one query)."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    entries = (
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(Appointment), object_id=str(appointment_id)
+        )
+        .select_related("user")
+        .order_by("-action_time", "-pk")
+    )
+    return [
+        HistoryEntry(
+            when=entry.action_time,
+            who=entry.user.get_full_name() or entry.user.get_username(),
+            what=entry.get_change_message() or str(entry),
+        )
+        for entry in entries
+    ]

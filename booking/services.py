@@ -155,6 +155,31 @@ def _explain_unavailable(
         raise policy_error(code, policy)
 
 
+def _explain_to_staff(
+    *,
+    therapist: Therapist,
+    technique: Technique,
+    start: datetime,
+    duration_minutes: int,
+    allow_outside_hours: bool,
+    buffer_minutes: int | None = None,
+    exclude_appointment_id: int | None = None,
+) -> None:
+    """Raise, for staff, what stands in the way: the clashing appointment by reference and
+    client, the time off, the closure or the working hours. Staff decide what to move."""
+    reasons = selectors.staff_obstacles(
+        therapist=therapist,
+        technique=technique,
+        start=start,
+        duration_minutes=duration_minutes,
+        buffer_minutes=technique.buffer_minutes if buffer_minutes is None else buffer_minutes,
+        allow_outside_hours=allow_outside_hours,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    if reasons:
+        raise SlotUnavailable(reasons, code="slot_taken")
+
+
 def _check_upcoming_cap(email: str, now: datetime) -> None:
     cap = settings.BOOKING_MAX_UPCOMING_PER_EMAIL
     if selectors.upcoming_online_count(email=email, now=now) >= cap:
@@ -212,6 +237,14 @@ def appointment_book(
         )
         if not free:
             _explain_unavailable(start=start, now=now, data=data, staff=staff)
+            if staff and therapist is not None:
+                _explain_to_staff(
+                    therapist=therapist,
+                    technique=technique,
+                    start=start,
+                    duration_minutes=length.duration_minutes,
+                    allow_outside_hours=allow_outside_hours,
+                )
             if therapist is not None and not data.therapists:
                 raise ValidationError(_("This therapist does not offer this technique."), code="not_offered")
             raise _slot_taken()
@@ -324,6 +357,16 @@ def appointment_reschedule(
         )
         if not free:
             _explain_unavailable(start=new_start, now=now, data=data, staff=not by_client)
+            if not by_client:
+                _explain_to_staff(
+                    therapist=target,
+                    technique=appointment.technique,
+                    start=new_start,
+                    duration_minutes=appointment.duration_minutes,
+                    buffer_minutes=appointment.buffer_minutes,
+                    allow_outside_hours=allow_outside_hours,
+                    exclude_appointment_id=appointment.pk,
+                )
             raise _slot_taken()
         start_utc = new_start.astimezone(UTC)
         duration = timedelta(minutes=appointment.duration_minutes)
@@ -337,6 +380,29 @@ def appointment_reschedule(
         _save_or_taken(appointment)
         if notify:
             notifications.notify(notifications.EmailKind.RESCHEDULE, appointment)
+    return appointment
+
+
+def appointment_mark(*, appointment: Appointment, status: str, now: datetime | None = None) -> Appointment:
+    """Record what happened to an appointment: completed or no-show (or correct one to
+    the other). Only once it has started, and never for a cancelled one."""
+    if status not in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
+        raise ValueError(f"appointment_mark records completed or no-show, not {status!r}")
+    now = now or timezone.now()
+    with transaction.atomic():
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if appointment.status == AppointmentStatus.CANCELLED:
+            raise ValidationError(
+                _("%(reference)s was cancelled; book again instead.") % {"reference": appointment.reference},
+                code="cancelled",
+            )
+        if appointment.start > now:
+            raise ValidationError(
+                _("%(reference)s has not started yet.") % {"reference": appointment.reference}, code="future"
+            )
+        if appointment.status != status:
+            appointment.status = status
+            appointment.save(update_fields=["status", "updated_at"])
     return appointment
 
 

@@ -14,10 +14,6 @@ from . import views
 
 sitemaps = {"pages": StaticViewSitemap, "articles": ArticleSitemap}
 
-admin.site.site_header = f"{settings.CLINIC['name']}: staff"
-admin.site.site_title = settings.CLINIC["name"]
-admin.site.index_title = "Run the clinic"
-
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("articles/", include("articles.urls")),

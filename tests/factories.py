@@ -115,3 +115,16 @@ class TherapistFactory(factory.django.DjangoModelFactory):
             for d, periods in week.items()
             for a, b in periods
         )
+
+
+def user_in_role(role: str, username: str, therapist=None):
+    """A staff account in one of the groups the roles migration creates, optionally linked
+    to a therapist."""
+    from django.contrib.auth.models import Group
+
+    user = StaffFactory(username=username, is_superuser=False)
+    user.groups.add(Group.objects.get(name=role))
+    if therapist is not None:
+        therapist.user = user
+        therapist.save()
+    return user

@@ -7,7 +7,7 @@ from booking import services
 from booking.choices import AppointmentStatus
 from booking.models import Appointment
 from tests.conftest import LONDON
-from tests.factories import TherapistFactory
+from tests.factories import TherapistFactory, user_in_role
 
 pytestmark = pytest.mark.django_db
 ADD = "/admin/booking/appointment/add/"
@@ -51,14 +51,24 @@ def test_staff_books_through_the_service(staff_client, swedish, swedish_60):
 def test_overlap_in_admin_is_a_form_error_not_a_crash(staff_client, swedish, swedish_60):
     therapist = TherapistFactory(techniques=[swedish])
     start = upcoming_tuesday().replace(hour=10)
-    services.appointment_book(
+    first = services.appointment_book(
         technique=swedish, length=swedish_60, start=start, therapist=therapist,
-        client=services.ClientDetails("First", "f@example.com", "1"),
+        client=services.ClientDetails("First Client", "f@example.com", "1"),
     )  # fmt: skip
     response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start + timedelta(minutes=30)))
     assert response.status_code == 200
-    assert "this time was just taken" in response.content.decode()
+    # The error names the appointment in the way, so staff know what to move.
+    errors = response.context["adminform"].form.non_field_errors()
+    assert errors == [
+        f"Overlaps {first.reference}: First Client, Swedish 10:00–11:00 (room free again at 11:15, after cleanup)."
+    ]
+    # Touching the cleanup is a clash too; right after it is fine.
+    response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start + timedelta(minutes=70)))
+    assert first.reference in str(response.context["adminform"].form.non_field_errors())
     assert Appointment.objects.count() == 1
+    response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start + timedelta(minutes=75)))
+    assert response.status_code == 302
+    assert Appointment.objects.count() == 2
 
 
 def test_outside_hours_needs_the_override(staff_client, swedish, swedish_60):
@@ -66,6 +76,10 @@ def test_outside_hours_needs_the_override(staff_client, swedish, swedish_60):
     evening = upcoming_tuesday().replace(hour=19)
     response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, evening))
     assert response.status_code == 200 and not Appointment.objects.exists()
+    assert response.context["adminform"].form.non_field_errors() == [
+        f"19:00–20:00 is outside {therapist.name}'s working hours on Tuesday (09:00–18:00). "
+        "Tick “Book outside working hours” to book it anyway."
+    ]
     response = staff_client.post(
         ADD, add_data(therapist, swedish, swedish_60, evening, allow_outside_hours="on")
     )
@@ -123,19 +137,6 @@ def test_working_hours_overlap_is_a_form_error(staff_client, swedish):
 # --------------------------------------------------------------------------- roles
 
 
-def _user_in(role: str, username: str, therapist=None):
-    from django.contrib.auth.models import Group
-
-    from tests.factories import StaffFactory
-
-    user = StaffFactory(username=username, is_superuser=False)
-    user.groups.add(Group.objects.get(name=role))
-    if therapist is not None:
-        therapist.user = user
-        therapist.save()
-    return user
-
-
 @pytest.fixture
 def two_diaries(swedish, swedish_60):
     anna = TherapistFactory(name="Anna", techniques=[swedish])
@@ -168,7 +169,7 @@ def test_roles_exist_with_their_permissions(db):
 
 def test_therapist_sees_only_their_own_appointments(client, two_diaries):
     anna, _ben, mine, theirs = two_diaries
-    client.force_login(_user_in("Therapist", "anna", anna))
+    client.force_login(user_in_role("Therapist", "anna", anna))
     listing = client.get("/admin/booking/appointment/")
     assert listing.status_code == 200
     html = listing.content.decode()
@@ -189,15 +190,33 @@ def test_therapist_sees_only_their_own_appointments(client, two_diaries):
 
 
 def test_therapist_account_without_a_therapist_sees_nothing(client, two_diaries):
-    client.force_login(_user_in("Therapist", "newcomer"))
+    client.force_login(user_in_role("Therapist", "newcomer"))
     html = client.get("/admin/booking/appointment/").content.decode()
     assert "Alice Mine" not in html and "Bob Theirs" not in html
 
 
 def test_reception_sees_everyone_but_cannot_change_prices_or_policy(client, two_diaries, swedish):
-    client.force_login(_user_in("Reception", "reception"))
+    client.force_login(user_in_role("Reception", "reception"))
     html = client.get("/admin/booking/appointment/").content.decode()
     assert "Alice Mine" in html and "Bob Theirs" in html
     assert client.get("/admin/booking/bookingpolicy/1/change/").status_code in (200, 302)
     assert client.post("/admin/booking/bookingpolicy/1/change/", {"min_notice_minutes": 0}).status_code == 403
     assert client.post(f"/admin/booking/technique/{swedish.pk}/change/", {"name": "Cheap"}).status_code == 403
+
+
+def test_time_off_and_closure_are_explained(staff_client, swedish, swedish_60):
+    from booking.models import Closure, TimeOff
+
+    therapist = TherapistFactory(name="Dana", techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    TimeOff.objects.create(therapist=therapist, start=start, end=start + timedelta(hours=2), reason="Course")
+    response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start))
+    errors = response.context["adminform"].form.non_field_errors()
+    assert [e for e in errors if e.startswith("Dana has time off from")] and "(Course)." in errors[0]
+    Closure.objects.create(first_day=start.date(), last_day=start.date(), reason="Flood")
+    response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start.replace(hour=15)))
+    assert (
+        f"The clinic is closed on {start:%A %d %B}: Flood."
+        in response.context["adminform"].form.non_field_errors()
+    )
+    assert not Appointment.objects.exists()

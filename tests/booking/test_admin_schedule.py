@@ -1,0 +1,231 @@
+"""The staff schedule page: /admin/booking/schedule/."""
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from booking.choices import AppointmentSource, AppointmentStatus
+from booking.models import Appointment, Closure, TimeOff
+from tests.conftest import LONDON
+from tests.factories import TherapistFactory, user_in_role
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/booking/schedule/"
+TUESDAY = date(2026, 11, 24)
+
+
+def at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=LONDON)
+
+
+def appointment(therapist, technique, start, minutes=60, **extra) -> Appointment:
+    """A row straight into the table: these tests read the schedule, they do not book."""
+    fields = {
+        "therapist": therapist,
+        "technique": technique,
+        "duration_minutes": minutes,
+        "price": "55.00",
+        "buffer_minutes": 15,
+        "start": start,
+        "end": start + timedelta(minutes=minutes),
+        "occupied_until": start + timedelta(minutes=minutes + 15),
+        "client_name": "Olivia Brown",
+        "client_email": "olivia@example.com",
+        "client_phone": "07700 900101",
+        "source": AppointmentSource.STAFF,
+    }
+    fields.update(extra)
+    return Appointment.objects.create(**fields)
+
+
+@pytest.fixture
+def clinic_day(swedish):
+    anna = TherapistFactory(
+        name="Anna Field", techniques=[swedish], hours={1: [("09:00", "13:00"), ("14:00", "18:00")]}
+    )
+    ben = TherapistFactory(name="Ben Stone", techniques=[swedish], hours={1: [("10:00", "16:00")]})
+    TherapistFactory(name="Cleo Rest", techniques=[swedish], hours={3: [("09:00", "17:00")]})
+    booked = appointment(anna, swedish, at(TUESDAY, 10), client_name="Jane Doe")
+    cancelled = appointment(
+        ben, swedish, at(TUESDAY, 11), client_name="Sam Gone", status=AppointmentStatus.CANCELLED
+    )
+    TimeOff.objects.create(therapist=ben, start=at(TUESDAY, 14), end=at(TUESDAY, 16), reason="Dentist")
+    return anna, ben, booked, cancelled
+
+
+def test_day_view_has_a_column_per_working_therapist(staff_client, clinic_day):
+    anna, ben, booked, cancelled = clinic_day
+    response = staff_client.get(URL, {"date": "2026-11-24"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Tuesday 24 November 2026" in html
+    columns = response.context["columns"]
+    assert [c.heading for c in columns] == ["Anna Field", "Ben Stone"]
+    assert [t.name for t in response.context["resting"]] == ["Cleo Rest"]
+    anna_items = [(i.kind, i.when, i.title) for i in columns[0].items if i.kind != "cleanup"]
+    assert anna_items == [
+        ("free", "09:00–10:00", "Free"),
+        ("booked", "10:00–11:00", "Jane Doe"),
+        ("free", "11:15–13:00", "Free"),
+        ("break", "13:00–14:00", "Break"),
+        ("free", "14:00–18:00", "Free"),
+    ]
+    assert columns[0].hours == "09:00–13:00, 14:00–18:00"
+    assert columns[0].summary == "1 booked · 6 h 45 min free"
+    # The appointment opens its admin page; a free gap starts a booking already filled in.
+    assert f'href="/admin/booking/appointment/{booked.pk}/change/"' in html
+    free = columns[0].items[0]
+    assert free.href.startswith("/admin/booking/appointment/add/?therapist=")
+    assert "start=2026-11-24T09%3A00%3A00%2B00%3A00" in free.href
+    # A cancelled appointment is shown, marked, and leaves its time free.
+    ben_items = [
+        (i.kind, i.when, i.title, i.status, i.detail) for i in columns[1].items if i.kind != "cleanup"
+    ]
+    assert ("booked", "11:00–12:00", "Sam Gone", "Cancelled", "Swedish, 60 min") in ben_items
+    assert ("free", "10:00–14:00", "Free", "", "4 h") in ben_items
+    assert ("off", "14:00–16:00", "Time off", "", "Dentist") in ben_items
+
+
+def test_free_gap_link_fills_in_the_add_form(staff_client, clinic_day):
+    anna, *_ = clinic_day
+    free = staff_client.get(URL, {"date": "2026-11-24"}).context["columns"][0].items[0]
+    form = staff_client.get(free.href).context["adminform"].form
+    assert form.initial["therapist"] == str(anna.pk)
+    assert form.initial["start"] == at(TUESDAY, 9)
+    # A broken or naive start is ignored, not a crash.
+    assert staff_client.get("/admin/booking/appointment/add/?start=soon").status_code == 200
+    naive = staff_client.get("/admin/booking/appointment/add/?start=2026-11-24T09:00")
+    assert "start" not in naive.context["adminform"].form.initial
+
+
+def test_closure_is_announced_and_offers_no_free_time(staff_client, clinic_day):
+    Closure.objects.create(first_day=TUESDAY, last_day=TUESDAY, reason="Boiler repair")
+    response = staff_client.get(URL, {"date": "2026-11-24"})
+    assert "The clinic is closed: Boiler repair." in response.content.decode()
+    for column in response.context["columns"]:
+        assert not [i for i in column.items if i.kind == "free"]
+        assert column.summary == "Closed: Boiler repair"
+
+
+def test_day_navigation_and_today(staff_client, clinic_day, settings):
+    response = staff_client.get(URL, {"date": "2026-11-24"})
+    assert response.context["previous_href"] == f"{URL}?date=2026-11-23"
+    assert response.context["next_href"] == f"{URL}?date=2026-11-25"
+    assert staff_client.get(URL).status_code == 200
+
+
+def test_malformed_date_is_a_400_with_a_message(staff_client, clinic_day):
+    response = staff_client.get(URL, {"date": "24/11/2026"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "“24/11/2026” is not a date" in html
+    assert 'aria-invalid="true"' in html
+
+
+def test_unknown_therapist_is_a_404(staff_client, clinic_day):
+    assert staff_client.get(URL, {"therapist": "999999"}).status_code == 404
+    assert staff_client.get(URL, {"therapist": "abc"}).status_code == 404
+
+
+def test_week_view_for_one_therapist(staff_client, clinic_day, swedish):
+    anna, _ben, _booked, _cancelled = clinic_day
+    appointment(anna, swedish, at(TUESDAY + timedelta(days=7), 9), client_name="Next Week")
+    response = staff_client.get(URL, {"date": "2026-11-26", "therapist": anna.pk})
+    assert response.status_code == 200
+    context = response.context
+    assert context["mode"] == "week"
+    assert [c.heading for c in context["columns"]] == [
+        "Mon 23 Nov", "Tue 24 Nov", "Wed 25 Nov", "Thu 26 Nov", "Fri 27 Nov", "Sat 28 Nov", "Sun 29 Nov",
+    ]  # fmt: skip
+    tuesday = context["columns"][1]
+    assert [i.title for i in tuesday.items if i.kind == "booked"] == ["Jane Doe"]
+    assert context["columns"][0].hours == "Not working"
+    assert "Next Week" not in response.content.decode()
+    assert context["next_href"] == f"{URL}?date=2026-11-30&therapist={anna.pk}"
+
+
+def test_clock_change_day_names_the_zone_on_the_hour_marks(staff_client, swedish):
+    sunday = date(2027, 3, 28)
+    TherapistFactory(name="Early Bird", techniques=[swedish], hours={6: [("00:00", "04:00")]})
+    response = staff_client.get(URL, {"date": sunday.isoformat()})
+    assert [m.when for m in response.context["marks"]] == ["00:00 GMT", "02:00 BST", "03:00 BST"]
+    free = [i for i in response.context["columns"][0].items if i.kind == "free"]
+    assert [(i.when, i.detail) for i in free] == [("00:00–04:00", "3 h")]
+
+
+def test_therapist_sees_only_their_own_day_and_week(client, clinic_day):
+    anna, ben, _booked, _cancelled = clinic_day
+    client.force_login(user_in_role("Therapist", "anna", anna))
+    response = client.get(URL, {"date": "2026-11-24"})
+    assert response.status_code == 200
+    assert [c.heading for c in response.context["columns"]] == ["Anna Field"]
+    html = response.content.decode()
+    assert "Sam Gone" not in html and "Ben Stone" not in html
+    # Free gaps are not booking links for a read-only role.
+    assert all(not i.href for i in response.context["columns"][0].items if i.kind == "free")
+    assert client.get(URL, {"therapist": ben.pk}).status_code == 404
+    assert client.get(URL, {"therapist": anna.pk}).context["mode"] == "week"
+
+
+def test_therapist_account_without_a_therapist_is_told_so(client, clinic_day):
+    client.force_login(user_in_role("Therapist", "newcomer"))
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert "not linked to a therapist" in response.content.decode()
+    assert response.context["columns"] == []
+
+
+def test_reception_sees_everyone(client, clinic_day):
+    client.force_login(user_in_role("Reception", "desk"))
+    response = client.get(URL, {"date": "2026-11-24"})
+    assert [c.heading for c in response.context["columns"]] == ["Anna Field", "Ben Stone"]
+
+
+def test_needs_staff_and_permission(client, clinic_day, visitor_user):
+    assert client.get(URL).status_code == 302  # to the login page
+    from tests.factories import StaffFactory
+
+    client.force_login(StaffFactory(username="nobody", is_superuser=False))
+    assert client.get(URL).status_code == 403
+
+
+def test_linked_from_the_admin_index_and_the_appointment_list(staff_client, clinic_day):
+    assert f'href="{URL}"' in staff_client.get("/admin/").content.decode()
+    assert f'href="{URL}"' in staff_client.get("/admin/booking/appointment/").content.decode()
+
+
+def _fill(therapists, technique, day, count):
+    """``count`` back-to-back 25-minute appointments (5 minutes cleanup) shared out."""
+    rows = []
+    for i in range(count):
+        therapist = therapists[i % len(therapists)]
+        start = at(day, 8) + timedelta(minutes=30 * (i // len(therapists)))
+        rows.append(
+            Appointment(
+                therapist=therapist, technique=technique, duration_minutes=25, price="40.00", buffer_minutes=5,
+                start=start, end=start + timedelta(minutes=25), occupied_until=start + timedelta(minutes=30),
+                client_name=f"Client {i}", client_email=f"c{i}@example.com", client_phone="07700 900000",
+                reference=f"R{i:07d}",
+            )
+        )  # fmt: skip
+    Appointment.objects.bulk_create(rows)
+
+
+@pytest.mark.parametrize("view", ["day", "week"])
+def test_fixed_number_of_queries_with_5_or_500_appointments(staff_client, swedish, view):
+    team = [TherapistFactory(techniques=[swedish], hours={1: [("08:00", "21:00")]}) for _ in range(25)]
+    params = {"date": "2026-11-24"} if view == "day" else {"date": "2026-11-24", "therapist": team[0].pk}
+    counts = []
+    for total in (5, 500):
+        Appointment.objects.all().delete()
+        _fill(team, swedish, TUESDAY, total)
+        staff_client.get(URL, params)  # warm the session and permission caches alike
+        with CaptureQueriesContext(connection) as queries:
+            response = staff_client.get(URL, params)
+        assert response.status_code == 200
+        counts.append(len(queries))
+    shown = sum(1 for c in response.context["columns"] for i in c.items if i.kind == "booked")
+    assert shown == (500 if view == "day" else 20)
+    assert counts[0] == counts[1] <= 12, counts

@@ -1,0 +1,173 @@
+"""The schedule's day layout: pure, no database."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from booking.availability import WorkingPeriod
+from booking.dayplan import (
+    Absence,
+    Booking,
+    Kind,
+    display_hours,
+    hour_marks,
+    plan_day,
+    window_for,
+)
+
+LONDON = ZoneInfo("Europe/London")
+TUESDAY = date(2026, 11, 24)  # GMT, so London wall time equals UTC
+SPLIT_DAY = [WorkingPeriod(1, time(9), time(13)), WorkingPeriod(1, time(14), time(18))]
+
+
+def at(day: date, hour: int, minute: int = 0, tz=LONDON) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=tz)
+
+
+def spans(blocks, kind=None):
+    return [
+        (b.kind, f"{b.start.astimezone(LONDON):%H:%M}", f"{b.end.astimezone(LONDON):%H:%M}")
+        for b in blocks
+        if kind is None or b.kind == kind
+    ]
+
+
+def test_working_periods_breaks_bookings_cleanup_and_free_gaps():
+    booking = Booking(key=7, start=at(TUESDAY, 10), end=at(TUESDAY, 11), occupied_until=at(TUESDAY, 11, 15))
+    plan = plan_day(
+        day=TUESDAY,
+        tz=LONDON,
+        window=window_for(TUESDAY, LONDON, (8, 19)),
+        periods=SPLIT_DAY + [WorkingPeriod(2, time(7), time(22))],  # Wednesday is ignored
+        bookings=[booking],
+    )
+    assert spans(plan.background) == [
+        (Kind.AWAY, "08:00", "09:00"),
+        (Kind.WORKING, "09:00", "13:00"),
+        (Kind.BREAK, "13:00", "14:00"),
+        (Kind.WORKING, "14:00", "18:00"),
+        (Kind.AWAY, "18:00", "19:00"),
+    ]
+    assert spans(plan.bookings) == [(Kind.BOOKED, "10:00", "11:00"), (Kind.CLEANUP, "11:00", "11:15")]
+    assert plan.bookings[0].key == 7
+    assert spans(plan.free) == [
+        (Kind.FREE, "09:00", "10:00"),
+        (Kind.FREE, "11:15", "13:00"),
+        (Kind.FREE, "14:00", "18:00"),
+    ]
+    assert plan.free_minutes == 60 + 105 + 240
+    assert plan.works
+    # Positions are shares of the 11-hour window.
+    booked = plan.bookings[0]
+    assert booked.top == pytest.approx(200 / 11, abs=0.001)
+    assert booked.height == pytest.approx(100 / 11, abs=0.001)
+    assert sum(b.height for b in plan.background) == pytest.approx(100, abs=0.01)
+
+
+def test_time_off_covers_working_time_and_leaves_no_free_gap_under_it():
+    plan = plan_day(
+        day=TUESDAY,
+        tz=LONDON,
+        window=window_for(TUESDAY, LONDON, (9, 18)),
+        periods=SPLIT_DAY,
+        time_off=[Absence(at(TUESDAY, 15), at(TUESDAY, 17), "Dentist")],
+    )
+    assert (Kind.OFF, "15:00", "17:00") in spans(plan.background)
+    assert next(b for b in plan.background if b.kind == Kind.OFF).reason == "Dentist"
+    assert spans(plan.free) == [
+        (Kind.FREE, "09:00", "13:00"),
+        (Kind.FREE, "14:00", "15:00"),
+        (Kind.FREE, "17:00", "18:00"),
+    ]
+    # The words beside the picture read in time order.
+    assert [b.kind for b in plan.timeline()] == [Kind.FREE, Kind.BREAK, Kind.FREE, Kind.OFF, Kind.FREE]
+
+
+def test_a_closure_covers_the_whole_window_and_offers_nothing():
+    plan = plan_day(
+        day=TUESDAY,
+        tz=LONDON,
+        window=window_for(TUESDAY, LONDON, (9, 18)),
+        periods=SPLIT_DAY,
+        closed_reason="Staff training",
+    )
+    assert spans(plan.background) == [(Kind.CLOSED, "09:00", "18:00")]
+    assert plan.background[0].reason == "Staff training"
+    assert plan.free == []
+    assert not plan.works
+
+
+def test_cancelled_appointments_are_drawn_but_leave_the_time_free():
+    cancelled = Booking(
+        key=1, start=at(TUESDAY, 9), end=at(TUESDAY, 10), occupied_until=at(TUESDAY, 10, 15), occupies=False
+    )
+    plan = plan_day(
+        day=TUESDAY,
+        tz=LONDON,
+        window=window_for(TUESDAY, LONDON, (9, 18)),
+        periods=SPLIT_DAY,
+        bookings=[cancelled],
+    )
+    assert spans(plan.bookings) == [(Kind.BOOKED, "09:00", "10:00")]
+    assert spans(plan.free)[0] == (Kind.FREE, "09:00", "13:00")
+
+
+def test_a_booking_outside_working_hours_is_shown_over_away_time():
+    late = Booking(
+        key=2, start=at(TUESDAY, 18, 30), end=at(TUESDAY, 19, 30), occupied_until=at(TUESDAY, 19, 45)
+    )
+    hours = display_hours(periods=SPLIT_DAY, moments=[late.start, late.occupied_until], tz=LONDON)
+    assert hours == (9, 20)
+    plan = plan_day(
+        day=TUESDAY, tz=LONDON, window=window_for(TUESDAY, LONDON, hours), periods=SPLIT_DAY, bookings=[late]
+    )
+    assert spans(plan.bookings) == [(Kind.BOOKED, "18:30", "19:30"), (Kind.CLEANUP, "19:30", "19:45")]
+    assert spans(plan.free)[-1] == (Kind.FREE, "14:00", "18:00")
+
+
+def test_display_hours_defaults_and_rounds_outwards():
+    assert display_hours(periods=[], moments=[], tz=LONDON) == (9, 18)
+    periods = [WorkingPeriod(0, time(8, 30), time(17, 30))]
+    assert display_hours(periods=periods, moments=[], tz=LONDON) == (8, 18)
+    late = datetime(2026, 11, 24, 23, 15, tzinfo=UTC)
+    assert display_hours(periods=periods, moments=[late], tz=LONDON) == (8, 24)
+
+
+def test_spring_forward_day_is_drawn_in_real_time_with_the_zone_named():
+    day = date(2027, 3, 28)  # 01:00 GMT becomes 02:00 BST
+    window = window_for(day, LONDON, (0, 4))
+    assert window[1] - window[0] == timedelta(hours=3)
+    marks = hour_marks(*window, LONDON)
+    assert [label for _, label in marks] == ["00:00 GMT", "02:00 BST", "03:00 BST"]
+    assert [round(top, 1) for top, _ in marks] == [0.0, 33.3, 66.7]
+    plan = plan_day(day=day, tz=LONDON, window=window, periods=[WorkingPeriod(6, time(0), time(4))])
+    assert spans(plan.free) == [(Kind.FREE, "00:00", "04:00")]
+    assert plan.free_minutes == 180
+
+
+def test_fall_back_day_shows_the_repeated_hour_twice():
+    day = date(2026, 10, 25)  # 02:00 BST becomes 01:00 GMT
+    window = window_for(day, LONDON, (0, 3))
+    assert window[1] - window[0] == timedelta(hours=4)
+    assert [label for _, label in hour_marks(*window, LONDON)] == [
+        "00:00 BST",
+        "01:00 BST",
+        "01:00 GMT",
+        "02:00 GMT",
+    ]
+    second_run = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 01:30 GMT
+    booking = Booking(
+        key=3,
+        start=second_run,
+        end=second_run + timedelta(hours=1),
+        occupied_until=second_run + timedelta(hours=1),
+    )
+    plan = plan_day(day=day, tz=LONDON, window=window, periods=[], bookings=[booking])
+    assert plan.bookings[0].top == pytest.approx(62.5)
+    assert plan.bookings[0].height == pytest.approx(25)
+
+
+def test_ordinary_days_have_plain_hour_labels():
+    marks = hour_marks(*window_for(TUESDAY, LONDON, (9, 12)), LONDON)
+    assert marks == [(0.0, "09:00"), (pytest.approx(33.333), "10:00"), (pytest.approx(66.667), "11:00")]
