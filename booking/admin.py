@@ -13,13 +13,14 @@ from django.db.models import Case, F, Q, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import availability as engine
-from . import exports, roles, selectors, services
+from . import dayplan, exports, roles, selectors, services
 from .choices import AppointmentSource, AppointmentStatus
 from .models import (
     Appointment,
@@ -37,15 +38,49 @@ class TechniqueLengthInline(admin.TabularInline):
     model = TechniqueLength
     extra = 1
     min_num = 1
+    verbose_name = _("length and price")
+    verbose_name_plural = _("lengths and prices")
+
+
+# Paths under /book/ that a technique's slug would shadow.
+RESERVED_SLUGS = {"manage", "confirmed", "api", "admin", "static", "media"}
+
+
+class TechniqueAdminForm(forms.ModelForm):
+    class Meta:
+        model = Technique
+        fields = [
+            "name", "slug", "summary", "description", "suitable_for", "image",
+            "buffer_minutes", "active", "display_order",
+        ]  # fmt: skip
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        if slug in RESERVED_SLUGS:
+            raise ValidationError(
+                _("“%(slug)s” is used by the booking pages' own addresses; choose another."),
+                code="reserved",
+                params={"slug": slug},
+            )
+        return slug
 
 
 @admin.register(Technique)
 class TechniqueAdmin(admin.ModelAdmin):
-    list_display = ["name", "active", "buffer_minutes", "display_order"]
+    form = TechniqueAdminForm
+    list_display = ["name", "lengths_and_prices", "buffer_minutes", "active", "display_order"]
     list_editable = ["active", "display_order"]
+    list_filter = ["active"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
     inlines = [TechniqueLengthInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("lengths")
+
+    @admin.display(description=_("lengths and prices"))
+    def lengths_and_prices(self, obj: Technique) -> str:
+        return ", ".join(f"{length.duration_minutes} min £{length.price}" for length in obj.lengths.all())
 
 
 class WorkingHoursFormSet(BaseInlineFormSet):
@@ -76,28 +111,156 @@ class WorkingHoursInline(admin.TabularInline):
     model = WorkingHours
     formset = WorkingHoursFormSet
     extra = 1
+    ordering = ["weekday", "start"]
+    verbose_name = _("working period")
+    verbose_name_plural = _("working hours (one row per period; two rows on a day make a break between them)")
+
+
+class TimeOffForm(forms.ModelForm):
+    keep_appointments = forms.BooleanField(
+        required=False,
+        label=_("Keep booked appointments"),
+        help_text=_("Tick to save this time off even though appointments are booked in it."),
+    )
+
+    class Meta:
+        model = TimeOff
+        fields = ["start", "end", "reason"]
+
+
+class TimeOffFormSet(BaseInlineFormSet):
+    """Time off over booked appointments is the staff's call, but never a silent one: the
+    form names each appointment and asks for the box to be ticked."""
+
+    def clean(self):
+        super().clean()
+        self.kept: list[Appointment] = []
+        therapist = self.instance
+        if therapist.pk is None:
+            return
+        zone = selectors.clinic_zone()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not form.has_changed():
+                continue
+            start, end = data.get("start"), data.get("end")
+            if not start or not end or start >= end:
+                continue
+            clashes = selectors.appointments_during(therapist=therapist, start=start, end=end)
+            if not clashes:
+                continue
+            if data.get("keep_appointments"):
+                self.kept.extend(clashes)
+                continue
+            listed = "; ".join(
+                f"{a.reference} ({a.client_name}, {a.start.astimezone(zone):%a %d %b %H:%M}–"
+                f"{a.end.astimezone(zone):%H:%M})"
+                for a in clashes
+            )
+            form.add_error(
+                None,
+                ngettext(
+                    "This time off overlaps %(n)s booked appointment: %(list)s. Move or cancel it, "
+                    "or tick “Keep booked appointments” to save the time off anyway.",
+                    "This time off overlaps %(n)s booked appointments: %(list)s. Move or cancel them, "
+                    "or tick “Keep booked appointments” to save the time off anyway.",
+                    len(clashes),
+                )
+                % {"n": len(clashes), "list": listed},
+            )
 
 
 class TimeOffInline(admin.TabularInline):
     model = TimeOff
+    form = TimeOffForm
+    formset = TimeOffFormSet
     extra = 0
+    fields = ["start", "end", "reason", "keep_appointments"]
+    ordering = ["-start"]
 
 
 @admin.register(Therapist)
 class TherapistAdmin(admin.ModelAdmin):
-    list_display = ["name", "active", "technique_list"]
+    list_display = ["name", "active", "technique_list", "hours"]
     list_filter = ["active", "techniques"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
     filter_horizontal = ["techniques"]
     inlines = [WorkingHoursInline, TimeOffInline]
+    readonly_fields = ["photo_preview", "weekly_grid", "schedule_link"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "active", "user", "schedule_link"]}),
+        (_("What they offer"), {"fields": ["techniques", "bio"]}),
+        (_("Photo"), {"fields": ["photo", "photo_preview"]}),
+        (_("The week at a glance"), {"fields": ["weekly_grid"]}),
+    ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("techniques")
+        return super().get_queryset(request).prefetch_related("techniques", "working_hours")
 
     @admin.display(description=_("offers"))
     def technique_list(self, obj: Therapist) -> str:
         return ", ".join(t.name for t in obj.techniques.all())
+
+    @admin.display(description=_("working hours"))
+    def hours(self, obj: Therapist) -> str:
+        return dayplan.week_summary(_periods(obj)) or _("none set")
+
+    @admin.display(description=_("photo as shown"))
+    def photo_preview(self, obj: Therapist) -> str:
+        if not obj.photo:
+            return _("No photo: the booking pages show their initials.")
+        return format_html(
+            '<img src="{}" alt="{}" width="120" height="120" style="object-fit:cover;border-radius:50%">',
+            obj.photo.url,
+            _("Photo of %(name)s") % {"name": obj.name},
+        )
+
+    @admin.display(description=_("weekly hours"))
+    def weekly_grid(self, obj: Therapist) -> str:
+        if obj.pk is None:
+            return _("Save first, then add working hours below.")
+        rows = format_html_join(
+            "",
+            '<tr><th scope="row">{}</th><td>{}</td></tr>',
+            ((day, periods or _("Not working")) for day, periods in dayplan.week_rows(_periods(obj))),
+        )
+        return format_html(
+            '<table class="weekly-grid"><caption>{}</caption><tbody>{}</tbody></table>',
+            _("As saved; change it in “Working hours” below."),
+            rows,
+        )
+
+    @admin.display(description=_("schedule"))
+    def schedule_link(self, obj: Therapist) -> str:
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:booking_schedule") + f"?therapist={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("This week’s schedule"))
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        kept = getattr(formset, "kept", [])
+        if kept:
+            zone = selectors.clinic_zone()
+            self.message_user(
+                request,
+                _(
+                    "Time off saved over booked appointments, which still stand: %(list)s. "
+                    "Move or cancel them."
+                )
+                % {
+                    "list": "; ".join(
+                        f"{a.reference} ({a.client_name}, {a.start.astimezone(zone):%a %d %b %H:%M})"
+                        for a in kept
+                    )
+                },
+                messages.WARNING,
+            )
+
+
+def _periods(therapist: Therapist) -> list[engine.WorkingPeriod]:
+    return [engine.WorkingPeriod(h.weekday, h.start, h.end) for h in therapist.working_hours.all()]
 
 
 @admin.register(Closure)

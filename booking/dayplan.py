@@ -31,6 +31,8 @@ __all__ = [
     "display_hours",
     "hour_marks",
     "plan_day",
+    "week_rows",
+    "week_summary",
     "window_for",
 ]
 
@@ -264,3 +266,37 @@ def _subtract(
     if cursor < stop:
         gaps.append((cursor, stop))
     return gaps
+
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def week_rows(periods: Iterable[WorkingPeriod]) -> list[tuple[str, str]]:
+    """Each weekday with its periods in words: ``("Mon", "09:00–13:00, 14:00–18:00")``,
+    or an empty string for a day off."""
+    by_day: list[list[WorkingPeriod]] = [[] for _ in range(7)]
+    for period in periods:
+        by_day[period.weekday].append(period)
+    return [
+        (
+            _DAY_NAMES[day],
+            ", ".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in sorted(by_day[day], key=lambda p: p.start)),
+        )
+        for day in range(7)
+    ]
+
+
+def week_summary(periods: Iterable[WorkingPeriod]) -> str:
+    """The week in one line, runs of alike days joined: "Mon–Fri 09:00–18:00; Sat 10:00–14:00"."""
+    rows = week_rows(periods)
+    parts: list[str] = []
+    day = 0
+    while day < 7:
+        end = day
+        while end + 1 < 7 and rows[end + 1][1] == rows[day][1]:
+            end += 1
+        if rows[day][1]:
+            names = rows[day][0] if end == day else f"{rows[day][0]}–{rows[end][0]}"
+            parts.append(f"{names} {rows[day][1]}")
+        day = end + 1
+    return "; ".join(parts)

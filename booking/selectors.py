@@ -519,3 +519,12 @@ def appointment_history(*, appointment_id: int) -> list[HistoryEntry]:
         )
         for entry in entries
     ]
+
+
+def appointments_during(*, therapist: Therapist, start: datetime, end: datetime) -> list[Appointment]:
+    """The therapist's confirmed appointments that meet ``[start, end)``."""
+    return list(
+        Appointment.objects.filter(therapist=therapist, status=AppointmentStatus.CONFIRMED)
+        .overlapping(start, end)
+        .order_by("start")
+    )

@@ -128,3 +128,29 @@ def user_in_role(role: str, username: str, therapist=None):
         therapist.user = user
         therapist.save()
     return user
+
+
+def appointment_row(therapist, technique, start, minutes=60, **extra):
+    """An appointment written straight to the table, for tests that read or act on
+    appointments rather than book them (so it may be in the past)."""
+    from datetime import timedelta
+
+    from booking.models import Appointment
+
+    buffer = extra.pop("buffer_minutes", 15)
+    fields = {
+        "therapist": therapist,
+        "technique": technique,
+        "duration_minutes": minutes,
+        "price": "55.00",
+        "buffer_minutes": buffer,
+        "start": start,
+        "end": start + timedelta(minutes=minutes),
+        "occupied_until": start + timedelta(minutes=minutes + buffer),
+        "client_name": "Olivia Brown",
+        "client_email": "olivia@example.com",
+        "client_phone": "07700 900101",
+        "source": "staff",
+    }
+    fields.update(extra)
+    return Appointment.objects.create(**fields)

@@ -7,7 +7,7 @@ from booking import services
 from booking.choices import AppointmentStatus
 from booking.models import Appointment
 from tests.conftest import LONDON
-from tests.factories import TherapistFactory, user_in_role
+from tests.factories import TherapistFactory, appointment_row, user_in_role
 
 pytestmark = pytest.mark.django_db
 ADD = "/admin/booking/appointment/add/"
@@ -60,7 +60,8 @@ def test_overlap_in_admin_is_a_form_error_not_a_crash(staff_client, swedish, swe
     # The error names the appointment in the way, so staff know what to move.
     errors = response.context["adminform"].form.non_field_errors()
     assert errors == [
-        f"Overlaps {first.reference}: First Client, Swedish 10:00–11:00 (room free again at 11:15, after cleanup)."
+        f"Overlaps {first.reference}: First Client, Swedish 10:00–11:00 "
+        "(room free again at 11:15, after cleanup)."
     ]
     # Touching the cleanup is a clash too; right after it is fine.
     response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start + timedelta(minutes=70)))
@@ -220,3 +221,325 @@ def test_time_off_and_closure_are_explained(staff_client, swedish, swedish_60):
         in response.context["adminform"].form.non_field_errors()
     )
     assert not Appointment.objects.exists()
+
+
+# --------------------------------------------------------------------------- the list
+
+
+LIST = "/admin/booking/appointment/"
+
+
+def _today_at(hour: int, days: int = 0) -> datetime:
+    day = timezone.now().astimezone(LONDON).date() + timedelta(days=days)
+    return datetime.combine(day, datetime.min.time(), tzinfo=LONDON).replace(hour=hour)
+
+
+@pytest.fixture
+def spread(swedish):
+    """Appointments last week, yesterday, tomorrow and the day after, made in shuffled order."""
+    therapist = TherapistFactory(name="Eve", techniques=[swedish])
+    made = {
+        "day_after": appointment_row(therapist, swedish, _today_at(10, 2), client_name="Day After"),
+        "last_week": appointment_row(therapist, swedish, _today_at(10, -7), client_name="Last Week"),
+        "tomorrow": appointment_row(therapist, swedish, _today_at(10, 1), client_name="Tomorrow Client"),
+        "yesterday": appointment_row(therapist, swedish, _today_at(10, -1), client_name="Yesterday Client"),
+    }
+    return therapist, made
+
+
+def _names(response) -> list[str]:
+    return [a.client_name for a in response.context["cl"].result_list]
+
+
+def test_list_shows_upcoming_first_then_the_past_latest_first(staff_client, spread):
+    response = staff_client.get(LIST)
+    assert _names(response) == ["Tomorrow Client", "Day After", "Yesterday Client", "Last Week"]
+    tomorrow = _today_at(10, 1)
+    assert f"{tomorrow:%a} {tomorrow.day} {tomorrow:%b %Y}, 10:00" in response.content.decode()
+    assert "Swedish, 60 min" in response.content.decode()
+    # A column header still sorts as asked.
+    assert _names(staff_client.get(LIST, {"o": "1"}))[0] == "Last Week"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"when": "tomorrow"}, ["Tomorrow Client"]),
+        ({"when": "upcoming"}, ["Tomorrow Client", "Day After"]),
+        ({"when": "past"}, ["Yesterday Client", "Last Week"]),
+        ({"when": "next_7_days"}, ["Tomorrow Client", "Day After"]),
+        ({"from_date": "DAY-1", "to_date": "DAY+1"}, ["Tomorrow Client", "Yesterday Client"]),
+        ({"from_date": "DAY+2"}, ["Day After"]),
+        ({"to_date": "DAY-7"}, ["Last Week"]),
+    ],
+)
+def test_date_filters_use_the_clinics_days(staff_client, spread, params, expected):
+    today = timezone.now().astimezone(LONDON).date()
+    resolved = {
+        key: (today + timedelta(days=int(value[3:]))).isoformat() if value.startswith("DAY") else value
+        for key, value in params.items()
+    }
+    assert _names(staff_client.get(LIST, resolved)) == expected
+
+
+def test_this_week_and_today(staff_client, spread, swedish):
+    therapist, _made = spread
+    appointment_row(therapist, swedish, _today_at(7), client_name="Early Today")
+    assert _names(staff_client.get(LIST, {"when": "today"})) == ["Early Today"]
+    today = timezone.now().astimezone(LONDON).date()
+    week = _names(staff_client.get(LIST, {"when": "this_week"}))
+    monday = today - timedelta(days=today.weekday())
+    expected = {
+        name
+        for name, offset in [
+            ("Early Today", 0),
+            ("Tomorrow Client", 1),
+            ("Day After", 2),
+            ("Yesterday Client", -1),
+            ("Last Week", -7),
+        ]  # fmt: skip
+        if monday <= today + timedelta(days=offset) <= monday + timedelta(days=6)
+    }
+    assert set(week) == expected
+
+
+def test_a_malformed_range_date_is_a_warning_not_an_error(staff_client, spread):
+    response = staff_client.get(LIST, {"from_date": "31/02/2026"}, follow=True)
+    assert response.status_code == 200
+    assert len(_names(response)) == 4
+    assert "“31/02/2026” is not a date" in response.content.decode()
+
+
+def test_search_by_reference_phone_and_email(staff_client, spread):
+    _therapist, made = spread
+    assert _names(staff_client.get(LIST, {"q": made["tomorrow"].reference})) == ["Tomorrow Client"]
+    assert len(_names(staff_client.get(LIST, {"q": "07700 900101"}))) == 4
+
+
+def _act(client, action, *appointments, **extra):
+    data = {"action": action, "_selected_action": [a.pk for a in appointments], **extra}
+    return client.post(LIST, data, follow=True)
+
+
+def test_mark_completed_and_no_show_record_who_and_what(staff_client, spread):
+    _therapist, made = spread
+    response = _act(staff_client, "mark_completed", made["yesterday"], made["tomorrow"])
+    html = response.content.decode()
+    assert "1 appointment marked completed." in html
+    assert f"Not changed: {made['tomorrow'].reference} has not started yet." in html
+    made["yesterday"].refresh_from_db()
+    made["tomorrow"].refresh_from_db()
+    assert made["yesterday"].status == AppointmentStatus.COMPLETED
+    assert made["tomorrow"].status == AppointmentStatus.CONFIRMED
+    _act(staff_client, "mark_no_show", made["last_week"])
+    made["last_week"].refresh_from_db()
+    assert made["last_week"].status == AppointmentStatus.NO_SHOW
+    # The appointment's page shows who did it and what changed.
+    page = staff_client.get(f"{LIST}{made['yesterday'].pk}/change/")
+    history = page.context["history"]
+    assert [(h.who, h.what) for h in history] == [("staff", "Status: Confirmed → Completed")]
+    assert "Status: Confirmed → Completed" in page.content.decode()
+
+
+def test_cancel_action_asks_first_then_cancels_and_emails(staff_client, spread):
+    from django_tasks_db.models import DBTaskResult
+
+    _therapist, made = spread
+    ask = _act(staff_client, "cancel_selected", made["tomorrow"], made["day_after"])
+    assert ask.templates[0].name == "admin/booking/appointment/cancel_confirmation.html"
+    assert "Tomorrow Client" in ask.content.decode() and "Day After" in ask.content.decode()
+    made["tomorrow"].refresh_from_db()
+    assert made["tomorrow"].status == AppointmentStatus.CONFIRMED  # nothing yet
+    done = _act(staff_client, "cancel_selected", made["tomorrow"], made["day_after"], post="yes")
+    assert "2 appointments cancelled; each client is being emailed." in done.content.decode()
+    assert Appointment.objects.filter(status=AppointmentStatus.CANCELLED).count() == 2
+    kinds = sorted(t.args_kwargs["kwargs"]["kind"] for t in DBTaskResult.objects.all())
+    assert kinds == ["cancellation", "cancellation"]
+    # Cancelling again changes nothing and says why.
+    again = _act(staff_client, "cancel_selected", made["tomorrow"], post="yes")
+    assert "is cancelled and cannot be cancelled" in again.content.decode()
+    assert DBTaskResult.objects.count() == 2
+
+
+def test_therapist_cannot_run_actions(client, two_diaries):
+    anna, _ben, mine, _theirs = two_diaries
+    client.force_login(user_in_role("Therapist", "anna", anna))
+    response = _act(client, "mark_completed", mine)
+    mine.refresh_from_db()
+    assert mine.status == AppointmentStatus.CONFIRMED
+    assert "Mark as completed" not in client.get(LIST).content.decode()
+    assert response.status_code == 200
+
+
+def test_change_history_shows_before_and_after(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    booked = services.appointment_book(
+        technique=swedish, length=swedish_60, start=start, therapist=therapist,
+        client=services.ClientDetails("Hana Kato", "hana@example.com", "1"), source="staff", notify=False,
+    )  # fmt: skip
+    url = f"{LIST}{booked.pk}/change/"
+    data = add_data(therapist, swedish, swedish_60, start.replace(hour=11), client_name="Hana Kato",
+                    recent_injury="Sprained wrist")  # fmt: skip
+    assert staff_client.post(url, data).status_code == 302
+    (entry,) = staff_client.get(url).context["history"]
+    assert (
+        f"Start: {start:%a} {start.day} {start:%b %Y} 10:00 → {start:%a} {start.day} {start:%b %Y} 11:00"
+        in entry.what
+    )
+    assert "Client name: Phone Client" not in entry.what
+    # Health answers are special-category data: the log says they changed, not what they say.
+    assert "recent injuries or surgery changed" in entry.what.lower()
+    assert "Sprained" not in entry.what
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _csv_names(response) -> list[str]:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    return [row["Client name"] for row in rows]
+
+
+def test_export_follows_the_lists_filters(staff_client, spread):
+    response = staff_client.get(f"{LIST}export.csv", {"when": "upcoming"})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="appointments-')
+    assert _csv_names(response) == ["Tomorrow Client", "Day After"]
+    assert len(_csv_names(staff_client.get(f"{LIST}export.csv"))) == 4
+    list_page = staff_client.get(LIST, {"when": "upcoming"}).content.decode()
+    assert f'href="{LIST}export.csv?when=upcoming"' in list_page
+
+
+def test_export_action_exports_the_selection(staff_client, spread):
+    _therapist, made = spread
+    response = staff_client.post(
+        LIST, {"action": "export_csv", "_selected_action": [made["last_week"].pk, made["tomorrow"].pk]}
+    )
+    assert _csv_names(response) == ["Last Week", "Tomorrow Client"]
+
+
+def test_therapist_export_holds_only_their_own(client, two_diaries):
+    anna, _ben, _mine, _theirs = two_diaries
+    client.force_login(user_in_role("Therapist", "anna", anna))
+    assert _csv_names(client.get(f"{LIST}export.csv")) == ["Alice Mine"]
+
+
+@pytest.mark.parametrize("who", ["manager", "reception"])
+def test_list_runs_a_fixed_number_of_queries_with_5_or_500_appointments(client, swedish, who):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    team = [TherapistFactory(techniques=[swedish]) for _ in range(20)]
+    user = user_in_role("Manager" if who == "manager" else "Reception", who)
+    client.force_login(user)
+    counts = []
+    for total in (5, 500):
+        Appointment.objects.all().delete()
+        for i in range(total):
+            start = _today_at(8, days=i // 20) + timedelta(minutes=30 * (i % 20))
+            appointment_row(team[i % 20], swedish, start, minutes=25, buffer_minutes=5, client_name=f"C{i}")
+        client.get(LIST, {"when": "upcoming"})
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(LIST, {"when": "upcoming"})
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert len(response.context["cl"].result_list) == 50  # a page of 500
+    assert counts[0] == counts[1], counts
+
+
+# --------------------------------------------------------------------------- therapists and techniques
+
+
+def _therapist_form(therapist, technique, **time_off):
+    data = {
+        "name": therapist.name, "slug": therapist.slug, "bio": "", "techniques": [technique.pk],
+        "active": "on", "working_hours-TOTAL_FORMS": "0", "working_hours-INITIAL_FORMS": "0",
+        "working_hours-MIN_NUM_FORMS": "0", "working_hours-MAX_NUM_FORMS": "1000",
+        "time_off-TOTAL_FORMS": "1", "time_off-INITIAL_FORMS": "0",
+        "time_off-MIN_NUM_FORMS": "0", "time_off-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    data.update({f"time_off-0-{key}": value for key, value in time_off.items()})
+    return data
+
+
+def test_time_off_over_booked_appointments_names_them_and_needs_a_tick(staff_client, swedish, swedish_60):
+    from booking.models import TimeOff
+
+    therapist = TherapistFactory(name="Fay", techniques=[swedish], hours={})
+    tuesday = upcoming_tuesday()
+    booked = appointment_row(therapist, swedish, tuesday.replace(hour=10), client_name="Gus Grant")
+    appointment_row(
+        therapist,
+        swedish,
+        tuesday.replace(hour=12),
+        client_name="Cancelled One",
+        status=AppointmentStatus.CANCELLED,
+    )
+    url = f"/admin/booking/therapist/{therapist.pk}/change/"
+    span = {
+        "start_0": tuesday.strftime("%d/%m/%Y"), "start_1": "09:00",
+        "end_0": tuesday.strftime("%d/%m/%Y"), "end_1": "17:00", "reason": "Course",
+    }  # fmt: skip
+    response = staff_client.post(url, _therapist_form(therapist, swedish, **span))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"This time off overlaps 1 booked appointment: {booked.reference} (Gus Grant, " in html
+    assert "Cancelled One" not in html
+    assert not TimeOff.objects.exists()
+    # Staff decide: tick the box and it is saved, with a reminder that the booking stands.
+    response = staff_client.post(
+        url, _therapist_form(therapist, swedish, keep_appointments="on", **span), follow=True
+    )
+    assert TimeOff.objects.filter(therapist=therapist, reason="Course").exists()
+    assert f"which still stand: {booked.reference} (Gus Grant," in response.content.decode()
+
+
+def test_time_off_clear_of_appointments_saves_without_a_question(staff_client, swedish):
+    from booking.models import TimeOff
+
+    therapist = TherapistFactory(techniques=[swedish], hours={})
+    tuesday = upcoming_tuesday()
+    appointment_row(therapist, swedish, tuesday.replace(hour=10))
+    span = {
+        "start_0": tuesday.strftime("%d/%m/%Y"), "start_1": "13:00",
+        "end_0": tuesday.strftime("%d/%m/%Y"), "end_1": "17:00",
+    }  # fmt: skip
+    url = f"/admin/booking/therapist/{therapist.pk}/change/"
+    assert staff_client.post(url, _therapist_form(therapist, swedish, **span)).status_code == 302
+    assert TimeOff.objects.count() == 1
+
+
+def test_therapist_page_shows_the_week_photo_and_schedule_link(staff_client, swedish):
+    therapist = TherapistFactory(
+        name="Hal",
+        techniques=[swedish],
+        hours={0: [("09:00", "13:00"), ("14:00", "18:00")], 5: [("10:00", "14:00")]},
+    )
+    html = staff_client.get(f"/admin/booking/therapist/{therapist.pk}/change/").content.decode()
+    assert '<th scope="row">Mon</th><td>09:00–13:00, 14:00–18:00</td>' in html
+    assert '<th scope="row">Tue</th><td>Not working</td>' in html
+    assert "No photo: the booking pages show their initials." in html
+    assert f'href="/admin/booking/schedule/?therapist={therapist.pk}"' in html
+    listing = staff_client.get("/admin/booking/therapist/").content.decode()
+    assert "Mon 09:00–13:00, 14:00–18:00; Sat 10:00–14:00" in listing
+
+
+def test_technique_slug_may_not_shadow_booking_pages(staff_client):
+    data = {
+        "name": "Manage", "slug": "manage", "summary": "", "description": "", "suitable_for": "",
+        "buffer_minutes": "15", "active": "on", "display_order": "0",
+        "lengths-TOTAL_FORMS": "1", "lengths-INITIAL_FORMS": "0",
+        "lengths-MIN_NUM_FORMS": "1", "lengths-MAX_NUM_FORMS": "1000",
+        "lengths-0-duration_minutes": "60", "lengths-0-price": "50",
+    }  # fmt: skip
+    response = staff_client.post("/admin/booking/technique/add/", data)
+    assert response.status_code == 200
+    assert "is used by the booking pages" in response.content.decode()
+    data["slug"] = "manage-massage"
+    assert staff_client.post("/admin/booking/technique/add/", data).status_code == 302
+    listing = staff_client.get("/admin/booking/technique/").content.decode()
+    assert "60 min £50.00" in listing

@@ -6,10 +6,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from booking.choices import AppointmentSource, AppointmentStatus
+from booking.choices import AppointmentStatus
 from booking.models import Appointment, Closure, TimeOff
 from tests.conftest import LONDON
 from tests.factories import TherapistFactory, user_in_role
+from tests.factories import appointment_row as appointment
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/booking/schedule/"
@@ -18,26 +19,6 @@ TUESDAY = date(2026, 11, 24)
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=LONDON)
-
-
-def appointment(therapist, technique, start, minutes=60, **extra) -> Appointment:
-    """A row straight into the table: these tests read the schedule, they do not book."""
-    fields = {
-        "therapist": therapist,
-        "technique": technique,
-        "duration_minutes": minutes,
-        "price": "55.00",
-        "buffer_minutes": 15,
-        "start": start,
-        "end": start + timedelta(minutes=minutes),
-        "occupied_until": start + timedelta(minutes=minutes + 15),
-        "client_name": "Olivia Brown",
-        "client_email": "olivia@example.com",
-        "client_phone": "07700 900101",
-        "source": AppointmentSource.STAFF,
-    }
-    fields.update(extra)
-    return Appointment.objects.create(**fields)
 
 
 @pytest.fixture
@@ -204,12 +185,20 @@ def _fill(therapists, technique, day, count):
         start = at(day, 8) + timedelta(minutes=30 * (i // len(therapists)))
         rows.append(
             Appointment(
-                therapist=therapist, technique=technique, duration_minutes=25, price="40.00", buffer_minutes=5,
-                start=start, end=start + timedelta(minutes=25), occupied_until=start + timedelta(minutes=30),
-                client_name=f"Client {i}", client_email=f"c{i}@example.com", client_phone="07700 900000",
+                therapist=therapist,
+                technique=technique,
+                duration_minutes=25,
+                price="40.00",
+                buffer_minutes=5,
+                start=start,
+                end=start + timedelta(minutes=25),
+                occupied_until=start + timedelta(minutes=30),
+                client_name=f"Client {i}",
+                client_email=f"c{i}@example.com",
+                client_phone="07700 900000",
                 reference=f"R{i:07d}",
             )
-        )  # fmt: skip
+        )
     Appointment.objects.bulk_create(rows)
 
 

@@ -171,3 +171,17 @@ def test_fall_back_day_shows_the_repeated_hour_twice():
 def test_ordinary_days_have_plain_hour_labels():
     marks = hour_marks(*window_for(TUESDAY, LONDON, (9, 12)), LONDON)
     assert marks == [(0.0, "09:00"), (pytest.approx(33.333), "10:00"), (pytest.approx(66.667), "11:00")]
+
+
+def test_week_in_words():
+    from booking.dayplan import week_rows, week_summary
+
+    periods = [WorkingPeriod(d, time(9), time(18)) for d in range(5)] + [
+        WorkingPeriod(5, time(14), time(16)),
+        WorkingPeriod(5, time(10), time(13)),
+    ]
+    assert week_rows(periods)[5] == ("Sat", "10:00–13:00, 14:00–16:00")
+    assert week_rows(periods)[6] == ("Sun", "")
+    assert week_summary(periods) == "Mon–Fri 09:00–18:00; Sat 10:00–13:00, 14:00–16:00"
+    assert week_summary([WorkingPeriod(2, time(9), time(12))]) == "Wed 09:00–12:00"
+    assert week_summary([]) == ""
