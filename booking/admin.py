@@ -22,6 +22,7 @@ from django.utils.translation import ngettext
 from . import availability as engine
 from . import dayplan, exports, roles, selectors, services
 from .choices import AppointmentSource, AppointmentStatus
+from .forms import parse_iso_date
 from .models import (
     Appointment,
     BookingPolicy,
@@ -423,7 +424,7 @@ class DateRangeFilter(admin.ListFilter):
             raw = params.pop(name, [""])
             raw = raw[-1] if isinstance(raw, list) else raw
             try:
-                self.values[name] = date.fromisoformat(raw) if raw else None
+                self.values[name] = parse_iso_date(raw) if raw else None
             except ValueError:
                 self.values[name] = None
                 messages.warning(

@@ -22,6 +22,7 @@ from django.views.generic import TemplateView
 from . import availability as engine
 from . import dayplan, roles, selectors
 from .choices import OCCUPYING_STATUSES
+from .forms import parse_iso_date
 from .models import Appointment, Therapist
 
 HOUR_HEIGHT_PX = 72  # tall enough for two lines in a 30-minute appointment
@@ -73,10 +74,12 @@ class ScheduleView(TemplateView):
             raise PermissionDenied
         zone = selectors.clinic_zone()
         self.zone = zone
+        # Asked once: each answer costs a query of the user's groups.
+        self.own_only = roles.sees_only_own_appointments(request.user)
         self.today = timezone.now().astimezone(zone).date()
         raw = request.GET.get("date", "")
         try:
-            day = date.fromisoformat(raw) if raw else self.today
+            day = parse_iso_date(raw) if raw else self.today
         except ValueError:
             context = self._base_context(self.today, None)
             context["date_error"] = _(
@@ -84,7 +87,7 @@ class ScheduleView(TemplateView):
             ) % {"value": raw[:40]}
             return self.render_to_response(context, status=400)
         therapist = self._therapist(request)
-        if therapist is None and roles.sees_only_own_appointments(request.user):
+        if therapist is None and self.own_only:
             context = self._base_context(day, None)
             context["unlinked"] = True
             return self.render_to_response(context)
@@ -96,7 +99,7 @@ class ScheduleView(TemplateView):
 
     def _therapist(self, request) -> Therapist | None:
         """The therapist asked for, or the user's own when they may see only theirs."""
-        own = roles.sees_only_own_appointments(request.user)
+        own = self.own_only
         mine = getattr(request.user, "therapist", None) if own else None
         raw = request.GET.get("therapist", "")
         if not raw:
@@ -111,18 +114,15 @@ class ScheduleView(TemplateView):
     # ------------------------------------------------------------------ contexts
 
     def _base_context(self, day: date, therapist: Therapist | None) -> dict:
-        user = self.request.user
         return {
             **self.admin_site.each_context(self.request),
             "title": _("Schedule"),
             "day": day,
             "today": self.today,
             "therapist": therapist,
-            "can_choose_therapist": not roles.sees_only_own_appointments(user),
+            "can_choose_therapist": not self.own_only,
             "therapist_choices": (
-                Therapist.objects.order_by("name", "id").only("pk", "name")
-                if not roles.sees_only_own_appointments(user)
-                else []
+                Therapist.objects.order_by("name", "id").only("pk", "name") if not self.own_only else []
             ),
             "columns": [],
             "marks": [],

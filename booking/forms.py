@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django import forms
 from django.utils import timezone
@@ -241,3 +241,12 @@ class RescheduleTimesForm(forms.Form):
 
 class RescheduleSlotForm(forms.Form):
     start = ClinicDateTimeField(error_messages={"required": _("Choose a time.")})
+
+
+def parse_iso_date(raw: str) -> date:
+    """A date written 2026-11-24, within years a clinic can mean (so that stepping a day
+    either side never overflows). Raises ValueError otherwise."""
+    day = date.fromisoformat(raw.strip())
+    if not 1900 <= day.year <= 2200:
+        raise ValueError(f"year out of range: {day.year}")
+    return day

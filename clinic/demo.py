@@ -166,7 +166,7 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
     from django.utils.text import slugify
 
     from booking import selectors, services
-    from booking.choices import AppointmentSource
+    from booking.choices import AppointmentSource, AppointmentStatus
     from booking.models import Appointment, Closure, Technique, Therapist, TimeOff, WorkingHours
 
     now = now or timezone.now()
@@ -202,11 +202,16 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
         training_day = date_of_next_month_first(today)
         Closure.objects.create(first_day=training_day, last_day=training_day, reason="Staff training day")
     created = 0
-    upcoming = Appointment.objects.filter(start__gte=now, start__lt=now + timedelta(days=14))
-    if not upcoming.exists():
+    # Last week too, so the schedule and the list have a past to mark and export.
+    recent = Appointment.objects.filter(
+        start__gte=now - timedelta(days=7), start__lt=now + timedelta(days=14)
+    )
+    if not recent.exists():
         rng = random.Random(2026)  # the same spread every time
-        for offset in range(14):
+        for offset in range(-7, 14):
             day = today + timedelta(days=offset)
+            # Past days and today were booked by the desk: the staff rules allow any time.
+            by_desk = offset <= 0
             for therapist in therapists:
                 for technique in therapist.techniques.all():
                     length = rng.choice(list(technique.lengths.all()))
@@ -221,6 +226,7 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                             first_day=day,
                             days=1,
                             now=now,
+                            policy=services.STAFF_POLICY if by_desk else None,
                         )
                         .get(therapist.pk, {})
                         .get(day, [])
@@ -234,17 +240,26 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                             # One address per booking: the online cap per address would
                             # otherwise stop the demo diary filling up.
                             email = f"{slugify(name)}+{created}@example.com"
-                            services.appointment_book(
+                            booked = services.appointment_book(
                                 technique=technique,
                                 length=length,
                                 start=start,
                                 therapist=therapist,
                                 client=services.ClientDetails(name=name, email=email, phone=phone),
-                                source=rng.choice([AppointmentSource.ONLINE, AppointmentSource.STAFF]),
+                                source=AppointmentSource.STAFF
+                                if by_desk
+                                else rng.choice([AppointmentSource.ONLINE, AppointmentSource.STAFF]),
                                 now=now,
                                 notify=False,  # no emails to made-up clients
                             )
                             created += 1
+                            if booked.end <= now:
+                                status = (
+                                    AppointmentStatus.NO_SHOW
+                                    if rng.random() < 0.1
+                                    else AppointmentStatus.COMPLETED
+                                )
+                                services.appointment_mark(appointment=booked, status=status, now=now)
                         except services.SlotUnavailable:
                             continue
     return {"therapists": len(therapists), "appointments_created": created}

@@ -105,6 +105,12 @@ def test_malformed_date_is_a_400_with_a_message(staff_client, clinic_day):
     assert 'aria-invalid="true"' in html
 
 
+@pytest.mark.parametrize("raw", ["9999-12-31", "0001-01-01", "2026-02-30"])
+def test_dates_out_of_range_are_a_400_not_a_crash(staff_client, raw):
+    assert staff_client.get(URL, {"date": raw}).status_code == 400
+    assert staff_client.get("/admin/booking/appointment/", {"to_date": raw}, follow=True).status_code == 200
+
+
 def test_unknown_therapist_is_a_404(staff_client, clinic_day):
     assert staff_client.get(URL, {"therapist": "999999"}).status_code == 404
     assert staff_client.get(URL, {"therapist": "abc"}).status_code == 404

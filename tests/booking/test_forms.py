@@ -76,3 +76,14 @@ def test_slot_form_checks_length_against_the_technique(swedish):
     form = SlotForm({"length": 45, "start": start}, technique=swedish)
     assert not form.is_valid()
     assert form.errors["length"] == ["Swedish is not offered in 45 minutes."]
+
+
+def test_parse_iso_date_accepts_clinic_years_only():
+    from datetime import date
+
+    from booking.forms import parse_iso_date
+
+    assert parse_iso_date(" 2026-11-24 ") == date(2026, 11, 24)
+    for bad in ("9999-12-31", "0001-01-01", "24/11/2026", "", "2026-13-01"):
+        with pytest.raises(ValueError):
+            parse_iso_date(bad)

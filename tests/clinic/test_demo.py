@@ -48,6 +48,15 @@ def test_demo_data_is_idempotent_and_covers_every_benefit(settings):
         authenticate(username="demo-therapist", password=demo.DEMO_STAFF_PASSWORD).therapist.name
         == "Amara Osei"
     )
+    # The diary has a past (marked completed or no-show) and a future, for the schedule.
+    from django.utils import timezone
+
+    from booking.models import Appointment
+
+    now = timezone.now()
+    past = Appointment.objects.filter(end__lte=now)
+    assert past.exists() and set(past.values_list("status", flat=True)) <= {"completed", "no_show"}
+    assert Appointment.objects.filter(start__gt=now, status="confirmed").exists()
 
 
 def test_demo_data_refuses_to_run_in_production(settings):
