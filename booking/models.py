@@ -368,3 +368,21 @@ class Appointment(models.Model):
         return TechniqueLength(
             technique=self.technique, duration_minutes=self.duration_minutes, price=self.price
         )
+
+
+class ClientChange(models.Model):
+    """A change a client made online (cancel, move), for the appointment's history.
+
+    Changes made in the admin are in Django's admin log, which needs a staff user; this
+    keeps the client's own changes beside them."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="client_changes")
+    at = models.DateTimeField(_("when"), auto_now_add=True)
+    summary = models.CharField(_("what"), max_length=300)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("client change")
+
+    def __str__(self) -> str:
+        return f"{self.appointment.reference}: {self.summary}"

@@ -19,6 +19,7 @@ from .choices import AppointmentStatus
 from .models import (
     Appointment,
     BookingPolicy,
+    ClientChange,
     Closure,
     Technique,
     TechniqueLength,
@@ -499,8 +500,8 @@ class HistoryEntry:
 
 
 def appointment_history(*, appointment_id: int) -> list[HistoryEntry]:
-    """Who changed an appointment in the admin, when, and what: Django's admin log, newest
-    first (one query)."""
+    """Who changed an appointment, when, and what, oldest first: Django's admin log for
+    staff, and the client's own online changes (two queries)."""
     from django.contrib.admin.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
@@ -509,9 +510,9 @@ def appointment_history(*, appointment_id: int) -> list[HistoryEntry]:
             content_type=ContentType.objects.get_for_model(Appointment), object_id=str(appointment_id)
         )
         .select_related("user")
-        .order_by("-action_time", "-pk")
+        .order_by("action_time", "pk")
     )
-    return [
+    history = [
         HistoryEntry(
             when=entry.action_time,
             who=entry.user.get_full_name() or entry.user.get_username(),
@@ -519,6 +520,11 @@ def appointment_history(*, appointment_id: int) -> list[HistoryEntry]:
         )
         for entry in entries
     ]
+    history += [
+        HistoryEntry(when=change.at, who=_("The client, online"), what=change.summary)
+        for change in ClientChange.objects.filter(appointment_id=appointment_id)
+    ]
+    return sorted(history, key=lambda entry: entry.when)
 
 
 def appointments_during(*, therapist: Therapist, start: datetime, end: datetime) -> list[Appointment]:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from . import availability as engine
 from . import notifications, selectors
 from .choices import AppointmentSource, AppointmentStatus
-from .models import Appointment, Technique, TechniqueLength, Therapist
+from .models import Appointment, ClientChange, Technique, TechniqueLength, Therapist
 
 # Staff may book any 5-minute mark, at any notice, as far ahead as they like.
 STAFF_POLICY = engine.Policy(
@@ -312,6 +312,8 @@ def appointment_cancel(
         appointment.status = AppointmentStatus.CANCELLED
         appointment.sequence += 1
         appointment.save(update_fields=["status", "sequence", "updated_at"])
+        if by_client:
+            ClientChange.objects.create(appointment=appointment, summary=_("Cancelled online by the client"))
         if notify:
             notifications.notify(notifications.EmailKind.CANCELLATION, appointment)
     return appointment
@@ -370,6 +372,7 @@ def appointment_reschedule(
             raise _slot_taken()
         start_utc = new_start.astimezone(UTC)
         duration = timedelta(minutes=appointment.duration_minutes)
+        previous_start = appointment.start
         appointment.therapist = target
         appointment.start = start_utc
         appointment.end = start_utc + duration
@@ -378,6 +381,16 @@ def appointment_reschedule(
         # A new time deserves its own reminder.
         appointment.reminder_queued_at = None
         _save_or_taken(appointment)
+        if by_client:
+            zone = selectors.clinic_zone()
+            ClientChange.objects.create(
+                appointment=appointment,
+                summary=_("Moved online by the client: %(before)s → %(after)s")
+                % {
+                    "before": f"{previous_start.astimezone(zone):%a %d %b %Y %H:%M}",
+                    "after": f"{start_utc.astimezone(zone):%a %d %b %Y %H:%M}",
+                },
+            )
         if notify:
             notifications.notify(notifications.EmailKind.RESCHEDULE, appointment)
     return appointment

@@ -543,3 +543,24 @@ def test_technique_slug_may_not_shadow_booking_pages(staff_client):
     assert staff_client.post("/admin/booking/technique/add/", data).status_code == 302
     listing = staff_client.get("/admin/booking/technique/").content.decode()
     assert "60 min £50.00" in listing
+
+
+def test_history_includes_the_clients_own_online_changes(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    booked = services.appointment_book(
+        technique=swedish, length=swedish_60, start=start, therapist=therapist,
+        client=services.ClientDetails("Ida Park", "ida@example.com", "1"), notify=False,
+        source="staff",
+    )  # fmt: skip
+    services.appointment_reschedule(
+        appointment=booked, new_start=start.replace(hour=14), by_client=True, notify=False
+    )
+    services.appointment_cancel(appointment=booked, by_client=True, notify=False)
+    page = staff_client.get(f"{LIST}{booked.pk}/change/")
+    day = f"{start:%a %d %b %Y}"
+    assert [(h.who, h.what) for h in page.context["history"]] == [
+        ("The client, online", f"Moved online by the client: {day} 10:00 → {day} 14:00"),
+        ("The client, online", "Cancelled online by the client"),
+    ]
+    assert "Cancelled online by the client" in page.content.decode()

@@ -449,4 +449,3 @@ def test_schedule_on_a_phone(phone_page, live_server, clinic):
     region.evaluate("(el) => { el.scrollLeft = 0; }")
     expect(column(page, "Anna Field").locator("h2")).to_be_in_viewport()
     take_screenshot(page, "staff-07-schedule-phone")
-
