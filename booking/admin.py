@@ -281,7 +281,8 @@ class BookingPolicyAdmin(admin.ModelAdmin):
     ]
 
     def has_add_permission(self, request):
-        return not BookingPolicy.objects.exists()
+        # One row only, and only for those allowed to add it (managers).
+        return super().has_add_permission(request) and not BookingPolicy.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -304,6 +305,12 @@ class AppointmentAdminForm(forms.ModelForm):
             "Closures and other appointments still apply."
         ),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None and "length" in self.fields:
+            # Shown (and required) only when booking; a move keeps the length booked.
+            self.fields["length"].required = True
 
     class Meta:
         model = Appointment
@@ -462,13 +469,13 @@ class AppointmentAdmin(admin.ModelAdmin):
     form = AppointmentAdminForm
     list_display = [
         "when",
+        "reference",
         "therapist",
         "technique_and_length",
         "client_name",
         "client_phone",
         "status",
         "source",
-        "reference",
     ]
     list_display_links = ["when", "client_name"]
     list_filter = [WhenFilter, DateRangeFilter, "status", "therapist", "technique", "source"]

@@ -564,3 +564,17 @@ def test_history_includes_the_clients_own_online_changes(staff_client, swedish, 
         ("The client, online", "Cancelled online by the client"),
     ]
     assert "Cancelled online by the client" in page.content.decode()
+
+
+def test_only_managers_may_create_the_missing_policy(client, db):
+    from booking.models import BookingPolicy
+
+    BookingPolicy.objects.all().delete()
+    client.force_login(user_in_role("Therapist", "tess"))
+    assert client.get("/admin/booking/bookingpolicy/add/").status_code == 403
+    client.force_login(user_in_role("Reception", "rita"))
+    assert client.get("/admin/booking/bookingpolicy/add/").status_code == 403
+    client.force_login(user_in_role("Manager", "mona"))
+    assert client.get("/admin/booking/bookingpolicy/add/").status_code == 200
+    BookingPolicy.load()
+    assert client.get("/admin/booking/bookingpolicy/add/").status_code == 403  # one row only

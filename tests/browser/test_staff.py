@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 
 from booking.choices import AppointmentSource, AppointmentStatus
 from booking.models import Appointment, TimeOff
+from tests.browser.axe import assert_accessible
 from tests.browser.conftest import PHONE, SCREENSHOT_DIR, take_screenshot
 from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory, user_in_role
 
@@ -33,9 +34,9 @@ SCHEDULE = "/admin/booking/schedule/"
 APPOINTMENTS = "/admin/booking/appointment/"
 PASSWORD = "a long staff passphrase 4 tests"
 EVERY_DAY = {d: [("08:00", "20:00")] for d in range(7)}
-# A4 landscape is 297 mm wide; the schedule's @page rule leaves 10 mm margins: 277 mm
+# A4 landscape is 297 x 210 mm; the schedule's @page rule leaves 10 mm margins: 277 x 190 mm
 # printable, at 96 CSS pixels to the inch.
-A4_LANDSCAPE_PRINTABLE_PX = round(277 / 25.4 * 96)  # 1047
+A4_PRINTABLE_PX = (round(277 / 25.4 * 96), round(190 / 25.4 * 96))  # (1047, 718)
 
 
 # --------------------------------------------------------------------------- dates and words
@@ -216,7 +217,7 @@ SIDEWAYS = """(width) => {
 # --------------------------------------------------------------------------- tests
 
 
-def test_receptionist_runs_the_day(desktop_page, live_server, clinic, axe):
+def test_receptionist_runs_the_day(desktop_page, live_server, clinic, axe_script):
     page = desktop_page
     staff("Reception", "desk")
     today = clinic.today
@@ -245,7 +246,7 @@ def test_receptionist_runs_the_day(desktop_page, live_server, clinic, axe):
         "href", f"{APPOINTMENTS}{clinic.sam.pk}/change/"
     )
     take_screenshot(page, "staff-01-schedule-day")
-    axe(page, "schedule, day view")
+    assert_accessible(page, "schedule, day view")
 
     # The day navigation: next day, back with "Today", and a day typed in the picker.
     page.get_by_role("link", name="Next day").click()
@@ -312,7 +313,8 @@ def test_receptionist_runs_the_day(desktop_page, live_server, clinic, axe):
     page.locator("input[name=_save]").click()
     expect(page.locator(".errornote")).to_be_visible()
     expect(page.locator("ul.errorlist.nonfield")).to_have_text(
-        f"Overlaps {maya.reference}: Maya Green, Swedish 08:00–09:00 (room free again at 09:15, after cleanup)."
+        f"Overlaps {maya.reference}: Maya Green, Swedish 08:00–09:00 "
+        "(room free again at 09:15, after cleanup)."
     )
     # What was typed survives, so it can be corrected rather than retyped.
     expect(page.locator("#id_client_name")).to_have_value("Noah Clash")
@@ -353,7 +355,7 @@ def test_receptionist_runs_the_day(desktop_page, live_server, clinic, axe):
     expect(page.locator("li.item-booked .schedule-title")).to_have_text(week_clients)
     expect(page.locator("li.item-booked", has_text="Sam Patel")).to_have_count(0)
     take_screenshot(page, "staff-04-schedule-week")
-    axe(page, "schedule, week view")
+    assert_accessible(page, "schedule, week view")
 
 
 def test_therapist_sees_only_their_own_day(desktop_page, live_server, clinic):
@@ -393,8 +395,10 @@ def test_schedule_prints_on_a4(new_page, live_server, clinic):
     # overflows (and scrolls) on screen; printed, it must fit the page.
     for name in ("Eve Stone", "Finn Hale", "Gus Reid"):
         TherapistFactory(name=name, techniques=[clinic.swedish], hours=EVERY_DAY)
+    # And one who does not work today: named under the grid, one more line to fit.
+    TherapistFactory(name="Hana Moss", hours={(clinic.today.weekday() + 1) % 7: [("09:00", "17:00")]})
     staff("Reception", "desk")
-    page = new_page({"viewport": {"width": A4_LANDSCAPE_PRINTABLE_PX, "height": 740}})
+    page = new_page({"viewport": {"width": A4_PRINTABLE_PX[0], "height": A4_PRINTABLE_PX[1]}})
     page.goto(f"{live_server.url}{SCHEDULE}?date={clinic.today.isoformat()}")
     log_in(page, "desk")
     expect(page.locator("section.schedule-column")).to_have_count(7)
@@ -409,12 +413,19 @@ def test_schedule_prints_on_a4(new_page, live_server, clinic):
     for selector in [*chrome, ".schedule-hint", "#footer", "#toggle-nav-sidebar"]:
         expect(page.locator(selector)).to_be_hidden()
     expect(page.locator("h1")).to_have_text(f"Schedule: {day_heading(clinic.today)}")
+    expect(page.locator(".schedule-resting")).to_have_text(re.compile(r"Not working this day:\s+Hana Moss"))
     printed = page.evaluate(SIDEWAYS, page.viewport_size["width"])
     assert printed["grid"] <= printed["scrollClient"] + 1, f"the grid is wider than the A4 page: {printed}"
     assert printed["page"] <= printed["screen"], f"the page is wider than the A4 page: {printed}"
-    # Every column still shows its name and booked clients, just narrower.
+    # ... and uses that width (no room kept for the hidden sidebar), on one page's height.
+    assert printed["scrollClient"] >= A4_PRINTABLE_PX[0] - 4, (
+        f"the grid leaves the page half empty: {printed}"
+    )
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= A4_PRINTABLE_PX[1], f"{height}px tall: more than one A4 page ({A4_PRINTABLE_PX[1]}px)"
+    # Every column is on the page, the last one too, with its appointments.
+    expect(column(page, "Gus Reid").locator("h2")).to_be_in_viewport()
     expect(column(page, "Ben Stone").locator("li.item-booked", has_text="Sam Patel")).to_be_visible()
-    expect(page.locator("section.schedule-column h2")).to_have_count(7)
     take_screenshot(page, "staff-06-schedule-print")
 
     # Chromium's own print to PDF, with the page's @page size (A4 landscape).
@@ -443,6 +454,7 @@ def test_schedule_on_a_phone(phone_page, live_server, clinic):
     assert sizes["scrollWidth"] > sizes["scrollClient"], sizes
     region = page.get_by_role("region", name="Schedule grid")
     expect(region).to_be_visible()
+    expect(column(page, "Dev Patel").locator("h2")).not_to_be_in_viewport()
     region.evaluate("(el) => { el.scrollLeft = el.scrollWidth; }")
     expect(column(page, "Dev Patel").locator("h2")).to_be_in_viewport()
     assert page.evaluate("window.scrollX") == 0
