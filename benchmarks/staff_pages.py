@@ -66,9 +66,10 @@ def run(args) -> None:
     client.force_login(user)
     sample = Appointment.objects.filter(start__date__gte=busy_day).order_by("start").first()
     therapist_id = sample.therapist_id
+    schedule = f"/admin/booking/schedule/?date={busy_day}"
     pages = {
-        "schedule, one day": f"/admin/booking/schedule/?date={busy_day}",
-        "schedule, one therapist's week": f"/admin/booking/schedule/?date={busy_day}&therapist={therapist_id}",
+        "schedule, one day": schedule,
+        "schedule, one therapist's week": f"{schedule}&therapist={therapist_id}",
         "appointment list (page of 50)": "/admin/booking/appointment/",
         "list, this week": "/admin/booking/appointment/?when=this_week",
         "list, search by phone": "/admin/booking/appointment/?q=07700",
