@@ -8,10 +8,13 @@ from datetime import date, datetime, timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -199,6 +202,11 @@ class TherapistAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("techniques", "working_hours")
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # The linked account decides whose clients a therapist login sees: managers only.
+        return fields if roles.is_manager(request.user) else [*fields, "user"]
+
     @admin.display(description=_("offers"))
     def technique_list(self, obj: Therapist) -> str:
         return ", ".join(t.name for t in obj.techniques.all())
@@ -325,10 +333,13 @@ class AppointmentAdminForm(forms.ModelForm):
         if self.errors:
             return cleaned
         try:
-            if self.instance.pk is None:
-                self._book(cleaned)
-            else:
-                self._change(cleaned)
+            # One savepoint for the whole change: if a later step is refused (say, a move
+            # then a status it does not allow), the earlier one and its email roll back.
+            with transaction.atomic():
+                if self.instance.pk is None:
+                    self._book(cleaned)
+                else:
+                    self._change(cleaned)
         except ValidationError as error:
             raise ValidationError(error.messages) from None
         return cleaned
@@ -610,7 +621,13 @@ class AppointmentAdmin(admin.ModelAdmin):
         """The whole filtered list as CSV: the change list's own filters and search."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            self.message_user(
+                request, _("Those filters could not be read; nothing was exported."), messages.ERROR
+            )
+            return redirect("admin:booking_appointment_changelist")
         return self._csv_response(changelist.queryset)
 
     def _csv_response(self, queryset) -> HttpResponse:
@@ -633,11 +650,11 @@ class AppointmentAdmin(admin.ModelAdmin):
         fields += ["pregnant", "recent_injury", "health_conditions"]
         return fields + (["policy_agreed_at"] if obj is not None else [])
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = extra_context or {}
-        if object_id and str(object_id).isdigit():
-            extra_context["history"] = selectors.appointment_history(appointment_id=int(object_id))
-        return super().change_view(request, object_id, form_url, extra_context)
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Built from the object the user may open, never from the raw id in the address.
+        if obj is not None and obj.pk is not None:
+            context["history"] = selectors.appointment_history(appointment=obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -645,11 +662,11 @@ class AppointmentAdmin(admin.ModelAdmin):
         raw = request.GET.get("start", "")
         try:
             start = datetime.fromisoformat(raw) if raw else None
-        except ValueError:
-            start = None
-        if start is not None and timezone.is_aware(start):
-            initial["start"] = start.astimezone(selectors.clinic_zone())
-        else:
+            if start is not None and timezone.is_aware(start):
+                initial["start"] = start.astimezone(selectors.clinic_zone())
+            else:
+                initial.pop("start", None)
+        except (ValueError, OverflowError):
             initial.pop("start", None)
         return initial
 
@@ -676,14 +693,16 @@ class AppointmentAdmin(admin.ModelAdmin):
         parts = []
         for name in form.changed_data:
             label = str(form.fields[name].label or name)
-            if name in ("pregnant", "recent_injury", "health_conditions", "allow_outside_hours", "length"):
-                if name not in ("allow_outside_hours", "length"):
-                    parts.append(_("%(field)s changed") % {"field": label})
+            if name in ("allow_outside_hours", "length"):
+                continue  # instructions for this save, not data of the appointment
+            if name in ("pregnant", "recent_injury", "health_conditions", "client_notes"):
+                # The client's own words may hold health details: say that, not what.
+                parts.append(_("%(field)s changed") % {"field": label})
                 continue
             before = shown(name, form.initial.get(name))
             after = shown(name, form.cleaned_data.get(name))
             parts.append(f"{label}: {before} → {after}")
-        return "; ".join(parts) or super().construct_change_message(request, form, formsets, add)
+        return "; ".join(parts) or str(_("Saved without changes"))
 
     def save_model(self, request, obj, form, change):
         # The form already booked, moved, cancelled or marked the appointment through the

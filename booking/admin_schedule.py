@@ -104,7 +104,7 @@ class ScheduleView(TemplateView):
         raw = request.GET.get("therapist", "")
         if not raw:
             return mine
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
             raise Http404(_("No such therapist."))
         therapist = Therapist.objects.filter(pk=int(raw)).first()
         if therapist is None or (own and therapist != mine):
@@ -140,12 +140,10 @@ class ScheduleView(TemplateView):
                 shown.append(t)
             else:
                 resting.append(t)
-        moments = [
-            m for t in shown for a in data.appointments.get(t.pk, []) for m in (a.start, a.occupied_until)
-        ]
         hours = dayplan.display_hours(
             periods=[p for t in shown for p in data.periods(t) if p.weekday == day.weekday()],
-            moments=moments,
+            spans=[(a.start, a.occupied_until) for t in shown for a in data.appointments.get(t.pk, [])],
+            days=[day],
             tz=data.zone,
         )
         window = dayplan.window_for(day, data.zone, hours)
@@ -175,8 +173,12 @@ class ScheduleView(TemplateView):
         therapist = data.therapists[0]  # the same one, with its hours prefetched
         context = self._base_context(day, therapist)
         periods = data.periods(therapist)
-        moments = [m for a in data.appointments.get(therapist.pk, []) for m in (a.start, a.occupied_until)]
-        hours = dayplan.display_hours(periods=periods, moments=moments, tz=data.zone)
+        hours = dayplan.display_hours(
+            periods=periods,
+            spans=[(a.start, a.occupied_until) for a in data.appointments.get(therapist.pk, [])],
+            days=[monday + timedelta(days=offset) for offset in range(7)],
+            tz=data.zone,
+        )
         windows = []
         for offset in range(7):
             current = monday + timedelta(days=offset)
@@ -187,9 +189,9 @@ class ScheduleView(TemplateView):
             column.heading_href = self._link(current, None)
             column.today = current == self.today
             context["columns"].append(column)
-        # An ordinary week shares one axis; a week with a clock change draws that day's
-        # blocks in real time against the same wall-clock labels, off by at most an hour
-        # only in the small hours, outside any clinic's working day.
+        # The week shares one wall-clock axis. On the day the clocks change, that day's
+        # blocks are drawn in real time, so they drift from the labels only when the shown
+        # hours take in the changed hour itself (the small hours, outside a working day).
         axis = windows[0]
         context.update(
             mode="week",
@@ -216,7 +218,10 @@ class ScheduleView(TemplateView):
     ) -> Column:
         zone = data.zone
         day_start, day_end = engine.day_span(day, zone)
-        appointments = [a for a in data.appointments.get(therapist.pk, []) if day_start <= a.start < day_end]
+        # Those that start, end or run through this day: one crossing midnight shows on both.
+        appointments = [
+            a for a in data.appointments.get(therapist.pk, []) if a.start < day_end and a.end > day_start
+        ]
         by_id = {a.pk: a for a in appointments}
         periods = data.periods(therapist)
         plan = dayplan.plan_day(
@@ -240,9 +245,10 @@ class ScheduleView(TemplateView):
             else ngettext("%(n)s booked", "%(n)s booked", booked) % {"n": booked}
             + (
                 " · " + _("%(time)s free") % {"time": _duration_words(plan.free_minutes)}
-                if plan.works
+                if plan.works and therapist.active
                 else ""
             )
+            + ("" if therapist.active else " · " + _("not taking bookings"))
         )
         column = Column(heading="", heading_href="", hours=hours, summary=summary)
         column.shading = [
@@ -250,7 +256,9 @@ class ScheduleView(TemplateView):
             for b in plan.background
             if b.kind in (dayplan.Kind.WORKING, dayplan.Kind.AWAY)
         ]
-        column.items = [self._item(block, by_id, therapist) for block in plan.timeline()]
+        # An inactive therapist cannot be booked: their gaps are not offered as free.
+        spoken = [b for b in plan.timeline() if therapist.active or b.kind != dayplan.Kind.FREE]
+        column.items = [self._item(block, by_id, therapist) for block in spoken]
         column.items += [
             Item(kind="cleanup", style=_style(b), when="", title="")
             for b in plan.bookings

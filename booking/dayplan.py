@@ -56,8 +56,8 @@ _PRIORITY = (Kind.CLOSED, Kind.OFF, Kind.WORKING, Kind.BREAK, Kind.AWAY)
 
 @dataclass(frozen=True, slots=True)
 class Booking:
-    """An appointment as the plan needs it. ``occupies`` is false for cancelled or
-    no-show ones: they are still drawn, but they leave the time free."""
+    """An appointment as the plan needs it. ``occupies`` is false for cancelled ones:
+    they are still drawn, but they leave the time free."""
 
     key: int
     start: datetime
@@ -119,22 +119,30 @@ class DayPlan:
 def display_hours(
     *,
     periods: Iterable[WorkingPeriod],
-    moments: Iterable[datetime],
+    spans: Iterable[tuple[datetime, datetime]],
+    days: Sequence[date],
     tz: tzinfo,
     default: tuple[int, int] = (9, 18),
 ) -> tuple[int, int]:
-    """The whole wall-clock hours a page should show: from the earliest working period
-    or appointment to the latest, so nothing is cut off. ``(first, last)`` with ``last``
-    up to 24 (midnight at the end of the day)."""
+    """The whole wall-clock hours a page of ``days`` should show: from the earliest
+    working period or appointment to the latest, so nothing is cut off. ``spans`` are
+    appointments ``(start, end)``; the part of each outside ``days`` is ignored, so one
+    running past midnight does not stretch the page to the whole day. Returns
+    ``(first, last)`` with ``last`` up to 24 (the midnight that ends the day)."""
     firsts: list[int] = []
     lasts: list[int] = []
     for period in periods:
         firsts.append(period.start.hour)
         lasts.append(period.end.hour + (1 if (period.end.minute or period.end.second) else 0))
-    for moment in moments:
-        local = moment.astimezone(tz)
-        firsts.append(local.hour)
-        lasts.append(local.hour + (1 if (local.minute or local.second) else 0) or 24)
+    bounds = [day_span(day, tz) for day in days]
+    for start, end in spans:
+        for day_start, day_end in bounds:
+            if start >= day_end or end <= day_start:
+                continue
+            first = start.astimezone(tz) if start > day_start else None
+            last = end.astimezone(tz) if end < day_end else None
+            firsts.append(first.hour if first else 0)
+            lasts.append(last.hour + (1 if (last.minute or last.second) else 0) if last else 24)
     if not firsts:
         return default
     first, last = min(firsts), max(lasts)

@@ -58,3 +58,7 @@ def sees_only_own_appointments(user) -> bool:
         return False
     names = {group.name for group in user.groups.all()}
     return not names & {MANAGER, RECEPTION}
+
+
+def is_manager(user) -> bool:
+    return user.is_superuser or user.groups.filter(name=MANAGER).exists()

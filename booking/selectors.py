@@ -423,6 +423,13 @@ def staff_obstacles(
     until = end + timedelta(minutes=buffer_minutes)
     local = start.astimezone(zone)
     reasons: list[str] = []
+    if local.minute % 5 or local.second or local.microsecond:
+        reasons.append(
+            _("Start times are on 5-minute marks (10:00, 10:05 …); %(start)s is not.")
+            % {"start": f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"}
+        )
+    if end.astimezone(zone).date() != local.date():
+        reasons.append(_("An appointment must end on the day it starts; this one runs past midnight."))
     if not therapist.active:
         reasons.append(_("%(name)s is not taking bookings (not active).") % {"name": therapist.name})
     if not therapist.techniques.filter(pk=technique.pk).exists():
@@ -499,15 +506,15 @@ class HistoryEntry:
     what: str
 
 
-def appointment_history(*, appointment_id: int) -> list[HistoryEntry]:
-    """Who changed an appointment, when, and what, oldest first: Django's admin log for
-    staff, and the client's own online changes (two queries)."""
+def appointment_history(*, appointment: Appointment) -> list[HistoryEntry]:
+    """Who changed an appointment, when, and what, oldest first: the booking itself,
+    Django's admin log for staff, and the client's own online changes (two queries)."""
     from django.contrib.admin.models import LogEntry
     from django.contrib.contenttypes.models import ContentType
 
     entries = (
         LogEntry.objects.filter(
-            content_type=ContentType.objects.get_for_model(Appointment), object_id=str(appointment_id)
+            content_type=ContentType.objects.get_for_model(Appointment), object_id=str(appointment.pk)
         )
         .select_related("user")
         .order_by("action_time", "pk")
@@ -516,13 +523,23 @@ def appointment_history(*, appointment_id: int) -> list[HistoryEntry]:
         HistoryEntry(
             when=entry.action_time,
             who=entry.user.get_full_name() or entry.user.get_username(),
-            what=entry.get_change_message() or str(entry),
+            what=_("Booked") if entry.is_addition() else (entry.get_change_message() or str(entry)),
         )
         for entry in entries
     ]
+    if not any(entry.what == _("Booked") for entry in history):
+        # Booked online, or by staff outside the admin (an import, the demo data).
+        online = appointment.source == "online"
+        history.append(
+            HistoryEntry(
+                when=appointment.created_at,
+                who=_("The client, online") if online else _("Staff"),
+                what=_("Booked"),
+            )
+        )
     history += [
         HistoryEntry(when=change.at, who=_("The client, online"), what=change.summary)
-        for change in ClientChange.objects.filter(appointment_id=appointment_id)
+        for change in ClientChange.objects.filter(appointment=appointment)
     ]
     return sorted(history, key=lambda entry: entry.when)
 

@@ -337,7 +337,10 @@ def test_mark_completed_and_no_show_record_who_and_what(staff_client, spread):
     # The appointment's page shows who did it and what changed.
     page = staff_client.get(f"{LIST}{made['yesterday'].pk}/change/")
     history = page.context["history"]
-    assert [(h.who, h.what) for h in history] == [("staff", "Status: Confirmed → Completed")]
+    assert [(h.who, h.what) for h in history] == [
+        ("Staff", "Booked"),
+        ("staff", "Status: Confirmed → Completed"),
+    ]
     assert "Status: Confirmed → Completed" in page.content.decode()
 
 
@@ -382,7 +385,8 @@ def test_change_history_shows_before_and_after(staff_client, swedish, swedish_60
     data = add_data(therapist, swedish, swedish_60, start.replace(hour=11), client_name="Hana Kato",
                     recent_injury="Sprained wrist")  # fmt: skip
     assert staff_client.post(url, data).status_code == 302
-    (entry,) = staff_client.get(url).context["history"]
+    booking_row, entry = staff_client.get(url).context["history"]
+    assert (booking_row.who, booking_row.what) == ("Staff", "Booked")
     assert (
         f"Start: {start:%a} {start.day} {start:%b %Y} 10:00 → {start:%a} {start.day} {start:%b %Y} 11:00"
         in entry.what
@@ -560,6 +564,7 @@ def test_history_includes_the_clients_own_online_changes(staff_client, swedish, 
     page = staff_client.get(f"{LIST}{booked.pk}/change/")
     day = f"{start:%a %d %b %Y}"
     assert [(h.who, h.what) for h in page.context["history"]] == [
+        ("Staff", "Booked"),
         ("The client, online", f"Moved online by the client: {day} 10:00 → {day} 14:00"),
         ("The client, online", "Cancelled online by the client"),
     ]
@@ -578,3 +583,80 @@ def test_only_managers_may_create_the_missing_policy(client, db):
     assert client.get("/admin/booking/bookingpolicy/add/").status_code == 200
     BookingPolicy.load()
     assert client.get("/admin/booking/bookingpolicy/add/").status_code == 403  # one row only
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def test_a_refused_save_changes_nothing_and_sends_nothing(staff_client, swedish, swedish_60):
+    from django_tasks_db.models import DBTaskResult
+
+    therapist = TherapistFactory(techniques=[swedish])
+    yesterday = _today_at(10, -1)
+    past = appointment_row(therapist, swedish, yesterday, client_name="Phone Client")
+    # Move it into the future and mark it completed in one save: the mark is refused...
+    target = upcoming_tuesday().replace(hour=11)
+    data = add_data(therapist, swedish, swedish_60, target, status=AppointmentStatus.COMPLETED)
+    response = staff_client.post(f"{LIST}{past.pk}/change/", data)
+    assert "has not started yet" in str(response.context["adminform"].form.non_field_errors())
+    # ...so the move is rolled back with it, and no email is queued.
+    past.refresh_from_db()
+    assert past.start == yesterday and past.status == AppointmentStatus.CONFIRMED
+    assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{LIST}%C2%B2/change/",
+        f"{LIST}99999999999999999999999/change/",
+        f"{ADD}?start=0001-01-01T00:00%2B01:00",
+        f"{ADD}?start=9999-12-31T23:30-01:00",
+        "/admin/booking/schedule/?therapist=%C2%B2",
+    ],
+)
+def test_odd_addresses_are_not_server_errors(staff_client, url):
+    assert staff_client.get(url).status_code in (200, 302, 404)
+
+
+@pytest.mark.parametrize("query", ["start__year=abc", "start__year=2026&start__month=2&start__day=31"])
+def test_export_with_unreadable_filters_says_so(staff_client, spread, query):
+    response = staff_client.get(f"{LIST}export.csv?{query}", follow=True)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert "Those filters could not be read; nothing was exported." in response.content.decode()
+
+
+def test_off_grid_start_is_explained_to_staff(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10, minute=3)
+    response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start))
+    assert response.context["adminform"].form.non_field_errors() == [
+        "Start times are on 5-minute marks (10:00, 10:05 …); 10:03 is not."
+    ]
+
+
+def test_notes_are_logged_as_changed_not_quoted(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    booked = services.appointment_book(
+        technique=swedish, length=swedish_60, start=start, therapist=therapist,
+        client=services.ClientDetails("Phone Client", "phone@example.com", "07700 900555"),
+        source="staff", notify=False,
+    )  # fmt: skip
+    url = f"{LIST}{booked.pk}/change/"
+    staff_client.post(url, add_data(therapist, swedish, swedish_60, start, client_notes="Migraine since May"))
+    staff_client.post(url, add_data(therapist, swedish, swedish_60, start, client_notes="Migraine since May",
+                                    allow_outside_hours="on"))  # fmt: skip
+    whats = [h.what for h in staff_client.get(url).context["history"]]
+    assert whats[1:] == ["Notes for the therapist changed", "Saved without changes"]
+
+
+def test_reception_cannot_relink_a_therapists_account(client, two_diaries):
+    anna, *_ = two_diaries
+    client.force_login(user_in_role("Reception", "rhea"))
+    form = client.get(f"/admin/booking/therapist/{anna.pk}/change/").context["adminform"].form
+    assert "user" not in form.fields
+    client.force_login(user_in_role("Manager", "max"))
+    form = client.get(f"/admin/booking/therapist/{anna.pk}/change/").context["adminform"].form
+    assert "user" in form.fields

@@ -224,3 +224,31 @@ def test_fixed_number_of_queries_with_5_or_500_appointments(staff_client, swedis
     shown = sum(1 for c in response.context["columns"] for i in c.items if i.kind == "booked")
     assert shown == (500 if view == "day" else 20)
     assert counts[0] == counts[1] <= 12, counts
+
+
+def test_late_appointments_do_not_stretch_the_day_to_midnight_at_both_ends(staff_client, swedish):
+    night_owl = TherapistFactory(name="Nia Late", techniques=[swedish], hours={1: [("14:00", "22:00")]})
+    appointment(night_owl, swedish, at(TUESDAY, 22, 45), client_name="Ends At Midnight")
+    marks = [m.when for m in staff_client.get(URL, {"date": "2026-11-24"}).context["marks"]]
+    assert marks[0] == "14:00" and marks[-1] == "23:00"
+
+
+def test_an_appointment_crossing_midnight_shows_on_both_days(staff_client, swedish):
+    night_owl = TherapistFactory(name="Nia Late", techniques=[swedish], hours={1: [("20:00", "23:00")]})
+    appointment(night_owl, swedish, at(TUESDAY, 23, 30), client_name="Night Client")
+    wednesday = staff_client.get(URL, {"date": "2026-11-25"})
+    (column,) = wednesday.context["columns"]
+    assert [(i.title, i.when) for i in column.items if i.kind == "booked"] == [
+        ("Night Client", "00:00–00:30")
+    ]
+    assert wednesday.context["marks"][0].when == "00:00"
+
+
+def test_inactive_therapist_shows_appointments_but_no_free_time(staff_client, clinic_day):
+    anna, *_ = clinic_day
+    anna.active = False
+    anna.save()
+    (column, _ben) = staff_client.get(URL, {"date": "2026-11-24"}).context["columns"]
+    assert [i.title for i in column.items if i.kind == "booked"] == ["Jane Doe"]
+    assert not [i for i in column.items if i.kind == "free"]
+    assert column.summary == "1 booked · not taking bookings"

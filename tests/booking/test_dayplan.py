@@ -117,7 +117,9 @@ def test_a_booking_outside_working_hours_is_shown_over_away_time():
     late = Booking(
         key=2, start=at(TUESDAY, 18, 30), end=at(TUESDAY, 19, 30), occupied_until=at(TUESDAY, 19, 45)
     )
-    hours = display_hours(periods=SPLIT_DAY, moments=[late.start, late.occupied_until], tz=LONDON)
+    hours = display_hours(
+        periods=SPLIT_DAY, spans=[(late.start, late.occupied_until)], days=[TUESDAY], tz=LONDON
+    )
     assert hours == (9, 20)
     plan = plan_day(
         day=TUESDAY, tz=LONDON, window=window_for(TUESDAY, LONDON, hours), periods=SPLIT_DAY, bookings=[late]
@@ -127,11 +129,24 @@ def test_a_booking_outside_working_hours_is_shown_over_away_time():
 
 
 def test_display_hours_defaults_and_rounds_outwards():
-    assert display_hours(periods=[], moments=[], tz=LONDON) == (9, 18)
+    assert display_hours(periods=[], spans=[], days=[TUESDAY], tz=LONDON) == (9, 18)
     periods = [WorkingPeriod(0, time(8, 30), time(17, 30))]
-    assert display_hours(periods=periods, moments=[], tz=LONDON) == (8, 18)
-    late = datetime(2026, 11, 24, 23, 15, tzinfo=UTC)
-    assert display_hours(periods=periods, moments=[late], tz=LONDON) == (8, 24)
+    assert display_hours(periods=periods, spans=[], days=[TUESDAY], tz=LONDON) == (8, 18)
+    late = (at(TUESDAY, 22, 45), at(TUESDAY + timedelta(days=1), 0))  # ends at midnight exactly
+    assert display_hours(periods=periods, spans=[late], days=[TUESDAY], tz=LONDON) == (8, 24)
+    # Crossing midnight: the evening stretches Tuesday to 24:00, the small hours start
+    # Wednesday at 00:00, and neither day becomes 00:00 to 24:00.
+    night = (at(TUESDAY, 23, 30), at(TUESDAY + timedelta(days=1), 0, 45))
+    assert display_hours(periods=periods, spans=[night], days=[TUESDAY], tz=LONDON) == (8, 24)
+    assert display_hours(periods=periods, spans=[night], days=[TUESDAY + timedelta(days=1)], tz=LONDON) == (
+        0,
+        18,
+    )
+    # Spans on other days are ignored.
+    assert display_hours(periods=periods, spans=[night], days=[TUESDAY - timedelta(days=1)], tz=LONDON) == (
+        8,
+        18,
+    )
 
 
 def test_spring_forward_day_is_drawn_in_real_time_with_the_zone_named():
