@@ -187,6 +187,25 @@ def setup_django(database_url: str, tmp: Path) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def run_pages_benchmark(doc: str, run) -> None:
+    """Parse ``--therapists``/``--runs``, build a throwaway SQLite site with plain static
+    names (page rendering is measured, not static files), then call ``run(args)``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--therapists", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        setup_django(f"sqlite:///{tmp / 'bench.sqlite3'}", tmp)
+        from django.conf import settings
+
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+        run(args)
+
+
 def first_monday_after(day: dt.date) -> dt.date:
     return day + dt.timedelta(days=7 - day.weekday())
 

@@ -15,11 +15,9 @@ time, so every confirm really books. Nothing is asserted about time.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -31,14 +29,7 @@ import availability as base  # noqa: E402  (the seeding helpers of the availabil
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--therapists", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=30)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        base.setup_django(f"sqlite:///{tmp / 'bench.sqlite3'}", tmp)
-        run(args)
+    base.run_pages_benchmark(__doc__, run)
 
 
 def run(args) -> None:
@@ -50,12 +41,6 @@ def run(args) -> None:
     from booking import selectors
     from booking.models import Appointment, Technique
 
-    # Plain static names: the hashed ones need collectstatic, and page rendering is what
-    # is measured here, not static files.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     settings.BOOKING_RATE_LIMIT = 10**6
     settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 10**6
     zone = ZoneInfo(settings.CLINIC_TIME_ZONE)

@@ -13,11 +13,9 @@ milliseconds and the SQL queries of each page. Nothing is asserted about time.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,14 +26,7 @@ import availability as base  # noqa: E402  (the seeding helpers of the availabil
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--therapists", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=30)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        base.setup_django(f"sqlite:///{tmp / 'bench.sqlite3'}", tmp)
-        run(args)
+    base.run_pages_benchmark(__doc__, run)
 
 
 def run(args) -> None:
@@ -47,10 +38,6 @@ def run(args) -> None:
 
     from booking.models import Appointment
 
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     zone = ZoneInfo(settings.CLINIC_TIME_ZONE)
     first_day = base.first_monday_after(dt.datetime.now(zone).date())
     base.seed(args.therapists, first_day, zone)

@@ -132,6 +132,15 @@ class TimeOffForm(forms.ModelForm):
         fields = ["start", "end", "reason"]
 
 
+def _listed(appointments, zone) -> str:
+    """Appointments in words staff can act on: "ABCD2345 (Jane Doe, Tue 24 Nov 10:00–11:00)"."""
+    return "; ".join(
+        f"{a.reference} ({a.client_name}, {a.start.astimezone(zone):%a %d %b %H:%M}–"
+        f"{a.end.astimezone(zone):%H:%M})"
+        for a in appointments
+    )
+
+
 class TimeOffFormSet(BaseInlineFormSet):
     """Time off over booked appointments is the staff's call, but never a silent one: the
     form names each appointment and asks for the box to be ticked."""
@@ -156,11 +165,7 @@ class TimeOffFormSet(BaseInlineFormSet):
             if data.get("keep_appointments"):
                 self.kept.extend(clashes)
                 continue
-            listed = "; ".join(
-                f"{a.reference} ({a.client_name}, {a.start.astimezone(zone):%a %d %b %H:%M}–"
-                f"{a.end.astimezone(zone):%H:%M})"
-                for a in clashes
-            )
+            listed = _listed(clashes, zone)
             form.add_error(
                 None,
                 ngettext(
@@ -213,7 +218,7 @@ class TherapistAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("working hours"))
     def hours(self, obj: Therapist) -> str:
-        return dayplan.week_summary(_periods(obj)) or _("none set")
+        return dayplan.week_summary(selectors.working_periods(obj)) or _("none set")
 
     @admin.display(description=_("photo as shown"))
     def photo_preview(self, obj: Therapist) -> str:
@@ -232,7 +237,10 @@ class TherapistAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             '<tr><th scope="row">{}</th><td>{}</td></tr>',
-            ((day, periods or _("Not working")) for day, periods in dayplan.week_rows(_periods(obj))),
+            (
+                (day, periods or _("Not working"))
+                for day, periods in dayplan.week_rows(selectors.working_periods(obj))
+            ),
         )
         return format_html(
             '<table class="weekly-grid"><caption>{}</caption><tbody>{}</tbody></table>',
@@ -258,18 +266,9 @@ class TherapistAdmin(admin.ModelAdmin):
                     "Time off saved over booked appointments, which still stand: %(list)s. "
                     "Move or cancel them."
                 )
-                % {
-                    "list": "; ".join(
-                        f"{a.reference} ({a.client_name}, {a.start.astimezone(zone):%a %d %b %H:%M})"
-                        for a in kept
-                    )
-                },
+                % {"list": _listed(kept, zone)},
                 messages.WARNING,
             )
-
-
-def _periods(therapist: Therapist) -> list[engine.WorkingPeriod]:
-    return [engine.WorkingPeriod(h.weekday, h.start, h.end) for h in therapist.working_hours.all()]
 
 
 @admin.register(Closure)
@@ -686,8 +685,11 @@ class AppointmentAdmin(admin.ModelAdmin):
             if hasattr(field, "choices") and not isinstance(field, forms.ModelChoiceField):
                 return str(dict(field.choices).get(value, value))
             if isinstance(field, forms.ModelChoiceField) and value not in (None, ""):
-                pk = getattr(value, "pk", value)
-                return str(next((obj for obj in field.queryset if obj.pk == int(pk)), value))
+                # The new value is an object already; the initial one is a key: one row.
+                try:
+                    return str(field.to_python(value))
+                except ValidationError:
+                    return str(value)
             return str(value) if value not in ("", None) else "—"
 
         parts = []

@@ -74,7 +74,6 @@ class ScheduleView(TemplateView):
             raise PermissionDenied
         zone = selectors.clinic_zone()
         self.zone = zone
-        # Asked once: each answer costs a query of the user's groups.
         self.own_only = roles.sees_only_own_appointments(request.user)
         self.today = timezone.now().astimezone(zone).date()
         raw = request.GET.get("date", "")

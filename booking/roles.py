@@ -52,13 +52,22 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+def role_names(user) -> frozenset[str]:
+    """The user's group names, read once per user object (that is, once per request):
+    admin pages ask about the role several times."""
+    names = getattr(user, "_clinic_role_names", None)
+    if names is None:
+        names = frozenset(user.groups.values_list("name", flat=True))
+        user._clinic_role_names = names
+    return names
+
+
 def sees_only_own_appointments(user) -> bool:
     """A therapist's account (and no wider role) sees only that therapist's appointments."""
     if user.is_superuser:
         return False
-    names = {group.name for group in user.groups.all()}
-    return not names & {MANAGER, RECEPTION}
+    return not role_names(user) & {MANAGER, RECEPTION}
 
 
 def is_manager(user) -> bool:
-    return user.is_superuser or user.groups.filter(name=MANAGER).exists()
+    return user.is_superuser or MANAGER in role_names(user)

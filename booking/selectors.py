@@ -34,6 +34,12 @@ def clinic_zone() -> ZoneInfo:
     return ZoneInfo(settings.CLINIC_TIME_ZONE)
 
 
+def working_periods(therapist: Therapist) -> list[engine.WorkingPeriod]:
+    """The therapist's weekly hours as the engine's values (from prefetched rows when
+    ``working_hours`` was prefetched)."""
+    return [engine.WorkingPeriod(h.weekday, h.start, h.end) for h in therapist.working_hours.all()]
+
+
 def technique_list_active() -> QuerySet[Technique]:
     return Technique.objects.active().prefetch_related("lengths")
 
@@ -112,7 +118,7 @@ def availability_load(
     schedules = [
         engine.TherapistSchedule(
             therapist_id=t.pk,
-            periods=[engine.WorkingPeriod(h.weekday, h.start, h.end) for h in t.working_hours.all()],
+            periods=working_periods(t),
             # Unsorted: the engine sorts and merges blocked time once per therapist.
             time_off=time_off[t.pk],
             busy=busy[t.pk],
@@ -361,7 +367,7 @@ class ScheduleData:
     zone: ZoneInfo
 
     def periods(self, therapist: Therapist) -> list[engine.WorkingPeriod]:
-        return [engine.WorkingPeriod(h.weekday, h.start, h.end) for h in therapist.working_hours.all()]
+        return working_periods(therapist)
 
 
 def schedule_load(*, first_day: date, days: int = 1, therapist: Therapist | None = None) -> ScheduleData:
