@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import availability as engine
-from . import dayplan, exports, roles, selectors, services
+from . import dayplan, exports, roles, selectors
 from .choices import AppointmentSource, AppointmentStatus
 from .forms import parse_iso_date
 from .models import (
@@ -36,6 +36,7 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
+from .services import appointments
 
 
 class TechniqueLengthInline(admin.TabularInline):
@@ -132,12 +133,12 @@ class TimeOffForm(forms.ModelForm):
         fields = ["start", "end", "reason"]
 
 
-def _listed(appointments, zone) -> str:
+def _listed(booked, zone) -> str:
     """Appointments in words staff can act on: "ABCD2345 (Jane Doe, Tue 24 Nov 10:00–11:00)"."""
     return "; ".join(
         f"{a.reference} ({a.client_name}, {a.start.astimezone(zone):%a %d %b %H:%M}–"
         f"{a.end.astimezone(zone):%H:%M})"
-        for a in appointments
+        for a in booked
     )
 
 
@@ -343,8 +344,8 @@ class AppointmentAdminForm(forms.ModelForm):
             raise ValidationError(error.messages) from None
         return cleaned
 
-    def _client(self, cleaned) -> services.ClientDetails:
-        return services.ClientDetails(
+    def _client(self, cleaned) -> appointments.ClientDetails:
+        return appointments.ClientDetails(
             name=cleaned["client_name"],
             email=cleaned["client_email"],
             phone=cleaned["client_phone"],
@@ -360,7 +361,7 @@ class AppointmentAdminForm(forms.ModelForm):
             raise ValidationError(_("Choose the length to book."))
         if cleaned.get("status") not in (None, "", AppointmentStatus.CONFIRMED):
             raise ValidationError(_("New appointments start as confirmed."))
-        self.instance = services.appointment_book(
+        self.instance = appointments.appointment_book(
             technique=cleaned["technique"],
             length=length,
             start=cleaned["start"],
@@ -376,7 +377,7 @@ class AppointmentAdminForm(forms.ModelForm):
             raise ValidationError(_("To change the technique, cancel and book again."))
         moved = cleaned["start"] != original.start or cleaned["therapist"] != original.therapist
         if moved:
-            services.appointment_reschedule(
+            appointments.appointment_reschedule(
                 appointment=original,
                 new_start=cleaned["start"],
                 therapist=cleaned["therapist"],
@@ -388,9 +389,9 @@ class AppointmentAdminForm(forms.ModelForm):
         elif original.status == AppointmentStatus.CANCELLED:
             raise ValidationError(_("A cancelled appointment cannot be revived; book a new one."))
         elif status == AppointmentStatus.CANCELLED:
-            services.appointment_cancel(appointment=original)
+            appointments.appointment_cancel(appointment=original)
         elif status in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
-            services.appointment_mark(appointment=original, status=status)
+            appointments.appointment_mark(appointment=original, status=status)
         self.instance.refresh_from_db()
 
 
@@ -546,7 +547,7 @@ class AppointmentAdmin(admin.ModelAdmin):
         marked, refused = 0, []
         for appointment in queryset:
             try:
-                services.appointment_mark(appointment=appointment, status=status)
+                appointments.appointment_mark(appointment=appointment, status=status)
             except ValidationError as error:
                 refused.extend(error.messages)
                 continue
@@ -591,7 +592,7 @@ class AppointmentAdmin(admin.ModelAdmin):
         cancelled, refused = 0, []
         for appointment in queryset:
             try:
-                services.appointment_cancel(appointment=appointment)
+                appointments.appointment_cancel(appointment=appointment)
             except ValidationError as error:
                 refused.append(f"{appointment.reference}: {' '.join(error.messages)}")
                 continue

@@ -8,8 +8,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import selectors, services
+from . import selectors
 from .models import Technique, TechniqueLength, Therapist
+from .services import appointments
 
 ANY = "any"
 MAX_DAYS = 31
@@ -221,8 +222,8 @@ class ClientDetailsForm(forms.Form):
         return data
 
 
-def client_details_from(data: dict) -> services.ClientDetails:
-    return services.ClientDetails(
+def client_details_from(data: dict) -> appointments.ClientDetails:
+    return appointments.ClientDetails(
         name=data["name"],
         email=data["email"],
         phone=data["phone"],

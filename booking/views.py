@@ -22,7 +22,7 @@ from django.views.generic import DetailView, ListView
 from clinic import ratelimit
 
 from . import availability as engine
-from . import ics, notifications, selectors, services
+from . import ics, notifications, selectors
 from .availability import merge_any
 from .choices import AppointmentStatus
 from .forms import (
@@ -36,6 +36,7 @@ from .forms import (
     client_details_from,
 )
 from .models import Appointment, Technique, TechniqueLength, Therapist
+from .services import appointments
 
 
 class TechniqueListView(ListView):
@@ -158,7 +159,7 @@ def _bad_choice(request, *, technique: Technique | None, errors, back_url: str, 
 
 
 def _policy_problem_page(request, *, technique, check: selectors.SlotCheck, back_url: str):
-    error = services.policy_error(check.problem, check.engine_policy)
+    error = appointments.policy_error(check.problem, check.engine_policy)
     return _bad_choice(request, technique=technique, errors={"start": error.messages}, back_url=back_url)
 
 
@@ -414,14 +415,14 @@ class ReviewView(SlotStepMixin, View):
                 request, "429.html", {"retry_minutes": settings.BOOKING_RATE_WINDOW_SECONDS // 60}, status=429
             )
         try:
-            appointment = services.appointment_book(
+            appointment = appointments.appointment_book(
                 technique=self.technique,
                 length=self.length,
                 therapist=self.therapist,
                 start=self.start,
                 client=client_details_from(self.details),
             )
-        except services.SlotUnavailable:
+        except appointments.SlotUnavailable:
             # Someone else was quicker: show what is near instead, details kept.
             self.check = self.slot_check()
             self.check.problem = "taken"
@@ -520,7 +521,7 @@ class AppointmentCancelView(AppointmentTokenMixin, View):
     def post(self, request, token):
         appointment = self.load(token)
         try:
-            services.appointment_cancel(appointment=appointment, by_client=True)
+            appointments.appointment_cancel(appointment=appointment, by_client=True)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
@@ -620,10 +621,10 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
 
     def post(self, request, token):
         try:
-            services.appointment_reschedule(
+            appointments.appointment_reschedule(
                 appointment=self.appointment, new_start=self.start, by_client=True
             )
-        except services.SlotUnavailable:
+        except appointments.SlotUnavailable:
             self.check = self.slot_check()
             self.check.problem = "taken"
             return self.render(status=409)

@@ -165,9 +165,10 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
 
     from django.utils.text import slugify
 
-    from booking import selectors, services
+    from booking import selectors
     from booking.choices import AppointmentSource, AppointmentStatus
     from booking.models import Appointment, Closure, Technique, Therapist, TimeOff, WorkingHours
+    from booking.services import appointments
 
     now = now or timezone.now()
     zone = selectors.clinic_zone()
@@ -226,7 +227,7 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                             first_day=day,
                             days=1,
                             now=now,
-                            policy=services.STAFF_POLICY if by_desk else None,
+                            policy=appointments.STAFF_POLICY if by_desk else None,
                         )
                         .get(therapist.pk, {})
                         .get(day, [])
@@ -240,12 +241,12 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                             # One address per booking: the online cap per address would
                             # otherwise stop the demo diary filling up.
                             email = f"{slugify(name)}+{created}@example.com"
-                            booked = services.appointment_book(
+                            booked = appointments.appointment_book(
                                 technique=technique,
                                 length=length,
                                 start=start,
                                 therapist=therapist,
-                                client=services.ClientDetails(name=name, email=email, phone=phone),
+                                client=appointments.ClientDetails(name=name, email=email, phone=phone),
                                 source=AppointmentSource.STAFF
                                 if by_desk
                                 else rng.choice([AppointmentSource.ONLINE, AppointmentSource.STAFF]),
@@ -259,8 +260,8 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                                     if rng.random() < 0.1
                                     else AppointmentStatus.COMPLETED
                                 )
-                                services.appointment_mark(appointment=booked, status=status, now=now)
-                        except services.SlotUnavailable:
+                                appointments.appointment_mark(appointment=booked, status=status, now=now)
+                        except appointments.SlotUnavailable:
                             continue
     return {"therapists": len(therapists), "appointments_created": created}
 

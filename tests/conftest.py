@@ -85,6 +85,6 @@ def monday_morning():
 
 @pytest.fixture
 def client_details():
-    from booking.services import ClientDetails
+    from booking.services.appointments import ClientDetails
 
     return ClientDetails(name="Olivia Brown", email="olivia@example.com", phone="07700 900101")

@@ -3,9 +3,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from booking import services
 from booking.choices import AppointmentStatus
 from booking.models import Appointment
+from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import TherapistFactory, appointment_row, user_in_role
 
@@ -51,9 +51,9 @@ def test_staff_books_through_the_service(staff_client, swedish, swedish_60):
 def test_overlap_in_admin_is_a_form_error_not_a_crash(staff_client, swedish, swedish_60):
     therapist = TherapistFactory(techniques=[swedish])
     start = upcoming_tuesday().replace(hour=10)
-    first = services.appointment_book(
+    first = appointments.appointment_book(
         technique=swedish, length=swedish_60, start=start, therapist=therapist,
-        client=services.ClientDetails("First Client", "f@example.com", "1"),
+        client=appointments.ClientDetails("First Client", "f@example.com", "1"),
     )  # fmt: skip
     response = staff_client.post(ADD, add_data(therapist, swedish, swedish_60, start + timedelta(minutes=30)))
     assert response.status_code == 200
@@ -91,11 +91,11 @@ def test_outside_hours_needs_the_override(staff_client, swedish, swedish_60):
 def test_moving_onto_another_appointment_is_refused(staff_client, swedish, swedish_60):
     therapist = TherapistFactory(techniques=[swedish])
     start = upcoming_tuesday().replace(hour=10)
-    client = services.ClientDetails("A", "a@example.com", "1")
-    first = services.appointment_book(
+    client = appointments.ClientDetails("A", "a@example.com", "1")
+    first = appointments.appointment_book(
         technique=swedish, length=swedish_60, start=start, therapist=therapist, client=client
     )
-    services.appointment_book(
+    appointments.appointment_book(
         technique=swedish, length=swedish_60, start=start.replace(hour=14), therapist=therapist, client=client
     )
     url = f"/admin/booking/appointment/{first.pk}/change/"
@@ -143,14 +143,14 @@ def two_diaries(swedish, swedish_60):
     anna = TherapistFactory(name="Anna", techniques=[swedish])
     ben = TherapistFactory(name="Ben", techniques=[swedish])
     start = upcoming_tuesday().replace(hour=10)
-    mine = services.appointment_book(
+    mine = appointments.appointment_book(
         technique=swedish, length=swedish_60, start=start, therapist=anna,
-        client=services.ClientDetails("Alice Mine", "alice@example.com", "07700 900001"),
+        client=appointments.ClientDetails("Alice Mine", "alice@example.com", "07700 900001"),
         source="staff", notify=False,
     )  # fmt: skip
-    theirs = services.appointment_book(
+    theirs = appointments.appointment_book(
         technique=swedish, length=swedish_60, start=start, therapist=ben,
-        client=services.ClientDetails("Bob Theirs", "bob@example.com", "07700 900002"),
+        client=appointments.ClientDetails("Bob Theirs", "bob@example.com", "07700 900002"),
         source="staff", notify=False,
     )  # fmt: skip
     return anna, ben, mine, theirs
@@ -377,9 +377,9 @@ def test_therapist_cannot_run_actions(client, two_diaries):
 def test_change_history_shows_before_and_after(staff_client, swedish, swedish_60):
     therapist = TherapistFactory(techniques=[swedish])
     start = upcoming_tuesday().replace(hour=10)
-    booked = services.appointment_book(
+    booked = appointments.appointment_book(
         technique=swedish, length=swedish_60, start=start, therapist=therapist,
-        client=services.ClientDetails("Hana Kato", "hana@example.com", "1"), source="staff", notify=False,
+        client=appointments.ClientDetails("Hana Kato", "hana@example.com", "1"), source="staff", notify=False,
     )  # fmt: skip
     url = f"{LIST}{booked.pk}/change/"
     data = add_data(therapist, swedish, swedish_60, start.replace(hour=11), client_name="Hana Kato",
@@ -552,15 +552,15 @@ def test_technique_slug_may_not_shadow_booking_pages(staff_client):
 def test_history_includes_the_clients_own_online_changes(staff_client, swedish, swedish_60):
     therapist = TherapistFactory(techniques=[swedish])
     start = upcoming_tuesday().replace(hour=10)
-    booked = services.appointment_book(
+    booked = appointments.appointment_book(
         technique=swedish, length=swedish_60, start=start, therapist=therapist,
-        client=services.ClientDetails("Ida Park", "ida@example.com", "1"), notify=False,
+        client=appointments.ClientDetails("Ida Park", "ida@example.com", "1"), notify=False,
         source="staff",
     )  # fmt: skip
-    services.appointment_reschedule(
+    appointments.appointment_reschedule(
         appointment=booked, new_start=start.replace(hour=14), by_client=True, notify=False
     )
-    services.appointment_cancel(appointment=booked, by_client=True, notify=False)
+    appointments.appointment_cancel(appointment=booked, by_client=True, notify=False)
     page = staff_client.get(f"{LIST}{booked.pk}/change/")
     day = f"{start:%a %d %b %Y}"
     assert [(h.who, h.what) for h in page.context["history"]] == [
@@ -639,9 +639,9 @@ def test_off_grid_start_is_explained_to_staff(staff_client, swedish, swedish_60)
 def test_notes_are_logged_as_changed_not_quoted(staff_client, swedish, swedish_60):
     therapist = TherapistFactory(techniques=[swedish])
     start = upcoming_tuesday().replace(hour=10)
-    booked = services.appointment_book(
+    booked = appointments.appointment_book(
         technique=swedish, length=swedish_60, start=start, therapist=therapist,
-        client=services.ClientDetails("Phone Client", "phone@example.com", "07700 900555"),
+        client=appointments.ClientDetails("Phone Client", "phone@example.com", "07700 900555"),
         source="staff", notify=False,
     )  # fmt: skip
     url = f"{LIST}{booked.pk}/change/"

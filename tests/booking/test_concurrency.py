@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
-from booking import services
 from booking.choices import AppointmentStatus
 from booking.models import Appointment, Technique
+from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
 
@@ -53,7 +53,7 @@ def make_technique() -> Technique:
 
 
 def client(n):
-    return services.ClientDetails(name=f"Client {n}", email=f"c{n}@example.com", phone="07700 900000")
+    return appointments.ClientDetails(name=f"Client {n}", email=f"c{n}@example.com", phone="07700 900000")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -67,15 +67,17 @@ def test_twenty_simultaneous_bookings_of_the_same_time_accept_exactly_one():
     ]
 
     def attempt(i):
-        return lambda: services.appointment_book(
+        return lambda: appointments.appointment_book(
             technique=swedish, length=length, start=starts[i], client=client(i), therapist=therapist, now=NOW
         )
 
     outcomes = race([attempt(i) for i in range(ATTEMPTS)])
     winners = [o for o in outcomes if isinstance(o, Appointment)]
-    losers = [o for o in outcomes if isinstance(o, services.SlotUnavailable)]
+    losers = [o for o in outcomes if isinstance(o, appointments.SlotUnavailable)]
     assert len(winners) == 1, outcomes
-    assert len(losers) == ATTEMPTS - 1, [o for o in outcomes if not isinstance(o, services.SlotUnavailable)]
+    assert len(losers) == ATTEMPTS - 1, [
+        o for o in outcomes if not isinstance(o, appointments.SlotUnavailable)
+    ]
     assert all(o.code == "slot_taken" for o in losers)
     assert Appointment.objects.count() == 1
 
@@ -87,11 +89,11 @@ def test_partly_overlapping_bookings_of_different_lengths_race():
     ninety = swedish.lengths.get(duration_minutes=90)
     therapist = TherapistFactory(techniques=[swedish])
     # 10:00-11:30 (+15 buffer) and 11:30-12:30: they overlap only through the buffer.
-    long_one = lambda: services.appointment_book(  # noqa: E731
+    long_one = lambda: appointments.appointment_book(  # noqa: E731
         technique=swedish, length=ninety, start=datetime(2026, 11, 24, 10, 0, tzinfo=LONDON),
         client=client(1), therapist=therapist, now=NOW,
     )  # fmt: skip
-    short_one = lambda: services.appointment_book(  # noqa: E731
+    short_one = lambda: appointments.appointment_book(  # noqa: E731
         technique=swedish, length=sixty, start=datetime(2026, 11, 24, 11, 30, tzinfo=LONDON),
         client=client(2), therapist=therapist, now=NOW,
     )  # fmt: skip
@@ -99,7 +101,7 @@ def test_partly_overlapping_bookings_of_different_lengths_race():
         Appointment.objects.all().delete()
         outcomes = race([long_one, short_one])
         assert sum(isinstance(o, Appointment) for o in outcomes) == 1, outcomes
-        assert sum(isinstance(o, services.SlotUnavailable) for o in outcomes) == 1, outcomes
+        assert sum(isinstance(o, appointments.SlotUnavailable) for o in outcomes) == 1, outcomes
         assert Appointment.objects.count() == 1
 
 
@@ -111,7 +113,7 @@ def test_any_therapist_race_fills_each_therapist_once():
     start = datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
 
     def attempt(i):
-        return lambda: services.appointment_book(
+        return lambda: appointments.appointment_book(
             technique=swedish, length=length, start=start, client=client(i), therapist=None, now=NOW
         )
 
@@ -119,7 +121,7 @@ def test_any_therapist_race_fills_each_therapist_once():
     winners = [o for o in outcomes if isinstance(o, Appointment)]
     assert 1 <= len(winners) <= 3
     assert len({w.therapist_id for w in winners}) == len(winners)
-    assert all(isinstance(o, Appointment | services.SlotUnavailable) for o in outcomes), outcomes
+    assert all(isinstance(o, Appointment | appointments.SlotUnavailable) for o in outcomes), outcomes
     assert Appointment.objects.filter(therapist__in=team).count() == len(winners)
 
 
@@ -200,7 +202,7 @@ def test_two_reminder_runs_at_once_queue_each_reminder_once():
     therapists = [TherapistFactory(techniques=[technique]) for _ in range(3)]
     for n, therapist in enumerate(therapists):
         for hour in (10, 12, 14):
-            services.appointment_book(
+            appointments.appointment_book(
                 technique=technique,
                 length=length,
                 start=datetime(2026, 11, 23, hour, tzinfo=LONDON),
@@ -212,7 +214,7 @@ def test_two_reminder_runs_at_once_queue_each_reminder_once():
             )
     connections.close_all()
 
-    outcomes = race([lambda: services.reminders_queue(now=NOW) for _ in range(4)])
+    outcomes = race([lambda: appointments.reminders_queue(now=NOW) for _ in range(4)])
 
     assert sum(outcomes) == 9, outcomes
     kinds = [t.args_kwargs["kwargs"] for t in DBTaskResult.objects.all()]

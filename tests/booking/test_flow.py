@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from booking import services
 from booking.choices import AppointmentSource, AppointmentStatus
 from booking.models import Appointment, Closure
+from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import TherapistFactory
 
@@ -74,12 +74,12 @@ def book_through_pages(client, start: datetime, therapist: str = "any", details=
 
 
 def book_directly(swedish, start, therapist, email="someone@example.com", **kwargs) -> Appointment:
-    return services.appointment_book(
+    return appointments.appointment_book(
         technique=swedish,
         length=swedish.lengths.get(duration_minutes=60),
         start=start,
         therapist=therapist,
-        client=services.ClientDetails("Someone", email, "07700 900999"),
+        client=appointments.ClientDetails("Someone", email, "07700 900999"),
         **kwargs,
     )
 

@@ -2,7 +2,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from booking import selectors, services
+from booking import selectors
+from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import TherapistFactory
 
@@ -16,10 +17,10 @@ def test_availability_load_runs_at_most_six_queries(swedish, django_assert_max_n
     now = datetime(2026, 11, 23, 7, 0, tzinfo=LONDON)
     for offset in range(min(days, 5)):
         for therapist in team:
-            services.appointment_book(
+            appointments.appointment_book(
                 technique=swedish, length=length, therapist=therapist, now=now,
                 start=datetime(2026, 11, 23, 10, tzinfo=LONDON) + timedelta(days=offset),
-                client=services.ClientDetails("A", "a@example.com", "1"),
+                client=appointments.ClientDetails("A", "a@example.com", "1"),
             )  # fmt: skip
     with django_assert_max_num_queries(6):
         data = selectors.availability_load(technique=swedish, first_day=now.date(), days=days)

@@ -6,8 +6,8 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
-from booking import services
 from booking.choices import AppointmentSource
+from booking.services import appointments
 from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,12 +19,12 @@ def test_command_queues_reminders_and_the_worker_sends_them_once():
     therapist = TherapistFactory(techniques=[technique], hours={d: [("00:00", "23:45")] for d in range(7)})
     start = (timezone.now() + timedelta(hours=5)).replace(second=0, microsecond=0)
     start -= timedelta(minutes=start.minute % 5)
-    services.appointment_book(
+    appointments.appointment_book(
         technique=technique,
         length=length,
         start=start,
         therapist=therapist,
-        client=services.ClientDetails("Olivia", "olivia@example.com", "07700 900101"),
+        client=appointments.ClientDetails("Olivia", "olivia@example.com", "07700 900101"),
         source=AppointmentSource.STAFF,
         allow_outside_hours=True,
         notify=False,

@@ -17,9 +17,10 @@ from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from booking import notifications, services
+from booking import notifications
 from booking.choices import AppointmentSource
 from booking.models import Appointment
+from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
 
@@ -63,12 +64,12 @@ def book(swedish, appointment_start):
     therapist = TherapistFactory(name="Anna Price", techniques=[swedish])
 
     def book(**kwargs) -> Appointment:
-        return services.appointment_book(
+        return appointments.appointment_book(
             technique=swedish,
             length=swedish.lengths.get(duration_minutes=60),
             start=appointment_start,
             therapist=therapist,
-            client=services.ClientDetails("Olivia O'Brien", "olivia@example.com", "07700 900101"),
+            client=appointments.ClientDetails("Olivia O'Brien", "olivia@example.com", "07700 900101"),
             **kwargs,
         )
 
@@ -155,9 +156,11 @@ def test_retry_delays_grow_and_stay_under_an_hour():
 
 def test_reschedule_and_cancel_emails_update_the_same_calendar_event(book, appointment_start):
     appointment = book(source=AppointmentSource.STAFF)
-    services.appointment_reschedule(appointment=appointment, new_start=appointment_start + timedelta(hours=2))
+    appointments.appointment_reschedule(
+        appointment=appointment, new_start=appointment_start + timedelta(hours=2)
+    )
     run_worker()
-    services.appointment_cancel(appointment=appointment)
+    appointments.appointment_cancel(appointment=appointment)
     run_worker()
     subjects = [m.subject.split(":")[0] for m in mail.outbox]
     # The confirmation was superseded by the move before the worker got to it.
@@ -183,12 +186,12 @@ def test_email_for_a_deleted_appointment_is_skipped(book):
 
 def test_health_answers_never_go_into_emails(swedish, appointment_start):
     therapist = TherapistFactory(techniques=[swedish])
-    services.appointment_book(
+    appointments.appointment_book(
         technique=swedish,
         length=swedish.lengths.get(duration_minutes=60),
         start=appointment_start,
         therapist=therapist,
-        client=services.ClientDetails(
+        client=appointments.ClientDetails(
             "Pat", "pat@example.com", "07700 900102", health_conditions="Takes warfarin", pregnant=True
         ),
     )
@@ -200,8 +203,10 @@ def test_health_answers_never_go_into_emails(swedish, appointment_start):
 
 def test_a_queued_email_about_an_outdated_state_is_not_sent(book, appointment_start):
     appointment = book(source=AppointmentSource.STAFF)
-    services.appointment_reschedule(appointment=appointment, new_start=appointment_start + timedelta(hours=2))
-    services.appointment_cancel(appointment=appointment)
+    appointments.appointment_reschedule(
+        appointment=appointment, new_start=appointment_start + timedelta(hours=2)
+    )
+    appointments.appointment_cancel(appointment=appointment)
     run_worker()
     # Only the cancellation: "booked" and "moved" describe times that no longer hold.
     assert [m.subject.split(":")[0] for m in mail.outbox] == ["Cancelled"]

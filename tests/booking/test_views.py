@@ -5,8 +5,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from booking import services
 from booking.models import Appointment
+from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import TherapistFactory
 
@@ -47,11 +47,11 @@ def test_availability_lists_free_times_with_offsets_and_therapists(client, swedi
     first = day["times"][0]["start"]
     assert datetime.fromisoformat(first).utcoffset() is not None
     # A booking removes its time and buffer, for that therapist only.
-    services.appointment_book(
+    appointments.appointment_book(
         technique=swedish,
         length=swedish.lengths.get(duration_minutes=60),
         start=datetime.combine(tuesday, datetime.min.time(), tzinfo=LONDON).replace(hour=10),
-        client=services.ClientDetails("A", "a@example.com", "1"),
+        client=appointments.ClientDetails("A", "a@example.com", "1"),
         therapist=anna,
     )
     after = client.get(
@@ -111,9 +111,9 @@ def test_api_runs_a_fixed_number_of_queries(client, swedish, django_assert_max_n
     for offset in range(3):
         for therapist in team:
             start = datetime.combine(monday + timedelta(days=offset), datetime.min.time(), tzinfo=LONDON)
-            services.appointment_book(
+            appointments.appointment_book(
                 technique=swedish, length=length, start=start.replace(hour=9), therapist=therapist,
-                client=services.ClientDetails("A", "a@example.com", "1"),
+                client=appointments.ClientDetails("A", "a@example.com", "1"),
             )  # fmt: skip
     assert Appointment.objects.count() == therapists * 3
     with django_assert_max_num_queries(9):

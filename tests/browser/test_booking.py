@@ -19,9 +19,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from booking import services
 from booking.choices import AppointmentStatus
 from booking.models import Appointment
+from booking.services import appointments
 from tests.browser.conftest import take_screenshot
 from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
 
@@ -382,12 +382,14 @@ def book(
 
 def someone_else_books(hot_stone, *, therapist, minutes, start) -> Appointment:
     length = hot_stone.short if minutes == 60 else hot_stone.long
-    return services.appointment_book(
+    return appointments.appointment_book(
         technique=hot_stone.technique,
         length=length,
         therapist=therapist,
         start=start,
-        client=services.ClientDetails(name="Quick Quinn", email="quinn@example.com", phone="07700 900999"),
+        client=appointments.ClientDetails(
+            name="Quick Quinn", email="quinn@example.com", phone="07700 900999"
+        ),
     )
 
 

@@ -3,7 +3,7 @@ minutes, and from several machines at once: each appointment gets one reminder."
 
 from django.core.management.base import BaseCommand
 
-from booking import services
+from booking.services import appointments
 
 
 class Command(BaseCommand):
@@ -15,5 +15,5 @@ class Command(BaseCommand):
         parser.add_argument("--hours", type=int, default=None, help="Override REMINDER_HOURS_BEFORE.")
 
     def handle(self, *args, hours=None, **options):
-        queued = services.reminders_queue(hours_before=hours)
+        queued = appointments.reminders_queue(hours_before=hours)
         self.stdout.write(f"Reminders queued: {queued}")

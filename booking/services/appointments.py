@@ -1,4 +1,4 @@
-"""Writes for booking. Every path that creates, moves or cancels an appointment (web,
+"""Writes for appointments. Every path that creates, moves or cancels an appointment (web,
 admin, import, shell) comes through here, so the rules live in one place.
 
 The guarantee against double booking has two layers: each service re-checks
@@ -18,10 +18,10 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import availability as engine
-from . import notifications, selectors
-from .choices import AppointmentSource, AppointmentStatus
-from .models import Appointment, ClientChange, Technique, TechniqueLength, Therapist
+from .. import availability as engine
+from .. import notifications, selectors
+from ..choices import AppointmentSource, AppointmentStatus
+from ..models import Appointment, ClientChange, Technique, TechniqueLength, Therapist
 
 # Staff may book any 5-minute mark, at any notice, as far ahead as they like.
 STAFF_POLICY = engine.Policy(

@@ -3,9 +3,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from booking import services
 from booking.choices import AppointmentSource, AppointmentStatus
 from booking.models import Appointment, BookingPolicy, Closure, TimeOff
+from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
 
@@ -18,7 +18,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def book(technique, length, start, client, therapist=None, now=None, **kwargs):
-    return services.appointment_book(
+    return appointments.appointment_book(
         technique=technique, length=length, start=start, client=client, therapist=therapist, now=now, **kwargs
     )
 
@@ -40,7 +40,7 @@ def test_overlap_including_buffer_is_refused(swedish, swedish_60, client_details
     therapist = TherapistFactory(techniques=[swedish])
     book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
     for start in (at(24, 10), at(24, 10, 30), at(24, 9, 15), at(24, 11, 0)):
-        with pytest.raises(services.SlotUnavailable) as info:
+        with pytest.raises(appointments.SlotUnavailable) as info:
             book(swedish, swedish_60, start, client_details, therapist, monday_morning)
         assert info.value.code == "slot_taken"
     # Right after the buffer is free again.
@@ -51,7 +51,7 @@ def test_overlap_including_buffer_is_refused(swedish, swedish_60, client_details
 def test_cancelled_appointments_free_their_time(swedish, swedish_60, client_details, monday_morning):
     therapist = TherapistFactory(techniques=[swedish])
     first = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
-    services.appointment_cancel(appointment=first, now=monday_morning)
+    appointments.appointment_cancel(appointment=first, now=monday_morning)
     second = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
     assert second.pk != first.pk
 
@@ -65,7 +65,7 @@ def test_any_therapist_is_assigned_fairly(swedish, swedish_60, client_details, m
     assert book(swedish, swedish_60, at(24, 14), client_details, None, monday_morning).therapist == ben
     # Only Anna is free at 14:00 now.
     assert book(swedish, swedish_60, at(24, 14), client_details, None, monday_morning).therapist == anna
-    with pytest.raises(services.SlotUnavailable):
+    with pytest.raises(appointments.SlotUnavailable):
         book(swedish, swedish_60, at(24, 14), client_details, None, monday_morning)
 
 
@@ -84,15 +84,15 @@ def test_online_rules_notice_horizon_grid_hours_closure_time_off(
             book(swedish, swedish_60, start, client_details, therapist, monday_morning)
         assert info.value.code == code, code
     # Outside working hours (the factory's week ends at 18:00 and has no Sundays).
-    with pytest.raises(services.SlotUnavailable):
+    with pytest.raises(appointments.SlotUnavailable):
         book(swedish, swedish_60, at(24, 17, 30), client_details, therapist, monday_morning)
-    with pytest.raises(services.SlotUnavailable):
+    with pytest.raises(appointments.SlotUnavailable):
         book(swedish, swedish_60, at(29, 10), client_details, therapist, monday_morning)
     Closure.objects.create(first_day=at(25, 0).date(), last_day=at(25, 0).date(), reason="Holiday")
-    with pytest.raises(services.SlotUnavailable):
+    with pytest.raises(appointments.SlotUnavailable):
         book(swedish, swedish_60, at(25, 10), client_details, therapist, monday_morning)
     TimeOff.objects.create(therapist=therapist, start=at(26, 12), end=at(26, 15), reason="Dentist")
-    with pytest.raises(services.SlotUnavailable):
+    with pytest.raises(appointments.SlotUnavailable):
         book(swedish, swedish_60, at(26, 11, 30), client_details, therapist, monday_morning)
     book(swedish, swedish_60, at(26, 15), client_details, therapist, monday_morning)
 
@@ -104,7 +104,7 @@ def test_staff_may_book_inside_notice_and_outside_hours_with_override(
     soon = monday_morning + timedelta(minutes=90)  # 09:30: inside the online notice window
     staff = {"source": AppointmentSource.STAFF}
     assert book(swedish, swedish_60, soon, client_details, therapist, monday_morning, **staff)
-    with pytest.raises(services.SlotUnavailable):
+    with pytest.raises(appointments.SlotUnavailable):
         book(swedish, swedish_60, at(24, 19), client_details, therapist, monday_morning, **staff)
     late = book(
         swedish,
@@ -118,7 +118,7 @@ def test_staff_may_book_inside_notice_and_outside_hours_with_override(
     )
     assert late.source == AppointmentSource.STAFF
     # Never over another appointment, even with the override.
-    with pytest.raises(services.SlotUnavailable):
+    with pytest.raises(appointments.SlotUnavailable):
         book(
             swedish,
             swedish_60,
@@ -148,12 +148,12 @@ def test_client_cancel_respects_cutoff(swedish, swedish_60, client_details, mond
     therapist = TherapistFactory(techniques=[swedish])
     appointment = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
     with pytest.raises(ValidationError) as info:
-        services.appointment_cancel(appointment=appointment, by_client=True, now=at(23, 10, 30))
+        appointments.appointment_cancel(appointment=appointment, by_client=True, now=at(23, 10, 30))
     assert info.value.code == "cutoff"
-    cancelled = services.appointment_cancel(appointment=appointment, by_client=True, now=at(23, 9, 30))
+    cancelled = appointments.appointment_cancel(appointment=appointment, by_client=True, now=at(23, 9, 30))
     assert cancelled.status == AppointmentStatus.CANCELLED and cancelled.sequence == 1
     with pytest.raises(ValidationError):
-        services.appointment_cancel(appointment=appointment, now=at(23, 9, 30))
+        appointments.appointment_cancel(appointment=appointment, now=at(23, 9, 30))
 
 
 def test_reschedule_moves_atomically_and_keeps_old_time_when_new_is_taken(
@@ -162,14 +162,14 @@ def test_reschedule_moves_atomically_and_keeps_old_time_when_new_is_taken(
     therapist = TherapistFactory(techniques=[swedish])
     moving = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
     blocker = book(swedish, swedish_60, at(24, 14), client_details, therapist, monday_morning)
-    with pytest.raises(services.SlotUnavailable):
-        services.appointment_reschedule(
+    with pytest.raises(appointments.SlotUnavailable):
+        appointments.appointment_reschedule(
             appointment=moving, new_start=at(24, 14, 30), by_client=True, now=monday_morning
         )
     moving.refresh_from_db()
     assert moving.start == at(24, 10)
     # Moving by half an hour overlaps only itself, which is fine.
-    moved = services.appointment_reschedule(
+    moved = appointments.appointment_reschedule(
         appointment=moving, new_start=at(24, 10, 30), by_client=True, now=monday_morning
     )
     assert moved.start == at(24, 10, 30) and moved.end == at(24, 11, 30) and moved.sequence == 1
@@ -207,12 +207,12 @@ def test_reminders_go_once_to_confirmed_appointments_within_the_window(swedish, 
     now = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
 
     def book(start, email):
-        return services.appointment_book(
+        return appointments.appointment_book(
             technique=swedish,
             length=swedish_60,
             start=start,
             therapist=anna,
-            client=services.ClientDetails("C", email, "07700 900000"),
+            client=appointments.ClientDetails("C", email, "07700 900000"),
             source=AppointmentSource.STAFF,
             allow_outside_hours=True,
             now=now - timedelta(days=5),
@@ -223,36 +223,36 @@ def test_reminders_go_once_to_confirmed_appointments_within_the_window(swedish, 
     tomorrow = book(datetime(2026, 11, 24, 8, 0, tzinfo=LONDON), "edge@example.com")  # exactly 24 h
     later = book(datetime(2026, 11, 24, 10, 0, tzinfo=LONDON), "later@example.com")
     cancelled = book(datetime(2026, 11, 23, 12, 0, tzinfo=LONDON), "gone@example.com")
-    services.appointment_cancel(appointment=cancelled, notify=False)
+    appointments.appointment_cancel(appointment=cancelled, notify=False)
     past = book(datetime(2026, 11, 23, 7, 0, tzinfo=LONDON), "past@example.com")
 
-    assert services.reminders_queue(now=now) == 2
+    assert appointments.reminders_queue(now=now) == 2
     assert sorted(_reminder_tasks()) == sorted([soon.pk, tomorrow.pk])
     # Run again, as cron will: nothing more.
-    assert services.reminders_queue(now=now) == 0
-    assert services.reminders_queue(now=now + timedelta(minutes=5)) == 0
+    assert appointments.reminders_queue(now=now) == 0
+    assert appointments.reminders_queue(now=now + timedelta(minutes=5)) == 0
     assert later.pk not in _reminder_tasks() and cancelled.pk not in _reminder_tasks()
     assert past.pk not in _reminder_tasks()
     # The later one comes into the window.
-    assert services.reminders_queue(now=now + timedelta(hours=2)) == 1
+    assert appointments.reminders_queue(now=now + timedelta(hours=2)) == 1
 
 
 def test_moving_an_appointment_gives_it_a_new_reminder(swedish, swedish_60):
     anna = TherapistFactory(techniques=[swedish])
     now = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
-    appointment = services.appointment_book(
+    appointment = appointments.appointment_book(
         technique=swedish,
         length=swedish_60,
         start=datetime(2026, 11, 23, 15, 0, tzinfo=LONDON),
         therapist=anna,
-        client=services.ClientDetails("C", "c@example.com", "07700 900000"),
+        client=appointments.ClientDetails("C", "c@example.com", "07700 900000"),
         source=AppointmentSource.STAFF,
         notify=False,
     )
-    assert services.reminders_queue(now=now) == 1
-    services.appointment_reschedule(
+    assert appointments.reminders_queue(now=now) == 1
+    appointments.appointment_reschedule(
         appointment=appointment, new_start=datetime(2026, 11, 23, 17, 0, tzinfo=LONDON), notify=False
     )
     appointment.refresh_from_db()
     assert appointment.reminder_queued_at is None
-    assert services.reminders_queue(now=now) == 1
+    assert appointments.reminders_queue(now=now) == 1
