@@ -10,7 +10,6 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse
@@ -36,7 +35,38 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
-from .services import appointments
+from .services import appointments, schedules
+
+
+class SaveRefused(Exception):
+    """A service refused the save; the admin's transaction rolls back every step of it."""
+
+    def __init__(self, error: ValidationError):
+        super().__init__(error)
+        self.messages = error.messages
+
+
+class ServiceSaveMixin:
+    """For admins whose save path calls services that validate and write in one step.
+
+    Django runs the whole admin save (form, inlines, log) in one transaction. When a
+    service refuses, the save raises :class:`SaveRefused`, which rolls all of it back
+    (emails included: they are queued in the same transaction), and the page is shown
+    again with the input kept and the service's reasons as form errors."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except SaveRefused as refused:
+            request.booking_refused = refused.messages
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        refused = getattr(request, "booking_refused", None)
+        if refused:
+            form = type(form.__name__, (form,), {"refused": refused})
+        return form
 
 
 class TechniqueLengthInline(admin.TabularInline):
@@ -89,27 +119,22 @@ class TechniqueAdmin(admin.ModelAdmin):
 
 
 class WorkingHoursFormSet(BaseInlineFormSet):
-    def clean(self):
-        super().clean()
-        periods = []
+    """The week's periods, checked by the schedules service's own rule (no overlaps)."""
+
+    def periods(self) -> list[tuple]:
+        kept = []
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
             if not data or data.get("DELETE") or not data.get("start") or not data.get("end"):
                 continue
-            periods.append((data["weekday"], data["start"], data["end"], form))
-        periods.sort(key=lambda p: (p[0], p[1]))
-        for (day_a, _start_a, end_a, _form_a), (day_b, start_b, _end_b, form_b) in zip(
-            periods, periods[1:], strict=False
-        ):
-            if day_a == day_b and start_b < end_a:
-                raise ValidationError(
-                    _("Two periods on %(day)s overlap (%(start)s starts before the other ends).")
-                    % {
-                        "day": form_b.instance.get_weekday_display() or day_b,
-                        "start": start_b.strftime("%H:%M"),
-                    },
-                    code="overlap",
-                )
+            kept.append((data["weekday"], data["start"], data["end"]))
+        return kept
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        schedules.working_hours_validate(self.periods())
 
 
 class WorkingHoursInline(admin.TabularInline):
@@ -133,51 +158,34 @@ class TimeOffForm(forms.ModelForm):
         fields = ["start", "end", "reason"]
 
 
-def _listed(booked, zone) -> str:
-    """Appointments in words staff can act on: "ABCD2345 (Jane Doe, Tue 24 Nov 10:00–11:00)"."""
-    return "; ".join(
-        f"{a.reference} ({a.client_name}, {a.start.astimezone(zone):%a %d %b %H:%M}–"
-        f"{a.end.astimezone(zone):%H:%M})"
-        for a in booked
-    )
-
-
 class TimeOffFormSet(BaseInlineFormSet):
     """Time off over booked appointments is the staff's call, but never a silent one: the
-    form names each appointment and asks for the box to be ticked."""
+    schedules service names each appointment and asks for the box to be ticked."""
 
-    def clean(self):
-        super().clean()
-        self.kept: list[Appointment] = []
-        therapist = self.instance
-        if therapist.pk is None:
-            return
-        zone = selectors.clinic_zone()
+    def changed_forms(self):
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
             if not data or data.get("DELETE") or not form.has_changed():
                 continue
-            start, end = data.get("start"), data.get("end")
-            if not start or not end or start >= end:
+            if not data.get("start") or not data.get("end") or data["start"] >= data["end"]:
                 continue
-            clashes = selectors.appointments_during(therapist=therapist, start=start, end=end)
-            if not clashes:
-                continue
-            if data.get("keep_appointments"):
-                self.kept.extend(clashes)
-                continue
-            listed = _listed(clashes, zone)
-            form.add_error(
-                None,
-                ngettext(
-                    "This time off overlaps %(n)s booked appointment: %(list)s. Move or cancel it, "
-                    "or tick “Keep booked appointments” to save the time off anyway.",
-                    "This time off overlaps %(n)s booked appointments: %(list)s. Move or cancel them, "
-                    "or tick “Keep booked appointments” to save the time off anyway.",
-                    len(clashes),
+            yield form, data
+
+    def clean(self):
+        super().clean()
+        therapist = self.instance
+        if therapist.pk is None:
+            return
+        for form, data in self.changed_forms():
+            try:
+                schedules.time_off_clashes(
+                    therapist=therapist,
+                    start=data["start"],
+                    end=data["end"],
+                    keep_booked=data.get("keep_appointments", False),
                 )
-                % {"n": len(clashes), "list": listed},
-            )
+            except ValidationError as error:
+                form.add_error(None, error)
 
 
 class TimeOffInline(admin.TabularInline):
@@ -190,7 +198,7 @@ class TimeOffInline(admin.TabularInline):
 
 
 @admin.register(Therapist)
-class TherapistAdmin(admin.ModelAdmin):
+class TherapistAdmin(ServiceSaveMixin, admin.ModelAdmin):
     list_display = ["name", "active", "technique_list", "hours"]
     list_filter = ["active", "techniques"]
     prepopulated_fields = {"slug": ["name"]}
@@ -257,17 +265,55 @@ class TherapistAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, _("This week’s schedule"))
 
     def save_formset(self, request, form, formset, change):
-        super().save_formset(request, form, formset, change)
-        kept = getattr(formset, "kept", [])
+        """Hours and time off are written by the schedules services, which check their
+        rules again; anything else the default way."""
+        if isinstance(formset, WorkingHoursFormSet):
+            self._save_working_hours(formset)
+        elif isinstance(formset, TimeOffFormSet):
+            self._save_time_off(request, formset)
+        else:
+            super().save_formset(request, form, formset, change)
+
+    def _save_working_hours(self, formset: WorkingHoursFormSet) -> None:
+        try:
+            done = schedules.working_hours_set(therapist=formset.instance, periods=formset.periods())
+        except ValidationError as error:
+            raise SaveRefused(error) from None
+        # What Django's change message reads from a saved formset.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = done.added, [], done.removed
+
+    def _save_time_off(self, request, formset: TimeOffFormSet) -> None:
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        kept: list[Appointment] = []
+        for form in formset.deleted_forms:
+            if form.instance.pk is not None:
+                schedules.time_off_delete(time_off=form.instance)
+                formset.deleted_objects.append(form.instance)
+        for subform, data in formset.changed_forms():
+            arguments = {
+                "start": data["start"],
+                "end": data["end"],
+                "reason": data.get("reason", ""),
+                "keep_booked": data.get("keep_appointments", False),
+            }
+            try:
+                if subform.instance.pk is None:
+                    saved, clashes = schedules.time_off_add(therapist=formset.instance, **arguments)
+                    formset.new_objects.append(saved)
+                else:
+                    saved, clashes = schedules.time_off_update(time_off=subform.instance, **arguments)
+                    formset.changed_objects.append((saved, subform.changed_data))
+            except ValidationError as error:
+                raise SaveRefused(error) from None
+            kept.extend(clashes)
         if kept:
-            zone = selectors.clinic_zone()
             self.message_user(
                 request,
                 _(
                     "Time off saved over booked appointments, which still stand: %(list)s. "
                     "Move or cancel them."
                 )
-                % {"list": _listed(kept, zone)},
+                % {"list": schedules.appointments_listed(kept)},
                 messages.WARNING,
             )
 
@@ -297,8 +343,12 @@ class BookingPolicyAdmin(admin.ModelAdmin):
 
 
 class AppointmentAdminForm(forms.ModelForm):
-    """Creates and moves appointments through the booking services, during validation,
-    so that any clash comes back as a form error rather than a database error page."""
+    """Checks the shape of the input only. Saving books or changes the appointment
+    through the booking services, which hold every rule (see :class:`ServiceSaveMixin`);
+    a clash comes back as a form error rather than a database error page."""
+
+    # Reasons a service gave when this input was last saved (set by the admin).
+    refused: list[str] = []
 
     length = forms.ModelChoiceField(
         queryset=TechniqueLength.objects.select_related("technique"),
@@ -330,21 +380,14 @@ class AppointmentAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        try:
-            # One savepoint for the whole change: if a later step is refused (say, a move
-            # then a status it does not allow), the earlier one and its email roll back.
-            with transaction.atomic():
-                if self.instance.pk is None:
-                    self._book(cleaned)
-                else:
-                    self._change(cleaned)
-        except ValidationError as error:
-            raise ValidationError(error.messages) from None
+        if self.refused and not self.errors:
+            raise ValidationError(self.refused)
+        if self.instance.pk is None and not self.errors and cleaned.get("length") is None:
+            raise ValidationError(_("Choose the length to book."))
         return cleaned
 
-    def _client(self, cleaned) -> appointments.ClientDetails:
+    def _client(self) -> appointments.ClientDetails:
+        cleaned = self.cleaned_data
         return appointments.ClientDetails(
             name=cleaned["client_name"],
             email=cleaned["client_email"],
@@ -355,44 +398,35 @@ class AppointmentAdminForm(forms.ModelForm):
             health_conditions=cleaned.get("health_conditions", ""),
         )
 
-    def _book(self, cleaned) -> None:
-        length = cleaned.get("length")
-        if length is None:
-            raise ValidationError(_("Choose the length to book."))
-        if cleaned.get("status") not in (None, "", AppointmentStatus.CONFIRMED):
-            raise ValidationError(_("New appointments start as confirmed."))
-        self.instance = appointments.appointment_book(
-            technique=cleaned["technique"],
-            length=length,
-            start=cleaned["start"],
-            client=self._client(cleaned),
-            therapist=cleaned["therapist"],
-            source=AppointmentSource.STAFF,
-            allow_outside_hours=cleaned.get("allow_outside_hours", False),
-        )
-
-    def _change(self, cleaned) -> None:
-        original = Appointment.objects.get(pk=self.instance.pk)
-        if cleaned["technique"] != original.technique:
-            raise ValidationError(_("To change the technique, cancel and book again."))
-        moved = cleaned["start"] != original.start or cleaned["therapist"] != original.therapist
-        if moved:
-            appointments.appointment_reschedule(
-                appointment=original,
-                new_start=cleaned["start"],
-                therapist=cleaned["therapist"],
-                allow_outside_hours=cleaned.get("allow_outside_hours", False),
-            )
-        status = cleaned["status"]
-        if status == original.status:
-            pass
-        elif original.status == AppointmentStatus.CANCELLED:
-            raise ValidationError(_("A cancelled appointment cannot be revived; book a new one."))
-        elif status == AppointmentStatus.CANCELLED:
-            appointments.appointment_cancel(appointment=original)
-        elif status in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
-            appointments.appointment_mark(appointment=original, status=status)
-        self.instance.refresh_from_db()
+    def save(self, commit=True) -> Appointment:
+        """Book or change through the services; raises :class:`SaveRefused`."""
+        cleaned = self.cleaned_data
+        try:
+            if self.instance.pk is None:
+                self.instance = appointments.appointment_book(
+                    technique=cleaned["technique"],
+                    length=cleaned["length"],
+                    start=cleaned["start"],
+                    client=self._client(),
+                    therapist=cleaned["therapist"],
+                    source=AppointmentSource.STAFF,
+                    allow_outside_hours=cleaned.get("allow_outside_hours", False),
+                    status=cleaned.get("status") or AppointmentStatus.CONFIRMED,
+                )
+            else:
+                self.instance = appointments.appointment_update(
+                    appointment=self.instance,
+                    therapist=cleaned["therapist"],
+                    technique=cleaned["technique"],
+                    start=cleaned["start"],
+                    status=cleaned["status"],
+                    client=self._client(),
+                    allow_outside_hours=cleaned.get("allow_outside_hours", False),
+                )
+        except ValidationError as error:
+            raise SaveRefused(error) from None
+        self.save_m2m = lambda: None  # the admin calls it; an appointment has no many-to-many
+        return self.instance
 
 
 class WhenFilter(admin.SimpleListFilter):
@@ -476,7 +510,7 @@ class DateRangeFilter(admin.ListFilter):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
     form = AppointmentAdminForm
     list_display = [
         "when",
@@ -707,7 +741,9 @@ class AppointmentAdmin(admin.ModelAdmin):
             parts.append(f"{label}: {before} → {after}")
         return "; ".join(parts) or str(_("Saved without changes"))
 
+    def save_form(self, request, form, change):
+        # The services validate and write in one step (book, move, cancel, mark, edit).
+        return form.save()
+
     def save_model(self, request, obj, form, change):
-        # The form already booked, moved, cancelled or marked the appointment through the
-        # services; this saves only plain edits (client details).
-        obj.save()
+        pass  # written by save_form, through the services

@@ -204,6 +204,7 @@ def appointment_book(
     allow_outside_hours: bool = False,
     now: datetime | None = None,
     notify: bool = True,
+    status: str = AppointmentStatus.CONFIRMED,
 ) -> Appointment:
     """Book a massage; ``therapist=None`` means any available therapist, chosen fairly.
 
@@ -213,9 +214,13 @@ def appointment_book(
     Online bookings are capped per email address. The confirmation email (and, for
     online bookings, the staff notice) is queued in the same transaction unless
     ``notify`` is false (imports, demo data).
+    A new appointment starts as confirmed: any other ``status`` is refused (what happened
+    is recorded afterwards, with :func:`appointment_mark` or :func:`appointment_cancel`).
     Raises :class:`SlotUnavailable` or :class:`ValidationError` with a clear message.
     """
     now = now or timezone.now()
+    if status != AppointmentStatus.CONFIRMED:
+        raise ValidationError(_("New appointments start as confirmed."), code="new_not_confirmed")
     if timezone.is_naive(start):
         raise ValidationError(_("The start time needs a time zone."), code="naive")
     _check_length(technique, length)
@@ -417,6 +422,71 @@ def appointment_mark(*, appointment: Appointment, status: str, now: datetime | N
             appointment.status = status
             appointment.save(update_fields=["status", "updated_at"])
     return appointment
+
+
+def appointment_update(
+    *,
+    appointment: Appointment,
+    therapist: Therapist,
+    technique: Technique,
+    start: datetime,
+    status: str,
+    client: ClientDetails,
+    allow_outside_hours: bool = False,
+    now: datetime | None = None,
+) -> Appointment:
+    """Staff change an appointment in one step: move it (to another time or therapist),
+    set what happened, and correct the client's details.
+
+    The rules: the technique cannot change (cancel and book again); a move goes through
+    :func:`appointment_reschedule` (so the client is emailed the new time); a cancelled
+    appointment cannot be revived; cancelling goes through :func:`appointment_cancel` and
+    completed or no-show through :func:`appointment_mark`; a completed or no-show one may
+    be set back to confirmed (a mark made by mistake). Every step happens in one
+    transaction: if a later one is refused, the earlier ones and their emails are undone.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if technique.pk != current.technique_id:
+            raise ValidationError(
+                _("To change the technique, cancel and book again."), code="technique_fixed"
+            )
+        if start != current.start or therapist.pk != current.therapist_id:
+            appointment_reschedule(
+                appointment=current,
+                new_start=start,
+                therapist=therapist,
+                allow_outside_hours=allow_outside_hours,
+                now=now,
+            )
+        if status != current.status:
+            if current.status == AppointmentStatus.CANCELLED:
+                raise ValidationError(
+                    _("A cancelled appointment cannot be revived; book a new one."), code="cancelled_final"
+                )
+            if status == AppointmentStatus.CANCELLED:
+                appointment_cancel(appointment=current, now=now)
+            elif status in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
+                appointment_mark(appointment=current, status=status, now=now)
+            else:
+                Appointment.objects.filter(pk=current.pk).update(status=status, updated_at=now)
+        current.refresh_from_db()
+        details = {
+            "client_name": client.name.strip(),
+            "client_email": client.email.strip(),
+            "client_phone": client.phone.strip(),
+            "client_notes": client.notes.strip(),
+            "pregnant": client.pregnant,
+            "recent_injury": client.recent_injury.strip(),
+            "health_conditions": client.health_conditions.strip(),
+        }
+        changed = [name for name, value in details.items() if getattr(current, name) != value]
+        if changed:
+            for name in changed:
+                setattr(current, name, details[name])
+            current.save(update_fields=[*changed, "updated_at"])
+    return current
 
 
 def reminders_queue(*, now: datetime | None = None, hours_before: int | None = None) -> int:

@@ -660,3 +660,67 @@ def test_reception_cannot_relink_a_therapists_account(client, two_diaries):
     client.force_login(user_in_role("Manager", "max"))
     form = client.get(f"/admin/booking/therapist/{anna.pk}/change/").context["adminform"].form
     assert "user" in form.fields
+
+
+# --------------------------------------------------------------------------- service rules via the admin
+
+
+def test_admin_status_and_technique_rules_come_from_the_service(staff_client, swedish, swedish_60):
+    from booking.models import Technique
+
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    # A new appointment starts confirmed.
+    response = staff_client.post(
+        ADD, add_data(therapist, swedish, swedish_60, start, status=AppointmentStatus.COMPLETED)
+    )
+    assert response.context["adminform"].form.non_field_errors() == ["New appointments start as confirmed."]
+    assert not Appointment.objects.exists()
+    booked = appointments.appointment_book(
+        technique=swedish, length=swedish_60, start=start, therapist=therapist,
+        client=appointments.ClientDetails("A", "a@example.com", "1"), source="staff",
+    )  # fmt: skip
+    url = f"{LIST}{booked.pk}/change/"
+    shiatsu = Technique.objects.get(slug="shiatsu")
+    response = staff_client.post(url, add_data(therapist, shiatsu, swedish_60, start))
+    assert response.context["adminform"].form.non_field_errors() == [
+        "To change the technique, cancel and book again."
+    ]
+    cancel = add_data(therapist, swedish, swedish_60, start, status=AppointmentStatus.CANCELLED)
+    assert staff_client.post(url, cancel).status_code == 302
+    booked.refresh_from_db()
+    assert booked.status == AppointmentStatus.CANCELLED
+    response = staff_client.post(url, add_data(therapist, swedish, swedish_60, start))
+    assert response.context["adminform"].form.non_field_errors() == [
+        "A cancelled appointment cannot be revived; book a new one."
+    ]
+    booked.refresh_from_db()
+    assert booked.status == AppointmentStatus.CANCELLED
+
+
+def test_changing_saved_time_off_onto_appointments_is_refused(staff_client, swedish):
+    from booking.models import TimeOff
+
+    therapist = TherapistFactory(techniques=[swedish], hours={})
+    tuesday = upcoming_tuesday()
+    booked = appointment_row(therapist, swedish, tuesday.replace(hour=10), client_name="Gus Grant")
+    absence = TimeOff.objects.create(
+        therapist=therapist, start=tuesday.replace(hour=13), end=tuesday.replace(hour=17), reason="Course"
+    )
+    data = _therapist_form(
+        therapist, swedish, id=absence.pk, reason="Course",
+        start_0=tuesday.strftime("%d/%m/%Y"), start_1="09:00",
+        end_0=tuesday.strftime("%d/%m/%Y"), end_1="17:00",
+    )  # fmt: skip
+    data["time_off-INITIAL_FORMS"] = "1"
+    data["time_off-0-therapist"] = therapist.pk
+    url = f"/admin/booking/therapist/{therapist.pk}/change/"
+    response = staff_client.post(url, data)
+    assert response.status_code == 200
+    assert f"overlaps 1 booked appointment: {booked.reference} (Gus Grant, " in response.content.decode()
+    absence.refresh_from_db()
+    assert absence.start == tuesday.replace(hour=13)
+    data["time_off-0-keep_appointments"] = "on"
+    assert staff_client.post(url, data).status_code == 302
+    absence.refresh_from_db()
+    assert absence.start == tuesday.replace(hour=9)

@@ -256,3 +256,92 @@ def test_moving_an_appointment_gives_it_a_new_reminder(swedish, swedish_60):
     appointment.refresh_from_db()
     assert appointment.reminder_queued_at is None
     assert appointments.reminders_queue(now=now) == 1
+
+
+# --------------------------------------------------------------------------- staff changes
+
+
+def _update(appointment, **changes):
+    values = {
+        "appointment": appointment,
+        "therapist": appointment.therapist,
+        "technique": appointment.technique,
+        "start": appointment.start,
+        "status": appointment.status,
+        "client": appointments.ClientDetails(
+            appointment.client_name, appointment.client_email, appointment.client_phone
+        ),
+    }
+    values.update(changes)
+    return appointments.appointment_update(**values)
+
+
+def test_new_appointments_start_confirmed(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    with pytest.raises(ValidationError) as info:
+        book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning, status="completed")
+    assert info.value.code == "new_not_confirmed"
+    assert not Appointment.objects.exists()
+
+
+def test_update_refuses_a_new_technique(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    appointment = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    with pytest.raises(ValidationError) as info:
+        _update(appointment, technique=TechniqueFactory(slug="hot-stones"))
+    assert info.value.code == "technique_fixed"
+
+
+def test_update_moves_through_the_reschedule_path(swedish, swedish_60, client_details, monday_morning):
+    from django_tasks_db.models import DBTaskResult
+
+    therapist = TherapistFactory(techniques=[swedish])
+    appointment = book(
+        swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning, notify=False
+    )
+    moved = _update(appointment, start=at(24, 19), allow_outside_hours=True, now=monday_morning)
+    assert moved.start == at(24, 19) and moved.sequence == 1
+    assert [t.args_kwargs["kwargs"]["kind"] for t in DBTaskResult.objects.all()] == ["reschedule"]
+    other = book(swedish, swedish_60, at(25, 10), client_details, therapist, monday_morning)
+    with pytest.raises(appointments.SlotUnavailable):
+        _update(other, start=at(24, 19, 30), allow_outside_hours=True, now=monday_morning)
+
+
+def test_a_cancelled_appointment_cannot_be_revived(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    appointment = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    cancelled = _update(appointment, status=AppointmentStatus.CANCELLED)
+    assert cancelled.status == AppointmentStatus.CANCELLED
+    with pytest.raises(ValidationError) as info:
+        _update(cancelled, status=AppointmentStatus.CONFIRMED)
+    assert info.value.code == "cancelled_final"
+
+
+def test_a_refused_step_undoes_the_earlier_ones(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    appointment = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    # Moved, then marked completed before it has started: the mark is refused, so the move is too.
+    with pytest.raises(ValidationError) as info:
+        _update(appointment, start=at(24, 14), status=AppointmentStatus.COMPLETED, now=monday_morning)
+    assert info.value.code == "future"
+    appointment.refresh_from_db()
+    assert appointment.start == at(24, 10) and appointment.status == AppointmentStatus.CONFIRMED
+
+
+def test_update_marks_corrects_and_edits_the_client(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    appointment = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    later = at(24, 12)
+    marked = _update(appointment, status=AppointmentStatus.NO_SHOW, now=later)
+    assert marked.status == AppointmentStatus.NO_SHOW
+    corrected = _update(
+        marked,
+        status=AppointmentStatus.CONFIRMED,
+        client=appointments.ClientDetails(
+            "Olivia Green", "olivia@example.com", "07700 900101", notes="Left knee"
+        ),
+        now=later,
+    )
+    corrected.refresh_from_db()
+    assert corrected.status == AppointmentStatus.CONFIRMED
+    assert corrected.client_name == "Olivia Green" and corrected.client_notes == "Left knee"
