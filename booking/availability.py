@@ -47,14 +47,18 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 __all__ = [
     "Interval",
     "Policy",
+    "SlotProblem",
     "TherapistSchedule",
     "WorkingPeriod",
     "free_slots",
+    "slot_problems",
+    "why_not_free",
     "day_span",
     "group_by_part_of_day",
     "merge_any",
@@ -146,6 +150,21 @@ class TherapistSchedule:
     periods: Sequence[WorkingPeriod]
     time_off: Sequence[Interval]
     busy: Sequence[Interval]
+
+
+class SlotProblem(StrEnum):
+    """Why a start time is not free: a code for each rule of :func:`free_slots`, in the
+    order they are checked. Words are chosen by whoever shows them."""
+
+    PAST = "past"  # before now
+    NOTICE = "notice"  # sooner than the minimum notice
+    HORIZON = "horizon"  # further ahead than the horizon
+    CLOSED = "closed"  # the clinic is closed that day
+    OFF_GRID = "off_grid"  # not on the slot grid
+    OVERNIGHT = "overnight"  # would end on another day (no working period runs overnight)
+    OUTSIDE_HOURS = "outside_hours"  # not inside any of the therapist's working periods
+    TIME_OFF = "time_off"  # meets the therapist's time off
+    TAKEN = "taken"  # meets another appointment (or its cleanup)
 
 
 # --------------------------------------------------------------------------- public functions
@@ -258,6 +277,98 @@ def free_slots(
             per_day[day] = slots
         result[schedule.therapist_id] = per_day
     return result
+
+
+def slot_problems(
+    *,
+    schedule: TherapistSchedule,
+    closures: Sequence[tuple[date, date]],
+    start: datetime,
+    duration: timedelta,
+    buffer: timedelta,
+    policy: Policy,
+    now: datetime,
+    tz: ZoneInfo,
+) -> list[SlotProblem]:
+    """Every rule of :func:`free_slots` that rules ``start`` out for one therapist, in the
+    order of :class:`SlotProblem`; empty exactly when :func:`free_slots` would offer it
+    (for a range of days that holds ``start``'s local date)."""
+    if not _is_aware(start) or not _is_aware(now):
+        raise ValueError("slot_problems needs aware datetimes")
+    problems: list[SlotProblem] = []
+    start = start.astimezone(UTC)
+    now_utc = now.astimezone(UTC)
+    if start < now_utc + policy.min_notice:
+        problems.append(SlotProblem.PAST if start < now_utc else SlotProblem.NOTICE)
+    if start > now_utc + policy.horizon:
+        problems.append(SlotProblem.HORIZON)
+    local = start.astimezone(tz)
+    day = local.date()
+    if any(first <= day <= last for first, last in closures):
+        problems.append(SlotProblem.CLOSED)
+    since_midnight = timedelta(
+        hours=local.hour, minutes=local.minute, seconds=local.second, microseconds=local.microsecond
+    )
+    if since_midnight % policy.step:
+        problems.append(SlotProblem.OFF_GRID)
+    end = start + duration
+    if end.astimezone(tz).date() != day:
+        problems.append(SlotProblem.OVERNIGHT)
+    else:
+        spans = [_period_span(day, p, tz) for p in schedule.periods if p.weekday == day.weekday()]
+        if not any(first <= start and end <= last for first, last in spans):
+            problems.append(SlotProblem.OUTSIDE_HOURS)
+    until = end + buffer
+
+    def meets(intervals: Iterable[Interval]) -> bool:
+        return any(
+            i.start.astimezone(UTC) < until and start < i.end.astimezone(UTC)
+            for i in intervals
+            if i.start.astimezone(UTC) != i.end.astimezone(UTC)
+        )
+
+    if meets(schedule.time_off):
+        problems.append(SlotProblem.TIME_OFF)
+    if meets(schedule.busy):
+        problems.append(SlotProblem.TAKEN)
+    return problems
+
+
+def why_not_free(
+    *,
+    schedules: Sequence[TherapistSchedule],
+    closures: Sequence[tuple[date, date]],
+    start: datetime,
+    duration: timedelta,
+    buffer: timedelta,
+    policy: Policy,
+    now: datetime,
+    tz: ZoneInfo,
+) -> SlotProblem | None:
+    """The one reason to give for ``start`` not being free with any of ``schedules``
+    ("any available therapist"), or None when someone is free then.
+
+    Each therapist's first problem counts, and the one that got furthest through the rules
+    wins: a time that was on offer but is booked is TAKEN, even if another therapist does
+    not work then. With no schedules at all, nobody works: OUTSIDE_HOURS (after the rules
+    that do not depend on anyone's diary)."""
+    firsts: list[SlotProblem] = []
+    for schedule in schedules or [TherapistSchedule(0, (), (), ())]:
+        problems = slot_problems(
+            schedule=schedule,
+            closures=closures,
+            start=start,
+            duration=duration,
+            buffer=buffer,
+            policy=policy,
+            now=now,
+            tz=tz,
+        )
+        if not problems:
+            return None
+        firsts.append(problems[0])
+    order = list(SlotProblem)
+    return max(firsts, key=order.index)
 
 
 def merge_any(

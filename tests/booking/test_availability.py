@@ -13,11 +13,14 @@ from hypothesis import strategies as st
 from booking.availability import (
     Interval,
     Policy,
+    SlotProblem,
     TherapistSchedule,
     WorkingPeriod,
     free_slots,
     merge_any,
     pick_therapist,
+    slot_problems,
+    why_not_free,
 )
 
 ZONE_UTC = ZoneInfo("UTC")
@@ -742,3 +745,91 @@ def test_nearest_starts_prefers_the_closest_then_the_earlier():
     ]
     assert nearest_starts(starts, base, 0) == []
     assert nearest_starts([], base, 3) == []
+
+
+# --------------------------------------------------------------------------- why a time is not free
+
+
+@pytest.mark.parametrize(("tz", "dst_focus"), SCENARIO_KINDS)
+# Fewer examples than the other properties: each checks hundreds of starts.
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_start_has_no_problem_exactly_when_it_is_offered(tz, dst_focus, data):
+    """slot_problems applies the very rules of free_slots: on and off the grid, every
+    5 minutes (and at odd seconds) of the range, for every therapist."""
+    case = data.draw(scenarios(tz, dst_focus))
+    result = free_slots(**case)
+    dates = set(result[case["schedules"][0].therapist_id])
+    base = datetime.combine(case["first_day"], time(), tzinfo=UTC) - timedelta(hours=2)
+    odd = timedelta(seconds=data.draw(st.sampled_from([0, 0, 30])))
+    candidates = [base + timedelta(minutes=5 * k) + odd for k in range((case["days"] + 1) * 288)]
+    arguments = {key: case[key] for key in ("closures", "duration", "buffer", "policy", "now", "tz")}
+    for sched in case["schedules"]:
+        offered = {start for starts in result[sched.therapist_id].values() for start in starts}
+        for start in candidates:
+            if start.astimezone(tz).date() not in dates:
+                continue
+            problems = slot_problems(schedule=sched, start=start, **arguments)
+            assert (not problems) == (start in offered), (start, problems)
+            assert problems == sorted(problems, key=list(SlotProblem).index)
+    for start in candidates[::7]:
+        if start.astimezone(tz).date() in dates:
+            free = any(
+                start in result[s.therapist_id][start.astimezone(tz).date()] for s in case["schedules"]
+            )
+            reason = why_not_free(schedules=case["schedules"], start=start, **arguments)
+            assert (reason is None) == free
+
+
+def _why(start: datetime, schedules, **overrides) -> SlotProblem | None:
+    arguments = {
+        "closures": [],
+        "duration": timedelta(minutes=60),
+        "buffer": timedelta(minutes=15),
+        "policy": Policy(
+            min_notice=timedelta(hours=2), horizon=timedelta(days=30), step=timedelta(minutes=15)
+        ),
+        "now": at(MONDAY, 8),
+        "tz": ZONE_UTC,
+    }
+    arguments.update(overrides)
+    return why_not_free(schedules=schedules, start=start, **arguments)
+
+
+def test_why_not_free_names_the_rule_that_applies():
+    anna = schedule(
+        1, [period(d, "09:00", "17:00") for d in range(5)], busy=[Interval(at(TUESDAY, 10), at(TUESDAY, 11))]
+    )
+    ben = schedule(2, [period(d, "13:00", "17:00") for d in range(5)])
+    assert _why(at(TUESDAY, 12), [anna, ben]) is None
+    assert _why(at(MONDAY, 7), [anna]) == SlotProblem.PAST
+    assert _why(at(MONDAY, 9), [anna]) == SlotProblem.NOTICE
+    assert _why(at(MONDAY, 9) + timedelta(days=40), [anna]) == SlotProblem.HORIZON
+    assert _why(at(TUESDAY, 12), [anna], closures=[(TUESDAY, TUESDAY)]) == SlotProblem.CLOSED
+    assert _why(at(TUESDAY, 12, 5), [anna]) == SlotProblem.OFF_GRID
+    assert _why(at(TUESDAY, 23, 30), [anna]) == SlotProblem.OVERNIGHT
+    assert _why(at(TUESDAY, 16, 30), [anna]) == SlotProblem.OUTSIDE_HOURS
+    assert _why(at(MONDAY, 12) + timedelta(days=5), [anna, ben]) == SlotProblem.OUTSIDE_HOURS  # Saturday
+    assert _why(at(TUESDAY, 12), []) == SlotProblem.OUTSIDE_HOURS  # nobody at all
+    off = schedule(1, anna.periods, time_off=[Interval(at(TUESDAY, 12), at(TUESDAY, 13))])
+    assert _why(at(TUESDAY, 11, 30), [off]) == SlotProblem.TIME_OFF
+    # Booked with Anna while Ben does not work yet: it was a real time, now taken.
+    assert _why(at(TUESDAY, 10), [anna, ben]) == SlotProblem.TAKEN
+    # Cleanup counts: 09:00-10:00 plus 15 minutes meets the 10:00 booking.
+    assert _why(at(TUESDAY, 9), [anna]) == SlotProblem.TAKEN
+    assert _why(at(TUESDAY, 8, 45), [anna], buffer=timedelta(0)) == SlotProblem.OUTSIDE_HOURS
+
+
+def test_slot_problems_lists_every_rule_broken():
+    anna = schedule(1, [period(1, "09:00", "17:00")], time_off=[Interval(at(TUESDAY, 12), at(TUESDAY, 14))])
+    problems = slot_problems(
+        schedule=anna,
+        closures=[(TUESDAY, TUESDAY)],
+        start=at(TUESDAY, 16, 5),
+        duration=timedelta(minutes=60),
+        buffer=timedelta(0),
+        policy=OPEN_POLICY,
+        now=LONG_AGO,
+        tz=ZONE_UTC,
+    )
+    assert problems == [SlotProblem.CLOSED, SlotProblem.OFF_GRID, SlotProblem.OUTSIDE_HOURS]
