@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -136,52 +137,101 @@ def availability_load(
     )
 
 
-def free_slots(
+# Staff may book any 5-minute mark, at any notice, as far ahead as they like.
+STAFF_POLICY = engine.Policy(
+    min_notice=timedelta(days=-3650), horizon=timedelta(days=3650), step=timedelta(minutes=5)
+)
+# "Book outside working hours": every therapist works the whole of every day.
+WHOLE_DAY = [engine.WorkingPeriod(weekday, time.min, time.max) for weekday in range(7)]
+
+
+@dataclass
+class FreeStarts:
+    """Free start times for some therapists over some days, and why any other time is not free."""
+
+    data: AvailabilityData
+    by_therapist: dict[int, dict[date, list[datetime]]]  # therapist id -> local date -> starts (UTC)
+    policy: engine.Policy
+    duration: timedelta
+    buffer: timedelta
+    now: datetime
+
+    def merged(self) -> dict[date, list[tuple[datetime, tuple[int, ...]]]]:
+        """For "any available therapist": each start with the ids of those free then."""
+        return engine.merge_any(self.by_therapist)
+
+    def therapists_free_at(self, start: datetime) -> list[Therapist]:
+        day = start.astimezone(self.data.zone).date()
+        start_utc = start.astimezone(UTC)
+        return [
+            t for t in self.data.therapists if start_utc in set(self.by_therapist.get(t.pk, {}).get(day, []))
+        ]
+
+    def why_not(self, start: datetime) -> engine.SlotProblem | None:
+        """Why nobody loaded is free at ``start`` (a code), or None when someone is."""
+        return engine.why_not_free(
+            schedules=self.data.schedules,
+            closures=self.data.closures,
+            start=start,
+            duration=self.duration,
+            buffer=self.buffer,
+            policy=self.policy,
+            now=self.now,
+            tz=self.data.zone,
+        )
+
+    def closure_reason(self, day: date) -> str:
+        return next((reason for first, last, reason in self.data.closure_reasons if first <= day <= last), "")
+
+
+def free_starts(
     *,
-    data: AvailabilityData,
+    technique: Technique,
     length: TechniqueLength,
-    buffer_minutes: int,
     first_day: date,
     days: int,
+    therapist: Therapist | None = None,
     now: datetime | None = None,
-    policy: engine.Policy | None = None,
-) -> dict[int, dict[date, list[datetime]]]:
-    return engine.free_slots(
+    staff: bool = False,
+    ignore_working_hours: bool = False,
+    exclude_appointment_id: int | None = None,
+) -> FreeStarts:
+    """The one pipeline from the database to free start times: load (six queries), then one
+    pass of the engine. Online bookings follow the clinic's policy; ``staff`` ones
+    :data:`STAFF_POLICY`, and with ``ignore_working_hours`` any time of the day."""
+    now = now or timezone.now()
+    data = availability_load(
+        technique=technique,
+        first_day=first_day,
+        days=days,
+        therapist=therapist,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    if ignore_working_hours:
+        data.schedules = [
+            engine.TherapistSchedule(s.therapist_id, WHOLE_DAY, s.time_off, s.busy) for s in data.schedules
+        ]
+    policy = STAFF_POLICY if staff else data.engine_policy()
+    duration = timedelta(minutes=length.duration_minutes)
+    buffer = timedelta(minutes=technique.buffer_minutes)
+    by_therapist = engine.free_slots(
         schedules=data.schedules,
         closures=data.closures,
         first_day=first_day,
         days=days,
-        duration=timedelta(minutes=length.duration_minutes),
-        buffer=timedelta(minutes=buffer_minutes),
-        policy=policy or data.engine_policy(),
-        now=now or timezone.now(),
+        duration=duration,
+        buffer=buffer,
+        policy=policy,
+        now=now,
         tz=data.zone,
+    )
+    return FreeStarts(
+        data=data, by_therapist=by_therapist, policy=policy, duration=duration, buffer=buffer, now=now
     )
 
 
 def policy_load() -> BookingPolicy:
     return BookingPolicy.load()
-
-
-def unavailable_reason(
-    *, start: datetime, now: datetime, policy: engine.Policy, zone: ZoneInfo
-) -> str | None:
-    """Why the online policy rules ``start`` out (a ValidationError code), or None.
-
-    Only the rules that do not depend on anyone's diary: the past, the notice window,
-    the horizon and the slot grid.
-    """
-    if start < now:
-        return "past"
-    if start < now + policy.min_notice:
-        return "notice"
-    if start > now + policy.horizon:
-        return "horizon"
-    local = start.astimezone(zone)
-    step = int(policy.step.total_seconds() // 60)
-    if (local.hour * 60 + local.minute) % step or local.second or local.microsecond:
-        return "off_grid"
-    return None
 
 
 def therapist_for_booking(*, technique: Technique, slug: str) -> Therapist | None:
@@ -207,6 +257,7 @@ class DaySummary:
     starts: list[datetime]
     closed_reason: str  # the closure's reason when the clinic is shut
     bookable: bool  # inside the online window (not past, not beyond the horizon)
+    working: bool = True  # someone (the chosen therapist) works on this weekday
 
 
 @dataclass
@@ -217,6 +268,8 @@ class WeekAvailability:
     policy: BookingPolicy
     engine_policy: engine.Policy
     zone: ZoneInfo
+    free: FreeStarts
+    named_therapist: bool  # one therapist chosen, rather than "any available"
 
 
 def week_availability(
@@ -232,30 +285,19 @@ def week_availability(
     """Free start times for each of ``days`` days from ``first_day``: the six queries of
     :func:`availability_load` and one pass of the engine."""
     now = now or timezone.now()
-    data = availability_load(
+    free = free_starts(
         technique=technique,
+        length=length,
         first_day=first_day,
         days=days,
         therapist=therapist,
+        now=now,
         exclude_appointment_id=exclude_appointment_id,
     )
-    merged = engine.merge_any(
-        free_slots(
-            data=data,
-            length=length,
-            buffer_minutes=technique.buffer_minutes,
-            first_day=first_day,
-            days=days,
-            now=now,
-        )
-    )
-    policy = data.engine_policy()
+    data, policy, merged = free.data, free.policy, free.merged()
     today = now.astimezone(data.zone).date()
     last_day = (now + policy.horizon).astimezone(data.zone).date()
-    reasons = {}
-    for first, last, reason in data.closure_reasons:
-        for offset in range((last - first).days + 1):
-            reasons.setdefault(first + timedelta(days=offset), reason)
+    working_weekdays = {period.weekday for schedule in data.schedules for period in schedule.periods}
     summaries = []
     by_start: dict[datetime, tuple[int, ...]] = {}
     for offset in range(days):
@@ -266,8 +308,9 @@ def week_availability(
             DaySummary(
                 day=day,
                 starts=[start for start, _ in entries],
-                closed_reason=reasons.get(day, ""),
+                closed_reason=free.closure_reason(day),
                 bookable=today <= day <= last_day,
+                working=day.weekday() in working_weekdays,
             )
         )
     return WeekAvailability(
@@ -277,6 +320,8 @@ def week_availability(
         policy=data.policy,
         engine_policy=policy,
         zone=data.zone,
+        free=free,
+        named_therapist=therapist is not None,
     )
 
 
@@ -312,11 +357,12 @@ def upcoming_online_count(*, email: str, now: datetime) -> int:
 class SlotCheck:
     """Whether a chosen time can still be booked online, and what else is near it."""
 
-    problem: str | None  # None when free; "taken"; or a policy code from unavailable_reason
-    alternatives: list[datetime]  # the nearest free starts, in time order
+    problem: engine.SlotProblem | None  # None when free
+    alternatives: list[datetime]  # the nearest free starts, in time order (when taken)
     therapists: list[Therapist]  # who could take the booking (for names on the page)
     policy: BookingPolicy
     engine_policy: engine.Policy
+    closure_reason: str = ""  # when the problem is CLOSED
 
 
 def slot_check(
@@ -333,26 +379,24 @@ def slot_check(
     service checks again under lock). Alternatives come from that day and the six after."""
     now = now or timezone.now()
     zone = clinic_zone()
+    day = start.astimezone(zone).date()
     week = week_availability(
         technique=technique,
         length=length,
         therapist=therapist,
-        first_day=start.astimezone(zone).date(),
+        first_day=day,
         now=now,
         exclude_appointment_id=exclude_appointment_id,
     )
-    problem = unavailable_reason(start=start, now=now, policy=week.engine_policy, zone=zone)
-    if problem is None and start not in week.therapist_ids_by_start:
-        problem = "taken"
-    nearest = (
-        engine.nearest_starts(week.therapist_ids_by_start, start, alternatives) if problem == "taken" else []
-    )
+    problem = None if start in week.therapist_ids_by_start else week.free.why_not(start)
+    taken = problem == engine.SlotProblem.TAKEN
     return SlotCheck(
         problem=problem,
-        alternatives=nearest,
+        alternatives=engine.nearest_starts(week.therapist_ids_by_start, start, alternatives) if taken else [],
         therapists=week.therapists,
         policy=week.policy,
         engine_policy=week.engine_policy,
+        closure_reason=week.free.closure_reason(day),
     )
 
 
@@ -412,6 +456,40 @@ def schedule_load(*, first_day: date, days: int = 1, therapist: Therapist | None
     )
 
 
+class TherapistProblem(StrEnum):
+    """What about the therapist, rather than the time, stands in the way of a booking."""
+
+    INACTIVE = "inactive"
+    NOT_OFFERED = "not_offered"
+
+
+@dataclass(frozen=True)
+class Obstacle:
+    """One thing in the way of a staff booking: a code and the facts to word it with."""
+
+    problem: engine.SlotProblem | TherapistProblem
+    appointment: Appointment | None = None  # TAKEN: the appointment in the way
+    time_off: TimeOff | None = None  # TIME_OFF: the absence
+    closure_reason: str = ""  # CLOSED
+    periods: tuple[engine.WorkingPeriod, ...] = ()  # OUTSIDE_HOURS: that day's hours
+
+
+# The order staff read them in: the time itself, then the therapist, then what is in the way.
+OBSTACLE_ORDER = [
+    engine.SlotProblem.PAST,
+    engine.SlotProblem.NOTICE,
+    engine.SlotProblem.HORIZON,
+    engine.SlotProblem.OFF_GRID,
+    engine.SlotProblem.OVERNIGHT,
+    TherapistProblem.INACTIVE,
+    TherapistProblem.NOT_OFFERED,
+    engine.SlotProblem.TAKEN,
+    engine.SlotProblem.TIME_OFF,
+    engine.SlotProblem.CLOSED,
+    engine.SlotProblem.OUTSIDE_HOURS,
+]
+
+
 def staff_obstacles(
     *,
     therapist: Therapist,
@@ -421,88 +499,72 @@ def staff_obstacles(
     buffer_minutes: int,
     allow_outside_hours: bool,
     exclude_appointment_id: int | None = None,
-) -> list[str]:
-    """Why staff cannot book ``therapist`` at ``start``, in words that name what is in
-    the way: the clashing appointment, the time off, the closure or the working hours."""
+    now: datetime | None = None,
+) -> list[Obstacle]:
+    """What stands in the way of staff booking ``therapist`` at ``start``, by the engine's
+    rules under :data:`STAFF_POLICY`, each with the facts that name it: the clashing
+    appointment, the time off, the closure or the working hours."""
     zone = clinic_zone()
-    end = start + timedelta(minutes=duration_minutes)
-    until = end + timedelta(minutes=buffer_minutes)
-    local = start.astimezone(zone)
-    reasons: list[str] = []
-    if local.minute % 5 or local.second or local.microsecond:
-        reasons.append(
-            _("Start times are on 5-minute marks (10:00, 10:05 …); %(start)s is not.")
-            % {"start": f"{local:%H:%M:%S}" if local.second else f"{local:%H:%M}"}
-        )
-    if end.astimezone(zone).date() != local.date():
-        reasons.append(_("An appointment must end on the day it starts; this one runs past midnight."))
-    if not therapist.active:
-        reasons.append(_("%(name)s is not taking bookings (not active).") % {"name": therapist.name})
-    if not therapist.techniques.filter(pk=technique.pk).exists():
-        reasons.append(
-            _("%(name)s does not offer %(technique)s.") % {"name": therapist.name, "technique": technique}
-        )
-    clashes = (
+    duration, buffer = timedelta(minutes=duration_minutes), timedelta(minutes=buffer_minutes)
+    until = start + duration + buffer
+    local_day = start.astimezone(zone).date()
+    clashes = list(
         Appointment.objects.occupying()
         .filter(therapist=therapist)
         .overlapping(start, until)
         .exclude(pk=exclude_appointment_id)
         .select_related("technique")
+        .order_by("start")
     )
-    for other in clashes:
-        reasons.append(
-            _(
-                "Overlaps %(reference)s: %(client)s, %(technique)s %(start)s–%(end)s "
-                "(room free again at %(free)s, after cleanup)."
+    absences = list(
+        TimeOff.objects.filter(therapist=therapist, start__lt=until, end__gt=start).order_by("start")
+    )
+    closures = list(
+        Closure.objects.filter(first_day__lte=local_day, last_day__gte=local_day).values_list(
+            "first_day", "last_day", "reason"
+        )
+    )
+    periods = (
+        WHOLE_DAY
+        if allow_outside_hours
+        else [engine.WorkingPeriod(h.weekday, h.start, h.end) for h in therapist.working_hours.all()]
+    )
+    schedule = engine.TherapistSchedule(
+        therapist.pk,
+        periods,
+        [engine.Interval(a.start, a.end) for a in absences],
+        [engine.Interval(a.start, a.occupied_until) for a in clashes],
+    )
+    problems = engine.slot_problems(
+        schedule=schedule,
+        closures=[(first, last) for first, last, _ in closures],
+        start=start,
+        duration=duration,
+        buffer=buffer,
+        policy=STAFF_POLICY,
+        now=now or timezone.now(),
+        tz=zone,
+    )
+    if not therapist.active:
+        problems.append(TherapistProblem.INACTIVE)
+    if not therapist.techniques.filter(pk=technique.pk).exists():
+        problems.append(TherapistProblem.NOT_OFFERED)
+    obstacles: list[Obstacle] = []
+    for problem in sorted(set(problems), key=OBSTACLE_ORDER.index):
+        if problem == engine.SlotProblem.TAKEN:
+            obstacles += [Obstacle(problem, appointment=other) for other in clashes]
+        elif problem == engine.SlotProblem.TIME_OFF:
+            obstacles += [Obstacle(problem, time_off=absence) for absence in absences]
+        elif problem == engine.SlotProblem.CLOSED:
+            obstacles.append(Obstacle(problem, closure_reason=closures[0][2]))
+        elif problem == engine.SlotProblem.OUTSIDE_HOURS:
+            todays = tuple(
+                sorted((p for p in periods if p.weekday == local_day.weekday()), key=lambda p: p.start)
             )
-            % {
-                "reference": other.reference,
-                "client": other.client_name,
-                "technique": other.technique.name,
-                "start": f"{other.start.astimezone(zone):%H:%M}",
-                "end": f"{other.end.astimezone(zone):%H:%M}",
-                "free": f"{other.occupied_until.astimezone(zone):%H:%M}",
-            }
-        )
-    for absence in TimeOff.objects.filter(therapist=therapist, start__lt=until, end__gt=start):
-        reasons.append(
-            _("%(name)s has time off from %(start)s to %(end)s%(reason)s.")
-            % {
-                "name": therapist.name,
-                "start": f"{absence.start.astimezone(zone):%a %d %b %H:%M}",
-                "end": f"{absence.end.astimezone(zone):%a %d %b %H:%M}",
-                "reason": f" ({absence.reason})" if absence.reason else "",
-            }
-        )
-    closure = Closure.objects.filter(first_day__lte=local.date(), last_day__gte=local.date()).first()
-    if closure is not None:
-        reasons.append(
-            _("The clinic is closed on %(day)s: %(reason)s.")
-            % {"day": f"{local:%A %d %B}", "reason": closure.reason}
-        )
-    if not allow_outside_hours:
-        periods = [
-            engine.WorkingPeriod(h.weekday, h.start, h.end)
-            for h in therapist.working_hours.filter(weekday=local.weekday())
-        ]
-        if not any(
-            a <= start and end <= b for a, b in (engine.period_span(local.date(), p, zone) for p in periods)
-        ):
-            hours = ", ".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in periods) or _("not working")
-            reasons.append(
-                _(
-                    "%(start)s–%(end)s is outside %(name)s's working hours on %(weekday)s (%(hours)s). "
-                    "Tick “Book outside working hours” to book it anyway."
-                )
-                % {
-                    "start": f"{local:%H:%M}",
-                    "end": f"{end.astimezone(zone):%H:%M}",
-                    "name": therapist.name,
-                    "weekday": f"{local:%A}",
-                    "hours": hours,
-                }
-            )
-    return reasons
+            obstacles.append(Obstacle(problem, periods=todays))
+        else:
+            obstacles.append(Obstacle(problem))
+    return obstacles
 
 
 @dataclass(frozen=True)

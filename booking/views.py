@@ -22,8 +22,8 @@ from django.views.generic import DetailView, ListView
 from clinic import ratelimit
 
 from . import availability as engine
-from . import ics, notifications, selectors
-from .availability import merge_any
+from . import explanations, ics, notifications, selectors
+from .availability import SlotProblem
 from .choices import AppointmentStatus
 from .forms import (
     ANY,
@@ -87,19 +87,11 @@ class AvailabilityApiView(View):
         now = timezone.now()
         first_day = form.cleaned_data["start"] or now.astimezone(zone).date()
         days = form.cleaned_data["days"] or 7
-        data = selectors.availability_load(
-            technique=technique, first_day=first_day, days=days, therapist=therapist
+        free = selectors.free_starts(
+            technique=technique, length=length, first_day=first_day, days=days, therapist=therapist, now=now
         )
-        slots = selectors.free_slots(
-            data=data,
-            length=length,
-            buffer_minutes=technique.buffer_minutes,
-            first_day=first_day,
-            days=days,
-            now=now,
-        )
-        slugs = {t.pk: t.slug for t in data.therapists}
-        merged = merge_any(slots)
+        slugs = {t.pk: t.slug for t in free.data.therapists}
+        merged = free.merged()
         return JsonResponse(
             {
                 "time_zone": str(zone),
@@ -158,9 +150,15 @@ def _bad_choice(request, *, technique: Technique | None, errors, back_url: str, 
     )
 
 
-def _policy_problem_page(request, *, technique, check: selectors.SlotCheck, back_url: str):
-    error = appointments.policy_error(check.problem, check.engine_policy)
-    return _bad_choice(request, technique=technique, errors={"start": error.messages}, back_url=back_url)
+def _problem_page(request, *, technique, start: datetime, check: selectors.SlotCheck, back_url: str):
+    """A time that cannot be booked for a reason other than "just taken": say which."""
+    message = explanations.client_message(
+        check.problem,
+        policy=check.engine_policy,
+        day=start.astimezone(selectors.clinic_zone()),
+        closure_reason=check.closure_reason,
+    )
+    return _bad_choice(request, technique=technique, errors={"start": [message]}, back_url=back_url)
 
 
 def _day_items(week: selectors.WeekAvailability, *, selected: date, link) -> list[dict]:
@@ -170,6 +168,9 @@ def _day_items(week: selectors.WeekAvailability, *, selected: date, link) -> lis
             state, note = "closed", _("Closed: %(reason)s") % {"reason": summary.closed_reason}
         elif not summary.bookable:
             state, note = "unavailable", _("Not bookable online")
+        elif not summary.working:
+            # Nobody (or not the chosen therapist) works on this weekday at all.
+            state, note = "closed", _("Not working") if week.named_therapist else _("Closed")
         elif not summary.starts:
             state, note = "full", _("No free times")
         else:
@@ -305,9 +306,9 @@ class SlotStepMixin:
                 day=self.start.astimezone(selectors.clinic_zone()).date().isoformat(),
             )
         )
-        if self.check.problem not in (None, "taken"):
-            return _policy_problem_page(
-                request, technique=self.technique, check=self.check, back_url=self.times_url
+        if self.check.problem not in (None, SlotProblem.TAKEN):
+            return _problem_page(
+                request, technique=self.technique, start=self.start, check=self.check, back_url=self.times_url
             )
         return None
 
@@ -339,7 +340,7 @@ class SlotStepMixin:
             "end_local": (self.start + timedelta(minutes=self.length.duration_minutes)).astimezone(zone),
             "times_url": self.times_url,
             "policy": self.check.policy,
-            "taken": self.check.problem == "taken",
+            "taken": self.check.problem == SlotProblem.TAKEN,
         }
 
     def alternatives(self, step_name: str) -> list[dict]:
@@ -368,7 +369,7 @@ class DetailsView(SlotStepMixin, View):
         if not form.is_valid():
             return self.render(form)
         request.session[DRAFT_KEY] = form.to_session()
-        if self.check.problem == "taken":
+        if self.check.problem == SlotProblem.TAKEN:
             # Their details are saved: each alternative goes straight to the review.
             return self.render(form, status=409)
         return redirect(self.step_url("booking:review"))
@@ -402,7 +403,7 @@ class ReviewView(SlotStepMixin, View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, technique):
-        return self.render(status=409 if self.check.problem == "taken" else 200)
+        return self.render(status=409 if self.check.problem == SlotProblem.TAKEN else 200)
 
     def post(self, request, technique):
         if not ratelimit.allow(
@@ -422,10 +423,12 @@ class ReviewView(SlotStepMixin, View):
                 start=self.start,
                 client=client_details_from(self.details),
             )
-        except appointments.SlotUnavailable:
+        except appointments.SlotUnavailable as error:
+            if error.code != "slot_taken":
+                return self.render(status=400, error=" ".join(error.messages))
             # Someone else was quicker: show what is near instead, details kept.
             self.check = self.slot_check()
-            self.check.problem = "taken"
+            self.check.problem = SlotProblem.TAKEN
             return self.render(status=409)
         except ValidationError as error:
             return self.render(status=400, error=" ".join(error.messages))
@@ -599,9 +602,13 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
             )
         self.start = form.cleaned_data["start"]
         self.check = self.slot_check()
-        if self.check.problem not in (None, "taken"):
-            return _policy_problem_page(
-                request, technique=appointment.technique, check=self.check, back_url=self.back_url
+        if self.check.problem not in (None, SlotProblem.TAKEN):
+            return _problem_page(
+                request,
+                technique=appointment.technique,
+                start=self.start,
+                check=self.check,
+                back_url=self.back_url,
             )
         return super().dispatch(request, *args, **kwargs)
 
@@ -617,16 +624,18 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
         )
 
     def get(self, request, token):
-        return self.render(status=409 if self.check.problem == "taken" else 200)
+        return self.render(status=409 if self.check.problem == SlotProblem.TAKEN else 200)
 
     def post(self, request, token):
         try:
             appointments.appointment_reschedule(
                 appointment=self.appointment, new_start=self.start, by_client=True
             )
-        except appointments.SlotUnavailable:
+        except appointments.SlotUnavailable as error:
+            if error.code != "slot_taken":
+                return self.render(status=400, error=" ".join(error.messages))
             self.check = self.slot_check()
-            self.check.problem = "taken"
+            self.check.problem = SlotProblem.TAKEN
             return self.render(status=409)
         except ValidationError as error:
             return self.render(status=400, error=" ".join(error.messages))
@@ -642,7 +651,7 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
             "new_end_local": (self.start + timedelta(minutes=self.appointment.duration_minutes)).astimezone(
                 zone
             ),
-            "taken": self.check.problem == "taken",
+            "taken": self.check.problem == SlotProblem.TAKEN,
             "error": error,
             "back_url": self.back_url,
             "alternatives": [

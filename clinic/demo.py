@@ -216,20 +216,17 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
             for therapist in therapists:
                 for technique in therapist.techniques.all():
                     length = rng.choice(list(technique.lengths.all()))
-                    data = selectors.availability_load(
-                        technique=technique, first_day=day, days=1, therapist=therapist
-                    )
                     slots = (
-                        selectors.free_slots(
-                            data=data,
+                        selectors.free_starts(
+                            technique=technique,
                             length=length,
-                            buffer_minutes=technique.buffer_minutes,
                             first_day=day,
                             days=1,
+                            therapist=therapist,
                             now=now,
-                            policy=appointments.STAFF_POLICY if by_desk else None,
+                            staff=by_desk,
                         )
-                        .get(therapist.pk, {})
+                        .by_therapist.get(therapist.pk, {})
                         .get(day, [])
                     )
                     # Book about half of what is free, on the hour or half hour.

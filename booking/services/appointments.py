@@ -10,7 +10,7 @@ and the insert of one booking cannot interleave with another's).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,19 +19,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import availability as engine
-from .. import notifications, selectors
+from .. import explanations, notifications, selectors
+from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus
 from ..models import Appointment, ClientChange, Technique, TechniqueLength, Therapist
 
-# Staff may book any 5-minute mark, at any notice, as far ahead as they like.
-STAFF_POLICY = engine.Policy(
-    min_notice=timedelta(days=-3650), horizon=timedelta(days=3650), step=timedelta(minutes=5)
-)
-WHOLE_DAY = [engine.WorkingPeriod(weekday, time.min, time.max) for weekday in range(7)]
-
 
 class SlotUnavailable(ValidationError):
-    """The time asked for cannot be booked (taken a moment ago, or never free)."""
+    """The time asked for cannot be booked: taken a moment ago (code ``slot_taken``), or
+    not free for another reason (the code is the :class:`~booking.availability.SlotProblem`:
+    ``closed``, ``outside_hours``, ``time_off`` ...)."""
 
 
 @dataclass(frozen=True)
@@ -68,33 +65,21 @@ def _free_therapists(
     allow_outside_hours: bool,
     now: datetime,
     exclude_appointment_id: int | None = None,
-) -> tuple[list[Therapist], selectors.AvailabilityData, object]:
-    zone = selectors.clinic_zone()
-    day = start.astimezone(zone).date()
+) -> tuple[list[Therapist], selectors.FreeStarts, date]:
+    day = start.astimezone(selectors.clinic_zone()).date()
     _lock_therapists(technique=technique, therapist=therapist)
-    data = selectors.availability_load(
+    free = selectors.free_starts(
         technique=technique,
+        length=length,
         first_day=day,
         days=1,
         therapist=therapist,
+        now=now,
+        staff=staff,
+        ignore_working_hours=staff and allow_outside_hours,
         exclude_appointment_id=exclude_appointment_id,
     )
-    if staff and allow_outside_hours:
-        data.schedules = [
-            engine.TherapistSchedule(s.therapist_id, WHOLE_DAY, s.time_off, s.busy) for s in data.schedules
-        ]
-    slots = selectors.free_slots(
-        data=data,
-        length=length,
-        buffer_minutes=technique.buffer_minutes,
-        first_day=day,
-        days=1,
-        now=now,
-        policy=STAFF_POLICY if staff else None,
-    )
-    start_utc = start.astimezone(UTC)
-    free = [t for t in data.therapists if start_utc in set(slots.get(t.pk, {}).get(day, []))]
-    return free, data, day
+    return free.therapists_free_at(start), free, day
 
 
 def _lock_therapists(*, technique: Technique, therapist: Therapist | None) -> None:
@@ -130,29 +115,25 @@ def _save_or_taken(appointment: Appointment) -> None:
         raise _slot_taken() from exc
 
 
-def policy_error(code: str, policy: engine.Policy) -> ValidationError:
-    """The client-facing explanation for a time the online policy rules out."""
-    messages = {
-        "past": _("That time has already passed."),
-        "notice": _("Online bookings need at least %(hours)s hours' notice; please call us for sooner times.")
-        % {"hours": f"{policy.min_notice.total_seconds() / 3600:g}"},
-        "horizon": _("Online booking opens %(days)s days ahead; that time is too far away.")
-        % {"days": policy.horizon.days},
-        "off_grid": _("Please choose one of the offered start times."),
-    }
-    return ValidationError(messages[code], code=code)
+# The online rules that are about the time itself, not anyone's diary: plain form errors.
+POLICY_PROBLEMS = {SlotProblem.PAST, SlotProblem.NOTICE, SlotProblem.HORIZON, SlotProblem.OFF_GRID}
 
 
-def _explain_unavailable(
-    *, start: datetime, now: datetime, data: selectors.AvailabilityData, staff: bool
-) -> None:
-    """Raise the most useful reason a time cannot be booked online."""
-    if staff:
-        return
-    policy = data.engine_policy()
-    code = selectors.unavailable_reason(start=start, now=now, policy=policy, zone=data.zone)
-    if code:
-        raise policy_error(code, policy)
+def _explain_to_client(*, start: datetime, free: selectors.FreeStarts) -> None:
+    """Raise the reason that applies when nobody is free at ``start`` online: a policy
+    error, the closure, the hours, the time off, or "just taken"."""
+    problem = free.why_not(start)
+    if problem is None or problem == SlotProblem.TAKEN:
+        raise _slot_taken()
+    message = explanations.client_message(
+        problem,
+        policy=free.policy,
+        day=start.astimezone(free.data.zone),
+        closure_reason=free.closure_reason(start.astimezone(free.data.zone).date()),
+    )
+    if problem in POLICY_PROBLEMS:
+        raise ValidationError(message, code=problem.value)
+    raise SlotUnavailable(message, code=problem.value)
 
 
 def _explain_to_staff(
@@ -164,10 +145,11 @@ def _explain_to_staff(
     allow_outside_hours: bool,
     buffer_minutes: int | None = None,
     exclude_appointment_id: int | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Raise, for staff, what stands in the way: the clashing appointment by reference and
     client, the time off, the closure or the working hours. Staff decide what to move."""
-    reasons = selectors.staff_obstacles(
+    obstacles = selectors.staff_obstacles(
         therapist=therapist,
         technique=technique,
         start=start,
@@ -175,9 +157,20 @@ def _explain_to_staff(
         buffer_minutes=technique.buffer_minutes if buffer_minutes is None else buffer_minutes,
         allow_outside_hours=allow_outside_hours,
         exclude_appointment_id=exclude_appointment_id,
+        now=now,
     )
-    if reasons:
-        raise SlotUnavailable(reasons, code="slot_taken")
+    if obstacles:
+        raise SlotUnavailable(
+            explanations.staff_messages(
+                obstacles,
+                therapist_name=therapist.name,
+                technique_name=technique.name,
+                start=start,
+                duration=timedelta(minutes=duration_minutes),
+                zone=selectors.clinic_zone(),
+            ),
+            code="slot_taken",
+        )
 
 
 def _check_upcoming_cap(email: str, now: datetime) -> None:
@@ -231,7 +224,7 @@ def appointment_book(
     with transaction.atomic():
         if not staff:
             _check_upcoming_cap(client.email, now)
-        free, data, day = _free_therapists(
+        free, found, day = _free_therapists(
             technique=technique,
             length=length,
             start=start,
@@ -241,7 +234,6 @@ def appointment_book(
             now=now,
         )
         if not free:
-            _explain_unavailable(start=start, now=now, data=data, staff=staff)
             if staff and therapist is not None:
                 _explain_to_staff(
                     therapist=therapist,
@@ -249,15 +241,18 @@ def appointment_book(
                     start=start,
                     duration_minutes=length.duration_minutes,
                     allow_outside_hours=allow_outside_hours,
+                    now=now,
                 )
-            if therapist is not None and not data.therapists:
+            if therapist is not None and not found.data.therapists:
                 raise ValidationError(_("This therapist does not offer this technique."), code="not_offered")
-            raise _slot_taken()
+            if staff:
+                raise _slot_taken()
+            _explain_to_client(start=start, free=found)
         if therapist is None:
             chosen_id = engine.pick_therapist(
                 candidates=[t.pk for t in free],
-                bookings_that_day={t.pk: data.bookings_per_day[t.pk, day] for t in free},
-                order=[t.pk for t in data.therapists],
+                bookings_that_day={t.pk: found.data.bookings_per_day[t.pk, day] for t in free},
+                order=[t.pk for t in found.data.therapists],
             )
             therapist = next(t for t in free if t.pk == chosen_id)
         start_utc = start.astimezone(UTC)
@@ -352,7 +347,7 @@ def appointment_reschedule(
         if by_client:
             _check_client_cutoff(appointment, now)
         target = therapist or appointment.therapist
-        free, data, _day = _free_therapists(
+        free, found, _day = _free_therapists(
             technique=appointment.technique,
             length=appointment.length_as_booked(),
             start=new_start,
@@ -363,17 +358,18 @@ def appointment_reschedule(
             exclude_appointment_id=appointment.pk,
         )
         if not free:
-            _explain_unavailable(start=new_start, now=now, data=data, staff=not by_client)
-            if not by_client:
-                _explain_to_staff(
-                    therapist=target,
-                    technique=appointment.technique,
-                    start=new_start,
-                    duration_minutes=appointment.duration_minutes,
-                    buffer_minutes=appointment.buffer_minutes,
-                    allow_outside_hours=allow_outside_hours,
-                    exclude_appointment_id=appointment.pk,
-                )
+            if by_client:
+                _explain_to_client(start=new_start, free=found)
+            _explain_to_staff(
+                therapist=target,
+                technique=appointment.technique,
+                start=new_start,
+                duration_minutes=appointment.duration_minutes,
+                buffer_minutes=appointment.buffer_minutes,
+                allow_outside_hours=allow_outside_hours,
+                exclude_appointment_id=appointment.pk,
+                now=now,
+            )
             raise _slot_taken()
         start_utc = new_start.astimezone(UTC)
         duration = timedelta(minutes=appointment.duration_minutes)

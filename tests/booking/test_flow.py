@@ -131,7 +131,8 @@ def test_times_page_shows_a_week_strip_and_the_days_times(client, anna):
     assert by_day[TUESDAY]["state"] == "closed"
     assert by_day[TUESDAY]["note"] == "Closed: Staff training"
     sunday = TUESDAY - timedelta(days=2)
-    assert by_day[sunday]["state"] == "full" and by_day[sunday]["note"] == "No free times"
+    # Nobody works on Sundays: the clinic is closed, not full.
+    assert by_day[sunday]["state"] == "closed" and by_day[sunday]["note"] == "Closed"
     # Today is bookable from 11:00 (two hours' notice): the first open day is selected.
     assert response.context["selected_day"].day == NOW.date()
     html = response.content.decode()
@@ -152,8 +153,26 @@ def test_selected_day_with_nothing_free_says_so(client, anna):
     assert response.context["selected_day"].day == TUESDAY
     assert "The clinic is closed: Staff training." in response.content.decode()
     sunday = client.get(url("booking:times", day=(TUESDAY - timedelta(days=2)).isoformat()))
-    assert "No free times on this day." in sunday.content.decode()
+    assert "The clinic is closed on Sundays." in sunday.content.decode()
     assert "The next day with free times this week is" in sunday.content.decode()
+    # A day with working hours but nothing left is full, not closed.
+    for hhmm in ("09:00", "10:15", "11:30", "12:45", "14:00", "15:15", "16:30"):
+        book_directly(anna.techniques.get(), at(TUESDAY + timedelta(days=1), hhmm), anna)
+    wednesday = client.get(url("booking:times", day=(TUESDAY + timedelta(days=1)).isoformat()))
+    by_day = {d["day"]: d for d in wednesday.context["days"]}
+    assert by_day[TUESDAY + timedelta(days=1)]["note"] == "No free times"
+    assert "No free times on this day." in wednesday.content.decode()
+
+
+def test_a_named_therapists_day_off_says_so(client, anna, ben):
+    anna.working_hours.filter(weekday=TUESDAY.weekday()).delete()
+    response = client.get(url("booking:times", therapist="anna", day=TUESDAY.isoformat()))
+    by_day = {d["day"]: d for d in response.context["days"]}
+    assert by_day[TUESDAY]["state"] == "closed" and by_day[TUESDAY]["note"] == "Not working"
+    assert "Anna Price does not work on Tuesdays." in response.content.decode()
+    # Ben works that day, so for "any available" the clinic is open.
+    response = client.get(url("booking:times", day=TUESDAY.isoformat()))
+    assert {d["day"]: d for d in response.context["days"]}[TUESDAY]["state"] == "open"
 
 
 def test_week_navigation_is_clamped_to_today_and_the_horizon(client, anna):
@@ -342,6 +361,46 @@ def test_times_the_policy_rules_out_get_a_clear_400(client, anna, start, message
         response = client.get(url(name, start=start))
         assert response.status_code == 400
         assert message in response.content.decode()
+
+
+def test_a_time_on_a_closed_day_says_closed_not_taken(client, anna):
+    Closure.objects.create(first_day=TUESDAY, last_day=TUESDAY, reason="Staff training")
+    start = at(TUESDAY, "10:00")
+    for name in ("booking:details", "booking:review"):
+        response = client.get(url(name, start=start))
+        assert response.status_code == 400
+        html = response.content.decode()
+        assert "The clinic is closed on Tuesday 24 November: Staff training." in html
+        assert "has just been booked by someone else" not in html
+    # Sundays nobody works: closed too, and a time off or outside the hours says why.
+    sunday = client.get(url("booking:details", start=at(TUESDAY - timedelta(days=2), "10:00")))
+    assert sunday.status_code == 400 and "Nobody is working at that time." in sunday.content.decode()
+    late = client.get(url("booking:details", start=at(TUESDAY + timedelta(days=1), "19:00")))
+    assert late.status_code == 400 and "Nobody is working at that time." in late.content.decode()
+    from booking.models import TimeOff
+
+    TimeOff.objects.create(
+        therapist=anna,
+        start=at(TUESDAY + timedelta(days=2), "09:00"),
+        end=at(TUESDAY + timedelta(days=2), "13:00"),
+    )
+    away = client.get(
+        url("booking:details", start=at(TUESDAY + timedelta(days=2), "10:00"), therapist="anna")
+    )
+    assert away.status_code == 400 and "The therapist is away at that time." in away.content.decode()
+
+
+def test_a_closure_added_after_review_is_explained_at_confirm(client, anna):
+    start = at(TUESDAY, "10:00")
+    client.post(url("booking:details", start=start), DETAILS)
+    assert client.get(url("booking:review", start=start)).status_code == 200
+    Closure.objects.create(first_day=TUESDAY, last_day=TUESDAY, reason="Burst pipe")
+    response = client.post(url("booking:review", start=start))
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The clinic is closed on Tuesday 24 November: Burst pipe." in html
+    assert "has just been booked by someone else" not in html
+    assert not Appointment.objects.exists()
 
 
 @pytest.mark.parametrize("start", ["tomorrow", "2026-13-01T10:00", "", "2026-11-24T10:00:00+25:00"])
@@ -542,6 +601,18 @@ def test_reschedule_swaps_the_time_in_one_step(client, booked):
     assert booked.start == new and booked.sequence == 1
     assert booked.status == AppointmentStatus.CONFIRMED
     assert Appointment.objects.count() == 1
+
+
+def test_reschedule_onto_a_closed_day_says_closed(client, booked):
+    Closure.objects.create(
+        first_day=TUESDAY + timedelta(days=1), last_day=TUESDAY + timedelta(days=1), reason="Holiday"
+    )
+    confirm = reverse("booking:appointment-reschedule-confirm", args=[booked.manage_token])
+    response = client.get(confirm, {"start": at(TUESDAY + timedelta(days=1), "10:00").isoformat()})
+    assert response.status_code == 400
+    assert "The clinic is closed on Wednesday 25 November: Holiday." in response.content.decode()
+    booked.refresh_from_db()
+    assert booked.start == at(TUESDAY, "10:00")
 
 
 def test_reschedule_to_a_taken_time_keeps_the_old_one(client, booked, anna):

@@ -83,17 +83,25 @@ def test_online_rules_notice_horizon_grid_hours_closure_time_off(
         with pytest.raises(ValidationError) as info:
             book(swedish, swedish_60, start, client_details, therapist, monday_morning)
         assert info.value.code == code, code
-    # Outside working hours (the factory's week ends at 18:00 and has no Sundays).
-    with pytest.raises(appointments.SlotUnavailable):
+    # Outside working hours (the factory's week ends at 18:00 and has no Sundays): each
+    # refusal carries the reason that applies, not "just taken".
+    with pytest.raises(appointments.SlotUnavailable) as info:
         book(swedish, swedish_60, at(24, 17, 30), client_details, therapist, monday_morning)
-    with pytest.raises(appointments.SlotUnavailable):
+    assert info.value.code == "outside_hours"
+    with pytest.raises(appointments.SlotUnavailable) as info:
         book(swedish, swedish_60, at(29, 10), client_details, therapist, monday_morning)
+    assert info.value.code == "outside_hours"
     Closure.objects.create(first_day=at(25, 0).date(), last_day=at(25, 0).date(), reason="Holiday")
-    with pytest.raises(appointments.SlotUnavailable):
+    with pytest.raises(appointments.SlotUnavailable) as info:
         book(swedish, swedish_60, at(25, 10), client_details, therapist, monday_morning)
+    assert info.value.code == "closed"
+    assert info.value.messages == [
+        "The clinic is closed on Wednesday 25 November: Holiday. Please choose another day."
+    ]
     TimeOff.objects.create(therapist=therapist, start=at(26, 12), end=at(26, 15), reason="Dentist")
-    with pytest.raises(appointments.SlotUnavailable):
+    with pytest.raises(appointments.SlotUnavailable) as info:
         book(swedish, swedish_60, at(26, 11, 30), client_details, therapist, monday_morning)
+    assert info.value.code == "time_off"
     book(swedish, swedish_60, at(26, 15), client_details, therapist, monday_morning)
 
 
