@@ -374,15 +374,22 @@ class ClientChange(models.Model):
     """A change a client made online (cancel, move), for the appointment's history.
 
     Changes made in the admin are in Django's admin log, which needs a staff user; this
-    keeps the client's own changes beside them."""
+    keeps the client's own changes beside them. It stores what happened (a code and the
+    times), and the words are chosen when it is shown."""
+
+    class Kind(models.TextChoices):
+        CANCELLED = "cancelled", _("Cancelled online by the client")
+        MOVED = "moved", _("Moved online by the client")
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="client_changes")
     at = models.DateTimeField(_("when"), auto_now_add=True)
-    summary = models.CharField(_("what"), max_length=300)
+    kind = models.CharField(_("what"), max_length=20, choices=Kind.choices)
+    previous_start = models.DateTimeField(_("moved from"), null=True, blank=True)
+    new_start = models.DateTimeField(_("moved to"), null=True, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]
         verbose_name = _("client change")
 
     def __str__(self) -> str:
-        return f"{self.appointment.reference}: {self.summary}"
+        return f"{self.appointment.reference}: {self.get_kind_display()}"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.db.models import Prefetch, Q, QuerySet
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
@@ -574,6 +574,18 @@ class HistoryEntry:
     what: str
 
 
+def client_change_words(change: ClientChange) -> str:
+    """A client's online change in words: "Moved online by the client: Tue 24 Nov 2026
+    10:00 → Tue 24 Nov 2026 14:00", in the clinic's time."""
+    if change.kind == ClientChange.Kind.MOVED and change.previous_start and change.new_start:
+        zone = clinic_zone()
+        return _("Moved online by the client: %(before)s → %(after)s") % {
+            "before": formats.date_format(change.previous_start.astimezone(zone), "D d M Y H:i"),
+            "after": formats.date_format(change.new_start.astimezone(zone), "D d M Y H:i"),
+        }
+    return str(change.get_kind_display())
+
+
 def appointment_history(*, appointment: Appointment) -> list[HistoryEntry]:
     """Who changed an appointment, when, and what, oldest first: the booking itself,
     Django's admin log for staff, and the client's own online changes (two queries)."""
@@ -606,7 +618,7 @@ def appointment_history(*, appointment: Appointment) -> list[HistoryEntry]:
             )
         )
     history += [
-        HistoryEntry(when=change.at, who=_("The client, online"), what=change.summary)
+        HistoryEntry(when=change.at, who=_("The client, online"), what=client_change_words(change))
         for change in ClientChange.objects.filter(appointment=appointment)
     ]
     return sorted(history, key=lambda entry: entry.when)

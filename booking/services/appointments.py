@@ -313,7 +313,7 @@ def appointment_cancel(
         appointment.sequence += 1
         appointment.save(update_fields=["status", "sequence", "updated_at"])
         if by_client:
-            ClientChange.objects.create(appointment=appointment, summary=_("Cancelled online by the client"))
+            ClientChange.objects.create(appointment=appointment, kind=ClientChange.Kind.CANCELLED)
         if notify:
             notifications.notify(notifications.EmailKind.CANCELLATION, appointment)
     return appointment
@@ -383,14 +383,11 @@ def appointment_reschedule(
         appointment.reminder_queued_at = None
         _save_or_taken(appointment)
         if by_client:
-            zone = selectors.clinic_zone()
             ClientChange.objects.create(
                 appointment=appointment,
-                summary=_("Moved online by the client: %(before)s → %(after)s")
-                % {
-                    "before": f"{previous_start.astimezone(zone):%a %d %b %Y %H:%M}",
-                    "after": f"{start_utc.astimezone(zone):%a %d %b %Y %H:%M}",
-                },
+                kind=ClientChange.Kind.MOVED,
+                previous_start=previous_start,
+                new_start=start_utc,
             )
         if notify:
             notifications.notify(notifications.EmailKind.RESCHEDULE, appointment)

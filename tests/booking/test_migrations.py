@@ -1,0 +1,60 @@
+"""Data migrations, run forwards and backwards on a real schema."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+LONDON = ZoneInfo("Europe/London")
+BEFORE = [("booking", "0008_client_change")]
+AFTER = [("booking", "0009_clientchange_kind")]
+
+
+def _migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_client_change_sentences_become_codes_and_times():
+    old = _migrate(BEFORE)
+    Technique = old.get_model("booking", "Technique")
+    Therapist = old.get_model("booking", "Therapist")
+    Appointment = old.get_model("booking", "Appointment")
+    ClientChange = old.get_model("booking", "ClientChange")
+    start = datetime(2026, 11, 24, 10, tzinfo=LONDON)
+    appointment = Appointment.objects.create(
+        therapist=Therapist.objects.create(name="Anna", slug="anna-migration"),
+        technique=Technique.objects.get(slug="swedish"),
+        duration_minutes=60, price="55.00", buffer_minutes=15, start=start,
+        end=start.replace(hour=11), occupied_until=start.replace(hour=11, minute=15),
+        client_name="Ida", client_email="ida@example.com", client_phone="1", reference="MIGR0001",
+        manage_secret="x" * 32,
+    )  # fmt: skip
+    ClientChange.objects.create(
+        appointment=appointment,
+        summary="Moved online by the client: Tue 24 Nov 2026 10:00 → Sun 29 Mar 2026 14:30",
+    )
+    ClientChange.objects.create(appointment=appointment, summary="Cancelled online by the client")
+    try:
+        new = _migrate(AFTER)
+        moved, cancelled = new.get_model("booking", "ClientChange").objects.order_by("pk")
+        assert moved.kind == "moved"
+        assert moved.previous_start == start
+        assert moved.new_start == datetime(2026, 3, 29, 14, 30, tzinfo=LONDON)  # summer time: 13:30 UTC
+        assert (cancelled.kind, cancelled.previous_start, cancelled.new_start) == ("cancelled", None, None)
+        # And back: the sentences are written again.
+        back = _migrate(BEFORE)
+        summaries = list(
+            back.get_model("booking", "ClientChange").objects.order_by("pk").values_list("summary", flat=True)
+        )
+        assert summaries == [
+            "Moved online by the client: Tue 24 Nov 2026 10:00 → Sun 29 Mar 2026 14:30",
+            "Cancelled online by the client",
+        ]
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
