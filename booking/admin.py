@@ -16,7 +16,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -564,8 +564,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
     @admin.display(description=_("when"), ordering="start")
     def when(self, obj: Appointment) -> str:
-        local = obj.start.astimezone(selectors.clinic_zone())
-        return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+        return formats.date_format(obj.start.astimezone(selectors.clinic_zone()), "D j M Y, H:i")
 
     @admin.display(description=_("technique"), ordering="technique__name")
     def technique_and_length(self, obj: Appointment) -> str:
@@ -714,8 +713,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
         def shown(name, value):
             if isinstance(value, datetime):
-                local = value.astimezone(zone)
-                return f"{local:%a} {local.day} {local:%b %Y %H:%M}"
+                return formats.date_format(value.astimezone(zone), "D j M Y H:i")
             field = form.fields[name]
             if hasattr(field, "choices") and not isinstance(field, forms.ModelChoiceField):
                 return str(dict(field.choices).get(value, value))

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
@@ -26,6 +26,11 @@ from .forms import parse_iso_date
 from .models import Appointment, Therapist
 
 HOUR_HEIGHT_PX = 72  # tall enough for two lines in a 30-minute appointment
+
+
+def _clock(moment) -> str:
+    """A wall time in 24-hour hours and minutes, through Django's formatting."""
+    return formats.time_format(moment, "H:i")
 
 
 @dataclass
@@ -160,7 +165,7 @@ class ScheduleView(TemplateView):
             previous_href=self._link(day - timedelta(days=1), therapist, view="day" if therapist else ""),
             next_href=self._link(day + timedelta(days=1), therapist, view="day" if therapist else ""),
             today_href=self._link(self.today, therapist, view="day" if therapist else ""),
-            heading=f"{day:%A} {day.day} {day:%B %Y}",
+            heading=formats.date_format(day, "l j F Y"),
         )
         if therapist:
             context["week_href"] = self._link(day, therapist)
@@ -184,7 +189,7 @@ class ScheduleView(TemplateView):
             window = dayplan.window_for(current, data.zone, hours)
             windows.append(window)
             column = self._column(data, therapist, current, window, data.closures.get(current))
-            column.heading = f"{current:%a} {current.day} {current:%b}"
+            column.heading = formats.date_format(current, "D j M")
             column.heading_href = self._link(current, None)
             column.today = current == self.today
             context["columns"].append(column)
@@ -236,7 +241,7 @@ class ScheduleView(TemplateView):
             closed_reason=closed,
         )
         todays = [p for p in periods if p.weekday == day.weekday()]
-        hours = ", ".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in todays) or _("Not working")
+        hours = ", ".join(f"{_clock(p.start)}–{_clock(p.end)}" for p in todays) or _("Not working")
         booked = sum(1 for a in appointments if a.status in OCCUPYING_STATUSES)
         summary = (
             _("Closed: %(reason)s") % {"reason": closed}
@@ -267,7 +272,7 @@ class ScheduleView(TemplateView):
 
     def _item(self, block: dayplan.Block, by_id: dict[int, Appointment], therapist: Therapist) -> Item:
         start, end = block.start.astimezone(self.zone), block.end.astimezone(self.zone)
-        when = f"{start:%H:%M}–{end:%H:%M}"
+        when = f"{_clock(start)}–{_clock(end)}"
         kind = dayplan.Kind
         if block.kind == kind.BOOKED:
             appointment = by_id[block.key]

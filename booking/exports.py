@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
+from django.utils import formats
 from django.utils.translation import gettext as _
 
 from .models import Appointment
@@ -32,6 +33,15 @@ def header() -> list[str]:
     ]  # fmt: skip
 
 
+def _clock(moment) -> str:
+    """24-hour hours and minutes, the same for every language (a spreadsheet sorts them)."""
+    return formats.time_format(moment, "H:i")
+
+
+def _stamp(moment) -> str:
+    return formats.date_format(moment, "Y-m-d H:i")
+
+
 def rows(appointments: Iterable[Appointment], zone: ZoneInfo) -> Iterator[list[str]]:
     """One row per appointment, times in the clinic's zone. Health answers and notes stay
     out: a spreadsheet travels further than the admin."""
@@ -40,11 +50,11 @@ def rows(appointments: Iterable[Appointment], zone: ZoneInfo) -> Iterator[list[s
         yield [
             safe_cell(cell)
             for cell in (
-                a.reference, f"{start:%Y-%m-%d}", f"{start:%H:%M}", f"{end:%H:%M}",
+                a.reference, start.date().isoformat(), _clock(start), _clock(end),
                 a.therapist.name, a.technique.name, a.duration_minutes, f"{a.price:.2f}",
                 a.get_status_display(), a.get_source_display(),
                 a.client_name, a.client_email, a.client_phone,
-                f"{a.created_at.astimezone(zone):%Y-%m-%d %H:%M}",
+                _stamp(a.created_at.astimezone(zone)),
             )
         ]  # fmt: skip
 

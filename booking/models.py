@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from articles.validators import validate_hero_image, validate_photo
@@ -152,7 +153,8 @@ class WorkingHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+        start, end = formats.time_format(self.start, "H:i"), formats.time_format(self.end, "H:i")
+        return f"{self.get_weekday_display()} {start}–{end}"
 
     def clean(self) -> None:
         if self.start is not None and self.end is not None and self.start >= self.end:
@@ -176,7 +178,10 @@ class TimeOff(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.therapist}: {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+        def shown(moment):
+            return formats.date_format(timezone.localtime(moment), "Y-m-d H:i")
+
+        return f"{self.therapist}: {shown(self.start)} to {shown(self.end)}"
 
     def clean(self) -> None:
         if self.start and self.end and self.start >= self.end:
@@ -200,8 +205,9 @@ class Closure(models.Model):
 
     def __str__(self) -> str:
         if self.first_day == self.last_day:
-            return f"{self.reason} ({self.first_day:%d %b %Y})"
-        return f"{self.reason} ({self.first_day:%d %b} to {self.last_day:%d %b %Y})"
+            return f"{self.reason} ({formats.date_format(self.first_day, 'd M Y')})"
+        first, last = formats.date_format(self.first_day, "d M"), formats.date_format(self.last_day, "d M Y")
+        return f"{self.reason} ({first} to {last})"
 
     def clean(self) -> None:
         if self.first_day and self.last_day and self.first_day > self.last_day:
