@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from clinic.validators import validate_hero_image
+
 from . import markdown as md
 from .choices import ArticleStatus
-from .validators import validate_hero_image
 
 WORDS_PER_MINUTE = 200
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
-from articles.validators import validate_hero_image, validate_photo
+from clinic.validators import validate_hero_image, validate_photo
 
 from .availability import day_span
 from .choices import OCCUPYING_STATUSES, AppointmentSource, AppointmentStatus, Weekday

@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from articles.validators import validate_hero_image
+from clinic.validators import validate_hero_image
 from tests.conftest import make_image_bytes
 
 
@@ -44,7 +44,7 @@ def test_rejects_too_small_and_too_large(settings):
 
 
 def test_portrait_photos_may_be_smaller_than_hero_images():
-    from articles.validators import validate_photo
+    from clinic.validators import validate_photo
 
     validate_photo(SimpleUploadedFile("me.jpg", make_image_bytes("JPEG", (400, 400))))
     with pytest.raises(ValidationError):
