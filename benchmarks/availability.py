@@ -15,7 +15,7 @@ Monday to Saturday 09:00-18:00, it books about 60% of every working day for the 
 month with 60-minute appointments plus their 15-minute cleanup buffer, then times:
 
 * one therapist for 1 day, one for 30 days, all therapists for 1 day, all for 30 days;
-* each (a) through ``selectors.availability_load`` + ``selectors.free_slots`` and
+* each (a) through ``selectors.free_starts`` (load, then the engine; each half timed too) and
   (b) through the JSON endpoint ``/book/api/availability/`` with Django's test client.
 
 It prints the median and minimum milliseconds over ``--runs`` runs (after ``--warmups``
@@ -330,7 +330,7 @@ def _summary(samples: list[float]) -> dict:
 def measure(n: int, first_day: dt.date, zone: ZoneInfo, args: argparse.Namespace) -> list[dict]:
     from django.test import Client
 
-    from booking import selectors
+    from booking import availability, selectors
     from booking.models import Technique, Therapist
 
     technique = Technique.objects.get(slug="swedish")
@@ -351,17 +351,28 @@ def measure(n: int, first_day: dt.date, zone: ZoneInfo, args: argparse.Namespace
             )
 
         def engine(data, days=days):
-            return selectors.free_slots(
-                data=data,
-                length=length,
-                buffer_minutes=technique.buffer_minutes,
+            # The engine's half of selectors.free_starts, on data already loaded.
+            return availability.free_slots(
+                schedules=data.schedules,
+                closures=data.closures,
                 first_day=first_day,
                 days=days,
+                duration=dt.timedelta(minutes=length.duration_minutes),
+                buffer=dt.timedelta(minutes=technique.buffer_minutes),
+                policy=data.engine_policy(),
                 now=now,
+                tz=data.zone,
             )
 
-        def selector_path(load=load, engine=engine):
-            return engine(load())
+        def selector_path(therapist=therapist, days=days):
+            return selectors.free_starts(
+                technique=technique,
+                length=length,
+                first_day=first_day,
+                days=days,
+                therapist=therapist,
+                now=now,
+            ).by_therapist
 
         query = urlencode(
             {
