@@ -64,9 +64,17 @@ class ServiceSaveMixin:
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         refused = getattr(request, "booking_refused", None)
-        if refused:
-            form = type(form.__name__, (form,), {"refused": refused})
-        return form
+        if not refused:
+            return form
+
+        def clean(self):
+            cleaned = super(refusing, self).clean()
+            if not self.errors:
+                raise ValidationError(refused)
+            return cleaned
+
+        refusing = type(form.__name__, (form,), {"clean": clean})
+        return refusing
 
 
 class TechniqueLengthInline(admin.TabularInline):
@@ -347,9 +355,6 @@ class AppointmentAdminForm(forms.ModelForm):
     through the booking services, which hold every rule (see :class:`ServiceSaveMixin`);
     a clash comes back as a form error rather than a database error page."""
 
-    # Reasons a service gave when this input was last saved (set by the admin).
-    refused: list[str] = []
-
     length = forms.ModelChoiceField(
         queryset=TechniqueLength.objects.select_related("technique"),
         required=False,
@@ -380,8 +385,6 @@ class AppointmentAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.refused and not self.errors:
-            raise ValidationError(self.refused)
         if self.instance.pk is None and not self.errors and cleaned.get("length") is None:
             raise ValidationError(_("Choose the length to book."))
         return cleaned

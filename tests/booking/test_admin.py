@@ -724,3 +724,35 @@ def test_changing_saved_time_off_onto_appointments_is_refused(staff_client, swed
     assert staff_client.post(url, data).status_code == 302
     absence.refresh_from_db()
     assert absence.start == tuesday.replace(hour=9)
+
+
+def test_time_off_refused_at_save_rolls_back_and_explains(staff_client, swedish, monkeypatch):
+    """An appointment booked between the form's check and the save: the service refuses,
+    the whole save rolls back, and the page says why with the input kept."""
+    from booking import selectors
+    from booking.models import TimeOff
+
+    therapist = TherapistFactory(name="Fay", techniques=[swedish], hours={})
+    tuesday = upcoming_tuesday()
+    booked = appointment_row(therapist, swedish, tuesday.replace(hour=10), client_name="Gus Grant")
+    real = selectors.appointments_during
+    calls = []
+
+    def first_sees_nothing(**kwargs):
+        calls.append(kwargs)
+        return [] if len(calls) == 1 else real(**kwargs)
+
+    monkeypatch.setattr(selectors, "appointments_during", first_sees_nothing)
+    span = {
+        "start_0": tuesday.strftime("%d/%m/%Y"), "start_1": "09:00",
+        "end_0": tuesday.strftime("%d/%m/%Y"), "end_1": "17:00", "reason": "Course",
+    }  # fmt: skip
+    data = _therapist_form(therapist, swedish, **span)
+    data["name"] = "Fay Renamed"
+    response = staff_client.post(f"/admin/booking/therapist/{therapist.pk}/change/", data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"overlaps 1 booked appointment: {booked.reference} (Gus Grant, " in html
+    assert 'value="Fay Renamed"' in html  # the input is kept
+    therapist.refresh_from_db()
+    assert therapist.name == "Fay" and not TimeOff.objects.exists()  # nothing of the save stayed
