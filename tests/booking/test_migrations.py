@@ -29,7 +29,7 @@ def test_client_change_sentences_become_codes_and_times():
     start = datetime(2026, 11, 24, 10, tzinfo=LONDON)
     appointment = Appointment.objects.create(
         therapist=Therapist.objects.create(name="Anna", slug="anna-migration"),
-        technique=Technique.objects.get(slug="swedish"),
+        technique=Technique.objects.create(name="Migration", slug="migration-technique"),
         duration_minutes=60, price="55.00", buffer_minutes=15, start=start,
         end=start.replace(hour=11), occupied_until=start.replace(hour=11, minute=15),
         client_name="Ida", client_email="ida@example.com", client_phone="1", reference="MIGR0001",
