@@ -461,3 +461,38 @@ def test_schedule_on_a_phone(phone_page, live_server, clinic):
     region.evaluate("(el) => { el.scrollLeft = 0; }")
     expect(column(page, "Anna Field").locator("h2")).to_be_in_viewport()
     take_screenshot(page, "staff-07-schedule-phone")
+
+
+def test_free_time_left_by_a_cancellation_can_be_booked(desktop_page, live_server, clinic):
+    """A cancelled appointment used to be drawn over the gap it left, so the gap's link
+    could not be clicked. It keeps a narrow lane at the side now."""
+    page = desktop_page
+    staff("Reception", "desk")
+    day = clinic.today + timedelta(days=3)
+    appointment(clinic.anna, clinic.swedish, at(day, "10:00"), client_name="Early Bird")
+    appointment(
+        clinic.anna,
+        clinic.swedish,
+        at(day, "11:15"),
+        client_name="Sam Gone",
+        status=AppointmentStatus.CANCELLED,
+    )
+    appointment(clinic.anna, clinic.swedish, at(day, "12:30"), client_name="Late Owl")
+    page.goto(f"{live_server.url}{SCHEDULE}?date={day.isoformat()}")
+    log_in(page, "desk")
+    anna = column(page, "Anna Field")
+    cancelled = anna.locator("li.item-cancelled")
+    expect(cancelled.get_by_role("link")).to_have_accessible_name(
+        re.compile(r"11:15–12:15\s+Sam Gone\s+Swedish, 60 min\s+Cancelled")
+    )
+    gap = anna.locator("li.item-free", has_text="11:15–12:30")
+    expect(gap).to_contain_text(re.compile(r"11:15–12:30\s+Free\s+1 h 15 min"))
+    # Side by side, not on top of each other.
+    gap_box, cancelled_box = gap.bounding_box(), cancelled.bounding_box()
+    assert gap_box["x"] + gap_box["width"] <= cancelled_box["x"], (gap_box, cancelled_box)
+    take_screenshot(page, "staff-08-cancelled-aside")
+    # A real click (Playwright refuses one that another element would catch).
+    gap.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/admin/booking/appointment/add/\?"))
+    expect(page.locator("#id_therapist")).to_have_value(str(clinic.anna.pk))
+    expect(page.locator("#id_start_1")).to_have_value(re.compile(r"^11:15(:00)?$"))
