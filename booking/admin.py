@@ -86,6 +86,28 @@ class TechniqueAdmin(admin.ModelAdmin):
     def lengths_and_prices(self, obj: Technique) -> str:
         return ", ".join(f"{length.duration_minutes} min £{length.price}" for length in obj.lengths.all())
 
+    def _warn_hidden_online(self, request, technique_id: int | None = None) -> None:
+        """An offered technique nobody can give is hidden from clients: say so, and why."""
+        reasons = {
+            "no_therapist": _(
+                "Nobody taking bookings offers %(name)s, so clients cannot book it online. Tick it "
+                "under “Offers” on a therapist's page, or untick “Offered” here."
+            ),
+            "no_length": _("%(name)s has no length and price yet, so clients cannot book it online."),
+        }
+        for technique, reason in selectors.techniques_hidden_online(technique_id=technique_id):
+            messages.warning(request, reasons[reason] % {"name": technique.name})
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            self._warn_hidden_online(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and object_id.isascii() and object_id.isdigit() and len(object_id) < 19:
+            self._warn_hidden_online(request, technique_id=int(object_id))
+        return super().change_view(request, object_id, form_url, extra_context)
+
 
 class WorkingHoursFormSet(BaseInlineFormSet):
     def clean(self):

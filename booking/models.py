@@ -39,6 +39,14 @@ class TechniqueQuerySet(models.QuerySet):
     def active(self) -> TechniqueQuerySet:
         return self.filter(active=True)
 
+    def bookable(self) -> TechniqueQuerySet:
+        """Offered, in at least one length, by at least one therapist taking bookings:
+        what the booking pages list. Anything less leads a client to a week of nothing."""
+        return self.active().filter(
+            models.Exists(Therapist.objects.filter(active=True, techniques=models.OuterRef("pk"))),
+            models.Exists(TechniqueLength.objects.filter(technique=models.OuterRef("pk"))),
+        )
+
 
 class Technique(models.Model):
     """A kind of massage clients can book, such as Swedish or Shiatsu."""

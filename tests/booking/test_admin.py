@@ -549,6 +549,26 @@ def test_technique_slug_may_not_shadow_booking_pages(staff_client):
     assert "60 min £50.00" in listing
 
 
+def test_manager_is_warned_about_an_offered_technique_nobody_can_give(staff_client, swedish):
+    deep = swedish.__class__.objects.get(slug="deep-tissue")
+    TherapistFactory(techniques=[swedish])
+    TherapistFactory(techniques=[deep], active=False)  # offers it, but takes no bookings
+    listing = staff_client.get("/admin/booking/technique/").content.decode()
+    assert "Nobody taking bookings offers Deep tissue, so clients cannot book it online." in listing
+    assert "Nobody taking bookings offers Shiatsu" in listing
+    assert "offers Swedish" not in listing
+    page = staff_client.get(f"/admin/booking/technique/{deep.pk}/change/").content.decode()
+    assert "Nobody taking bookings offers Deep tissue" in page
+    assert "Shiatsu" not in page.split('class="messagelist"')[1].split("</ul>")[0]
+    swedish_page = staff_client.get(f"/admin/booking/technique/{swedish.pk}/change/").content.decode()
+    assert "clients cannot book it online" not in swedish_page
+    swedish.lengths.all().delete()
+    listing = staff_client.get("/admin/booking/technique/").content.decode()
+    assert "Swedish has no length and price yet, so clients cannot book it online." in listing
+    # An odd id in the address is still the admin's own answer, not a crash.
+    assert staff_client.get("/admin/booking/technique/abc/change/").status_code in (302, 404)
+
+
 def test_history_includes_the_clients_own_online_changes(staff_client, swedish, swedish_60):
     therapist = TherapistFactory(techniques=[swedish])
     start = upcoming_tuesday().replace(hour=10)

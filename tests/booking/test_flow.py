@@ -192,6 +192,7 @@ def test_times_page_with_bad_choices_is_a_helpful_400(client, anna, params):
 def test_therapist_who_does_not_offer_the_technique_is_refused(client, swedish):
     from tests.factories import TechniqueFactory
 
+    TherapistFactory(techniques=[swedish])
     TherapistFactory(slug="cara", techniques=[TechniqueFactory(slug="reflexology")])
     response = client.get(url("booking:times", therapist="cara"))
     assert response.status_code == 400
