@@ -561,6 +561,8 @@ class AppointmentRescheduleView(AppointmentTokenMixin, View):
             return f"{base}?{query}"
 
         def slot_link(start: datetime) -> str:
+            if start == appointment.start:
+                return ""  # its own time: shown as the current one, not offered as a move
             return f"{confirm}?{urlencode({'start': _start_param(start)})}"
 
         context = {
@@ -597,6 +599,13 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
                 request, technique=appointment.technique, errors=form.errors, back_url=self.back_url
             )
         self.start = form.cleaned_data["start"]
+        if self.start == appointment.start:
+            return _bad_choice(
+                request,
+                technique=appointment.technique,
+                errors={"start": [_("That is already your appointment's time. Choose a different time.")]},
+                back_url=self.back_url,
+            )
         self.check = self.slot_check()
         if self.check.problem not in (None, "taken"):
             return _policy_problem_page(

@@ -526,10 +526,29 @@ def test_reschedule_shows_times_including_ones_overlapping_the_old(client, booke
         reverse("booking:appointment-reschedule", args=[booked.manage_token]), {"day": TUESDAY.isoformat()}
     )
     assert response.status_code == 200
-    times = [t["start"].strftime("%H:%M") for g in response.context["groups"] for t in g["times"]]
+    times = {t["start"].strftime("%H:%M"): t["url"] for g in response.context["groups"] for t in g["times"]}
     # The client's own appointment does not block its own move.
-    assert "10:00" in times and "10:30" in times
-    assert "Choose a new time" in response.content.decode()
+    assert "10:00" in times and times["10:30"]
+    html = response.content.decode()
+    assert "Choose a new time" in html
+    # Its own time is shown as the current one, not offered as a "move" to where it is.
+    assert times["10:00"] == ""
+    assert '<span class="time-btn time-current">10:00 <span class="small">(your time now)</span>' in html
+    assert "start=2026-11-24T10%3A00" not in html
+
+
+def test_moving_to_the_same_time_is_refused_without_an_email(client, booked):
+    queued = DBTaskResult.objects.count()
+    confirm = reverse("booking:appointment-reschedule-confirm", args=[booked.manage_token])
+    query = "?" + urlencode({"start": at(TUESDAY, "10:00").isoformat()})
+    page = client.get(confirm + query)
+    assert page.status_code == 400
+    assert "That is already your appointment&#x27;s time" in page.content.decode()
+    assert client.post(confirm + query).status_code == 400
+    booked.refresh_from_db()
+    assert booked.start == at(TUESDAY, "10:00") and booked.sequence == 0
+    assert not booked.client_changes.exists()
+    assert DBTaskResult.objects.count() == queued  # no "Moved" email
 
 
 def test_reschedule_swaps_the_time_in_one_step(client, booked):
