@@ -586,6 +586,32 @@ def test_booking_works_without_javascript(nojs_page, live_server, hot_stone):
     assert_no_third_party_requests(page, live_server)
 
 
+def test_long_email_and_name_wrap_on_a_phone(phone_page, live_server, hot_stone):
+    """At 375 px a 29-character email address used to push the review page sideways."""
+    page = phone_page
+    long = Client("Maximilian Featherstonehaugh-Worthington", "annabelle.whitfield@gmail.com", "07700 900303")
+    assert len(long.email) == 29
+    start = at(open_days()[1], "10:00")
+    query = urlencode({"length": 60, "therapist": "any", "start": start.isoformat(timespec="minutes")})
+    page.goto(f"{live_server.url}{TECHNIQUE_URL}details/?{query}")
+    expect(page.locator("h1")).to_have_text("Your details")
+    fill_details(page, long)
+    page.get_by_role("button", name="Continue to check and confirm").click()
+    expect(page.locator("h1")).to_have_text("Check and confirm")
+    expect(page.locator("section[aria-labelledby=you-heading]")).to_contain_text(long.email)
+    take_screenshot(page, "phone-long-01-review")
+    assert_no_sideways_scroll(page)
+    assert confirm_booking(page).status == 302
+    expect(page.locator("h1")).to_have_text("✓ You're booked")
+    expect(page.locator(".confirmed-banner")).to_contain_text(long.email)
+    take_screenshot(page, "phone-long-02-confirmed")
+    assert_no_sideways_scroll(page)
+    page.get_by_role("link", name="Manage your appointment").click()
+    expect(page.locator("h1")).to_have_text("Your appointment")
+    take_screenshot(page, "phone-long-03-manage")
+    assert_no_sideways_scroll(page)
+
+
 # --------------------------------------------------------------------------- keyboard only
 
 FOCUS_STYLE = """() => {
