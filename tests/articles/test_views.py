@@ -173,6 +173,8 @@ def test_call_to_action_links_to_the_articles_techniques(client):
     html = client.get(article.get_absolute_url()).content.decode()
     assert 'href="/book/swedish/"' in html and 'href="/book/shiatsu/"' in html
     assert 'href="/book/deep-tissue/"' not in html
+    assert "mentions Swedish and Shiatsu massage" in html  # their own case, not "swedish"
+    assert ">Book Swedish</a>" in html and ">Book Shiatsu</a>" in html
 
 
 def test_visitors_get_a_cached_copy_until_the_content_changes(client, settings, django_assert_num_queries):

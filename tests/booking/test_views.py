@@ -140,6 +140,10 @@ def test_technique_list_shows_active_techniques_with_prices(client, swedish, dja
     assert 'id="technique-shiatsu"' not in html
     assert "£55.00" in html
     assert reverse("booking:technique-detail", args=["swedish"]) in html
+    # Names keep their own case in buttons and titles.
+    assert 'Book Swedish<span class="visually-hidden"> massage</span>' in html
+    assert "Book Deep tissue<span" in html
+    assert "<title>Book Swedish massage · " in client.get("/book/swedish/").content.decode()
 
 
 def test_a_technique_nobody_can_give_is_not_offered_online(client, swedish):

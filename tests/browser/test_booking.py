@@ -243,7 +243,7 @@ def open_technique(page, live_server, visit: Visit | None):
     )
     if visit:
         visit.check("techniques")
-    card.get_by_role("link", name="Book hot stone massage").click()
+    card.get_by_role("link", name="Book Hot stone massage").click()
     expect(page).to_have_url(live_server.url + TECHNIQUE_URL)
     expect(page.locator("h1")).to_have_text("Hot stone massage")
     expect(page.locator(".booking-steps li[aria-current=step]")).to_contain_text("Massage and therapist")
