@@ -131,6 +131,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-gb"
 USE_I18N = True
+# 24-hour times in the admin too, and no seconds in time boxes (clinic/formats/en_GB).
+FORMAT_MODULE_PATH = ["clinic.formats"]
 USE_TZ = True
 # Datetimes are stored in UTC; the clinic's own zone is what people see and think in.
 CLINIC_TIME_ZONE = os.environ.get("CLINIC_TIME_ZONE", "Europe/London")

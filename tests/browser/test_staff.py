@@ -496,3 +496,57 @@ def test_free_time_left_by_a_cancellation_can_be_booked(desktop_page, live_serve
     expect(page).to_have_url(re.compile(r"/admin/booking/appointment/add/\?"))
     expect(page.locator("#id_therapist")).to_have_value(str(clinic.anna.pk))
     expect(page.locator("#id_start_1")).to_have_value(re.compile(r"^11:15(:00)?$"))
+
+
+CONTRAST = """(el) => {
+    // WCAG contrast of the element's text colour against the first opaque background
+    // behind it (walking up the ancestors).
+    const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => {
+        const c = [r, g, b].map((v) => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    };
+    let back = null;
+    for (let node = el; node && !back; node = node.parentElement) {
+        const colour = rgb(getComputedStyle(node).backgroundColor);
+        if (colour.length < 4 || colour[3] > 0) back = colour;
+    }
+    back = back || [255, 255, 255];
+    const fore = rgb(getComputedStyle(el).color);
+    const [a, b] = [luminance(fore), luminance(back)].sort((x, y) => y - x);
+    return {ratio: (a + 0.05) / (b + 0.05), fore, back};
+}"""
+
+
+def test_therapist_page_reads_clearly_in_24_hour_time(desktop_page, live_server, clinic):
+    """The week-at-a-glance caption was about 1.2:1 against its background; the admin mixed
+    "1 p.m." with 24-hour times and showed seconds in time boxes."""
+    page = desktop_page
+    staff("Manager", "boss")
+    tomorrow = clinic.tomorrow
+    TimeOff.objects.create(
+        therapist=clinic.dev, start=at(tomorrow, "13:00"), end=at(tomorrow, "15:30"), reason="Course"
+    )
+    page.goto(f"{live_server.url}/admin/booking/therapist/{clinic.dev.pk}/change/")
+    log_in(page, "boss")
+    caption = page.locator(".weekly-grid caption")
+    expect(caption).to_have_text("As saved; change it in “Working hours” below.")
+    contrast = caption.evaluate(CONTRAST)
+    assert contrast["ratio"] >= 4.5, f"the caption's contrast is {contrast}"
+    # Working hours: 24-hour times with no seconds in the boxes.
+    starts = page.locator("input[name^=working_hours-][name$=-start]")
+    expect(starts.first).to_have_value("08:00")
+    expect(page.locator("input[name^=working_hours-][name$=-end]").nth(1)).to_have_value("20:00")
+    expect(page.locator("input[name^=time_off-][name$=-start_1]").first).to_have_value("13:00")
+    expect(page.locator("input[name^=time_off-][name$=-end_1]").first).to_have_value("15:30")
+    take_screenshot(page, "staff-09-therapist-page")
+    # The appointment list and an appointment's page speak 24-hour times too.
+    page.goto(f"{live_server.url}{APPOINTMENTS}{clinic.lena.pk}/change/")
+    expect(page.locator("#id_start_1")).to_have_value("15:00")
+    assert "p.m." not in page.content() and "a.m." not in page.content()
+    page.goto(f"{live_server.url}{APPOINTMENTS}")
+    expect(page.locator("#result_list")).to_contain_text("Lena Park")
+    assert "p.m." not in page.content() and "a.m." not in page.content()
