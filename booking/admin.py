@@ -38,8 +38,39 @@ from .models import (
 )
 
 
+class TechniqueLengthFormSet(BaseInlineFormSet):
+    """One length at most is chosen in advance (the database refuses two as well)."""
+
+    def _ticked(self) -> list[forms.ModelForm]:
+        return [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and form.cleaned_data.get("is_default")
+            and not form.cleaned_data.get("DELETE")
+        ]
+
+    def clean(self):
+        super().clean()
+        if len(self._ticked()) > 1:
+            raise ValidationError(
+                _("Tick “chosen in advance” for one length at most."), code="several_defaults"
+            )
+
+    def save(self, commit=True):
+        if commit and self.instance.pk is not None:
+            # Untick the old choice first: rows are saved in order, and the database
+            # allows one ticked length at any moment.
+            keep = [form.instance.pk for form in self._ticked() if form.instance.pk is not None]
+            self.model.objects.filter(technique=self.instance, is_default=True).exclude(pk__in=keep).update(
+                is_default=False
+            )
+        return super().save(commit)
+
+
 class TechniqueLengthInline(admin.TabularInline):
     model = TechniqueLength
+    formset = TechniqueLengthFormSet
     extra = 1
     min_num = 1
     verbose_name = _("length and price")

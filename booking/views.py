@@ -60,8 +60,14 @@ class TechniqueDetailView(DetailView):
         context = super().get_context_data(**kwargs)
         context["therapists"] = selectors.therapist_cards(technique=self.object)
         context["step"] = 1
-        # Coming back from a later step keeps what was chosen.
-        context["chosen_length"] = self.request.GET.get("length", "")
+        # Coming back from a later step keeps what was chosen; otherwise the length staff
+        # marked, or the shortest.
+        lengths = {str(length.duration_minutes) for length in self.object.lengths.all()}
+        chosen = self.request.GET.get("length", "")
+        preselected = self.object.preselected_length()
+        context["chosen_length"] = (
+            chosen if chosen in lengths else str(preselected.duration_minutes) if preselected else ""
+        )
         context["chosen_therapist"] = self.request.GET.get("therapist", ANY)
         return context
 

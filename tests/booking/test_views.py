@@ -1,3 +1,4 @@
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -173,6 +174,30 @@ def test_technique_detail_and_unknown_technique(client, swedish):
     response = client.get("/book/swedish/")
     assert response.status_code == 200 and "Keiko" in response.content.decode()
     assert client.get("/book/no-such-technique/").status_code == 404
+
+
+def checked_length(html: str) -> list[str]:
+    return re.findall(r'name="length" id="length-(\d+)" value="\d+" required checked', html)
+
+
+def test_the_shortest_length_is_chosen_in_advance_unless_staff_mark_one(client, swedish):
+    """It used to be the second (the longest and dearest of two)."""
+    TherapistFactory(techniques=[swedish])
+    assert checked_length(client.get("/book/swedish/").content.decode()) == ["60"]
+    swedish.lengths.filter(duration_minutes=90).update(is_default=True)
+    assert checked_length(client.get("/book/swedish/").content.decode()) == ["90"]
+    # Coming back from a later step keeps the client's own choice; a length not offered
+    # falls back to the marked one rather than leaving nothing chosen.
+    assert checked_length(client.get("/book/swedish/?length=60").content.decode()) == ["60"]
+    assert checked_length(client.get("/book/swedish/?length=45").content.decode()) == ["90"]
+
+
+def test_one_length_at_most_is_chosen_in_advance_in_the_database(swedish):
+    from django.db import IntegrityError, transaction
+
+    swedish.lengths.filter(duration_minutes=60).update(is_default=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        swedish.lengths.filter(duration_minutes=90).update(is_default=True)
 
 
 @pytest.mark.parametrize(

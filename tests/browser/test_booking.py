@@ -252,8 +252,9 @@ def open_technique(page, live_server, visit: Visit | None):
 def choose_length_and_therapist(page, *, minutes: int, therapist_name: str | None, visit: Visit | None):
     lengths = page.get_by_role("group", name="How long?")
     expect(lengths.get_by_role("radio")).to_have_count(2)
-    # The longer massage is suggested; the radios are real (hidden) inputs behind the cards.
-    expect(lengths.get_by_role("radio", name=re.compile("^90 minutes"))).to_be_checked()
+    # The shorter massage is suggested (no length is marked as the default); the radios
+    # are real (hidden) inputs behind the cards.
+    expect(lengths.get_by_role("radio", name=re.compile("^60 minutes"))).to_be_checked()
     therapists = page.get_by_role("group", name="With whom?")
     expect(therapists.get_by_role("radio")).to_have_count(4)
     expect(therapists.get_by_role("radio", name=re.compile("^Any available therapist"))).to_be_checked()
@@ -596,6 +597,14 @@ def test_long_email_and_name_wrap_on_a_phone(phone_page, live_server, hot_stone)
     page.goto(f"{live_server.url}{TECHNIQUE_URL}details/?{query}")
     expect(page.locator("h1")).to_have_text("Your details")
     fill_details(page, long)
+    # Ticked boxes are the clinic's green, not Bootstrap's blue (13, 110, 253).
+    green = "rgb(47, 93, 80)"
+    for ticked in (
+        page.get_by_role("group", name=re.compile("^Are you pregnant")).get_by_role("radio", name="No"),
+        page.get_by_label("I agree to the cancellation policy above"),
+    ):
+        expect(ticked).to_have_css("background-color", green)
+        expect(ticked).to_have_css("border-color", green)
     page.get_by_role("button", name="Continue to check and confirm").click()
     expect(page.locator("h1")).to_have_text("Check and confirm")
     expect(page.locator("section[aria-labelledby=you-heading]")).to_contain_text(long.email)
@@ -655,11 +664,14 @@ def test_booking_with_the_keyboard_only(desktop_page, live_server, hot_stone):
     start = at(day, "13:00")
     page.goto(live_server.url + TECHNIQUE_URL)
 
-    # How long? Tab reaches the chosen card (90 minutes); an arrow key moves to 60.
+    # How long? Tab reaches the chosen card (60 minutes); arrow keys move to 90 and back.
     ninety = page.get_by_role("radio", name=re.compile("^90 minutes"))
     sixty = page.get_by_role("radio", name=re.compile("^60 minutes"))
-    tab_to(page, ninety)
+    tab_to(page, sixty)
     assert_focus_visible(page, "length card")
+    page.keyboard.press("ArrowRight")
+    expect(ninety).to_be_focused()
+    expect(ninety).to_be_checked()
     page.keyboard.press("ArrowLeft")
     expect(sixty).to_be_focused()
     expect(sixty).to_be_checked()
