@@ -597,6 +597,33 @@ def test_booking_queues_the_client_and_staff_emails_in_its_transaction(client, a
     assert mail.outbox == []  # sent by the worker, not the web request
 
 
+def test_without_site_url_email_links_follow_the_address_the_site_was_opened_on(client, anna, settings):
+    """In development SITE_URL is unset, and runserver may be on any port: the links in
+    emails used to point at port 8000 whatever the port."""
+    from booking.tasks import send_appointment_email
+
+    settings.SITE_URL = ""
+    client.defaults["HTTP_HOST"] = "localhost:8123"
+    book_through_pages(client, at(TUESDAY, "10:00"))
+    tasks = DBTaskResult.objects.order_by("enqueued_at")
+    assert {t.args_kwargs["kwargs"]["site_url"] for t in tasks} == {"http://localhost:8123"}
+    # The worker has no request: it uses the address stored with the email.
+    for task in tasks:
+        send_appointment_email.call(**task.args_kwargs["kwargs"])
+    appointment = Appointment.objects.get()
+    confirmation = next(m for m in mail.outbox if m.subject.startswith("Booked"))
+    manage = f"http://localhost:8123/book/manage/{appointment.manage_token}/"
+    assert manage in confirmation.body
+    assert "http://127.0.0.1:8000" not in confirmation.body
+    notice = next(m for m in mail.outbox if m.subject.startswith("New online booking"))
+    assert f"http://localhost:8123/admin/booking/appointment/{appointment.pk}/change/" in notice.body
+    # With SITE_URL set, it has the last word and nothing is stored with the email.
+    settings.SITE_URL = "https://clinic.example"
+    DBTaskResult.objects.all().delete()
+    book_through_pages(client, at(TUESDAY, "14:00"))
+    assert all("site_url" not in t.args_kwargs["kwargs"] for t in DBTaskResult.objects.all())
+
+
 @pytest.mark.parametrize("therapists", [1, 15])
 def test_confirming_runs_a_fixed_number_of_queries(
     client, swedish, django_assert_max_num_queries, therapists
