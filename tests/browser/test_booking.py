@@ -569,6 +569,15 @@ def test_booking_works_without_javascript(nojs_page, live_server, hot_stone):
     page.get_by_role("link", name="Change the time").click()
     later = open_days()[3]
     choose_later_week_and_day(page, later, js=False, free="31 free times")
+    # On its own day, the appointment's time is marked as the current one, not offered.
+    day_link(page, day).click()
+    expect(page.locator("#times-heading")).to_have_text(long_day(day))
+    expect(page.locator(".time-current")).to_have_text("11:30 (your time now)")
+    expect(time_link(page, at(day, "11:30"))).to_have_count(0)
+    expect(time_link(page, at(day, "11:45"))).to_have_count(1)
+    visit.check("reschedule-own-time")
+    day_link(page, later).click()
+    expect(page.locator("#times-heading")).to_have_text(long_day(later))
     time_link(page, at(later, "09:00")).click()
     assert (
         post_response(page, lambda: page.get_by_role("button", name="Confirm the new time").click()).status
