@@ -463,7 +463,7 @@ def test_schedule_on_a_phone(phone_page, live_server, clinic):
     take_screenshot(page, "staff-07-schedule-phone")
 
 
-def test_free_time_left_by_a_cancellation_can_be_booked(desktop_page, live_server, clinic):
+def test_free_time_left_by_a_cancellation_can_be_booked(desktop_page, live_server, clinic, axe_script):
     """A cancelled appointment used to be drawn over the gap it left, so the gap's link
     could not be clicked. It keeps a narrow lane at the side now."""
     page = desktop_page
@@ -491,6 +491,14 @@ def test_free_time_left_by_a_cancellation_can_be_booked(desktop_page, live_serve
     gap_box, cancelled_box = gap.bounding_box(), cancelled.bounding_box()
     assert gap_box["x"] + gap_box["width"] <= cancelled_box["x"], (gap_box, cancelled_box)
     take_screenshot(page, "staff-08-cancelled-aside")
+    assert_accessible(page, "schedule with a cancellation")
+    # Keyboard focus opens the cancelled block so its words can be read.
+    narrow = cancelled_box["width"]
+    cancelled.get_by_role("link").focus()
+    expect(cancelled.locator(".schedule-title")).to_have_text("Sam Gone")
+    assert cancelled.bounding_box()["width"] > narrow * 3
+    take_screenshot(page, "staff-08-cancelled-focused", full_page=False)
+    cancelled.get_by_role("link").blur()
     # A real click (Playwright refuses one that another element would catch).
     gap.get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/admin/booking/appointment/add/\?"))
