@@ -16,8 +16,11 @@ logger = logging.getLogger(__name__)
 
 
 @task()
-def send_appointment_email(*, appointment_id: int, kind: str, sequence: int, attempt: int = 1) -> str:
+def send_appointment_email(
+    *, appointment_id: int, kind: str, sequence: int, attempt: int = 1, site_url: str = ""
+) -> str:
     """Send one email about an appointment; if the mail server fails, queue a retry.
+    ``site_url``: the site's address for links, stored when ``SITE_URL`` is unset.
 
     Returns what happened, which the task result records for staff to see.
     """
@@ -31,7 +34,7 @@ def send_appointment_email(*, appointment_id: int, kind: str, sequence: int, att
         # The appointment changed again after this email was queued; the email queued by
         # that change tells the client the current state instead.
         return "skipped: superseded by a later change"
-    message = build_email(email_kind, appointment)
+    message = build_email(email_kind, appointment, site_url=site_url)
     try:
         message.send()
     except (smtplib.SMTPException, OSError) as exc:
@@ -40,7 +43,11 @@ def send_appointment_email(*, appointment_id: int, kind: str, sequence: int, att
             raise
         run_after = timezone.now() + retry_delay(attempt)
         send_appointment_email.using(run_after=run_after).enqueue(
-            appointment_id=appointment_id, kind=kind, sequence=sequence, attempt=attempt + 1
+            appointment_id=appointment_id,
+            kind=kind,
+            sequence=sequence,
+            attempt=attempt + 1,
+            site_url=site_url,
         )
         logger.warning(
             "Could not send %s email for %s (%s); retrying at %s", kind, appointment, exc, run_after

@@ -52,7 +52,8 @@ def codes_to_sentences(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("booking", "0008_client_change"),
+        # After main's 0011 (which also follows 0008), so the graph stays one line.
+        ("booking", "0011_techniquelength_is_default"),
     ]
 
     operations = [
