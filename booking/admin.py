@@ -710,3 +710,7 @@ class AppointmentAdmin(admin.ModelAdmin):
         # The form already booked, moved, cancelled or marked the appointment through the
         # services; this saves only plain edits (client details).
         obj.save()
+
+
+# The task results, shown to staff as the email outbox.
+from . import admin_outbox  # noqa: E402, F401

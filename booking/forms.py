@@ -8,6 +8,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.text import single_line
+
 from . import selectors, services
 from .models import Technique, TechniqueLength, Therapist
 
@@ -213,7 +215,12 @@ class ClientDetailsForm(forms.Form):
         return cleaned
 
     def clean_name(self) -> str:
-        return " ".join(self.cleaned_data["name"].split())
+        # One plain line: a line break or control character in a name would end up in
+        # email headers, greetings and the admin.
+        name = single_line(self.cleaned_data["name"])
+        if not name:
+            raise forms.ValidationError(self.fields["name"].error_messages["required"], code="required")
+        return name
 
     def to_session(self) -> dict:
         data = dict(self.cleaned_data)

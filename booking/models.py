@@ -386,3 +386,46 @@ class ClientChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.appointment.reference}: {self.summary}"
+
+
+class SentEmail(models.Model):
+    """One email about an appointment that the mail server accepted.
+
+    Written by the email task as soon as the server accepts the message, and checked
+    before sending: a task run again after its worker died (see ``booking.tasks``) finds
+    the email already sent and does not send it twice. Also counts emails per recipient
+    for the daily cap."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="sent_emails")
+    kind = models.CharField(_("kind"), max_length=30)
+    sequence = models.PositiveIntegerField(_("revision"))
+    recipient = models.EmailField(_("recipient"), help_text=_("Lower-cased address the email went to."))
+    message_id = models.CharField(_("Message-ID"), max_length=255)
+    sent_at = models.DateTimeField(_("sent"))
+
+    class Meta:
+        ordering = ["sent_at"]
+        verbose_name = _("sent email")
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "kind", "sequence"], name="sent_email_once")
+        ]
+        indexes = [models.Index(fields=["recipient", "sent_at"], name="sent_email_recipient_day")]
+
+    def __str__(self) -> str:
+        return f"{self.appointment_id} {self.kind} #{self.sequence}"
+
+
+class TaskWorker(models.Model):
+    """A running task worker's heartbeat (``manage.py run_worker``).
+
+    A task left RUNNING by a worker whose heartbeat stopped (killed, out of memory,
+    container restarted) is run again by another worker; see ``booking.tasks``."""
+
+    worker_id = models.CharField(_("worker id"), max_length=64, primary_key=True)
+    seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("task worker")
+
+    def __str__(self) -> str:
+        return self.worker_id

@@ -18,6 +18,8 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clinic.text import single_line
+
 from . import availability as engine
 from . import notifications, selectors
 from .choices import AppointmentSource, AppointmentStatus
@@ -265,7 +267,7 @@ def appointment_book(
             start=start_utc,
             end=start_utc + duration,
             occupied_until=start_utc + duration + timedelta(minutes=technique.buffer_minutes),
-            client_name=client.name.strip(),
+            client_name=single_line(client.name),
             client_email=client.email.strip(),
             client_phone=client.phone.strip(),
             client_notes=client.notes.strip(),
@@ -316,6 +318,8 @@ def appointment_cancel(
             ClientChange.objects.create(appointment=appointment, summary=_("Cancelled online by the client"))
         if notify:
             notifications.notify(notifications.EmailKind.CANCELLATION, appointment)
+            if by_client:
+                notifications.notify(notifications.EmailKind.STAFF_CANCELLED, appointment)
     return appointment
 
 
@@ -393,6 +397,10 @@ def appointment_reschedule(
             )
         if notify:
             notifications.notify(notifications.EmailKind.RESCHEDULE, appointment)
+            if by_client:
+                notifications.notify(
+                    notifications.EmailKind.STAFF_MOVED, appointment, previous_start=previous_start
+                )
     return appointment
 
 

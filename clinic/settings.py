@@ -260,6 +260,16 @@ TASKS = {
 # A failed email is tried again after 1, 2, 4 ... minutes (at most an hour apart), this
 # many times in all: about two days before it is given up and left for staff to see.
 EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 55)
+# Emails to one client address in any 24 hours, past which the clinic sends no more (the
+# outbox shows them as not sent): anyone can type any address into the booking form.
+# Staff notices are not counted.
+EMAIL_MAX_PER_RECIPIENT_PER_DAY = env_int("EMAIL_MAX_PER_RECIPIENT_PER_DAY", 20)
+# A task worker (`manage.py run_worker`) beats every quarter of this many seconds; a task
+# left running by a worker silent this long (killed, out of memory) is run again by
+# another. Also the longest a task may run under a plain `db_worker` before it is.
+TASK_WORKER_TIMEOUT = env_int("TASK_WORKER_TIMEOUT", 60)
+# A task whose worker died this many times is marked failed rather than run again.
+TASK_MAX_WORKER_LOSSES = env_int("TASK_MAX_WORKER_LOSSES", 3)
 
 # Online booking limits against abuse.
 # Booking submissions one address (IP) may make in the window before getting a 429.
