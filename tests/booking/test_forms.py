@@ -87,3 +87,18 @@ def test_parse_iso_date_accepts_clinic_years_only():
     for bad in ("9999-12-31", "0001-01-01", "24/11/2026", "", "2026-13-01"):
         with pytest.raises(ValueError):
             parse_iso_date(bad)
+
+
+@pytest.mark.parametrize(
+    "name", ["Olivia\r\nBrown", "Olivia\tBrown", "Olivia\x0bBrown", "Olivia\u2028Brown", "Olivia\u202eBrown"]
+)
+def test_details_form_makes_the_name_one_plain_line(name):
+    form = ClientDetailsForm({**VALID, "name": name})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["name"] == "Olivia Brown"
+
+
+def test_details_form_refuses_a_name_of_control_characters_only():
+    form = ClientDetailsForm({**VALID, "name": "\x07\u202e\x1b"})
+    assert not form.is_valid()
+    assert form.errors["name"] == ["This field is required."]

@@ -256,3 +256,14 @@ def test_moving_an_appointment_gives_it_a_new_reminder(swedish, swedish_60):
     appointment.refresh_from_db()
     assert appointment.reminder_queued_at is None
     assert services.reminders_queue(now=now) == 1
+
+
+def test_book_stores_the_client_name_as_one_plain_line(swedish, swedish_60, monday_morning):
+    # Every path in (the admin, imports, the shell) comes through here, not only the form.
+    therapist = TherapistFactory(techniques=[swedish])
+    client = services.ClientDetails("  Olivia\r\nBrown\x00\u202e ", "olivia@example.com", "07700 900101")
+    appointment = book(
+        swedish, swedish_60, at(24, 10), client, therapist, monday_morning, source=AppointmentSource.STAFF
+    )
+    appointment.refresh_from_db()
+    assert appointment.client_name == "Olivia Brown"
