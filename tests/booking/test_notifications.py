@@ -6,6 +6,7 @@ from email.headerregistry import HeaderRegistry
 from email.policy import default
 
 import pytest
+from django.core.mail.message import sanitize_address
 from django.utils import timezone
 
 from booking import notifications
@@ -19,6 +20,7 @@ NASTY_NAMES = [
     'Olivia "Liv" Brown',
     "Brown, Olivia",
     "Olivia <olivia@attacker.example>",
+    'Olivia" <olivia@attacker.example>, "Brown',
     "Olivia Brown\\",
     "Olivia\r\nBcc: victim@example.com",
     "Olivia\nBrown",
@@ -45,7 +47,10 @@ def test_any_client_name_makes_a_valid_email_to_the_client_only(appointment, nam
     # still be built, addressed to the client alone, with no header smuggled in.
     appointment.client_name = name
     for kind in (EmailKind.CONFIRMATION, EmailKind.RESCHEDULE, EmailKind.REMINDER, EmailKind.CANCELLATION):
-        email = parsed(notifications.build_email(kind, appointment))
+        message = notifications.build_email(kind, appointment)
+        # What Django's SMTP backend does with each recipient before it sends.
+        assert sanitize_address(message.to[0], "utf-8").endswith("<olivia@example.com>")
+        email = parsed(message)
         [address] = email["To"].addresses
         assert address.addr_spec == "olivia@example.com"
         assert "\n" not in address.display_name and "\r" not in address.display_name

@@ -13,6 +13,7 @@ from io import StringIO
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.core.mail.message import sanitize_address
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
@@ -228,7 +229,14 @@ def client_book(swedish, start, name: str, email: str = "olivia@example.com", **
 
 
 @pytest.mark.parametrize(
-    "name", ['Olivia "Liv" Brown', "Brown, Olivia", "<Olivia>", "Olivia Brown\\", "Olivia\r\nBrown"]
+    "name",
+    [
+        'Olivia "Liv" Brown',
+        "Brown, Olivia",
+        '"Olivia" <a@b.example>, "B',
+        "Olivia Brown\\",
+        "Olivia\r\nBrown",
+    ],
 )
 def test_a_name_with_quotes_commas_brackets_or_line_breaks_still_gets_its_email(
     swedish, appointment_start, name
@@ -238,6 +246,8 @@ def test_a_name_with_quotes_commas_brackets_or_line_breaks_still_gets_its_email(
     Appointment.objects.filter(pk=appointment.pk).update(client_name=name)
     run_worker()
     [message] = mail.outbox
+    # As Django's SMTP backend reads each recipient before sending.
+    assert sanitize_address(message.to[0], "utf-8").endswith("<olivia@example.com>")
     assert message.message()["To"].endswith("<olivia@example.com>")
     assert DBTaskResult.objects.get().status == TaskResultStatus.SUCCESSFUL
 
