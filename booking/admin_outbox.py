@@ -80,6 +80,10 @@ class OutboxAdmin(DBTaskResultAdmin):
             .annotate(appointment_pk=appointment_pk, appointment_reference=Subquery(reference))
         )
 
+    def get_search_results(self, request, queryset, search_term):
+        # PostgreSQL refuses NUL in a query; no reference has one.
+        return super().get_search_results(request, queryset, search_term.replace("\x00", ""))
+
     def changelist_view(self, request, extra_context=None):
         extra_context = {"title": _("Email outbox"), **(extra_context or {})}
         return super().changelist_view(request, extra_context)

@@ -3,7 +3,7 @@
 Services call :func:`notify` inside the transaction that changes the appointment. With
 the database task backend the task row is written in that same transaction, so the
 booking and its email are saved together or not at all; the worker (``manage.py
-db_worker``) sends it later and tries again while the mail server is down.
+run_worker``) sends it later and tries again while the mail server is down.
 """
 
 from __future__ import annotations
