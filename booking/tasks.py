@@ -200,12 +200,16 @@ def worker_beat(worker_id: str, *, now: datetime | None = None) -> None:
             TaskWorker.objects.create(worker_id=worker_id, seen_at=now)
 
 
-def tasks_recover(*, now: datetime | None = None) -> Recovery:
+def tasks_recover(*, now: datetime | None = None, restarted_worker: str | None = None) -> Recovery:
     """Put back in the queue each RUNNING task whose worker has stopped: started more than
     ``TASK_WORKER_TIMEOUT`` seconds ago by a worker with no heartbeat since then (workers
     run without a heartbeat, plain ``db_worker``, count as stopped once a task has run that
     long). A task that has lost ``TASK_MAX_WORKER_LOSSES`` workers is marked failed
     instead, for staff to see, rather than take down worker after worker.
+
+    ``restarted_worker``: the id of a worker starting up; a task still RUNNING under that
+    id belongs to its previous life (a worker restarted with a fixed ``--worker-id``), and
+    is recovered at once, whatever the heartbeat says.
 
     Safe to run anywhere, any number of times at once: each task is changed by an update
     that only matches while it is still RUNNING from the same start.
@@ -214,10 +218,13 @@ def tasks_recover(*, now: datetime | None = None) -> Recovery:
     cutoff = now - worker_timeout()
     alive = set(TaskWorker.objects.filter(seen_at__gte=cutoff).values_list("worker_id", flat=True))
     requeued = given_up = 0
-    stalled = DBTaskResult.objects.running().filter(started_at__lt=cutoff)
-    for result in stalled.only("id", "started_at", "worker_ids", "task_path"):
-        if result.worker_ids and result.worker_ids[-1] in alive:
-            continue  # slow, not dead
+    # Few rows: at most one running task per worker.
+    for result in DBTaskResult.objects.running().only("id", "started_at", "worker_ids"):
+        last_worker = result.worker_ids[-1] if result.worker_ids else None
+        restarted = restarted_worker is not None and last_worker == restarted_worker
+        silent = last_worker not in alive and (result.started_at is None or result.started_at < cutoff)
+        if not (restarted or silent):
+            continue  # running, perhaps slowly, on a live worker
         same_run = DBTaskResult.objects.filter(
             pk=result.pk, status=TaskResultStatus.RUNNING, started_at=result.started_at
         )
@@ -251,11 +258,13 @@ class Heartbeat(threading.Thread):
         self.interval = max(settings.TASK_WORKER_TIMEOUT / 4, 0.5)
         self.stopping = threading.Event()
 
-    def beat(self) -> None:
+    def beat(self, *, starting: bool = False) -> None:
         try:
             # Beat first: this worker's own running task is never taken for a dead one.
             worker_beat(self.worker_id)
-            tasks_recover()
+            # Starting, nothing can be running under this worker's id yet: anything that
+            # is was left by its previous life.
+            tasks_recover(restarted_worker=self.worker_id if starting else None)
         except DatabaseError as exc:
             logger.warning("Worker heartbeat failed (%s); trying again", type(exc).__name__)
         finally:

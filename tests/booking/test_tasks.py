@@ -447,3 +447,17 @@ def test_run_worker_beats_and_runs_tasks(book):
     )
     assert len(mail.outbox) == 1
     assert TaskWorker.objects.get().worker_id == "w1"
+
+
+def test_a_worker_restarted_under_the_same_id_runs_its_own_lost_task_at_once(book):
+    # systemd restarts "run_worker --worker-id web1": its heartbeat is fresh at once, so
+    # the task its previous life left running must not look alive.
+    result = running_task(book, started_ago=timedelta(seconds=5), worker_ids=["web1"])
+    tasks.worker_beat("web1")
+    assert tasks.tasks_recover() == tasks.Recovery(requeued=0, given_up=0)
+    call_command(
+        "run_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0", "--worker-id", "web1"
+    )
+    result.refresh_from_db()
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.worker_ids == ["web1", "web1"]
+    assert len(mail.outbox) == 1

@@ -14,7 +14,7 @@ class Command(DBWorkerCommand):
     def handle(self, *args, **options) -> None:
         heartbeat = Heartbeat(options["worker_id"])
         # Beat (and recover) before claiming anything, then keep beating beside the worker.
-        heartbeat.beat()
+        heartbeat.beat(starting=True)
         heartbeat.start()
         try:
             super().handle(*args, **options)
