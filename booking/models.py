@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from articles.validators import validate_hero_image, validate_photo
+from clinic.text import single_line
 
 from .availability import day_span
 from .choices import OCCUPYING_STATUSES, AppointmentSource, AppointmentStatus, Weekday
@@ -352,6 +353,11 @@ class Appointment(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:booking_appointment_change", args=[self.pk])
+
+    def clean(self) -> None:
+        # However the name was typed (a textarea paste keeps CR/LF), it is stored as one
+        # plain line: it goes into email headers, greetings and the schedule.
+        self.client_name = single_line(self.client_name or "")
 
     @property
     def manage_token(self) -> str:
