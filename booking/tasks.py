@@ -151,7 +151,9 @@ def send_appointment_email(
         with contextlib.suppress(smtplib.SMTPException, OSError):
             mail.close()
         detail = _describe(exc, appointment)
-        if is_permanent(exc) or attempt >= settings.EMAIL_MAX_ATTEMPTS:
+        # The immediate backend (development) has no worker to retry later.
+        can_retry = send_appointment_email.get_backend().supports_defer
+        if is_permanent(exc) or attempt >= settings.EMAIL_MAX_ATTEMPTS or not can_retry:
             logger.error("Giving up on %s email for %s (attempt %s): %s", kind, reference, attempt, detail)
             raise EmailFailed(f"{kind} email for {reference} not sent, attempt {attempt}: {detail}") from None
         run_after = timezone.now() + retry_delay(attempt)

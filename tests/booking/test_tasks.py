@@ -461,3 +461,12 @@ def test_a_worker_restarted_under_the_same_id_runs_its_own_lost_task_at_once(boo
     result.refresh_from_db()
     assert result.status == TaskResultStatus.SUCCESSFUL and result.worker_ids == ["web1", "web1"]
     assert len(mail.outbox) == 1
+
+
+def test_without_a_worker_a_failed_email_is_given_up_not_crashed(book, settings, caplog):
+    # Development runs emails at once (immediate backend): there is nobody to retry later.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.EMAIL_BACKEND = "tests.booking.test_tasks.DownBackend"
+    appointment = book(source=AppointmentSource.STAFF)
+    assert f"Giving up on confirmation email for {appointment.reference}" in caplog.text
+    assert "InvalidTask" not in caplog.text
