@@ -167,7 +167,8 @@ def send_appointment_email(
         logger.warning("Could not send %s email for %s (%s); retry at %s", kind, reference, detail, run_after)
         # Raise so this attempt shows as failed, with its error, in the task results.
         raise EmailRetrying(f"{kind} email for {reference}, attempt {attempt}: {detail}") from None
-    with contextlib.suppress(IntegrityError):
+    # A savepoint: a duplicate (another run recorded it first) must not spoil a caller's transaction.
+    with contextlib.suppress(IntegrityError), transaction.atomic():
         SentEmail.objects.create(
             appointment=appointment,
             kind=kind,
