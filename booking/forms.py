@@ -28,7 +28,7 @@ class AvailabilityQueryForm(forms.Form):
 
     def clean_technique(self) -> Technique:
         slug = self.cleaned_data["technique"]
-        technique = Technique.objects.active().filter(slug=slug).first()
+        technique = Technique.objects.bookable().filter(slug=slug).first()
         if technique is None:
             raise forms.ValidationError(_("No technique called %(slug)s is offered."), params={"slug": slug})
         return technique

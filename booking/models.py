@@ -40,6 +40,14 @@ class TechniqueQuerySet(models.QuerySet):
     def active(self) -> TechniqueQuerySet:
         return self.filter(active=True)
 
+    def bookable(self) -> TechniqueQuerySet:
+        """Offered, in at least one length, by at least one therapist taking bookings:
+        what the booking pages list. Anything less leads a client to a week of nothing."""
+        return self.active().filter(
+            models.Exists(Therapist.objects.filter(active=True, techniques=models.OuterRef("pk"))),
+            models.Exists(TechniqueLength.objects.filter(technique=models.OuterRef("pk"))),
+        )
+
 
 class Technique(models.Model):
     """A kind of massage clients can book, such as Swedish or Shiatsu."""
@@ -69,6 +77,12 @@ class Technique(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def preselected_length(self) -> TechniqueLength | None:
+        """The length the booking page chooses in advance: the one staff marked, else the
+        shortest (not the longest and dearest). Reads prefetched ``lengths``."""
+        lengths = sorted(self.lengths.all(), key=lambda length: length.duration_minutes)
+        return next((length for length in lengths if length.is_default), lengths[0] if lengths else None)
+
 
 class TechniqueLength(models.Model):
     """One length a technique is offered in, with its price."""
@@ -80,12 +94,23 @@ class TechniqueLength(models.Model):
     price = models.DecimalField(
         _("price (£)"), max_digits=7, decimal_places=2, validators=[MinValueValidator(0)]
     )
+    is_default = models.BooleanField(
+        _("chosen in advance"),
+        default=False,
+        help_text=_(
+            "Already chosen when a client opens the booking page. One length at most; "
+            "with none ticked, the shortest is chosen."
+        ),
+    )
 
     class Meta:
         ordering = ["technique", "duration_minutes"]
         constraints = [
             models.UniqueConstraint(fields=["technique", "duration_minutes"], name="technique_length_unique"),
             models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="technique_length_positive"),
+            models.UniqueConstraint(
+                fields=["technique"], condition=Q(is_default=True), name="technique_length_one_default"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic import site
 from clinic.text import single_line
 
 from . import ics, selectors
@@ -44,14 +45,16 @@ SUPERSEDABLE = {EmailKind.CONFIRMATION, EmailKind.RESCHEDULE, EmailKind.REMINDER
 STAFF_KINDS = {EmailKind.STAFF_NOTICE, EmailKind.STAFF_CANCELLED, EmailKind.STAFF_MOVED}
 
 
-def manage_url(appointment: Appointment) -> str:
-    return settings.SITE_URL + reverse("booking:appointment-manage", args=[appointment.manage_token])
+def manage_url(appointment: Appointment, *, site_url: str = "") -> str:
+    """The client's manage link; ``site_url`` is the address stored with a queued email."""
+    return site.base_url(site_url) + reverse("booking:appointment-manage", args=[appointment.manage_token])
 
 
-def calendar_event(appointment: Appointment) -> ics.CalendarEvent:
+def calendar_event(appointment: Appointment, *, site_url: str = "") -> ics.CalendarEvent:
     clinic = settings.CLINIC
+    # Not the request's host: the UID must stay the same for every email about it.
     host = urlsplit(settings.SITE_URL).hostname or "clinic.invalid"
-    url = manage_url(appointment)
+    url = manage_url(appointment, site_url=site_url)
     return ics.CalendarEvent(
         # Stable for the life of the appointment: updates replace the same calendar entry.
         uid=f"appointment-{appointment.reference}@{host}",
@@ -76,16 +79,24 @@ def calendar_event(appointment: Appointment) -> ics.CalendarEvent:
     )
 
 
-def calendar_file(appointment: Appointment, *, method: ics.Method, now: datetime | None = None) -> bytes:
+def calendar_file(
+    appointment: Appointment, *, method: ics.Method, now: datetime | None = None, site_url: str = ""
+) -> bytes:
     return ics.calendar_bytes(
-        calendar_event(appointment), method=method, zone=selectors.clinic_zone(), now=now or timezone.now()
+        calendar_event(appointment, site_url=site_url),
+        method=method,
+        zone=selectors.clinic_zone(),
+        now=now or timezone.now(),
     )
 
 
-def _context(appointment: Appointment, *, now: datetime, previous_start: datetime | None) -> dict:
+def _context(
+    appointment: Appointment, *, now: datetime, previous_start: datetime | None, site_url: str = ""
+) -> dict:
     zone = selectors.clinic_zone()
     policy = selectors.policy_load()
     deadline = selectors.client_change_deadline(appointment=appointment, policy=policy)
+    base = site.base_url(site_url)
     return {
         "appointment": appointment,
         # Names reach the greeting and the staff notice as one plain line, whatever was typed.
@@ -93,14 +104,14 @@ def _context(appointment: Appointment, *, now: datetime, previous_start: datetim
         "start_local": appointment.start.astimezone(zone),
         "end_local": appointment.end.astimezone(zone),
         "previous_start_local": previous_start.astimezone(zone) if previous_start else None,
-        "manage_url": manage_url(appointment),
+        "manage_url": manage_url(appointment, site_url=site_url),
         "clinic": settings.CLINIC,
-        "site_url": settings.SITE_URL,
+        "site_url": base,
         "cutoff_hours": policy.cancellation_cutoff_hours,
         # Offer the online change or cancel only while the client can still use it (a
         # walk-in booked for earlier today is already past the cutoff).
         "can_change_online": appointment.occupies_time and now < deadline,
-        "admin_url": settings.SITE_URL + reverse("admin:booking_appointment_change", args=[appointment.pk]),
+        "admin_url": base + reverse("admin:booking_appointment_change", args=[appointment.pk]),
     }
 
 
@@ -130,9 +141,13 @@ def build_email(
     sequence: int | None = None,
     previous_start: datetime | None = None,
     now: datetime | None = None,
+    site_url: str = "",
 ) -> EmailMultiAlternatives:
-    """The message for one kind of email, with plain text, HTML and (for clients) the .ics."""
-    context = _context(appointment, now=now or timezone.now(), previous_start=previous_start)
+    """The message for one kind of email, with plain text, HTML and (for clients) the .ics.
+    ``site_url`` is the address stored with the queued email (see ``notify``)."""
+    context = _context(
+        appointment, now=now or timezone.now(), previous_start=previous_start, site_url=site_url
+    )
     folder = f"booking/email/{kind.value}"
     subject = " ".join(render_to_string(f"{folder}_subject.txt", context).split())
     text = render_to_string(f"{folder}.txt", context)
@@ -151,7 +166,7 @@ def build_email(
         method = ics.Method.CANCEL if kind == EmailKind.CANCELLATION else ics.Method.REQUEST
         message.attach(
             "appointment.ics",
-            calendar_file(appointment, method=method),
+            calendar_file(appointment, method=method, site_url=site_url),
             f"text/calendar; charset=utf-8; method={method.value}",
         )
     return message
@@ -171,6 +186,10 @@ def notify(kind: EmailKind, appointment: Appointment, *, previous_start: datetim
     args = {"appointment_id": appointment.pk, "kind": kind.value, "sequence": appointment.sequence}
     if previous_start is not None:
         args["previous_start"] = previous_start.isoformat()
+    if not settings.SITE_URL and site.request_base_url():
+        # Development without SITE_URL: the worker has no request to take the address
+        # from, so the email carries the one this request came in on.
+        args["site_url"] = site.request_base_url()
     if send_appointment_email.get_backend().supports_defer:
         # The database backend: the task row joins the caller's transaction.
         send_appointment_email.enqueue(**args)

@@ -351,6 +351,11 @@ def appointment_reschedule(
         if by_client:
             _check_client_cutoff(appointment, now)
         target = therapist or appointment.therapist
+        if new_start == appointment.start and target == appointment.therapist:
+            # Nothing would change; a "Moved" email about it would only confuse the client.
+            raise ValidationError(
+                _("The appointment is already at that time. Choose a different time."), code="same_time"
+            )
         free, data, _day = _free_therapists(
             technique=appointment.technique,
             length=appointment.length_as_booked(),

@@ -97,9 +97,17 @@ def _sent_today(recipient: str, now: datetime) -> int:
 
 @task()
 def send_appointment_email(
-    *, appointment_id: int, kind: str, sequence: int, attempt: int = 1, previous_start: str | None = None
+    *,
+    appointment_id: int,
+    kind: str,
+    sequence: int,
+    attempt: int = 1,
+    site_url: str = "",
+    previous_start: str | None = None,
 ) -> str:
     """Send one email about an appointment; if the mail server fails, queue a retry.
+    ``site_url``: the site's address for links, stored when ``SITE_URL`` is unset.
+    ``previous_start``: for a staff notice of a move, the time it had before (ISO 8601).
 
     Returns what happened, which the task result records for staff to see; raises
     :class:`EmailRetrying` or :class:`EmailFailed` when the email did not go.
@@ -134,6 +142,7 @@ def send_appointment_email(
             sequence=sequence,
             previous_start=parse_datetime(previous_start) if previous_start else None,
             now=now,
+            site_url=site_url,
         )
     except Exception as exc:
         # A bad address or a template error: the same every time, so no retry.
@@ -162,6 +171,7 @@ def send_appointment_email(
             kind=kind,
             sequence=sequence,
             attempt=attempt + 1,
+            site_url=site_url,
             **({"previous_start": previous_start} if previous_start else {}),
         )
         logger.warning("Could not send %s email for %s (%s); retry at %s", kind, reference, detail, run_after)

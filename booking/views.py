@@ -60,8 +60,14 @@ class TechniqueDetailView(DetailView):
         context = super().get_context_data(**kwargs)
         context["therapists"] = selectors.therapist_cards(technique=self.object)
         context["step"] = 1
-        # Coming back from a later step keeps what was chosen.
-        context["chosen_length"] = self.request.GET.get("length", "")
+        # Coming back from a later step keeps what was chosen; otherwise the length staff
+        # marked, or the shortest.
+        lengths = {str(length.duration_minutes) for length in self.object.lengths.all()}
+        chosen = self.request.GET.get("length", "")
+        preselected = self.object.preselected_length()
+        context["chosen_length"] = (
+            chosen if chosen in lengths else str(preselected.duration_minutes) if preselected else ""
+        )
         context["chosen_therapist"] = self.request.GET.get("therapist", ANY)
         return context
 
@@ -561,6 +567,8 @@ class AppointmentRescheduleView(AppointmentTokenMixin, View):
             return f"{base}?{query}"
 
         def slot_link(start: datetime) -> str:
+            if start == appointment.start:
+                return ""  # its own time: shown as the current one, not offered as a move
             return f"{confirm}?{urlencode({'start': _start_param(start)})}"
 
         context = {
@@ -597,6 +605,13 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
                 request, technique=appointment.technique, errors=form.errors, back_url=self.back_url
             )
         self.start = form.cleaned_data["start"]
+        if self.start == appointment.start:
+            return _bad_choice(
+                request,
+                technique=appointment.technique,
+                errors={"start": [_("That is already your appointment's time. Choose a different time.")]},
+                back_url=self.back_url,
+            )
         self.check = self.slot_check()
         if self.check.problem not in (None, "taken"):
             return _policy_problem_page(

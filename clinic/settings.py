@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "clinic.site.RequestBaseUrlMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -131,6 +132,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-gb"
 USE_I18N = True
+# 24-hour times in the admin too, and no seconds in time boxes (clinic/formats/en_GB).
+FORMAT_MODULE_PATH = ["clinic.formats"]
 USE_TZ = True
 # Datetimes are stored in UTC; the clinic's own zone is what people see and think in.
 CLINIC_TIME_ZONE = os.environ.get("CLINIC_TIME_ZONE", "Europe/London")
@@ -242,7 +245,9 @@ ARTICLE_RENDITION_WIDTHS = (480, 800, 1200)
 ARTICLE_PAGE_CACHE_SECONDS = env_int("ARTICLE_PAGE_CACHE_SECONDS", 0 if DEBUG else 300)
 
 # The public address of the site, for links in emails (sent by a worker, with no request).
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset with DEBUG on, links use the address of the request that caused the email (the
+# host and port runserver was given; clinic/site.py).
+SITE_URL = os.environ.get("SITE_URL", "" if DEBUG else "http://127.0.0.1:8000").rstrip("/")
 
 # Background tasks (emails). The database backend stores each task in the same
 # transaction as the booking that caused it, and `manage.py db_worker` runs them. In

@@ -192,6 +192,7 @@ def test_times_page_with_bad_choices_is_a_helpful_400(client, anna, params):
 def test_therapist_who_does_not_offer_the_technique_is_refused(client, swedish):
     from tests.factories import TechniqueFactory
 
+    TherapistFactory(techniques=[swedish])
     TherapistFactory(slug="cara", techniques=[TechniqueFactory(slug="reflexology")])
     response = client.get(url("booking:times", therapist="cara"))
     assert response.status_code == 400
@@ -525,10 +526,29 @@ def test_reschedule_shows_times_including_ones_overlapping_the_old(client, booke
         reverse("booking:appointment-reschedule", args=[booked.manage_token]), {"day": TUESDAY.isoformat()}
     )
     assert response.status_code == 200
-    times = [t["start"].strftime("%H:%M") for g in response.context["groups"] for t in g["times"]]
+    times = {t["start"].strftime("%H:%M"): t["url"] for g in response.context["groups"] for t in g["times"]}
     # The client's own appointment does not block its own move.
-    assert "10:00" in times and "10:30" in times
-    assert "Choose a new time" in response.content.decode()
+    assert "10:00" in times and times["10:30"]
+    html = response.content.decode()
+    assert "Choose a new time" in html
+    # Its own time is shown as the current one, not offered as a "move" to where it is.
+    assert times["10:00"] == ""
+    assert '<span class="time-btn time-current">10:00 <span class="small">(your time now)</span>' in html
+    assert "start=2026-11-24T10%3A00" not in html
+
+
+def test_moving_to_the_same_time_is_refused_without_an_email(client, booked):
+    queued = DBTaskResult.objects.count()
+    confirm = reverse("booking:appointment-reschedule-confirm", args=[booked.manage_token])
+    query = "?" + urlencode({"start": at(TUESDAY, "10:00").isoformat()})
+    page = client.get(confirm + query)
+    assert page.status_code == 400
+    assert "That is already your appointment&#x27;s time" in page.content.decode()
+    assert client.post(confirm + query).status_code == 400
+    booked.refresh_from_db()
+    assert booked.start == at(TUESDAY, "10:00") and booked.sequence == 0
+    assert not booked.client_changes.exists()
+    assert DBTaskResult.objects.count() == queued  # no "Moved" email
 
 
 def test_reschedule_swaps_the_time_in_one_step(client, booked):
@@ -575,6 +595,33 @@ def test_booking_queues_the_client_and_staff_emails_in_its_transaction(client, a
     tasks = DBTaskResult.objects.order_by("enqueued_at")
     assert [t.args_kwargs["kwargs"]["kind"] for t in tasks] == ["confirmation", "staff_notice"]
     assert mail.outbox == []  # sent by the worker, not the web request
+
+
+def test_without_site_url_email_links_follow_the_address_the_site_was_opened_on(client, anna, settings):
+    """In development SITE_URL is unset, and runserver may be on any port: the links in
+    emails used to point at port 8000 whatever the port."""
+    from booking.tasks import send_appointment_email
+
+    settings.SITE_URL = ""
+    client.defaults["HTTP_HOST"] = "localhost:8123"
+    book_through_pages(client, at(TUESDAY, "10:00"))
+    tasks = DBTaskResult.objects.order_by("enqueued_at")
+    assert {t.args_kwargs["kwargs"]["site_url"] for t in tasks} == {"http://localhost:8123"}
+    # The worker has no request: it uses the address stored with the email.
+    for task in tasks:
+        send_appointment_email.call(**task.args_kwargs["kwargs"])
+    appointment = Appointment.objects.get()
+    confirmation = next(m for m in mail.outbox if m.subject.startswith("Booked"))
+    manage = f"http://localhost:8123/book/manage/{appointment.manage_token}/"
+    assert manage in confirmation.body
+    assert "http://127.0.0.1:8000" not in confirmation.body
+    notice = next(m for m in mail.outbox if m.subject.startswith("New online booking"))
+    assert f"http://localhost:8123/admin/booking/appointment/{appointment.pk}/change/" in notice.body
+    # With SITE_URL set, it has the last word and nothing is stored with the email.
+    settings.SITE_URL = "https://clinic.example"
+    DBTaskResult.objects.all().delete()
+    book_through_pages(client, at(TUESDAY, "14:00"))
+    assert all("site_url" not in t.args_kwargs["kwargs"] for t in DBTaskResult.objects.all())
 
 
 @pytest.mark.parametrize("therapists", [1, 15])

@@ -178,6 +178,32 @@ def test_reschedule_moves_atomically_and_keeps_old_time_when_new_is_taken(
     assert blocker.start == at(24, 14)
 
 
+def test_moving_an_appointment_to_its_own_time_is_refused(
+    swedish, swedish_60, client_details, monday_morning, django_capture_on_commit_callbacks
+):
+    therapist = TherapistFactory(techniques=[swedish])
+    moving = book(swedish, swedish_60, at(24, 12), client_details, therapist, monday_morning)
+    for by_client, other in ((True, None), (False, None), (False, therapist)):
+        with pytest.raises(ValidationError) as info:
+            services.appointment_reschedule(
+                appointment=moving,
+                new_start=at(24, 12),
+                therapist=other,
+                by_client=by_client,
+                now=monday_morning,
+            )
+        assert info.value.code == "same_time"
+        assert "already at that time" in info.value.messages[0]
+    moving.refresh_from_db()
+    assert moving.sequence == 0
+    # The same time with another therapist is a real move.
+    other_therapist = TherapistFactory(techniques=[swedish])
+    moved = services.appointment_reschedule(
+        appointment=moving, new_start=at(24, 12), therapist=other_therapist, now=monday_morning
+    )
+    assert moved.therapist == other_therapist and moved.sequence == 1
+
+
 def test_policy_changes_apply(swedish, swedish_60, client_details, monday_morning):
     therapist = TherapistFactory(techniques=[swedish])
     policy = BookingPolicy.load()

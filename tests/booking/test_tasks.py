@@ -165,6 +165,8 @@ def test_reschedule_and_cancel_emails_update_the_same_calendar_event(book, appoi
     # The confirmation was superseded by the move before the worker got to it.
     assert subjects == ["Moved", "Cancelled"]
     moved, cancelled = mail.outbox
+    # The technique keeps its own case ("swedish" was lower-cased).
+    assert moved.subject.startswith("Moved: your Swedish massage is now")
     moved_ics = text(moved.attachments[0][1])
     cancelled_ics = text(cancelled.attachments[0][1])
     uid = f"UID:appointment-{appointment.reference}@"

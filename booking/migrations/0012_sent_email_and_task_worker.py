@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0008_client_change'),
+        ('booking', '0011_techniquelength_is_default'),
     ]
 
     operations = [
