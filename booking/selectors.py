@@ -557,3 +557,8 @@ def appointments_during(*, therapist: Therapist, start: datetime, end: datetime)
         .overlapping(start, end)
         .order_by("start")
     )
+
+
+def appointment_by_idempotency_key(key: str) -> Appointment | None:
+    """The booking an online confirmation with this one-time key made, if any."""
+    return Appointment.objects.filter(idempotency_key=key).first()

@@ -407,12 +407,24 @@ def test_cap_on_upcoming_appointments_per_email(client, anna, settings):
     settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 2
     book_directly(anna.techniques.get(), at(TUESDAY, "09:00"), anna, email="OLIVIA@example.com")
     book_directly(anna.techniques.get(), at(TUESDAY, "12:00"), anna, email="olivia@example.com")
-    response = book_through_pages(client, at(TUESDAY, "15:00"))
+    # Told on the details page, with what was typed kept, not only after the review.
+    response = client.post(url("booking:details", start=at(TUESDAY, "15:00")), DETAILS)
     assert response.status_code == 400
-    assert "already has 2 upcoming appointments" in response.content.decode()
+    assert "already has 2 upcoming appointments" in response.context["form"].errors["email"][0]
+    assert 'value="07700 900101"' in response.content.decode()
     assert Appointment.objects.count() == 2
     # Staff bookings (by phone) are not capped.
     book_directly(anna.techniques.get(), at(TUESDAY, "15:00"), anna, source=AppointmentSource.STAFF)
+
+
+def test_cap_reached_between_details_and_confirm_is_refused_at_confirm(client, anna, settings):
+    settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 1
+    client.post(url("booking:details", start=at(TUESDAY, "15:00")), DETAILS)
+    book_directly(anna.techniques.get(), at(TUESDAY, "09:00"), anna, email="olivia@example.com")
+    response = client.post(url("booking:review", start=at(TUESDAY, "15:00")))
+    assert response.status_code == 400
+    assert "already has 1 upcoming appointments" in response.content.decode()
+    assert Appointment.objects.count() == 1
 
 
 def test_rate_limit_per_address_gives_a_clear_429(client, anna, settings):
@@ -587,6 +599,7 @@ def test_confirming_runs_a_fixed_number_of_queries(
             book_directly(swedish, at(TUESDAY, hhmm), person, notify=False)
     start = at(TUESDAY, "15:00")
     client.post(url("booking:details", start=start), DETAILS)
-    # The booking transaction: checks, locks, the insert and two queued emails.
-    with django_assert_max_num_queries(28):
+    # The booking transaction: checks, locks, the insert and two queued emails; the rate
+    # limit's counter, and the look-up of the confirmation's one-time key.
+    with django_assert_max_num_queries(31):
         assert client.post(url("booking:review", start=start)).status_code == 302
