@@ -21,7 +21,7 @@ from django.utils import timezone
 DRAFT_KEY = "booking_details"
 BOOKED_KEY = "booking_booked"
 # A confirmation key as the review form sends it back: 40 hex digits.
-KEY_RE = re.compile(r"^[0-9a-f]{40}$")
+KEY_RE = re.compile(r"[0-9a-f]{40}")
 
 
 def _now() -> float:
@@ -78,7 +78,7 @@ def confirmation_key(request: HttpRequest, choice: str) -> str | None:
 
 def clean_key(value: str | None) -> str | None:
     """A confirmation key sent back by the review form, or None if it is not one."""
-    return value if value and KEY_RE.match(value) else None
+    return value if value and KEY_RE.fullmatch(value) else None
 
 
 def booking_done(request: HttpRequest, *, choice: str, token: str) -> None:
