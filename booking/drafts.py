@@ -98,3 +98,9 @@ def booked_token(request: HttpRequest, choice: str) -> str | None:
         del request.session[BOOKED_KEY]
         return None
     return booked["token"] if booked.get("choice") == choice else None
+
+
+def restore_session_length(sender, request: HttpRequest | None, user, **kwargs) -> None:
+    """On signing in: back to the site's usual session length (SESSION_COOKIE_AGE)."""
+    if request is not None and hasattr(request, "session"):
+        request.session.set_expiry(None)

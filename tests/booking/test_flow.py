@@ -591,6 +591,16 @@ def test_staff_booking_online_keep_their_session_length(client, anna, staff_user
     assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
 
 
+def test_signing_in_after_starting_a_booking_gives_the_usual_session_length(
+    client, anna, staff_user, settings
+):
+    client.post(url("booking:details", start=at(TUESDAY, "10:00")), DETAILS)
+    assert client.session.get_expiry_age() == settings.BOOKING_DRAFT_SECONDS
+    client.force_login(staff_user)  # django.contrib.auth.login(), as the sign-in page calls it
+    assert client.session.get("_auth_user_id") == str(staff_user.pk)
+    assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
+
+
 def test_a_name_too_long_is_refused_with_the_limit_not_cut(client, anna):
     response = client.post(url("booking:details", start=at(TUESDAY, "10:00")), {**DETAILS, "name": "N" * 360})
     assert response.status_code == 200
