@@ -288,3 +288,26 @@ def test_simultaneous_bookings_for_one_email_stop_at_the_cap(settings):
         assert Appointment.objects.count() == 3, outcomes
         refused = [o for o in outcomes if not isinstance(o, Appointment)]
         assert len(refused) == 5 and all(getattr(o, "code", None) == "too_many" for o in refused), refused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_unique_key_has_the_last_word_without_the_email_lock(monkeypatch):
+    # Were the lock missing (or skipped), the unique index on the confirmation key still
+    # lets one insert through, and the others answer with that booking.
+    monkeypatch.setattr(services, "_lock_client_email", lambda email: None)
+    technique = make_technique()
+    length = technique.lengths.get(duration_minutes=60)
+    for _ in range(4):
+        TherapistFactory(techniques=[technique])
+
+    def confirm():
+        return services.appointment_book(
+            technique=technique, length=length, start=datetime(2026, 11, 24, 10, 0, tzinfo=LONDON),
+            client=client(1), now=NOW, idempotency_key="b" * 40,
+        )  # fmt: skip
+
+    for _ in range(3):
+        Appointment.objects.all().delete()
+        outcomes = race([confirm] * 4)
+        booking = Appointment.objects.get()
+        assert [getattr(o, "pk", o) for o in outcomes] == [booking.pk] * 4, outcomes
