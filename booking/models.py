@@ -351,6 +351,10 @@ class Appointment(models.Model):
         _("booked via"), max_length=10, choices=AppointmentSource.choices, default=AppointmentSource.STAFF
     )
     sequence = models.PositiveIntegerField(default=0, editable=False, help_text="Calendar revision number.")
+    # The one-time key of the online confirmation that made this booking: a repeated or
+    # concurrent "Confirm booking" carries the same key, and the unique index lets only
+    # one of them insert. Empty (NULL) for staff bookings.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     # Set, once, by the conditional update in services.reminders_queue(): the row itself
     # decides which of several reminder runs queues the email. Cleared when the time moves.
     reminder_queued_at = models.DateTimeField(_("reminder queued"), null=True, blank=True, editable=False)
