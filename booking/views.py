@@ -666,6 +666,12 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
 
     def dispatch(self, request, *args, **kwargs):
         appointment = self.load(kwargs["token"])
+        if request.method == "POST":
+            # Every attempt counts, whatever its fate, so a bad or repeated start cannot be
+            # used to probe without limit.
+            limited = _manage_rate_limited(request, appointment)
+            if limited:
+                return limited
         if not self.can_change:
             return redirect("booking:appointment-manage", token=kwargs["token"])
         form = RescheduleSlotForm(request.GET)
@@ -704,9 +710,6 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
         return self.render(status=409 if self.check.problem == "taken" else 200)
 
     def post(self, request, token):
-        limited = _manage_rate_limited(request, self.appointment)
-        if limited:
-            return limited
         try:
             services.appointment_reschedule(
                 appointment=self.appointment, new_start=self.start, by_client=True
