@@ -801,3 +801,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         pass  # written by save_form, through the services
+
+
+# The task results, shown to staff as the email outbox.
+from . import admin_outbox  # noqa: E402, F401

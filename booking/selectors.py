@@ -644,3 +644,8 @@ def techniques_hidden_online(*, technique_id: int | None = None) -> list[tuple[T
         has_length=Exists(TechniqueLength.objects.filter(technique=OuterRef("pk")))
     ).order_by("display_order", "name")
     return [(t, "no_therapist" if t.has_length else "no_length") for t in techniques]
+
+
+def appointment_by_idempotency_key(key: str) -> Appointment | None:
+    """The booking an online confirmation with this one-time key made, if any."""
+    return Appointment.objects.filter(idempotency_key=key).first()

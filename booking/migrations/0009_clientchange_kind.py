@@ -52,8 +52,8 @@ def codes_to_sentences(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        # After main's 0011 (which also follows 0008), so the graph stays one line.
-        ("booking", "0011_techniquelength_is_default"),
+        # After main's latest (numbered before this one was merged), so the graph stays one line.
+        ("booking", "0012_sent_email_and_task_worker"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0008_client_change'),
+        ('booking', '0009_appointment_idempotency_key'),
     ]
 
     operations = [

@@ -716,6 +716,19 @@ def test_reception_cannot_relink_a_therapists_account(client, two_diaries):
     assert "user" in form.fields
 
 
+def test_a_name_typed_in_the_admin_is_stored_as_one_plain_line(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    data = add_data(therapist, swedish, swedish_60, start, client_name="Phone\r\nClient\u202e")
+    assert staff_client.post(ADD, data).status_code == 302
+    appointment = Appointment.objects.get()
+    assert appointment.client_name == "Phone Client"
+    data["client_name"] = "Phone\r\n\tCaller"
+    assert staff_client.post(f"{LIST}{appointment.pk}/change/", data).status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.client_name == "Phone Caller"
+
+
 # --------------------------------------------------------------------------- service rules via the admin
 
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 LONDON = ZoneInfo("Europe/London")
-BEFORE = [("booking", "0011_techniquelength_is_default")]
+BEFORE = [("booking", "0012_sent_email_and_task_worker")]
 AFTER = [("booking", "0009_clientchange_kind")]
 
 

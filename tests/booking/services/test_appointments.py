@@ -379,3 +379,14 @@ def test_update_marks_corrects_and_edits_the_client(swedish, swedish_60, client_
     corrected.refresh_from_db()
     assert corrected.status == AppointmentStatus.CONFIRMED
     assert corrected.client_name == "Olivia Green" and corrected.client_notes == "Left knee"
+
+
+def test_book_stores_the_client_name_as_one_plain_line(swedish, swedish_60, monday_morning):
+    # Every path in (the admin, imports, the shell) comes through here, not only the form.
+    therapist = TherapistFactory(techniques=[swedish])
+    client = appointments.ClientDetails("  Olivia\r\nBrown\x00\u202e ", "olivia@example.com", "07700 900101")
+    appointment = book(
+        swedish, swedish_60, at(24, 10), client, therapist, monday_morning, source=AppointmentSource.STAFF
+    )
+    appointment.refresh_from_db()
+    assert appointment.client_name == "Olivia Brown"
