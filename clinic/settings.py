@@ -171,6 +171,9 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 LOGIN_URL = "admin:login"
+# Where a sign-in lands when its ?next= is missing or unsafe (another site): staff only
+# sign in to the admin, and Django's default /accounts/profile/ does not exist here.
+LOGIN_REDIRECT_URL = "admin:index"
 
 # Email: console in development; SMTP (or any backend) from the environment in production.
 EMAIL_BACKEND = os.environ.get(
