@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from articles.validators import validate_hero_image, validate_photo
+from clinic.uploads import DetectedFormatImageField
 
 from .availability import day_span
 from .choices import OCCUPYING_STATUSES, AppointmentSource, AppointmentStatus, Weekday
@@ -48,7 +49,7 @@ class Technique(models.Model):
     summary = models.CharField(_("summary"), max_length=200, blank=True, help_text=_("One line for lists."))
     description = models.TextField(_("description"), blank=True, help_text=_("What it is and how it feels."))
     suitable_for = models.TextField(_("who it suits"), blank=True)
-    image = models.ImageField(
+    image = DetectedFormatImageField(
         _("picture"), upload_to=technique_upload_to, blank=True, validators=[validate_hero_image]
     )
     buffer_minutes = models.PositiveSmallIntegerField(
@@ -105,7 +106,7 @@ class Therapist(models.Model):
     name = models.CharField(_("name"), max_length=100)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     bio = models.TextField(_("short biography"), blank=True)
-    photo = models.ImageField(
+    photo = DetectedFormatImageField(
         _("photo"), upload_to=therapist_upload_to, blank=True, validators=[validate_photo]
     )
     techniques = models.ManyToManyField(

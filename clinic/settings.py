@@ -302,7 +302,10 @@ LOGGING = {
 
 # Articles: uploaded hero images.
 ARTICLE_IMAGE_MAX_BYTES = 5 * 1024 * 1024
-ARTICLE_IMAGE_MAX_PIXELS = 6000
+# Pictures are decoded in the web worker to make renditions: 20 megapixels (a 12 MP phone
+# photo fits) keeps that near 100 MB and a second or two; 6000×6000 took 490 MB and 5 s.
+ARTICLE_IMAGE_MAX_PIXELS = 5000  # a side
+ARTICLE_IMAGE_MAX_MEGAPIXELS = 20
 ARTICLE_IMAGE_MIN_WIDTH = 800
 ARTICLE_RENDITION_WIDTHS = (480, 800, 1200)
 # Seconds a visitor's copy of an article page may be reused (0 turns the cache off).
