@@ -195,7 +195,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "clinic.signin.lockout_response"
 # The same client address as the booking rate limit (honours TRUSTED_PROXY_COUNT).
-AXES_CLIENT_IP_CALLABLE = "clinic.ratelimit.client_address"
+AXES_CLIENT_IP_CALLABLE = "clinic.signin.client_ip"
 # No start-up banner on every manage.py command; lockouts are still logged.
 AXES_VERBOSE = False
 # Where a sign-in lands when its ?next= is missing or unsafe (another site): staff only

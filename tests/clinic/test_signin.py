@@ -119,3 +119,16 @@ def test_unsafe_next_after_sign_in_goes_to_the_admin_index(client):
     assert response.status_code == 302
     assert response["Location"] == "/admin/"
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_failures_count_against_the_address_the_proxy_saw(settings, rf):
+    from clinic.signin import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = rf.post(LOGIN, HTTP_X_FORWARDED_FOR="10.0.0.1, 198.51.100.23", REMOTE_ADDR="127.0.0.1")
+    assert client_ip(request) == "198.51.100.23"
+    # Anything that is not an address is stored as unknown, never a database error.
+    assert client_ip(rf.post(LOGIN, HTTP_X_FORWARDED_FOR="not-an-ip", REMOTE_ADDR="127.0.0.1")) is None
+    settings.TRUSTED_PROXY_COUNT = 0
+    request = rf.post(LOGIN, REMOTE_ADDR="")
+    assert client_ip(request) is None
