@@ -88,16 +88,17 @@ def article_renditions_build(*, article: Article) -> list[dict]:
 
 def _decoded_for_width(original: Image.Image, width: int) -> Image.Image:
     """The picture upright, in RGB, decoded no larger than needed for ``width``: a JPEG
-    decodes straight at 1/2, 1/4 or 1/8 scale (draft), and anything much wider is first
-    shrunk by a cheap whole-number factor, so memory follows the renditions, not the
-    upload."""
+    decodes straight at 1/2, 1/4 or 1/8 scale (draft), and anything at least twice the
+    size needed is first shrunk by a cheap whole-number factor, so memory follows the
+    renditions, not the upload."""
     if original.format == "JPEG":
         # Both sides at least ``width``: still enough if the EXIF orientation turns it.
         original.draft("RGB", (width, width))
-    image = ImageOps.exif_transpose(original)
-    factor = image.width // width
-    if factor >= 2:
-        image = image.reduce(factor)
+    # The shorter side too, for the same reason. The reduced copy keeps the EXIF data.
+    factor = min(original.size) // width
+    image = original.reduce(factor) if factor >= 2 else original
+    # A new image either way (turned upright, or a copy): it outlives the open file.
+    image = ImageOps.exif_transpose(image)
     return image.convert("RGB") if image.mode != "RGB" else image
 
 

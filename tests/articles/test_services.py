@@ -59,19 +59,26 @@ def test_renditions_are_webp_at_configured_widths_and_replace_old_ones(django_ca
     assert not any(default_storage.exists(r["name"]) for r in first)
 
 
-def test_renditions_of_a_large_photo_keep_its_shape_and_orientation():
+@pytest.mark.parametrize(
+    ("fmt", "size", "sizes"),
+    [
+        ("JPEG", (4000, 3000), [(480, 640), (800, 1067), (1200, 1600)]),
+        ("PNG", (5000, 3000), [(480, 800), (800, 1333), (1200, 2000)]),
+    ],
+)
+def test_renditions_of_a_large_photo_keep_its_shape_and_orientation(fmt, size, sizes):
     from PIL import Image
 
     article = ArticleFactory(hero_image_alt="Stones")
     buffer = io.BytesIO()
     exif = Image.Exif()
     exif[0x0112] = 6  # taken with the camera on its side: shown turned 90° clockwise
-    Image.new("RGB", (4000, 3000), (90, 120, 100)).save(buffer, "JPEG", exif=exif)
+    Image.new("RGB", size, (90, 120, 100)).save(buffer, fmt, exif=exif)
     article.hero_image.save("big.jpg", ContentFile(buffer.getvalue()))
     renditions = services.article_renditions_build(article=article)
-    assert [(r["width"], r["height"]) for r in renditions] == [(480, 640), (800, 1067), (1200, 1600)]
+    assert [(r["width"], r["height"]) for r in renditions] == sizes
     with Image.open(default_storage.open(renditions[-1]["name"])) as largest:
-        assert largest.size == (1200, 1600)
+        assert largest.size == sizes[-1]
 
 
 def test_import_creates_a_draft_then_updates_without_duplicating():
