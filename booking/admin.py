@@ -40,8 +40,39 @@ from .models import (
 )
 
 
+class TechniqueLengthFormSet(BaseInlineFormSet):
+    """One length at most is chosen in advance (the database refuses two as well)."""
+
+    def _ticked(self) -> list[forms.ModelForm]:
+        return [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and form.cleaned_data.get("is_default")
+            and not form.cleaned_data.get("DELETE")
+        ]
+
+    def clean(self):
+        super().clean()
+        if len(self._ticked()) > 1:
+            raise ValidationError(
+                _("Tick “chosen in advance” for one length at most."), code="several_defaults"
+            )
+
+    def save(self, commit=True):
+        if commit and self.instance.pk is not None:
+            # Untick the old choice first: rows are saved in order, and the database
+            # allows one ticked length at any moment.
+            keep = [form.instance.pk for form in self._ticked() if form.instance.pk is not None]
+            self.model.objects.filter(technique=self.instance, is_default=True).exclude(pk__in=keep).update(
+                is_default=False
+            )
+        return super().save(commit)
+
+
 class TechniqueLengthInline(admin.TabularInline):
     model = TechniqueLength
+    formset = TechniqueLengthFormSet
     extra = 1
     min_num = 1
     verbose_name = _("length and price")
@@ -93,6 +124,28 @@ class TechniqueAdmin(admin.ModelAdmin):
     @admin.display(description=_("lengths and prices"))
     def lengths_and_prices(self, obj: Technique) -> str:
         return ", ".join(f"{length.duration_minutes} min £{length.price}" for length in obj.lengths.all())
+
+    def _warn_hidden_online(self, request, technique_id: int | None = None) -> None:
+        """An offered technique nobody can give is hidden from clients: say so, and why."""
+        reasons = {
+            "no_therapist": _(
+                "Nobody taking bookings offers %(name)s, so clients cannot book it online. Tick it "
+                "under “Offers” on a therapist's page, or untick “Offered” here."
+            ),
+            "no_length": _("%(name)s has no length and price yet, so clients cannot book it online."),
+        }
+        for technique, reason in selectors.techniques_hidden_online(technique_id=technique_id):
+            messages.warning(request, reasons[reason] % {"name": technique.name})
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            self._warn_hidden_online(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and object_id.isascii() and object_id.isdigit() and len(object_id) < 19:
+            self._warn_hidden_online(request, technique_id=int(object_id))
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class WorkingHoursFormSet(BaseInlineFormSet):
@@ -724,3 +777,7 @@ class AppointmentAdmin(admin.ModelAdmin):
         # The form already booked, moved, cancelled or marked the appointment through the
         # services; this saves only plain edits (client details).
         obj.save()
+
+
+# The task results, shown to staff as the email outbox.
+from . import admin_outbox  # noqa: E402, F401

@@ -52,7 +52,7 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 # Sign-in lockouts (django-axes): managers see the failed attempts and unlock an account
-# by deleting its attempts. Granted by their own migration (booking 0009), which runs
+# by deleting its attempts. Granted by their own migration (booking 0013), which runs
 # after the axes tables exist; the first roles migration cannot see them.
 LOCKOUT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     MANAGER: {"axes.accessattempt": ("view", "delete"), "axes.accesslog": ("view",)},

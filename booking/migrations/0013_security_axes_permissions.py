@@ -43,7 +43,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("booking", "0008_client_change"),
+        ("booking", "0012_sent_email_and_task_worker"),
         ("axes", "0010_accessattemptexpiration"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]

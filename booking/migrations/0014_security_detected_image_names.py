@@ -9,7 +9,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0009_security_axes_permissions'),
+        ('booking', '0013_security_axes_permissions'),
     ]
 
     operations = [
