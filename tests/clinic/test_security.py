@@ -132,6 +132,23 @@ def test_every_public_page_has_the_strict_policy_and_no_inline_code(public_pages
         assert inline_code(response.content.decode()) == [], name
 
 
+def test_no_public_template_holds_inline_code():
+    """Every public template, including pages the test above does not reach (the 429
+    page, the cancel and move confirmations): their source has no inline code either.
+    Emails are not web pages, and the admin has its own policy."""
+    from django.conf import settings
+
+    root = settings.BASE_DIR / "templates"
+    public = [
+        path
+        for path in root.rglob("*.html")
+        if path.relative_to(root).parts[0] != "admin" and "email" not in path.relative_to(root).parts
+    ]
+    assert len(public) > 20
+    found = {str(path.relative_to(root)): inline_code(path.read_text()) for path in public}
+    assert {name: code for name, code in found.items() if code} == {}
+
+
 def test_the_500_page_has_no_inline_code(rf):
     from clinic.urls import handler500
 
