@@ -21,6 +21,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from clinic import uploads
+
 from . import availability as engine
 from . import dayplan, exports, roles, selectors
 from .choices import AppointmentSource, AppointmentStatus
@@ -152,6 +154,12 @@ class TechniqueAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("lengths")
 
+    def save_model(self, request, obj, form, change):
+        # A picture replaced or cleared is deleted once the change is committed.
+        replaced = uploads.replaced_file_names(form, ["image"])
+        super().save_model(request, obj, form, change)
+        uploads.files_delete_on_commit(names=replaced)
+
     @admin.display(description=_("lengths and prices"))
     def lengths_and_prices(self, obj: Technique) -> str:
         return ", ".join(f"{length.duration_minutes} min £{length.price}" for length in obj.lengths.all())
@@ -276,6 +284,12 @@ class TherapistAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("techniques", "working_hours")
+
+    def save_model(self, request, obj, form, change):
+        # A photo replaced or cleared is deleted once the change is committed.
+        replaced = uploads.replaced_file_names(form, ["photo"])
+        super().save_model(request, obj, form, change)
+        uploads.files_delete_on_commit(names=replaced)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -18,6 +18,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from clinic.text import single_line
+from clinic.uploads import DetectedFormatImageField
 from clinic.validators import validate_hero_image, validate_photo
 
 from .availability import day_span
@@ -58,7 +59,7 @@ class Technique(models.Model):
     summary = models.CharField(_("summary"), max_length=200, blank=True, help_text=_("One line for lists."))
     description = models.TextField(_("description"), blank=True, help_text=_("What it is and how it feels."))
     suitable_for = models.TextField(_("who it suits"), blank=True)
-    image = models.ImageField(
+    image = DetectedFormatImageField(
         _("picture"), upload_to=technique_upload_to, blank=True, validators=[validate_hero_image]
     )
     buffer_minutes = models.PositiveSmallIntegerField(
@@ -132,7 +133,7 @@ class Therapist(models.Model):
     name = models.CharField(_("name"), max_length=100)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     bio = models.TextField(_("short biography"), blank=True)
-    photo = models.ImageField(
+    photo = DetectedFormatImageField(
         _("photo"), upload_to=therapist_upload_to, blank=True, validators=[validate_photo]
     )
     techniques = models.ManyToManyField(

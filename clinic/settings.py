@@ -8,9 +8,11 @@ development secret key.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from xstatic.pkg import bootstrap as xstatic_bootstrap
 
@@ -61,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
+    "csp",
+    "axes",
     "django_tasks",
     "django_tasks_db",
     "clinic",
@@ -70,6 +74,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (clinic/security.py).
+    "clinic.security.ClinicCSPMiddleware",
+    "clinic.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clinic.site.RequestBaseUrlMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page (clinic/signin.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -175,6 +184,27 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 LOGIN_URL = "admin:login"
+# Sign-in throttling (django-axes, clinic/signin.py): the lockout check runs first.
+AUTHENTICATION_BACKENDS = [
+    "clinic.signin.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After SIGNIN_FAILURE_LIMIT wrong passwords for one username, or from one address,
+# signing in is refused for SIGNIN_LOCKOUT_MINUTES after the last failure. Failures while
+# locked out do not extend the pause. A manager unlocks early by deleting the account's
+# "Access attempts" in the admin.
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "clinic.signin.lockout_response"
+# The same client address as the booking rate limit (honours TRUSTED_PROXY_COUNT).
+AXES_CLIENT_IP_CALLABLE = "clinic.signin.client_ip"
+# No start-up banner on every manage.py command; lockouts are still logged.
+AXES_VERBOSE = False
+# Where a sign-in lands when its ?next= is missing or unsafe (another site): staff only
+# sign in to the admin, and Django's default /accounts/profile/ does not exist here.
+LOGIN_REDIRECT_URL = "admin:index"
 
 # Email: console in development; SMTP (or any backend) from the environment in production.
 EMAIL_BACKEND = os.environ.get(
@@ -229,6 +259,43 @@ if not DEBUG:
         # Trust the proxy's header only when told we sit behind one that sets it.
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Content-Security-Policy (django-csp 4 format): the site's own scripts, styles, fonts and
+# pictures only; no inline script or style, no plugins, no framing, forms post only here.
+# Bootstrap's CSS draws its small icons (select arrows, ticks) as data: images.
+# JSON-LD blocks (type="application/ld+json") are data, never run, so CSP does not apply
+# to them. The admin adds style attributes: see clinic/security.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Browser features no page uses, refused for the site and anything embedded in it.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -239,7 +306,10 @@ LOGGING = {
 
 # Articles: uploaded hero images.
 ARTICLE_IMAGE_MAX_BYTES = 5 * 1024 * 1024
-ARTICLE_IMAGE_MAX_PIXELS = 6000
+# Pictures are decoded in the web worker to make renditions: 20 megapixels (a 12 MP phone
+# photo fits) keeps that near 100 MB and a second or two; 6000×6000 took 490 MB and 5 s.
+ARTICLE_IMAGE_MAX_PIXELS = 5000  # a side
+ARTICLE_IMAGE_MAX_MEGAPIXELS = 20
 ARTICLE_IMAGE_MIN_WIDTH = 800
 ARTICLE_RENDITION_WIDTHS = (480, 800, 1200)
 # Seconds a visitor's copy of an article page may be reused (0 turns the cache off).

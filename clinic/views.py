@@ -1,5 +1,9 @@
 """Site-wide pages."""
 
+from django.conf import settings
+from django.http import HttpResponseServerError
+from django.template import loader
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.generic import TemplateView
 
 from articles.models import Article
@@ -14,3 +18,12 @@ class HomeView(TemplateView):
             Article.objects.published().prefetch_related("topics").order_by("-published_at")[:3]
         )
         return context
+
+
+@requires_csrf_token
+def server_error(request):
+    """The 500 page, saying only what is true: staff are emailed the error when ADMINS
+    is set; otherwise it is only in the server's log."""
+    # Like Django's own handler: a plain context, no context processors, no database.
+    html = loader.get_template("500.html").render({"staff_emailed": bool(settings.ADMINS)})
+    return HttpResponseServerError(html)

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 LONDON = ZoneInfo("Europe/London")
-BEFORE = [("booking", "0012_sent_email_and_task_worker")]
+BEFORE = [("booking", "0014_security_detected_image_names")]
 AFTER = [("booking", "0009_clientchange_kind")]
 
 
