@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 from . import availability as engine
 from . import dayplan, exports, roles, selectors, services
 from .choices import AppointmentSource, AppointmentStatus
-from .forms import parse_iso_date
+from .forms import parse_iso_date, validate_clinic_date
 from .models import (
     Appointment,
     BookingPolicy,
@@ -95,6 +95,8 @@ class WorkingHoursFormSet(BaseInlineFormSet):
             data = getattr(form, "cleaned_data", None)
             if not data or data.get("DELETE") or not data.get("start") or not data.get("end"):
                 continue
+            if data.get("weekday") is None:
+                continue  # the row's own error says so
             periods.append((data["weekday"], data["start"], data["end"], form))
         periods.sort(key=lambda p: (p[0], p[1]))
         for (day_a, _start_a, end_a, _form_a), (day_b, start_b, _end_b, form_b) in zip(
@@ -318,6 +320,9 @@ class AppointmentAdminForm(forms.ModelForm):
         if self.instance.pk is None and "length" in self.fields:
             # Shown (and required) only when booking; a move keeps the length booked.
             self.fields["length"].required = True
+        if "start" in self.fields:
+            # Year 9999 would overflow the availability checks: a form error instead.
+            self.fields["start"].validators.append(validate_clinic_date)
 
     class Meta:
         model = Appointment
