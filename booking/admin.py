@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse
@@ -36,6 +36,14 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
+
+# Dates staff type are held to the clinic's years, as the booking pages' are: year 9999
+# would overflow the availability checks, and a closure from year 1 to 9999 would make
+# every booking page walk through millions of days.
+CLINIC_DATES = {
+    models.DateField: {"validators": [validate_clinic_date]},
+    models.DateTimeField: {"validators": [validate_clinic_date]},
+}
 
 
 class TechniqueLengthInline(admin.TabularInline):
@@ -188,6 +196,7 @@ class TimeOffInline(admin.TabularInline):
     extra = 0
     fields = ["start", "end", "reason", "keep_appointments"]
     ordering = ["-start"]
+    formfield_overrides = CLINIC_DATES
 
 
 @admin.register(Therapist)
@@ -277,6 +286,7 @@ class TherapistAdmin(admin.ModelAdmin):
 class ClosureAdmin(admin.ModelAdmin):
     list_display = ["reason", "first_day", "last_day"]
     date_hierarchy = "first_day"
+    formfield_overrides = CLINIC_DATES
 
 
 @admin.register(BookingPolicy)
@@ -320,9 +330,6 @@ class AppointmentAdminForm(forms.ModelForm):
         if self.instance.pk is None and "length" in self.fields:
             # Shown (and required) only when booking; a move keeps the length booked.
             self.fields["length"].required = True
-        if "start" in self.fields:
-            # Year 9999 would overflow the availability checks: a form error instead.
-            self.fields["start"].validators.append(validate_clinic_date)
 
     class Meta:
         model = Appointment
@@ -500,6 +507,7 @@ class AppointmentAdmin(admin.ModelAdmin):
     list_per_page = 50
     actions = ["mark_completed", "mark_no_show", "cancel_selected", "export_csv"]
     change_form_template = "admin/booking/appointment/change_form.html"
+    formfield_overrides = CLINIC_DATES
     readonly_fields = [
         "reference",
         "duration_minutes",

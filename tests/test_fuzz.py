@@ -195,7 +195,8 @@ def world(settings, swedish, swedish_60):
         client=services.ClientDetails(name="Olivia Brown", email="olivia@example.com", phone="07700 900101"),
     )
     appointment_row(other, swedish, start - timedelta(days=14), status="completed")
-    TimeOff.objects.create(therapist=other, start=start, end=start + timedelta(hours=2), reason="Dentist")
+    for who in (therapist, other):
+        TimeOff.objects.create(therapist=who, start=start + timedelta(days=1), end=start + timedelta(days=2))
     Closure.objects.create(
         first_day=day + timedelta(days=30), last_day=day + timedelta(days=31), reason="Bank"
     )

@@ -546,6 +546,23 @@ def test_time_off_clear_of_appointments_saves_without_a_question(staff_client, s
     assert TimeOff.objects.count() == 1
 
 
+def test_time_off_and_closures_stay_within_the_clinics_years(staff_client, swedish):
+    from booking.models import Closure, TimeOff
+
+    therapist = TherapistFactory(techniques=[swedish], hours={})
+    span = {"start_0": "01/01/2026", "start_1": "09:00", "end_0": "31/12/9999", "end_1": "17:00"}
+    url = f"/admin/booking/therapist/{therapist.pk}/change/"
+    response = staff_client.post(url, _therapist_form(therapist, swedish, **span))
+    assert response.status_code == 200
+    assert "Choose a date between 1900 and 2200." in response.content.decode()
+    # A closure over every day there is would make each booking page walk millions of days.
+    closure = {"reason": "Forever", "first_day": "01/01/1899", "last_day": "31/12/9999"}
+    response = staff_client.post("/admin/booking/closure/add/", closure)
+    assert response.status_code == 200
+    assert "Choose a date between 1900 and 2200." in response.content.decode()
+    assert not TimeOff.objects.exists() and not Closure.objects.exists()
+
+
 def test_therapist_page_shows_the_week_photo_and_schedule_link(staff_client, swedish):
     therapist = TherapistFactory(
         name="Hal",
