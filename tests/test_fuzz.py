@@ -9,8 +9,11 @@ What it sends, deterministically (a seeded generator picks among the corpus):
   values, one at a time and repeated; the booking forms posted with each field nasty;
 - the staff site, as a superuser: every change list with each filter, the date hierarchy,
   search, ordering and paging nasty, and a hand-made lookup on every field; every add and
-  change form posted with each field (inline and management fields included) nasty, from
-  a valid form; actions with nasty selections; delete and history pages with odd ids;
+  change form posted back from a valid form with each field (inline and management fields
+  included) nasty, several fields a request in long forms; actions with nasty selections;
+  change, delete and history pages with odd ids. Inline form counts get every kind of
+  nasty value but huge ones: Django caps those at 1,000 rows over the maximum, and
+  drawing them takes seconds (a slow page, not an error);
 - the staff site as each role (manager, reception, therapist): every admin page, and
   every change list with a sample of nasty filters.
 
@@ -412,7 +415,7 @@ def post_each_field(fuzz: Fuzzer, url: str, base: dict[str, list[str]], posts: i
         }
         fuzz.send("post", url, {**base, **changed})
     # Everything nasty at once, and every field repeated; the inline forms' counts stay
-    # as they were (nasty above already), as a count of 2**31 means rendering 1,000 rows.
+    # as they were (fuzzed above already; see values_for).
     counts = {field: values for field, values in base.items() if field.endswith("_FORMS")}
     fuzz.send("post", url, {**{field: [fuzz.rng.choice(CORPUS)] for field in base}, **counts})
     fuzz.send(
