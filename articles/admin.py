@@ -6,6 +6,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from clinic import uploads
+
 from . import services
 from .models import Article, Reference, Topic
 
@@ -70,9 +72,12 @@ class ArticleAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
+        replaced = uploads.replaced_file_names(form, ["hero_image"])
         super().save_model(request, obj, form, change)
         if "hero_image" in form.changed_data:
+            # The old picture and its renditions are deleted once the change is committed.
             services.article_renditions_build(article=obj)
+            uploads.files_delete_on_commit(names=replaced)
 
     @admin.action(description=_("Publish selected articles"), permissions=["change"])
     def publish(self, request, queryset):

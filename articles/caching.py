@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from .models import Article
 
@@ -41,8 +42,18 @@ def _cacheable(request) -> bool:
     )
 
 
-def cache_for_visitors(view):
-    """Serve visitors a stored copy of the page while the content is unchanged."""
+def _page_address(request, params: tuple[str, ...]) -> str:
+    # Only what the page is made from: tracking tags (?utm_source=...) and other
+    # parameters the page ignores would otherwise store one copy per value.
+    used = [(name, request.GET.get(name, "")) for name in params if request.GET.get(name)]
+    return f"{request.scheme}://{request.get_host()}{request.path}?{urlencode(used)}"
+
+
+def cache_for_visitors(view, *, params: tuple[str, ...] = ()):
+    """Serve visitors a stored copy of the page while the content is unchanged.
+
+    ``params`` names the query parameters the page is made from; the copy is kept per
+    combination of their values, and any other parameter shares it."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -51,7 +62,7 @@ def cache_for_visitors(view):
             return view(request, *args, **kwargs)
         # The minute is part of the key so scheduled articles go live within a minute.
         minute = int(timezone.now().timestamp() // 60)
-        address = hashlib.sha256(f"{request.get_host()}{request.get_full_path()}".encode()).hexdigest()
+        address = hashlib.sha256(_page_address(request, params).encode()).hexdigest()
         key = f"page:{content_version()}:{minute}:{address}"
         stored = cache.get(key)
         if stored is not None:

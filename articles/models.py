@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from clinic.uploads import DetectedFormatImageField
+
 from . import markdown as md
 from .choices import ArticleStatus
 from .validators import validate_hero_image
@@ -83,7 +85,7 @@ class Article(models.Model):
             "link. Cite a reference by its number in brackets, like [1]."
         ),
     )
-    hero_image = models.ImageField(
+    hero_image = DetectedFormatImageField(
         _("hero image"),
         upload_to=hero_upload_to,
         blank=True,

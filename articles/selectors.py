@@ -16,7 +16,12 @@ def article_list(*, user, topic: Topic | None = None, query: str = "") -> QueryS
 
 
 def article_detail_queryset(*, user) -> QuerySet[Article]:
-    return Article.objects.visible_to(user).prefetch_related("topics", "references", "techniques")
+    from booking.models import Technique
+
+    # The call to action links only the techniques clients can book online now.
+    return Article.objects.visible_to(user).prefetch_related(
+        "topics", "references", Prefetch("techniques", queryset=Technique.objects.bookable())
+    )
 
 
 def article_related(*, article: Article, limit: int = 2) -> list[Article]:

@@ -13,6 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, ImageOps
 
+from clinic import uploads
+
 from .choices import ArticleStatus
 from .models import Article, Reference
 
@@ -62,14 +64,14 @@ def article_renditions_build(*, article: Article) -> list[dict]:
         article.hero_image.open("rb")
         try:
             with Image.open(article.hero_image) as original:
-                image = ImageOps.exif_transpose(original).convert("RGB")
+                image = _decoded_for_width(original, max(settings.ARTICLE_RENDITION_WIDTHS))
         finally:
             article.hero_image.close()
         stem = PurePath(article.hero_image.name).stem
         widths = [w for w in settings.ARTICLE_RENDITION_WIDTHS if w <= image.width] or [image.width]
         for width in widths:
             height = round(image.height * width / image.width)
-            resized = image.resize((width, height), Image.Resampling.LANCZOS)
+            resized = image.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
             buffer = io.BytesIO()
             resized.save(buffer, "WEBP", quality=80, method=4)
             name = default_storage.save(
@@ -77,12 +79,27 @@ def article_renditions_build(*, article: Article) -> list[dict]:
             )
             renditions.append({"width": width, "height": height, "name": name})
     kept = {r["name"] for r in renditions}
-    for stale in old:
-        if stale.get("name") not in kept:
-            default_storage.delete(stale["name"])
+    # After the commit: if the edit is rolled back, the article still shows the old ones.
+    uploads.files_delete_on_commit(names=[r.get("name") for r in old if r.get("name") not in kept])
     article.hero_renditions = renditions
     Article.objects.filter(pk=article.pk).update(hero_renditions=renditions)
     return renditions
+
+
+def _decoded_for_width(original: Image.Image, width: int) -> Image.Image:
+    """The picture upright, in RGB, decoded no larger than needed for ``width``: a JPEG
+    decodes straight at 1/2, 1/4 or 1/8 scale (draft), and anything at least twice the
+    size needed is first shrunk by a cheap whole-number factor, so memory follows the
+    renditions, not the upload."""
+    if original.format == "JPEG":
+        # Both sides at least ``width``: still enough if the EXIF orientation turns it.
+        original.draft("RGB", (width, width))
+    # The shorter side too, for the same reason. The reduced copy keeps the EXIF data.
+    factor = min(original.size) // width
+    image = original.reduce(factor) if factor >= 2 else original
+    # A new image either way (turned upright, or a copy): it outlives the open file.
+    image = ImageOps.exif_transpose(image)
+    return image.convert("RGB") if image.mode != "RGB" else image
 
 
 def topics_get_or_create(*, names: Iterable[str]) -> list:

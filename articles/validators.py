@@ -33,9 +33,12 @@ def _validate_image(file, *, min_width: int) -> None:
     position = file.tell() if hasattr(file, "tell") else 0
     try:
         file.seek(0)
+        # Image.open reads only the header: format and size are known before a single
+        # pixel is decoded, so an oversized picture is refused without the cost of it.
         with Image.open(file) as image:
             image_format = image.format
             width, height = image.size
+            _check_header(image_format, width, height, min_width=min_width)
             # verify() reads the whole file and spots truncated or corrupt data.
             image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
@@ -45,6 +48,9 @@ def _validate_image(file, *, min_width: int) -> None:
         ) from None
     finally:
         file.seek(position)
+
+
+def _check_header(image_format: str | None, width: int, height: int, *, min_width: int) -> None:
     if image_format not in ALLOWED_FORMATS:
         raise ValidationError(
             _("%(format)s images are not accepted. Upload a JPEG, PNG or WebP picture."),
@@ -52,11 +58,15 @@ def _validate_image(file, *, min_width: int) -> None:
             params={"format": image_format},
         )
     limit = settings.ARTICLE_IMAGE_MAX_PIXELS
-    if width > limit or height > limit:
+    megapixels = settings.ARTICLE_IMAGE_MAX_MEGAPIXELS
+    if width > limit or height > limit or width * height > megapixels * 1_000_000:
         raise ValidationError(
-            _("The image is %(w)s×%(h)s pixels; at most %(limit)s pixels a side, please."),
+            _(
+                "The image is %(w)s×%(h)s pixels; at most %(limit)s pixels a side and "
+                "%(megapixels)s megapixels, please. Make it smaller and upload it again."
+            ),
             code="image_dimensions",
-            params={"w": width, "h": height, "limit": limit},
+            params={"w": width, "h": height, "limit": limit, "megapixels": megapixels},
         )
     if width < min_width:
         raise ValidationError(

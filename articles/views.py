@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404
 from django.views.generic import DetailView, ListView
 
@@ -22,6 +22,9 @@ class ArticleListView(ListView):
     template_name = "articles/article_list.html"
     context_object_name = "articles"
     paginate_by = 10
+    # The query parameters the page is made from (the page cache keys on these alone);
+    # the canonical address keeps the first two.
+    page_params = ("topic", "page", "q")
 
     def get(self, request, *args, **kwargs):
         # NUL characters cannot be stored or searched (PostgreSQL refuses them): drop them.
@@ -44,13 +47,18 @@ class ArticleListView(ListView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        querystring = self.request.GET.copy()
-        querystring.pop("page", None)
+        # Paging links carry the filter, nothing else (no tracking tags): the page is
+        # then the same for every address the cache serves it to.
+        querystring = QueryDict(mutable=True)
+        for name in ("topic", "q"):
+            if value := self.request.GET.get(name):
+                querystring[name] = value
         context.update(
             query=self.query,
             topic=self.topic,
             topics=selectors.topics_in_use(),
             filter_querystring=querystring.urlencode(),
+            canonical_params=("topic", "page"),
         )
         return context
 

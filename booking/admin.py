@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from axes import admin as axes_admin
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -21,6 +24,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+
+from clinic import uploads
 
 from . import availability as engine
 from . import dayplan, exports, roles, selectors, services
@@ -46,8 +51,39 @@ CLINIC_DATES = {
 }
 
 
+class TechniqueLengthFormSet(BaseInlineFormSet):
+    """One length at most is chosen in advance (the database refuses two as well)."""
+
+    def _ticked(self) -> list[forms.ModelForm]:
+        return [
+            form
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and form.cleaned_data.get("is_default")
+            and not form.cleaned_data.get("DELETE")
+        ]
+
+    def clean(self):
+        super().clean()
+        if len(self._ticked()) > 1:
+            raise ValidationError(
+                _("Tick “chosen in advance” for one length at most."), code="several_defaults"
+            )
+
+    def save(self, commit=True):
+        if commit and self.instance.pk is not None:
+            # Untick the old choice first: rows are saved in order, and the database
+            # allows one ticked length at any moment.
+            keep = [form.instance.pk for form in self._ticked() if form.instance.pk is not None]
+            self.model.objects.filter(technique=self.instance, is_default=True).exclude(pk__in=keep).update(
+                is_default=False
+            )
+        return super().save(commit)
+
+
 class TechniqueLengthInline(admin.TabularInline):
     model = TechniqueLength
+    formset = TechniqueLengthFormSet
     extra = 1
     min_num = 1
     verbose_name = _("length and price")
@@ -90,9 +126,37 @@ class TechniqueAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("lengths")
 
+    def save_model(self, request, obj, form, change):
+        # A picture replaced or cleared is deleted once the change is committed.
+        replaced = uploads.replaced_file_names(form, ["image"])
+        super().save_model(request, obj, form, change)
+        uploads.files_delete_on_commit(names=replaced)
+
     @admin.display(description=_("lengths and prices"))
     def lengths_and_prices(self, obj: Technique) -> str:
         return ", ".join(f"{length.duration_minutes} min £{length.price}" for length in obj.lengths.all())
+
+    def _warn_hidden_online(self, request, technique_id: int | None = None) -> None:
+        """An offered technique nobody can give is hidden from clients: say so, and why."""
+        reasons = {
+            "no_therapist": _(
+                "Nobody taking bookings offers %(name)s, so clients cannot book it online. Tick it "
+                "under “Offers” on a therapist's page, or untick “Offered” here."
+            ),
+            "no_length": _("%(name)s has no length and price yet, so clients cannot book it online."),
+        }
+        for technique, reason in selectors.techniques_hidden_online(technique_id=technique_id):
+            messages.warning(request, reasons[reason] % {"name": technique.name})
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":
+            self._warn_hidden_online(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET" and object_id.isascii() and object_id.isdigit() and len(object_id) < 19:
+            self._warn_hidden_online(request, technique_id=int(object_id))
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class WorkingHoursFormSet(BaseInlineFormSet):
@@ -217,6 +281,12 @@ class TherapistAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("techniques", "working_hours")
+
+    def save_model(self, request, obj, form, change):
+        # A photo replaced or cleared is deleted once the change is committed.
+        replaced = uploads.replaced_file_names(form, ["photo"])
+        super().save_model(request, obj, form, change)
+        uploads.files_delete_on_commit(names=replaced)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -723,3 +793,22 @@ class AppointmentAdmin(admin.ModelAdmin):
         # The form already booked, moved, cancelled or marked the appointment through the
         # services; this saves only plain edits (client details).
         obj.save()
+
+
+# The task results, shown to staff as the email outbox.
+from . import admin_outbox  # noqa: E402, F401
+
+# --------------------------------------------------------------------------- sign-in lockouts
+
+if admin.site.is_registered(AccessAttempt):
+    # django-axes' "Clean up expired attempts" reads the time of the request from an
+    # attribute it sets only while someone signs in, so from the list it failed with a
+    # server error every time. The action itself is unchanged.
+    admin.site.unregister(AccessAttempt)
+
+    @admin.register(AccessAttempt)
+    class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+        @admin.action(description=axes_admin.AccessAttemptAdmin.cleanup_expired_attempts.short_description)
+        def cleanup_expired_attempts(self, request, queryset):
+            AxesProxyHandler.update_request(request)
+            return super().cleanup_expired_attempts(request, queryset)

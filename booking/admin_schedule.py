@@ -50,6 +50,9 @@ class Column:
     items: list[Item] = field(default_factory=list)
     shading: list[Item] = field(default_factory=list)  # working/away backdrop, not read aloud
     today: bool = False
+    # Cancelled appointments are drawn in a narrow lane at the side, so the free time
+    # they left stays in view and its link can be clicked.
+    has_cancelled: bool = False
 
 
 def _duration_words(minutes: int) -> str:
@@ -263,17 +266,18 @@ class ScheduleView(TemplateView):
             for b in plan.bookings
             if b.kind == "cleanup"
         ]
+        column.has_cancelled = any(b.kind == dayplan.Kind.CANCELLED for b in plan.bookings)
         return column
 
     def _item(self, block: dayplan.Block, by_id: dict[int, Appointment], therapist: Therapist) -> Item:
         start, end = block.start.astimezone(self.zone), block.end.astimezone(self.zone)
         when = f"{start:%H:%M}–{end:%H:%M}"
         kind = dayplan.Kind
-        if block.kind == kind.BOOKED:
+        if block.kind in (kind.BOOKED, kind.CANCELLED):
             appointment = by_id[block.key]
             detail = f"{appointment.technique.name}, {appointment.duration_minutes} min"
             return Item(
-                kind="booked",
+                kind=str(block.kind),
                 style=_style(block),
                 when=when,
                 title=appointment.client_name,

@@ -5,7 +5,8 @@ day the page shows, :func:`plan_day` lays the window out as blocks a page can dr
 
 * a *background* that tiles the window: closed, off (time off), working, break (a gap
   between two working periods) or away (outside working hours);
-* the *bookings*: each appointment, and its cleanup buffer after it;
+* the *bookings*: each appointment, and its cleanup buffer after it; a cancelled one is
+  its own kind, so a page can draw it aside rather than over the free time it left;
 * the *free* gaps: working time that no time off and no occupying appointment takes.
 
 Positions are percentages of the window, measured in real (elapsed) time, so on the
@@ -46,6 +47,7 @@ class Kind(StrEnum):
     BREAK = "break"
     AWAY = "away"
     BOOKED = "booked"
+    CANCELLED = "cancelled"
     CLEANUP = "cleanup"
     FREE = "free"
 
@@ -57,7 +59,7 @@ _PRIORITY = (Kind.CLOSED, Kind.OFF, Kind.WORKING, Kind.BREAK, Kind.AWAY)
 @dataclass(frozen=True, slots=True)
 class Booking:
     """An appointment as the plan needs it. ``occupies`` is false for cancelled ones:
-    they are still drawn, but they leave the time free."""
+    they are still drawn (as ``Kind.CANCELLED``), but they leave the time free."""
 
     key: int
     start: datetime
@@ -112,8 +114,11 @@ class DayPlan:
     def timeline(self) -> list[Block]:
         """Everything worth reading aloud, in time order: the words beside the picture."""
         spoken = [b for b in self.background if b.kind in (Kind.CLOSED, Kind.OFF, Kind.BREAK)]
-        blocks = spoken + [b for b in self.bookings if b.kind == Kind.BOOKED] + self.free
-        return sorted(blocks, key=lambda b: (b.start, b.kind != Kind.BOOKED))
+        appointments = [b for b in self.bookings if b.kind in (Kind.BOOKED, Kind.CANCELLED)]
+        blocks = spoken + appointments + self.free
+        # At the same start: what is booked, then what was cancelled, then the rest.
+        rank = {Kind.BOOKED: 0, Kind.CANCELLED: 1}
+        return sorted(blocks, key=lambda b: (b.start, rank.get(b.kind, 2)))
 
 
 def display_hours(
@@ -220,7 +225,8 @@ def plan_day(
         b_start, b_end = booking.start.astimezone(UTC), booking.end.astimezone(UTC)
         b_until = booking.occupied_until.astimezone(UTC)
         if b_end > start and b_start < end:
-            drawn.append(block(Kind.BOOKED, b_start, b_end, key=booking.key))
+            kind = Kind.BOOKED if booking.occupies else Kind.CANCELLED
+            drawn.append(block(kind, b_start, b_end, key=booking.key))
         if booking.occupies:
             if b_until > b_end and b_until > start and b_end < end:
                 drawn.append(block(Kind.CLEANUP, b_end, b_until, key=booking.key))

@@ -9,8 +9,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from clinic.text import single_line
+
 from . import selectors, services
-from .models import Technique, TechniqueLength, Therapist
+from .models import Appointment, Technique, TechniqueLength, Therapist
 
 ANY = "any"
 MAX_DAYS = 31
@@ -55,7 +57,7 @@ class AvailabilityQueryForm(forms.Form):
 
     def clean_technique(self) -> Technique:
         slug = self.cleaned_data["technique"]
-        technique = Technique.objects.active().filter(slug=slug).first()
+        technique = Technique.objects.bookable().filter(slug=slug).first()
         if technique is None:
             raise forms.ValidationError(_("No technique called %(slug)s is offered."), params={"slug": slug})
         return technique
@@ -172,21 +174,36 @@ class SlotForm(BookingChoiceForm):
 PHONE_RE = r"^\+?[0-9 ()\-.]{7,25}$"
 
 
+def _stored_length(field: str) -> int:
+    """The longest value the appointment can store for ``field``: form and model agree."""
+    return Appointment._meta.get_field(field).max_length
+
+
+TOO_LONG = {
+    "max_length": _("This is too long: please keep it to %(limit_value)s characters (it has %(show_value)s).")
+}
+
+
 class ClientDetailsForm(forms.Form):
     """The client's details and health questions, asked before every online booking."""
 
     name = forms.CharField(
-        label=_("Your name"), max_length=120, widget=forms.TextInput(attrs={"autocomplete": "name"})
+        label=_("Your name"),
+        max_length=_stored_length("client_name"),
+        error_messages=TOO_LONG,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = forms.EmailField(
         label=_("Email"),
+        max_length=_stored_length("client_email"),
+        error_messages=TOO_LONG,
         help_text=_("We send your confirmation here."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     phone = forms.RegexField(
         label=_("Phone"),
         regex=PHONE_RE,
-        max_length=40,
+        max_length=_stored_length("client_phone"),
         help_text=_("In case we need to reach you on the day."),
         error_messages={"invalid": _("Enter a phone number, such as 07700 900123.")},
         widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
@@ -194,7 +211,8 @@ class ClientDetailsForm(forms.Form):
     notes = forms.CharField(
         label=_("Anything your therapist should know? (optional)"),
         required=False,
-        max_length=2000,
+        max_length=_stored_length("client_notes"),
+        error_messages=TOO_LONG,
         help_text=_("For example areas to focus on or avoid, or pressure you prefer."),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
@@ -209,14 +227,16 @@ class ClientDetailsForm(forms.Form):
     recent_injury = forms.CharField(
         label=_("Any injuries or surgery in the last six months? (optional)"),
         required=False,
-        max_length=1000,
+        max_length=_stored_length("recent_injury"),
+        error_messages=TOO_LONG,
         help_text=_("What and when, so your therapist can work around it."),
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     health_conditions = forms.CharField(
         label=_("Any conditions or medication your therapist should know about? (optional)"),
         required=False,
-        max_length=1000,
+        max_length=_stored_length("health_conditions"),
+        error_messages=TOO_LONG,
         help_text=_(
             "For example blood-thinning medicine, high blood pressure, diabetes or a skin condition."
         ),
@@ -233,6 +253,14 @@ class ClientDetailsForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            # A browser cuts pasted text at maxlength without a word (a 360-character name
+            # became its first 120). Without the attribute the server's length check
+            # answers instead, with the limit and the text kept to shorten.
+            field.widget.attrs.pop("maxlength", None)
+
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("website"):
@@ -243,7 +271,12 @@ class ClientDetailsForm(forms.Form):
         return cleaned
 
     def clean_name(self) -> str:
-        return " ".join(self.cleaned_data["name"].split())
+        # One plain line: a line break or control character in a name would end up in
+        # email headers, greetings and the admin.
+        name = single_line(self.cleaned_data["name"])
+        if not name:
+            raise forms.ValidationError(self.fields["name"].error_messages["required"], code="required")
+        return name
 
     def to_session(self) -> dict:
         data = dict(self.cleaned_data)

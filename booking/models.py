@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from articles.validators import validate_hero_image, validate_photo
+from clinic.text import single_line
+from clinic.uploads import DetectedFormatImageField
 
 from .availability import day_span
 from .choices import OCCUPYING_STATUSES, AppointmentSource, AppointmentStatus, Weekday
@@ -39,6 +41,14 @@ class TechniqueQuerySet(models.QuerySet):
     def active(self) -> TechniqueQuerySet:
         return self.filter(active=True)
 
+    def bookable(self) -> TechniqueQuerySet:
+        """Offered, in at least one length, by at least one therapist taking bookings:
+        what the booking pages list. Anything less leads a client to a week of nothing."""
+        return self.active().filter(
+            models.Exists(Therapist.objects.filter(active=True, techniques=models.OuterRef("pk"))),
+            models.Exists(TechniqueLength.objects.filter(technique=models.OuterRef("pk"))),
+        )
+
 
 class Technique(models.Model):
     """A kind of massage clients can book, such as Swedish or Shiatsu."""
@@ -48,7 +58,7 @@ class Technique(models.Model):
     summary = models.CharField(_("summary"), max_length=200, blank=True, help_text=_("One line for lists."))
     description = models.TextField(_("description"), blank=True, help_text=_("What it is and how it feels."))
     suitable_for = models.TextField(_("who it suits"), blank=True)
-    image = models.ImageField(
+    image = DetectedFormatImageField(
         _("picture"), upload_to=technique_upload_to, blank=True, validators=[validate_hero_image]
     )
     buffer_minutes = models.PositiveSmallIntegerField(
@@ -68,6 +78,12 @@ class Technique(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def preselected_length(self) -> TechniqueLength | None:
+        """The length the booking page chooses in advance: the one staff marked, else the
+        shortest (not the longest and dearest). Reads prefetched ``lengths``."""
+        lengths = sorted(self.lengths.all(), key=lambda length: length.duration_minutes)
+        return next((length for length in lengths if length.is_default), lengths[0] if lengths else None)
+
 
 class TechniqueLength(models.Model):
     """One length a technique is offered in, with its price."""
@@ -79,12 +95,23 @@ class TechniqueLength(models.Model):
     price = models.DecimalField(
         _("price (£)"), max_digits=7, decimal_places=2, validators=[MinValueValidator(0)]
     )
+    is_default = models.BooleanField(
+        _("chosen in advance"),
+        default=False,
+        help_text=_(
+            "Already chosen when a client opens the booking page. One length at most; "
+            "with none ticked, the shortest is chosen."
+        ),
+    )
 
     class Meta:
         ordering = ["technique", "duration_minutes"]
         constraints = [
             models.UniqueConstraint(fields=["technique", "duration_minutes"], name="technique_length_unique"),
             models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="technique_length_positive"),
+            models.UniqueConstraint(
+                fields=["technique"], condition=Q(is_default=True), name="technique_length_one_default"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -105,7 +132,7 @@ class Therapist(models.Model):
     name = models.CharField(_("name"), max_length=100)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     bio = models.TextField(_("short biography"), blank=True)
-    photo = models.ImageField(
+    photo = DetectedFormatImageField(
         _("photo"), upload_to=therapist_upload_to, blank=True, validators=[validate_photo]
     )
     techniques = models.ManyToManyField(
@@ -325,6 +352,10 @@ class Appointment(models.Model):
         _("booked via"), max_length=10, choices=AppointmentSource.choices, default=AppointmentSource.STAFF
     )
     sequence = models.PositiveIntegerField(default=0, editable=False, help_text="Calendar revision number.")
+    # The one-time key of the online confirmation that made this booking: a repeated or
+    # concurrent "Confirm booking" carries the same key, and the unique index lets only
+    # one of them insert. Empty (NULL) for staff bookings.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     # Set, once, by the conditional update in services.reminders_queue(): the row itself
     # decides which of several reminder runs queues the email. Cleared when the time moves.
     reminder_queued_at = models.DateTimeField(_("reminder queued"), null=True, blank=True, editable=False)
@@ -352,6 +383,11 @@ class Appointment(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("admin:booking_appointment_change", args=[self.pk])
+
+    def clean(self) -> None:
+        # However the name was typed (a textarea paste keeps CR/LF), it is stored as one
+        # plain line: it goes into email headers, greetings and the schedule.
+        self.client_name = single_line(self.client_name or "")
 
     @property
     def manage_token(self) -> str:
@@ -386,3 +422,46 @@ class ClientChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.appointment.reference}: {self.summary}"
+
+
+class SentEmail(models.Model):
+    """One email about an appointment that the mail server accepted.
+
+    Written by the email task as soon as the server accepts the message, and checked
+    before sending: a task run again after its worker died (see ``booking.tasks``) finds
+    the email already sent and does not send it twice. Also counts emails per recipient
+    for the daily cap."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="sent_emails")
+    kind = models.CharField(_("kind"), max_length=30)
+    sequence = models.PositiveIntegerField(_("revision"))
+    recipient = models.EmailField(_("recipient"), help_text=_("Lower-cased address the email went to."))
+    message_id = models.CharField(_("Message-ID"), max_length=255)
+    sent_at = models.DateTimeField(_("sent"))
+
+    class Meta:
+        ordering = ["sent_at"]
+        verbose_name = _("sent email")
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "kind", "sequence"], name="sent_email_once")
+        ]
+        indexes = [models.Index(fields=["recipient", "sent_at"], name="sent_email_recipient_day")]
+
+    def __str__(self) -> str:
+        return f"{self.appointment_id} {self.kind} #{self.sequence}"
+
+
+class TaskWorker(models.Model):
+    """A running task worker's heartbeat (``manage.py run_worker``).
+
+    A task left RUNNING by a worker whose heartbeat stopped (killed, out of memory,
+    container restarted) is run again by another worker; see ``booking.tasks``."""
+
+    worker_id = models.CharField(_("worker id"), max_length=64, primary_key=True)
+    seen_at = models.DateTimeField(_("last seen"))
+
+    class Meta:
+        verbose_name = _("task worker")
+
+    def __str__(self) -> str:
+        return self.worker_id

@@ -51,6 +51,13 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# Sign-in lockouts (django-axes): managers see the failed attempts and unlock an account
+# by deleting its attempts. Granted by their own migration (booking 0013), which runs
+# after the axes tables exist; the first roles migration cannot see them.
+LOCKOUT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    MANAGER: {"axes.accessattempt": ("view", "delete"), "axes.accesslog": ("view",)},
+}
+
 
 def role_names(user) -> frozenset[str]:
     """The user's group names, read once per user object (that is, once per request):

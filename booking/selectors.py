@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -41,7 +41,8 @@ def working_periods(therapist: Therapist) -> list[engine.WorkingPeriod]:
 
 
 def technique_list_active() -> QuerySet[Technique]:
-    return Technique.objects.active().prefetch_related("lengths")
+    """The techniques clients can book online (see ``TechniqueQuerySet.bookable``)."""
+    return Technique.objects.bookable().prefetch_related("lengths")
 
 
 @dataclass
@@ -557,3 +558,20 @@ def appointments_during(*, therapist: Therapist, start: datetime, end: datetime)
         .overlapping(start, end)
         .order_by("start")
     )
+
+
+def techniques_hidden_online(*, technique_id: int | None = None) -> list[tuple[Technique, str]]:
+    """Techniques marked offered that clients still cannot book online, each with why:
+    ``"no_length"`` or ``"no_therapist"`` (nobody taking bookings offers it). One query."""
+    techniques = Technique.objects.active().exclude(pk__in=Technique.objects.bookable().values("pk"))
+    if technique_id is not None:
+        techniques = techniques.filter(pk=technique_id)
+    techniques = techniques.annotate(
+        has_length=Exists(TechniqueLength.objects.filter(technique=OuterRef("pk")))
+    ).order_by("display_order", "name")
+    return [(t, "no_therapist" if t.has_length else "no_length") for t in techniques]
+
+
+def appointment_by_idempotency_key(key: str) -> Appointment | None:
+    """The booking an online confirmation with this one-time key made, if any."""
+    return Appointment.objects.filter(idempotency_key=key).first()

@@ -9,14 +9,17 @@ and the insert of one booking cannot interleave with another's).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from clinic.text import single_line
 
 from . import availability as engine
 from . import notifications, selectors
@@ -180,6 +183,34 @@ def _explain_to_staff(
         raise SlotUnavailable(reasons, code="slot_taken")
 
 
+# The first key of PostgreSQL's two-key advisory locks, naming what the second locks.
+EMAIL_LOCK_CLASS = 0x0B00C
+
+
+def _lock_client_email(email: str) -> None:
+    """Serialise online bookings for one email address until the transaction ends, so
+    two confirmations cannot both count two upcoming appointments and both book a third.
+
+    PostgreSQL: a transaction-level advisory lock on a hash of the normalised address (a
+    rare collision only makes two addresses wait for each other). SQLite: the immediate
+    transaction already lets one writer in at a time."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.sha256(email.strip().lower().encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            [EMAIL_LOCK_CLASS, int.from_bytes(digest[:4], "big", signed=True)],
+        )
+
+
+def upcoming_cap_check(*, email: str, now: datetime | None = None) -> None:
+    """Raise the cap's ValidationError when ``email`` already holds the most upcoming
+    online appointments allowed. The booking service checks again under a lock; the
+    details page asks early so nobody fills in everything only to be refused."""
+    _check_upcoming_cap(email, now or timezone.now())
+
+
 def _check_upcoming_cap(email: str, now: datetime) -> None:
     cap = settings.BOOKING_MAX_UPCOMING_PER_EMAIL
     if selectors.upcoming_online_count(email=email, now=now) >= cap:
@@ -204,6 +235,7 @@ def appointment_book(
     allow_outside_hours: bool = False,
     now: datetime | None = None,
     notify: bool = True,
+    idempotency_key: str | None = None,
 ) -> Appointment:
     """Book a massage; ``therapist=None`` means any available therapist, chosen fairly.
 
@@ -213,6 +245,9 @@ def appointment_book(
     Online bookings are capped per email address. The confirmation email (and, for
     online bookings, the staff notice) is queued in the same transaction unless
     ``notify`` is false (imports, demo data).
+    An ``idempotency_key`` (one per online confirmation) makes a repeat of the same
+    confirmation, one after the other or at the same moment, return the booking the first
+    made instead of booking again: the key is unique in the database.
     Raises :class:`SlotUnavailable` or :class:`ValidationError` with a clear message.
     """
     now = now or timezone.now()
@@ -224,6 +259,13 @@ def appointment_book(
         raise ValidationError(_("This technique cannot be booked online at the moment."), code="inactive")
     duration = timedelta(minutes=length.duration_minutes)
     with transaction.atomic():
+        if not staff:
+            # Before anything is read: a repeat waits here for the first to commit.
+            _lock_client_email(client.email)
+        if idempotency_key:
+            existing = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
         if not staff:
             _check_upcoming_cap(client.email, now)
         free, data, day = _free_therapists(
@@ -265,7 +307,7 @@ def appointment_book(
             start=start_utc,
             end=start_utc + duration,
             occupied_until=start_utc + duration + timedelta(minutes=technique.buffer_minutes),
-            client_name=client.name.strip(),
+            client_name=single_line(client.name),
             client_email=client.email.strip(),
             client_phone=client.phone.strip(),
             client_notes=client.notes.strip(),
@@ -274,8 +316,20 @@ def appointment_book(
             health_conditions=client.health_conditions.strip(),
             policy_agreed_at=now if client.policy_agreed else None,
             source=source,
+            idempotency_key=idempotency_key or None,
         )
-        _save_or_taken(appointment)
+        try:
+            _save_or_taken(appointment)
+        except SlotUnavailable:
+            # A repeat that got past the check above (staff source, or another database
+            # without the lock): the unique key refused it, so the first one's booking is
+            # the answer.
+            if not idempotency_key:
+                raise
+            existing = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is None:
+                raise
+            return existing
         if notify:
             notifications.notify(notifications.EmailKind.CONFIRMATION, appointment)
             if source == AppointmentSource.ONLINE:
@@ -316,6 +370,8 @@ def appointment_cancel(
             ClientChange.objects.create(appointment=appointment, summary=_("Cancelled online by the client"))
         if notify:
             notifications.notify(notifications.EmailKind.CANCELLATION, appointment)
+            if by_client:
+                notifications.notify(notifications.EmailKind.STAFF_CANCELLED, appointment)
     return appointment
 
 
@@ -347,6 +403,11 @@ def appointment_reschedule(
         if by_client:
             _check_client_cutoff(appointment, now)
         target = therapist or appointment.therapist
+        if new_start == appointment.start and target == appointment.therapist:
+            # Nothing would change; a "Moved" email about it would only confuse the client.
+            raise ValidationError(
+                _("The appointment is already at that time. Choose a different time."), code="same_time"
+            )
         free, data, _day = _free_therapists(
             technique=appointment.technique,
             length=appointment.length_as_booked(),
@@ -393,6 +454,10 @@ def appointment_reschedule(
             )
         if notify:
             notifications.notify(notifications.EmailKind.RESCHEDULE, appointment)
+            if by_client:
+                notifications.notify(
+                    notifications.EmailKind.STAFF_MOVED, appointment, previous_start=previous_start
+                )
     return appointment
 
 

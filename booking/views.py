@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -22,7 +22,7 @@ from django.views.generic import DetailView, ListView
 from clinic import ratelimit
 
 from . import availability as engine
-from . import ics, notifications, selectors, services
+from . import drafts, ics, notifications, selectors, services
 from .availability import merge_any
 from .choices import AppointmentStatus
 from .forms import (
@@ -60,8 +60,14 @@ class TechniqueDetailView(DetailView):
         context = super().get_context_data(**kwargs)
         context["therapists"] = selectors.therapist_cards(technique=self.object)
         context["step"] = 1
-        # Coming back from a later step keeps what was chosen.
-        context["chosen_length"] = self.request.GET.get("length", "")
+        # Coming back from a later step keeps what was chosen; otherwise the length staff
+        # marked, or the shortest.
+        lengths = {str(length.duration_minutes) for length in self.object.lengths.all()}
+        chosen = self.request.GET.get("length", "")
+        preselected = self.object.preselected_length()
+        context["chosen_length"] = (
+            chosen if chosen in lengths else str(preselected.duration_minutes) if preselected else ""
+        )
         context["chosen_therapist"] = self.request.GET.get("therapist", ANY)
         return context
 
@@ -124,7 +130,6 @@ class AvailabilityApiView(View):
 
 # --------------------------------------------------------------------------- the booking flow
 
-DRAFT_KEY = "booking_details"
 ALTERNATIVES_SHOWN = 6
 
 
@@ -155,6 +160,35 @@ def _bad_choice(request, *, technique: Technique | None, errors, back_url: str, 
         {"technique": technique, "problems": messages_list, "back_url": back_url},
         status=status,
     )
+
+
+def _too_many(request, *, window_seconds: int, changes: bool = False):
+    """The 429 page: paused for a while, nothing done, and the phone number."""
+    return render(
+        request, "429.html", {"retry_minutes": window_seconds // 60, "changes": changes}, status=429
+    )
+
+
+def _manage_rate_limited(request, appointment: Appointment):
+    """The 429 page once a manage link, or an address, has made too many changes: each
+    change emails the client, so it must not become a way to send mail."""
+    window = settings.MANAGE_RATE_WINDOW_SECONDS
+    # Both counted every time, so neither can be dodged by tripping the other first.
+    per_link = ratelimit.allow(
+        scope="manage-link",
+        key=appointment.reference,
+        limit=settings.MANAGE_RATE_LIMIT,
+        window_seconds=window,
+    )
+    per_address = ratelimit.allow(
+        scope="manage-address",
+        key=ratelimit.client_address(request),
+        limit=settings.MANAGE_RATE_LIMIT_PER_ADDRESS,
+        window_seconds=window,
+    )
+    if per_link and per_address:
+        return None
+    return _too_many(request, window_seconds=window, changes=True)
 
 
 def _policy_problem_page(request, *, technique, check: selectors.SlotCheck, back_url: str):
@@ -304,11 +338,30 @@ class SlotStepMixin:
                 day=self.start.astimezone(selectors.clinic_zone()).date().isoformat(),
             )
         )
+        if self.check.problem == "taken":
+            # Taken by the booking this visitor has just made (Back after confirming):
+            # show it, not "booked by someone else".
+            booked = self.booked_here()
+            if booked:
+                return booked
         if self.check.problem not in (None, "taken"):
             return _policy_problem_page(
                 request, technique=self.technique, check=self.check, back_url=self.times_url
             )
         return None
+
+    def choice(self) -> str:
+        """This page's choice in one string, naming a booking attempt in the session."""
+        therapist = self.therapist.slug if self.therapist else ANY
+        start = self.start.astimezone(UTC).isoformat()
+        return f"{self.technique.slug}|{self.length.duration_minutes}|{therapist}|{start}"
+
+    def booked_here(self):
+        token = drafts.booked_token(self.request, self.choice())
+        if token is None:
+            return None
+        messages.info(self.request, _("You have booked this appointment. Here it is."))
+        return redirect("booking:appointment-confirmed", token=token)
 
     def slot_check(self) -> selectors.SlotCheck:
         return selectors.slot_check(
@@ -359,14 +412,21 @@ class DetailsView(SlotStepMixin, View):
         return problem or super().dispatch(request, *args, **kwargs)
 
     def get(self, request, technique):
-        form = ClientDetailsForm(initial=request.session.get(DRAFT_KEY, {}))
+        form = ClientDetailsForm(initial=drafts.draft_details(request) or {})
         return self.render(form)
 
     def post(self, request, technique):
         form = ClientDetailsForm(request.POST)
         if not form.is_valid():
             return self.render(form)
-        request.session[DRAFT_KEY] = form.to_session()
+        try:
+            # Asked now, not only at Confirm, so nobody fills in everything to be refused.
+            # The same words as at Confirm: they tell nothing more about the address.
+            services.upcoming_cap_check(email=form.cleaned_data["email"])
+        except ValidationError as error:
+            form.add_error("email", error)
+            return self.render(form, status=400)
+        drafts.draft_save(request, form.to_session())
         if self.check.problem == "taken":
             # Their details are saved: each alternative goes straight to the review.
             return self.render(form, status=409)
@@ -391,11 +451,21 @@ class ReviewView(SlotStepMixin, View):
     template_name = "booking/review.html"
 
     def dispatch(self, request, *args, **kwargs):
+        if request.method == "POST":
+            # A confirmation sent again (a second click, Back then Confirm, a retry after
+            # a lost response) shows the booking the first one made.
+            key = drafts.clean_key(request.POST.get("confirmation_key"))
+            booked = selectors.appointment_by_idempotency_key(key) if key else None
+            if booked is not None:
+                return redirect("booking:appointment-confirmed", token=booked.manage_token)
         problem = self.setup_choice(request, kwargs["technique"])
         if problem:
             return problem
-        self.details = request.session.get(DRAFT_KEY)
+        self.details = drafts.draft_details(request)
         if not self.details:
+            booked = self.booked_here()
+            if booked:
+                return booked
             messages.info(request, _("Please fill in your details first."))
             return redirect(self.step_url("booking:details"))
         return super().dispatch(request, *args, **kwargs)
@@ -410,9 +480,10 @@ class ReviewView(SlotStepMixin, View):
             limit=settings.BOOKING_RATE_LIMIT,
             window_seconds=settings.BOOKING_RATE_WINDOW_SECONDS,
         ):
-            return render(
-                request, "429.html", {"retry_minutes": settings.BOOKING_RATE_WINDOW_SECONDS // 60}, status=429
-            )
+            return _too_many(request, window_seconds=settings.BOOKING_RATE_WINDOW_SECONDS)
+        key = drafts.clean_key(request.POST.get("confirmation_key")) or drafts.confirmation_key(
+            request, self.choice()
+        )
         try:
             appointment = services.appointment_book(
                 technique=self.technique,
@@ -420,6 +491,7 @@ class ReviewView(SlotStepMixin, View):
                 therapist=self.therapist,
                 start=self.start,
                 client=client_details_from(self.details),
+                idempotency_key=key,
             )
         except services.SlotUnavailable:
             # Someone else was quicker: show what is near instead, details kept.
@@ -428,7 +500,7 @@ class ReviewView(SlotStepMixin, View):
             return self.render(status=409)
         except ValidationError as error:
             return self.render(status=400, error=" ".join(error.messages))
-        del request.session[DRAFT_KEY]
+        drafts.booking_done(request, choice=self.choice(), token=appointment.manage_token)
         return redirect("booking:appointment-confirmed", token=appointment.manage_token)
 
     def render(self, status: int = 200, error: str = ""):
@@ -436,6 +508,7 @@ class ReviewView(SlotStepMixin, View):
             **self.base_context(),
             "details": self.details,
             "details_url": self.step_url("booking:details"),
+            "confirmation_key": drafts.confirmation_key(self.request, self.choice()),
             "step": 4,
             "error": error,
             "alternatives": self.alternatives("booking:review"),
@@ -519,6 +592,9 @@ class AppointmentCancelView(AppointmentTokenMixin, View):
 
     def post(self, request, token):
         appointment = self.load(token)
+        limited = _manage_rate_limited(request, appointment)
+        if limited:
+            return limited
         try:
             services.appointment_cancel(appointment=appointment, by_client=True)
         except ValidationError as error:
@@ -561,6 +637,8 @@ class AppointmentRescheduleView(AppointmentTokenMixin, View):
             return f"{base}?{query}"
 
         def slot_link(start: datetime) -> str:
+            if start == appointment.start:
+                return ""  # its own time: shown as the current one, not offered as a move
             return f"{confirm}?{urlencode({'start': _start_param(start)})}"
 
         context = {
@@ -588,6 +666,12 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
 
     def dispatch(self, request, *args, **kwargs):
         appointment = self.load(kwargs["token"])
+        if request.method == "POST":
+            # Every attempt counts, whatever its fate, so a bad or repeated start cannot be
+            # used to probe without limit.
+            limited = _manage_rate_limited(request, appointment)
+            if limited:
+                return limited
         if not self.can_change:
             return redirect("booking:appointment-manage", token=kwargs["token"])
         form = RescheduleSlotForm(request.GET)
@@ -597,6 +681,13 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
                 request, technique=appointment.technique, errors=form.errors, back_url=self.back_url
             )
         self.start = form.cleaned_data["start"]
+        if self.start == appointment.start:
+            return _bad_choice(
+                request,
+                technique=appointment.technique,
+                errors={"start": [_("That is already your appointment's time. Choose a different time.")]},
+                back_url=self.back_url,
+            )
         self.check = self.slot_check()
         if self.check.problem not in (None, "taken"):
             return _policy_problem_page(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -57,8 +58,25 @@ class ForgivingChangeList(ChangeList):
             raise IncorrectLookupParameters(error) from error
 
 
+class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Django's, with an id beyond SQLite's integers ("Python int too large to convert to
+    SQLite INTEGER", raised before the query is sent) read as a choice that does not exist."""
+
+    def _check_values(self, value):
+        try:
+            return super()._check_values(value)
+        except OverflowError:
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": "…"}
+            ) from None
+
+
 class ForgivingChangeListMixin:
     """What the site adds to every model admin (see ``ClinicAdminSite.register``)."""
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", ModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_changelist(self, request, **kwargs):
         changelist = super().get_changelist(request, **kwargs)

@@ -1,5 +1,6 @@
 """App configs of the project package."""
 
+from django import apps
 from django.contrib.admin import apps as admin_apps
 
 
@@ -11,3 +12,13 @@ class ClinicAdminConfig(admin_apps.AdminConfig):
 
     default = False
     default_site = "clinic.admin.ClinicAdminSite"
+
+
+class ClinicConfig(apps.AppConfig):
+    """The project package: its system checks, the rate limit table, shared helpers."""
+
+    name = "clinic"
+    default = True
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the checks

@@ -1,12 +1,29 @@
-"""A small fixed-window rate limit on top of Django's cache."""
+"""A small fixed-window rate limit, counted in a table of its own (clinic.models)."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import connection
 from django.http import HttpRequest
+from django.utils import timezone
+
+from .models import RateLimitCounter
+
+logger = logging.getLogger(__name__)
+
+# Each misconfiguration is logged once per process, not on every request.
+_warned: set[str] = set()
+
+
+def _warn_once(code: str, message: str) -> None:
+    if code not in _warned:
+        _warned.add(code)
+        logger.warning(message)
 
 
 def client_address(request: HttpRequest) -> str:
@@ -14,25 +31,52 @@ def client_address(request: HttpRequest) -> str:
     outermost trusted proxy appended to X-Forwarded-For (entries before it are whatever
     the client chose to send, so they are never trusted)."""
     proxies = settings.TRUSTED_PROXY_COUNT
+    header = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [part.strip() for part in header.split(",")]
         forwarded = [part for part in forwarded if part]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
+        _warn_once(
+            "too-few-forwarded",
+            f"TRUSTED_PROXY_COUNT is {proxies} but a request came with {len(forwarded)} "
+            "X-Forwarded-For entries: is the proxy really in front of every request? "
+            "Using the connection's address.",
+        )
+    elif header:
+        # Behind a proxy with the default setting every client has the proxy's address,
+        # so the whole clinic would share one rate limit.
+        _warn_once(
+            "untrusted-forwarded",
+            "Requests arrive with X-Forwarded-For but TRUSTED_PROXY_COUNT is 0, so every "
+            "client behind the proxy shares one rate limit. Set TRUSTED_PROXY_COUNT to the "
+            "number of reverse proxies in front of the site (see README, Configuration).",
+        )
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def allow(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
     """Count one attempt for ``key``; False once it has made more than ``limit`` in the
-    current window. With several server processes the cache must be shared (Redis)."""
-    window = int(time.time() // window_seconds)
-    cache_key = f"ratelimit:{scope}:{key}:{window}"
-    # add() is atomic: only the first attempt in a window creates the counter.
-    if cache.add(cache_key, 1, timeout=window_seconds + 1):
-        return True
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # expired between add() and incr()
-        cache.add(cache_key, 1, timeout=window_seconds + 1)
-        return True
+    current window. Shared by every server process, and exact under concurrency."""
+    window_index = int(time.time() // window_seconds)
+    key_hash = hashlib.sha256(f"{scope}\0{key}".encode()).hexdigest()
+    now = timezone.now()
+    table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
+    # One statement creates or increments the row and returns the new count, so two
+    # attempts at the same moment never both read the same count.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key_hash, window_index, count, expires_at) VALUES (%s, %s, 1, %s) "
+            f"ON CONFLICT (key_hash, window_index) DO UPDATE SET count = {table}.count + 1 "
+            "RETURNING count",
+            [
+                key_hash,
+                window_index,
+                connection.ops.adapt_datetimefield_value(now + timedelta(seconds=window_seconds)),
+            ],
+        )
+        count = cursor.fetchone()[0]
+    if count == 1:
+        # A new window began for this key: a good moment to drop the windows that are over.
+        RateLimitCounter.objects.filter(expires_at__lt=now).delete()
     return count <= limit

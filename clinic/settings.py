@@ -8,9 +8,11 @@ development secret key.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from xstatic.pkg import bootstrap as xstatic_bootstrap
 
@@ -61,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "crispy_forms",
     "crispy_bootstrap5",
+    "csp",
+    "axes",
     "django_tasks",
     "django_tasks_db",
     "clinic",
@@ -70,6 +74,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (clinic/security.py).
+    "clinic.security.ClinicCSPMiddleware",
+    "clinic.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +84,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "clinic.site.RequestBaseUrlMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page (clinic/signin.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -131,6 +141,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-gb"
 USE_I18N = True
+# 24-hour times in the admin too, and no seconds in time boxes (clinic/formats/en_GB).
+FORMAT_MODULE_PATH = ["clinic.formats"]
 USE_TZ = True
 # Datetimes are stored in UTC; the clinic's own zone is what people see and think in.
 CLINIC_TIME_ZONE = os.environ.get("CLINIC_TIME_ZONE", "Europe/London")
@@ -157,13 +169,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o644
 
-# One process's memory by default. With several workers, point REDIS_URL at Redis so the
-# page cache and the booking rate limit are shared by all of them.
+# Shared by every server process with no extra service: Django's database cache, whose
+# table the migration clinic/0002_cache_table makes. Redis when REDIS_URL is set. (The
+# rate limits count in a table of their own, clinic.models.RateLimitCounter.)
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
         if os.environ.get("REDIS_URL")
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "clinic"}
+        else {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "clinic_cache"}
     )
 }
 
@@ -171,6 +184,27 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 LOGIN_URL = "admin:login"
+# Sign-in throttling (django-axes, clinic/signin.py): the lockout check runs first.
+AUTHENTICATION_BACKENDS = [
+    "clinic.signin.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After SIGNIN_FAILURE_LIMIT wrong passwords for one username, or from one address,
+# signing in is refused for SIGNIN_LOCKOUT_MINUTES after the last failure. Failures while
+# locked out do not extend the pause. A manager unlocks early by deleting the account's
+# "Access attempts" in the admin.
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "clinic.signin.lockout_response"
+# The same client address as the booking rate limit (honours TRUSTED_PROXY_COUNT).
+AXES_CLIENT_IP_CALLABLE = "clinic.signin.client_ip"
+# No start-up banner on every manage.py command; lockouts are still logged.
+AXES_VERBOSE = False
+# Where a sign-in lands when its ?next= is missing or unsafe (another site): staff only
+# sign in to the admin, and Django's default /accounts/profile/ does not exist here.
+LOGIN_REDIRECT_URL = "admin:index"
 
 # Email: console in development; SMTP (or any backend) from the environment in production.
 EMAIL_BACKEND = os.environ.get(
@@ -225,6 +259,43 @@ if not DEBUG:
         # Trust the proxy's header only when told we sit behind one that sets it.
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Content-Security-Policy (django-csp 4 format): the site's own scripts, styles, fonts and
+# pictures only; no inline script or style, no plugins, no framing, forms post only here.
+# Bootstrap's CSS draws its small icons (select arrows, ticks) as data: images.
+# JSON-LD blocks (type="application/ld+json") are data, never run, so CSP does not apply
+# to them. The admin adds style attributes: see clinic/security.py.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Browser features no page uses, refused for the site and anything embedded in it.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -235,14 +306,19 @@ LOGGING = {
 
 # Articles: uploaded hero images.
 ARTICLE_IMAGE_MAX_BYTES = 5 * 1024 * 1024
-ARTICLE_IMAGE_MAX_PIXELS = 6000
+# Pictures are decoded in the web worker to make renditions: 20 megapixels (a 12 MP phone
+# photo fits) keeps that near 100 MB and a second or two; 6000×6000 took 490 MB and 5 s.
+ARTICLE_IMAGE_MAX_PIXELS = 5000  # a side
+ARTICLE_IMAGE_MAX_MEGAPIXELS = 20
 ARTICLE_IMAGE_MIN_WIDTH = 800
 ARTICLE_RENDITION_WIDTHS = (480, 800, 1200)
 # Seconds a visitor's copy of an article page may be reused (0 turns the cache off).
 ARTICLE_PAGE_CACHE_SECONDS = env_int("ARTICLE_PAGE_CACHE_SECONDS", 0 if DEBUG else 300)
 
 # The public address of the site, for links in emails (sent by a worker, with no request).
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset with DEBUG on, links use the address of the request that caused the email (the
+# host and port runserver was given; clinic/site.py).
+SITE_URL = os.environ.get("SITE_URL", "" if DEBUG else "http://127.0.0.1:8000").rstrip("/")
 
 # Background tasks (emails). The database backend stores each task in the same
 # transaction as the booking that caused it, and `manage.py db_worker` runs them. In
@@ -260,6 +336,16 @@ TASKS = {
 # A failed email is tried again after 1, 2, 4 ... minutes (at most an hour apart), this
 # many times in all: about two days before it is given up and left for staff to see.
 EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 55)
+# Emails to one client address in any 24 hours, past which the clinic sends no more (the
+# outbox shows them as not sent): anyone can type any address into the booking form.
+# Staff notices are not counted.
+EMAIL_MAX_PER_RECIPIENT_PER_DAY = env_int("EMAIL_MAX_PER_RECIPIENT_PER_DAY", 20)
+# A task worker (`manage.py run_worker`) beats every quarter of this many seconds; a task
+# left running by a worker silent this long (killed, out of memory) is run again by
+# another. Also the longest a task may run under a plain `db_worker` before it is.
+TASK_WORKER_TIMEOUT = env_int("TASK_WORKER_TIMEOUT", 60)
+# A task whose worker died this many times is marked failed rather than run again.
+TASK_MAX_WORKER_LOSSES = env_int("TASK_MAX_WORKER_LOSSES", 3)
 
 # Online booking limits against abuse.
 # Booking submissions one address (IP) may make in the window before getting a 429.
@@ -270,6 +356,14 @@ BOOKING_MAX_UPCOMING_PER_EMAIL = env_int("BOOKING_MAX_UPCOMING_PER_EMAIL", 3)
 # Behind a reverse proxy, the client's address is the last X-Forwarded-For entry the
 # proxy appended; set to 1 only when such a proxy is really in front.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Cancellations and moves through one manage link, and from one address, per window.
+MANAGE_RATE_LIMIT = env_int("MANAGE_RATE_LIMIT", 5)
+MANAGE_RATE_LIMIT_PER_ADDRESS = env_int("MANAGE_RATE_LIMIT_PER_ADDRESS", 20)
+MANAGE_RATE_WINDOW_SECONDS = env_int("MANAGE_RATE_WINDOW_SECONDS", 3600)
+# An unfinished booking (the details and health answers a visitor typed) is kept this
+# long, then dropped; a visitor's session ends as soon with it. Staff sessions keep
+# Django's default length.
+BOOKING_DRAFT_SECONDS = env_int("BOOKING_DRAFT_SECONDS", 2 * 3600)
 # Reminder emails go this many hours before an appointment (`manage.py send_reminders`,
 # run from cron every few minutes, queues them).
 REMINDER_HOURS_BEFORE = env_int("REMINDER_HOURS_BEFORE", 24)

@@ -11,6 +11,8 @@ from articles.sitemaps import ArticleSitemap, StaticViewSitemap
 
 from . import views
 
+handler500 = views.server_error
+
 sitemaps = {"pages": StaticViewSitemap, "articles": ArticleSitemap}
 
 urlpatterns = [

@@ -3,7 +3,9 @@
 import errno
 
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, HttpResponseServerError
+from django.template import loader
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.generic import TemplateView
 from django.views.static import serve
 
@@ -31,3 +33,12 @@ def media(request, path: str):
         if error.errno == errno.ENAMETOOLONG:
             raise Http404("No such file.") from None
         raise
+
+
+@requires_csrf_token
+def server_error(request):
+    """The 500 page, saying only what is true: staff are emailed the error when ADMINS
+    is set; otherwise it is only in the server's log."""
+    # Like Django's own handler: a plain context, no context processors, no database.
+    html = loader.get_template("500.html").render({"staff_emailed": bool(settings.ADMINS)})
+    return HttpResponseServerError(html)

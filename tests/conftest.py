@@ -23,6 +23,9 @@ def _plain_static_and_media(settings, tmp_path):
     settings.STATIC_ROOT = tmp_path / "static"
     settings.STATIC_ROOT.mkdir()
     # Every test starts with an empty cache: a page kept by one test must not answer another.
+    # Tests keep it in memory, so those without a database can use it too; the database
+    # cache the site uses by default has tests of its own (tests/clinic/test_checks.py).
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     from django.core.cache import cache
 
     cache.clear()

@@ -16,14 +16,15 @@ register = template.Library()
 
 # The same escapes as Django's json_script: "</script>" inside a value cannot end the tag.
 _JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
-CANONICAL_PARAMS = ("topic", "page")
 
 
 @register.simple_tag(takes_context=True)
 def canonical_url(context) -> str:
-    """This page's address without tracking or search parameters."""
+    """This page's address without tracking or search parameters: only the ones the view
+    names in ``canonical_params`` (the article list's topic and page) are kept."""
     request = context["request"]
-    kept = {k: request.GET[k] for k in CANONICAL_PARAMS if request.GET.get(k) and request.GET[k] != "1"}
+    params = context.get("canonical_params", ())
+    kept = {k: request.GET[k] for k in params if request.GET.get(k) and request.GET[k] != "1"}
     query = f"?{urlencode(kept)}" if kept else ""
     return request.build_absolute_uri(request.path) + query
 

@@ -1,3 +1,4 @@
+import io
 from datetime import timedelta
 
 import pytest
@@ -35,7 +36,7 @@ def test_unpublish():
     assert not Article.objects.published().exists()
 
 
-def test_renditions_are_webp_at_configured_widths_and_replace_old_ones():
+def test_renditions_are_webp_at_configured_widths_and_replace_old_ones(django_capture_on_commit_callbacks):
     article = ArticleFactory(hero_image_alt="Pebbles")
     article.hero_image.save("hero.jpg", ContentFile(make_image_bytes("JPEG", (1000, 500))))
     renditions = services.article_renditions_build(article=article)
@@ -48,9 +49,36 @@ def test_renditions_are_webp_at_configured_widths_and_replace_old_ones():
     assert "480w" in article.hero_srcset and "800w" in article.hero_srcset
     first = renditions
     article.hero_image.save("other.png", ContentFile(make_image_bytes("PNG", (1300, 600))))
-    second = services.article_renditions_build(article=article)
+    with django_capture_on_commit_callbacks() as callbacks:
+        second = services.article_renditions_build(article=article)
     assert [r["width"] for r in second] == [480, 800, 1200]
+    # The old ones go only once the change is committed: a rollback would still show them.
+    assert all(default_storage.exists(r["name"]) for r in first)
+    for callback in callbacks:
+        callback()
     assert not any(default_storage.exists(r["name"]) for r in first)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "size", "sizes"),
+    [
+        ("JPEG", (4000, 3000), [(480, 640), (800, 1067), (1200, 1600)]),
+        ("PNG", (5000, 3000), [(480, 800), (800, 1333), (1200, 2000)]),
+    ],
+)
+def test_renditions_of_a_large_photo_keep_its_shape_and_orientation(fmt, size, sizes):
+    from PIL import Image
+
+    article = ArticleFactory(hero_image_alt="Stones")
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # taken with the camera on its side: shown turned 90° clockwise
+    Image.new("RGB", size, (90, 120, 100)).save(buffer, fmt, exif=exif)
+    article.hero_image.save("big.jpg", ContentFile(buffer.getvalue()))
+    renditions = services.article_renditions_build(article=article)
+    assert [(r["width"], r["height"]) for r in renditions] == sizes
+    with Image.open(default_storage.open(renditions[-1]["name"])) as largest:
+        assert largest.size == sizes[-1]
 
 
 def test_import_creates_a_draft_then_updates_without_duplicating():

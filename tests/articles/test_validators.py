@@ -49,3 +49,34 @@ def test_portrait_photos_may_be_smaller_than_hero_images():
     validate_photo(SimpleUploadedFile("me.jpg", make_image_bytes("JPEG", (400, 400))))
     with pytest.raises(ValidationError):
         validate_photo(SimpleUploadedFile("tiny.jpg", make_image_bytes("JPEG", (100, 100))))
+
+
+def test_a_6000_pixel_square_is_refused_and_a_phone_photo_accepted(settings):
+    assert (settings.ARTICLE_IMAGE_MAX_PIXELS, settings.ARTICLE_IMAGE_MAX_MEGAPIXELS) == (5000, 20)
+    # A flat colour compresses to a few kilobytes, well under the byte limit.
+    with pytest.raises(ValidationError) as info:
+        validate_hero_image(SimpleUploadedFile("a.png", make_image_bytes("PNG", (6000, 6000))))
+    assert info.value.code == "image_dimensions"
+    assert "6000×6000" in info.value.messages[0]
+    # Under 5000 a side but over 20 megapixels.
+    with pytest.raises(ValidationError) as info:
+        validate_hero_image(SimpleUploadedFile("a.png", make_image_bytes("PNG", (4800, 4800))))
+    assert info.value.code == "image_dimensions"
+    validate_hero_image(SimpleUploadedFile("phone.jpg", make_image_bytes("JPEG", (4032, 3024))))
+
+
+def test_oversized_pictures_are_refused_from_the_header_without_decoding(monkeypatch):
+    from PIL import Image, ImageFile, PngImagePlugin
+
+    data = make_image_bytes("PNG", (6000, 6000))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the picture was read past its header")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", never)
+    monkeypatch.setattr(Image.Image, "verify", never)
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "verify", never)
+    monkeypatch.setattr(Image.Image, "load", never)
+    with pytest.raises(ValidationError) as info:
+        validate_hero_image(SimpleUploadedFile("a.png", data))
+    assert info.value.code == "image_dimensions"

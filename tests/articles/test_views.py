@@ -7,7 +7,13 @@ from django.urls import resolve, reverse
 from django.utils import timezone
 
 from articles.views import ArticleDetailView, ArticleListView
-from tests.factories import ArticleFactory, DraftArticleFactory, ReferenceFactory, TopicFactory
+from tests.factories import (
+    ArticleFactory,
+    DraftArticleFactory,
+    ReferenceFactory,
+    TherapistFactory,
+    TopicFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -169,10 +175,14 @@ def test_call_to_action_links_to_the_articles_techniques(client):
     from booking.models import Technique
 
     article = ArticleFactory()
-    article.techniques.set(Technique.objects.filter(slug__in=["swedish", "shiatsu"]))
+    article.techniques.set(Technique.objects.filter(slug__in=["swedish", "shiatsu", "deep-tissue"]))
+    # Deep tissue is mentioned but nobody taking bookings offers it: no link to a dead end.
+    TherapistFactory(techniques=Technique.objects.filter(slug__in=["swedish", "shiatsu"]))
     html = client.get(article.get_absolute_url()).content.decode()
     assert 'href="/book/swedish/"' in html and 'href="/book/shiatsu/"' in html
     assert 'href="/book/deep-tissue/"' not in html
+    assert "mentions Swedish and Shiatsu massage" in html  # their own case, not "swedish"
+    assert ">Book Swedish</a>" in html and ">Book Shiatsu</a>" in html
 
 
 def test_visitors_get_a_cached_copy_until_the_content_changes(client, settings, django_assert_num_queries):

@@ -595,6 +595,60 @@ def test_technique_slug_may_not_shadow_booking_pages(staff_client):
     assert "60 min £50.00" in listing
 
 
+def test_one_length_at_most_is_chosen_in_advance(staff_client, swedish):
+    sixty, ninety = swedish.lengths.order_by("duration_minutes")
+    url = f"/admin/booking/technique/{swedish.pk}/change/"
+
+    def save(*ticked):
+        data = {
+            "name": "Swedish", "slug": "swedish", "summary": "", "description": "", "suitable_for": "",
+            "buffer_minutes": "15", "active": "on", "display_order": "0",
+            "lengths-TOTAL_FORMS": "2", "lengths-INITIAL_FORMS": "2",
+            "lengths-MIN_NUM_FORMS": "1", "lengths-MAX_NUM_FORMS": "1000",
+        }  # fmt: skip
+        for n, length in enumerate((sixty, ninety)):
+            data[f"lengths-{n}-id"] = length.pk
+            data[f"lengths-{n}-technique"] = swedish.pk
+            data[f"lengths-{n}-duration_minutes"] = length.duration_minutes
+            data[f"lengths-{n}-price"] = length.price
+            if length in ticked:
+                data[f"lengths-{n}-is_default"] = "on"
+        return staff_client.post(url, data)
+
+    assert 'name="lengths-0-is_default"' in staff_client.get(url).content.decode()
+    refused = save(sixty, ninety)
+    assert refused.status_code == 200
+    assert "Tick “chosen in advance” for one length at most." in refused.content.decode()
+    assert save(ninety).status_code == 302
+    assert [x.is_default for x in swedish.lengths.order_by("duration_minutes")] == [False, True]
+    # Moving the tick from the second row to the first in one save (the first row is saved
+    # first, while the second is still ticked in the database).
+    assert save(sixty).status_code == 302
+    assert [x.is_default for x in swedish.lengths.order_by("duration_minutes")] == [True, False]
+    assert save().status_code == 302
+    assert not swedish.lengths.filter(is_default=True).exists()
+
+
+def test_manager_is_warned_about_an_offered_technique_nobody_can_give(staff_client, swedish):
+    deep = swedish.__class__.objects.get(slug="deep-tissue")
+    TherapistFactory(techniques=[swedish])
+    TherapistFactory(techniques=[deep], active=False)  # offers it, but takes no bookings
+    listing = staff_client.get("/admin/booking/technique/").content.decode()
+    assert "Nobody taking bookings offers Deep tissue, so clients cannot book it online." in listing
+    assert "Nobody taking bookings offers Shiatsu" in listing
+    assert "offers Swedish" not in listing
+    page = staff_client.get(f"/admin/booking/technique/{deep.pk}/change/").content.decode()
+    assert "Nobody taking bookings offers Deep tissue" in page
+    assert "Shiatsu" not in page.split('class="messagelist"')[1].split("</ul>")[0]
+    swedish_page = staff_client.get(f"/admin/booking/technique/{swedish.pk}/change/").content.decode()
+    assert "clients cannot book it online" not in swedish_page
+    swedish.lengths.all().delete()
+    listing = staff_client.get("/admin/booking/technique/").content.decode()
+    assert "Swedish has no length and price yet, so clients cannot book it online." in listing
+    # An odd id in the address is still the admin's own answer, not a crash.
+    assert staff_client.get("/admin/booking/technique/abc/change/").status_code in (302, 404)
+
+
 def test_history_includes_the_clients_own_online_changes(staff_client, swedish, swedish_60):
     therapist = TherapistFactory(techniques=[swedish])
     start = upcoming_tuesday().replace(hour=10)
@@ -706,3 +760,16 @@ def test_reception_cannot_relink_a_therapists_account(client, two_diaries):
     client.force_login(user_in_role("Manager", "max"))
     form = client.get(f"/admin/booking/therapist/{anna.pk}/change/").context["adminform"].form
     assert "user" in form.fields
+
+
+def test_a_name_typed_in_the_admin_is_stored_as_one_plain_line(staff_client, swedish, swedish_60):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    data = add_data(therapist, swedish, swedish_60, start, client_name="Phone\r\nClient\u202e")
+    assert staff_client.post(ADD, data).status_code == 302
+    appointment = Appointment.objects.get()
+    assert appointment.client_name == "Phone Client"
+    data["client_name"] = "Phone\r\n\tCaller"
+    assert staff_client.post(f"{LIST}{appointment.pk}/change/", data).status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.client_name == "Phone Caller"

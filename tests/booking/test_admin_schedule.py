@@ -64,9 +64,41 @@ def test_day_view_has_a_column_per_working_therapist(staff_client, clinic_day):
     ben_items = [
         (i.kind, i.when, i.title, i.status, i.detail) for i in columns[1].items if i.kind != "cleanup"
     ]
-    assert ("booked", "11:00–12:00", "Sam Gone", "Cancelled", "Swedish, 60 min") in ben_items
+    assert ("cancelled", "11:00–12:00", "Sam Gone", "Cancelled", "Swedish, 60 min") in ben_items
     assert ("free", "10:00–14:00", "Free", "", "4 h") in ben_items
     assert ("off", "14:00–16:00", "Time off", "", "Dentist") in ben_items
+
+
+def test_a_cancelled_appointment_stands_aside_from_the_free_gap_it_left(staff_client, swedish):
+    # Booked 10:00 and 12:15; the 11:00 one between them was cancelled: 11:15 to 12:15 is
+    # free again, exactly under the cancelled block.
+    ann = TherapistFactory(name="Ann Gap", techniques=[swedish], hours={1: [("10:00", "14:00")]})
+    appointment(ann, swedish, at(TUESDAY, 10), client_name="Early Bird")
+    gone = appointment(
+        ann, swedish, at(TUESDAY, 11, 15), client_name="Sam Gone", status=AppointmentStatus.CANCELLED
+    )
+    appointment(ann, swedish, at(TUESDAY, 12, 30), client_name="Late Owl")
+    response = staff_client.get(URL, {"date": "2026-11-24"})
+    [column] = response.context["columns"]
+    kinds = [(i.kind, i.when, i.title) for i in column.items if i.kind != "cleanup"]
+    assert kinds == [
+        ("booked", "10:00–11:00", "Early Bird"),
+        ("cancelled", "11:15–12:15", "Sam Gone"),
+        ("free", "11:15–12:30", "Free"),
+        ("booked", "12:30–13:30", "Late Owl"),
+        ("free", "13:45–14:00", "Free"),
+    ]
+    assert column.has_cancelled
+    html = response.content.decode()
+    # The column keeps a side lane for it; the cancelled block still opens the appointment.
+    assert 'class="schedule-body has-cancelled"' in html
+    assert 'class="schedule-item item-cancelled"' in html
+    assert f'href="/admin/booking/appointment/{gone.pk}/change/"' in html
+    free = next(i for i in column.items if i.kind == "free")
+    assert "start=2026-11-24T11%3A15%3A00%2B00%3A00" in free.href
+    # A day without a cancellation keeps the whole width for its blocks.
+    other = staff_client.get(URL, {"date": "2026-12-01"})
+    assert "has-cancelled" not in other.content.decode()
 
 
 def test_free_gap_link_fills_in_the_add_form(staff_client, clinic_day):

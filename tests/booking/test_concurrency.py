@@ -218,3 +218,96 @@ def test_two_reminder_runs_at_once_queue_each_reminder_once():
     kinds = [t.args_kwargs["kwargs"] for t in DBTaskResult.objects.all()]
     ids = [k["appointment_id"] for k in kinds if k["kind"] == "reminder"]
     assert len(ids) == len(set(ids)) == 9
+
+
+def next_working_day_at_ten():
+    from django.utils import timezone
+
+    day = timezone.now().astimezone(LONDON).date() + timedelta(days=3)
+    while day.weekday() == 6:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 10, tzinfo=LONDON)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_confirms_of_one_review_book_once(settings):
+    """One client double- (or triple-) clicks "Confirm booking" with "Any available":
+    every request gets the one booking, never one per free therapist."""
+    from urllib.parse import urlencode
+
+    from django.test import Client
+
+    settings.BOOKING_RATE_LIMIT = 1000
+    technique = make_technique()
+    for _ in range(4):
+        TherapistFactory(techniques=[technique])
+    query = urlencode({"length": 60, "therapist": "any", "start": next_working_day_at_ten().isoformat()})
+    details = {"name": "Olivia", "email": "olivia@example.com", "phone": "07700 900000", "pregnant": "no"}
+
+    for _ in range(3):
+        Appointment.objects.all().delete()
+        browser = Client()
+        response = browser.post(f"/book/race-swedish/details/?{query}", {**details, "agree_policy": "on"})
+        assert response.status_code == 302
+        key = browser.get(f"/book/race-swedish/review/?{query}").context["confirmation_key"]
+        session = browser.cookies[settings.SESSION_COOKIE_NAME].value
+        connections.close_all()
+
+        def confirm(key=key, session=session):
+            # The same browser session, each request on a connection of its own.
+            tab = Client()
+            tab.cookies[settings.SESSION_COOKIE_NAME] = session
+            return tab.post(f"/book/race-swedish/review/?{query}", {"confirmation_key": key})
+
+        responses = race([confirm] * 4)
+        booking = Appointment.objects.get()
+        assert [getattr(r, "status_code", r) for r in responses] == [302] * 4, responses
+        assert {r["Location"] for r in responses} == {f"/book/confirmed/{booking.manage_token}/"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_bookings_for_one_email_stop_at_the_cap(settings):
+    settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 3
+    technique = make_technique()
+    length = technique.lengths.get(duration_minutes=60)
+    team = [TherapistFactory(techniques=[technique]) for _ in range(2)]
+    starts = [datetime(2026, 11, 24, 9, 0, tzinfo=LONDON) + timedelta(minutes=90 * i) for i in range(4)]
+    # Eight times (two therapists, four starts), one person, written in different cases.
+    emails = ["olivia@example.com", " Olivia@Example.COM"]
+    attempts = [
+        (lambda t=t, s=s, n=n: services.appointment_book(
+            technique=technique, length=length, start=s, therapist=t, now=NOW,
+            client=services.ClientDetails("Olivia", emails[n % 2], "07700 900000"),
+        ))
+        for n, (t, s) in enumerate((t, s) for t in team for s in starts)
+    ]  # fmt: skip
+
+    for _ in range(2):
+        Appointment.objects.all().delete()
+        outcomes = race(attempts)
+        assert Appointment.objects.count() == 3, outcomes
+        refused = [o for o in outcomes if not isinstance(o, Appointment)]
+        assert len(refused) == 5 and all(getattr(o, "code", None) == "too_many" for o in refused), refused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_unique_key_has_the_last_word_without_the_email_lock(monkeypatch):
+    # Were the lock missing (or skipped), the unique index on the confirmation key still
+    # lets one insert through, and the others answer with that booking.
+    monkeypatch.setattr(services, "_lock_client_email", lambda email: None)
+    technique = make_technique()
+    length = technique.lengths.get(duration_minutes=60)
+    for _ in range(4):
+        TherapistFactory(techniques=[technique])
+
+    def confirm():
+        return services.appointment_book(
+            technique=technique, length=length, start=datetime(2026, 11, 24, 10, 0, tzinfo=LONDON),
+            client=client(1), now=NOW, idempotency_key="b" * 40,
+        )  # fmt: skip
+
+    for _ in range(3):
+        Appointment.objects.all().delete()
+        outcomes = race([confirm] * 4)
+        booking = Appointment.objects.get()
+        assert [getattr(o, "pk", o) for o in outcomes] == [booking.pk] * 4, outcomes

@@ -109,8 +109,11 @@ def test_cancelled_appointments_are_drawn_but_leave_the_time_free():
         periods=SPLIT_DAY,
         bookings=[cancelled],
     )
-    assert spans(plan.bookings) == [(Kind.BOOKED, "09:00", "10:00")]
+    # Its own kind, so a page can draw it aside rather than over the free time it left.
+    assert spans(plan.bookings) == [(Kind.CANCELLED, "09:00", "10:00")]
     assert spans(plan.free)[0] == (Kind.FREE, "09:00", "13:00")
+    # Read aloud after what is booked at the same time, before the free gap.
+    assert [b.kind for b in plan.timeline()][:2] == [Kind.CANCELLED, Kind.FREE]
 
 
 def test_a_booking_outside_working_hours_is_shown_over_away_time():

@@ -192,6 +192,7 @@ def test_times_page_with_bad_choices_is_a_helpful_400(client, anna, params):
 def test_therapist_who_does_not_offer_the_technique_is_refused(client, swedish):
     from tests.factories import TechniqueFactory
 
+    TherapistFactory(techniques=[swedish])
     TherapistFactory(slug="cara", techniques=[TechniqueFactory(slug="reflexology")])
     response = client.get(url("booking:times", therapist="cara"))
     assert response.status_code == 400
@@ -417,12 +418,24 @@ def test_cap_on_upcoming_appointments_per_email(client, anna, settings):
     settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 2
     book_directly(anna.techniques.get(), at(TUESDAY, "09:00"), anna, email="OLIVIA@example.com")
     book_directly(anna.techniques.get(), at(TUESDAY, "12:00"), anna, email="olivia@example.com")
-    response = book_through_pages(client, at(TUESDAY, "15:00"))
+    # Told on the details page, with what was typed kept, not only after the review.
+    response = client.post(url("booking:details", start=at(TUESDAY, "15:00")), DETAILS)
     assert response.status_code == 400
-    assert "already has 2 upcoming appointments" in response.content.decode()
+    assert "already has 2 upcoming appointments" in response.context["form"].errors["email"][0]
+    assert 'value="07700 900101"' in response.content.decode()
     assert Appointment.objects.count() == 2
     # Staff bookings (by phone) are not capped.
     book_directly(anna.techniques.get(), at(TUESDAY, "15:00"), anna, source=AppointmentSource.STAFF)
+
+
+def test_cap_reached_between_details_and_confirm_is_refused_at_confirm(client, anna, settings):
+    settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 1
+    client.post(url("booking:details", start=at(TUESDAY, "15:00")), DETAILS)
+    book_directly(anna.techniques.get(), at(TUESDAY, "09:00"), anna, email="olivia@example.com")
+    response = client.post(url("booking:review", start=at(TUESDAY, "15:00")))
+    assert response.status_code == 400
+    assert "already has 1 upcoming appointments" in response.content.decode()
+    assert Appointment.objects.count() == 1
 
 
 def test_rate_limit_per_address_gives_a_clear_429(client, anna, settings):
@@ -453,6 +466,160 @@ def test_review_and_details_pages_run_a_fixed_number_of_queries(
     client.post(url("booking:details", start=start), DETAILS)
     with django_assert_max_num_queries(12):
         assert client.get(url("booking:review", start=start)).status_code == 200
+
+
+# --------------------------------------------------------------------------- one booking per confirmation
+
+
+def review_page(client, start, therapist="any"):
+    """Fill in the details and open the review; returns the review's URL and its key."""
+    client.post(url("booking:details", start=start, therapist=therapist), DETAILS)
+    review_url = url("booking:review", start=start, therapist=therapist)
+    page = client.get(review_url)
+    key = page.context["confirmation_key"]
+    assert f'name="confirmation_key" value="{key}"' in page.content.decode()
+    return review_url, key
+
+
+@pytest.mark.parametrize("therapist", ["any", "anna"])
+def test_confirming_twice_shows_the_one_booking(client, anna, ben, therapist):
+    review_url, key = review_page(client, at(TUESDAY, "10:00"), therapist)
+    first = client.post(review_url, {"confirmation_key": key})
+    second = client.post(review_url, {"confirmation_key": key})
+    booking = Appointment.objects.get()
+    confirmed = reverse("booking:appointment-confirmed", args=[booking.manage_token])
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"] == confirmed
+    assert booking.idempotency_key == key
+    # Emailed once: the repeat booked nothing and queued nothing.
+    assert DBTaskResult.objects.count() == 2
+
+
+def test_a_repeat_racing_past_the_page_gets_the_booking_from_the_service(swedish, anna, ben):
+    # Two confirmations of one review, the second arriving after the first's page checks:
+    # the service itself answers with the first booking (any therapist, so two were free).
+    def confirm():
+        return services.appointment_book(
+            technique=swedish,
+            length=swedish.lengths.get(duration_minutes=60),
+            start=at(TUESDAY, "10:00"),
+            client=services.ClientDetails("Olivia Brown", "olivia@example.com", "07700 900101"),
+            idempotency_key="a" * 40,
+        )
+
+    first, second = confirm(), confirm()
+    assert first.pk == second.pk
+    assert Appointment.objects.count() == 1
+
+
+def test_back_then_confirm_again_shows_the_booking_not_taken(client, anna):
+    review_url, key = review_page(client, at(TUESDAY, "10:00"), "anna")
+    client.post(review_url, {"confirmation_key": key})
+    booking = Appointment.objects.get()
+    # The browser's copy of the review page, sent again: the draft is gone by now.
+    response = client.post(review_url, {"confirmation_key": key}, follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse(
+        "booking:appointment-confirmed", args=[booking.manage_token]
+    )
+    assert "just been booked by someone else" not in html
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.parametrize("therapist", ["any", "anna"])
+def test_back_after_confirming_shows_the_booking(client, anna, ben, therapist):
+    start = at(TUESDAY, "10:00")
+    review_url, key = review_page(client, start, therapist)
+    client.post(review_url, {"confirmation_key": key})
+    confirmed = reverse("booking:appointment-confirmed", args=[Appointment.objects.get().manage_token])
+    back = client.get(review_url, follow=True)
+    assert back.redirect_chain[-1][0] == confirmed
+    html = back.content.decode()
+    assert "You have booked this appointment" in html
+    assert "just been booked by someone else" not in html
+    if therapist == "anna":
+        # Two steps back, the details page of a time that is now the client's own.
+        details = client.get(url("booking:details", start=start, therapist="anna"), follow=True)
+        assert details.redirect_chain[-1][0] == confirmed
+
+
+def test_another_visitor_still_sees_the_time_as_taken(client, anna):
+    from django.test import Client
+
+    review_url, key = review_page(client, at(TUESDAY, "10:00"), "anna")
+    client.post(review_url, {"confirmation_key": key})
+    other = Client().get(url("booking:details", start=at(TUESDAY, "10:00"), therapist="anna"))
+    assert other.context["taken"] is True
+    assert "has just been booked by someone else" in other.content.decode()
+
+
+def test_a_made_up_confirmation_key_books_normally(client, anna):
+    review_url, _key = review_page(client, at(TUESDAY, "10:00"), "anna")
+    response = client.post(review_url, {"confirmation_key": "not a key <script>"})
+    assert response.status_code == 302
+    assert Appointment.objects.get().idempotency_key  # the session's own key was used
+
+
+# --------------------------------------------------------------------------- drafts in the session
+
+
+def session_values(client) -> str:
+    return repr(dict(client.session.items()))
+
+
+def test_booking_removes_the_health_answers_from_the_session(client, anna):
+    client.post(url("booking:details", start=at(TUESDAY, "10:00")), DETAILS)
+    assert "Sprained left ankle" in session_values(client)
+    client.post(url("booking:review", start=at(TUESDAY, "10:00")))
+    assert Appointment.objects.count() == 1
+    assert "Sprained left ankle" not in session_values(client)
+    assert "olivia@example.com" not in session_values(client)
+
+
+def test_an_unfinished_draft_is_dropped_after_two_hours(client, anna, monkeypatch, settings):
+    start = at(TUESDAY, "10:00")
+    client.post(url("booking:details", start=start), DETAILS)
+    # A visitor's whole session ends as soon, so clearsessions removes it from the database.
+    assert client.session.get_expiry_age() == settings.BOOKING_DRAFT_SECONDS == 2 * 3600
+    monkeypatch.setattr(timezone, "now", lambda: (NOW + timedelta(hours=2, minutes=1)).astimezone(UTC))
+    response = client.get(url("booking:review", start=start))
+    assert response.status_code == 302 and "/details/" in response["Location"]
+    assert "Sprained left ankle" not in session_values(client)
+    page = client.get(url("booking:details", start=start))
+    assert "olivia@example.com" not in page.content.decode()
+
+
+def test_a_draft_within_two_hours_is_kept(client, anna, monkeypatch):
+    start = at(TUESDAY, "10:00")
+    client.post(url("booking:details", start=start), DETAILS)
+    monkeypatch.setattr(timezone, "now", lambda: (NOW + timedelta(hours=1, minutes=59)).astimezone(UTC))
+    assert "Sprained left ankle" in client.get(url("booking:review", start=start)).content.decode()
+
+
+def test_staff_booking_online_keep_their_session_length(client, anna, staff_user, settings):
+    client.force_login(staff_user)
+    client.post(url("booking:details", start=at(TUESDAY, "10:00")), DETAILS)
+    assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
+
+
+def test_signing_in_after_starting_a_booking_gives_the_usual_session_length(
+    client, anna, staff_user, settings
+):
+    client.post(url("booking:details", start=at(TUESDAY, "10:00")), DETAILS)
+    assert client.session.get_expiry_age() == settings.BOOKING_DRAFT_SECONDS
+    client.force_login(staff_user)  # django.contrib.auth.login(), as the sign-in page calls it
+    assert client.session.get("_auth_user_id") == str(staff_user.pk)
+    assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
+
+
+def test_a_name_too_long_is_refused_with_the_limit_not_cut(client, anna):
+    response = client.post(url("booking:details", start=at(TUESDAY, "10:00")), {**DETAILS, "name": "N" * 360})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "please keep it to 120 characters (it has 360)" in html
+    assert "N" * 360 in html  # kept, to shorten
+    assert "maxlength" not in html.split('class="details-form"', 1)[1].split("</form>", 1)[0]
+    assert not Appointment.objects.exists()
 
 
 # --------------------------------------------------------------------------- after booking
@@ -535,10 +702,29 @@ def test_reschedule_shows_times_including_ones_overlapping_the_old(client, booke
         reverse("booking:appointment-reschedule", args=[booked.manage_token]), {"day": TUESDAY.isoformat()}
     )
     assert response.status_code == 200
-    times = [t["start"].strftime("%H:%M") for g in response.context["groups"] for t in g["times"]]
+    times = {t["start"].strftime("%H:%M"): t["url"] for g in response.context["groups"] for t in g["times"]}
     # The client's own appointment does not block its own move.
-    assert "10:00" in times and "10:30" in times
-    assert "Choose a new time" in response.content.decode()
+    assert "10:00" in times and times["10:30"]
+    html = response.content.decode()
+    assert "Choose a new time" in html
+    # Its own time is shown as the current one, not offered as a "move" to where it is.
+    assert times["10:00"] == ""
+    assert '<span class="time-btn time-current">10:00 <span class="small">(your time now)</span>' in html
+    assert "start=2026-11-24T10%3A00" not in html
+
+
+def test_moving_to_the_same_time_is_refused_without_an_email(client, booked):
+    queued = DBTaskResult.objects.count()
+    confirm = reverse("booking:appointment-reschedule-confirm", args=[booked.manage_token])
+    query = "?" + urlencode({"start": at(TUESDAY, "10:00").isoformat()})
+    page = client.get(confirm + query)
+    assert page.status_code == 400
+    assert "That is already your appointment&#x27;s time" in page.content.decode()
+    assert client.post(confirm + query).status_code == 400
+    booked.refresh_from_db()
+    assert booked.start == at(TUESDAY, "10:00") and booked.sequence == 0
+    assert not booked.client_changes.exists()
+    assert DBTaskResult.objects.count() == queued  # no "Moved" email
 
 
 def test_reschedule_swaps_the_time_in_one_step(client, booked):
@@ -573,6 +759,41 @@ def test_reschedule_to_a_taken_time_keeps_the_old_one(client, booked, anna):
     assert booked.start == at(TUESDAY, "10:00")
 
 
+@pytest.mark.parametrize("action", ["cancel", "reschedule"])
+def test_changes_per_manage_link_are_rate_limited(client, booked, settings, action):
+    settings.MANAGE_RATE_LIMIT = 2
+    if action == "cancel":
+        target = reverse("booking:appointment-cancel", args=[booked.manage_token])
+    else:
+        target = (
+            reverse("booking:appointment-reschedule-confirm", args=[booked.manage_token])
+            + "?"
+            + urlencode({"start": at(TUESDAY, "14:00").isoformat()})
+        )
+    statuses = [client.post(target, REMOTE_ADDR=f"203.0.113.{i}").status_code for i in range(4)]
+    assert statuses[2:] == [429, 429]
+    response = client.post(target, REMOTE_ADDR="198.51.100.1")
+    assert response.status_code == 429
+    assert "Too many changes" in response.content.decode()
+    assert "01227 123 456" in response.content.decode()
+
+
+def test_changes_per_address_are_rate_limited(client, anna, settings):
+    settings.MANAGE_RATE_LIMIT_PER_ADDRESS = 3
+    bookings = [book_directly(anna.techniques.get(), at(TUESDAY, f"{h}:00"), anna) for h in (9, 11, 13, 15)]
+    cancels = [
+        client.post(reverse("booking:appointment-cancel", args=[b.manage_token])).status_code
+        for b in bookings
+    ]
+    assert cancels == [302, 302, 302, 429]
+    assert Appointment.objects.filter(status=AppointmentStatus.CANCELLED).count() == 3
+    # Another address can still cancel the fourth.
+    other = client.post(
+        reverse("booking:appointment-cancel", args=[bookings[3].manage_token]), REMOTE_ADDR="198.51.100.1"
+    )
+    assert other.status_code == 302
+
+
 def test_after_booking_pages_run_a_fixed_number_of_queries(client, booked, django_assert_max_num_queries):
     token = booked.manage_token
     for name in (
@@ -596,6 +817,33 @@ def test_booking_queues_the_client_and_staff_emails_in_its_transaction(client, a
     assert mail.outbox == []  # sent by the worker, not the web request
 
 
+def test_without_site_url_email_links_follow_the_address_the_site_was_opened_on(client, anna, settings):
+    """In development SITE_URL is unset, and runserver may be on any port: the links in
+    emails used to point at port 8000 whatever the port."""
+    from booking.tasks import send_appointment_email
+
+    settings.SITE_URL = ""
+    client.defaults["HTTP_HOST"] = "localhost:8123"
+    book_through_pages(client, at(TUESDAY, "10:00"))
+    tasks = DBTaskResult.objects.order_by("enqueued_at")
+    assert {t.args_kwargs["kwargs"]["site_url"] for t in tasks} == {"http://localhost:8123"}
+    # The worker has no request: it uses the address stored with the email.
+    for task in tasks:
+        send_appointment_email.call(**task.args_kwargs["kwargs"])
+    appointment = Appointment.objects.get()
+    confirmation = next(m for m in mail.outbox if m.subject.startswith("Booked"))
+    manage = f"http://localhost:8123/book/manage/{appointment.manage_token}/"
+    assert manage in confirmation.body
+    assert "http://127.0.0.1:8000" not in confirmation.body
+    notice = next(m for m in mail.outbox if m.subject.startswith("New online booking"))
+    assert f"http://localhost:8123/admin/booking/appointment/{appointment.pk}/change/" in notice.body
+    # With SITE_URL set, it has the last word and nothing is stored with the email.
+    settings.SITE_URL = "https://clinic.example"
+    DBTaskResult.objects.all().delete()
+    book_through_pages(client, at(TUESDAY, "14:00"))
+    assert all("site_url" not in t.args_kwargs["kwargs"] for t in DBTaskResult.objects.all())
+
+
 @pytest.mark.parametrize("therapists", [1, 15])
 def test_confirming_runs_a_fixed_number_of_queries(
     client, swedish, django_assert_max_num_queries, therapists
@@ -606,6 +854,7 @@ def test_confirming_runs_a_fixed_number_of_queries(
             book_directly(swedish, at(TUESDAY, hhmm), person, notify=False)
     start = at(TUESDAY, "15:00")
     client.post(url("booking:details", start=start), DETAILS)
-    # The booking transaction: checks, locks, the insert and two queued emails.
-    with django_assert_max_num_queries(28):
+    # The booking transaction: checks, locks, the insert and two queued emails; the rate
+    # limit's counter, and the look-up of the confirmation's one-time key.
+    with django_assert_max_num_queries(31):
         assert client.post(url("booking:review", start=start)).status_code == 302

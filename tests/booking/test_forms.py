@@ -111,3 +111,46 @@ def test_clinic_dates_and_times_stay_within_the_clinics_years(value, ok):
             with pytest.raises(ValidationError) as error:
                 field.clean(text)
             assert error.value.error_list[0].code == "out_of_range"
+
+
+@pytest.mark.parametrize(
+    "field, column",
+    [
+        ("name", "client_name"),
+        ("email", "client_email"),
+        ("phone", "client_phone"),
+        ("notes", "client_notes"),
+        ("recent_injury", "recent_injury"),
+        ("health_conditions", "health_conditions"),
+    ],
+)
+def test_details_form_allows_what_the_appointment_stores_and_says_when_too_long(field, column):
+    from booking.models import Appointment
+
+    limit = Appointment._meta.get_field(column).max_length
+    form = ClientDetailsForm()
+    assert form.fields[field].max_length == limit
+    # No maxlength attribute: a browser would cut pasted text at it without a word.
+    assert "maxlength" not in str(form[field])
+    too_long = "7" * (limit + 1) if field == "phone" else "a" * (limit + 1)
+    if field == "email":
+        too_long = "a" * (limit - len("@example.com") + 1) + "@example.com"
+    bound = ClientDetailsForm({**VALID, field: too_long})
+    assert not bound.is_valid()
+    if field != "phone":  # the phone's own pattern answers first
+        assert f"please keep it to {limit} characters (it has {limit + 1})" in bound.errors[field][0]
+
+
+@pytest.mark.parametrize(
+    "name", ["Olivia\r\nBrown", "Olivia\tBrown", "Olivia\x0bBrown", "Olivia\u2028Brown", "Olivia\u202eBrown"]
+)
+def test_details_form_makes_the_name_one_plain_line(name):
+    form = ClientDetailsForm({**VALID, "name": name})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["name"] == "Olivia Brown"
+
+
+def test_details_form_refuses_a_name_of_control_characters_only():
+    form = ClientDetailsForm({**VALID, "name": "\x07\u202e\x1b"})
+    assert not form.is_valid()
+    assert form.errors["name"] == ["This field is required."]

@@ -35,5 +35,5 @@ def test_command_queues_reminders_and_the_worker_sends_them_once():
     assert out.getvalue().splitlines() == ["Reminders queued: 1", "Reminders queued: 0"]
     call_command("db_worker", "--batch", "--no-startup-delay", "--no-reload", "--interval", "0", verbosity=0)
     [reminder] = mail.outbox
-    assert reminder.subject.startswith("Reminder: swedish massage")
-    assert reminder.to == ['"Olivia" <olivia@example.com>']
+    assert reminder.subject.startswith("Reminder: Swedish massage")
+    assert reminder.to == ["Olivia <olivia@example.com>"]

@@ -178,6 +178,32 @@ def test_reschedule_moves_atomically_and_keeps_old_time_when_new_is_taken(
     assert blocker.start == at(24, 14)
 
 
+def test_moving_an_appointment_to_its_own_time_is_refused(
+    swedish, swedish_60, client_details, monday_morning, django_capture_on_commit_callbacks
+):
+    therapist = TherapistFactory(techniques=[swedish])
+    moving = book(swedish, swedish_60, at(24, 12), client_details, therapist, monday_morning)
+    for by_client, other in ((True, None), (False, None), (False, therapist)):
+        with pytest.raises(ValidationError) as info:
+            services.appointment_reschedule(
+                appointment=moving,
+                new_start=at(24, 12),
+                therapist=other,
+                by_client=by_client,
+                now=monday_morning,
+            )
+        assert info.value.code == "same_time"
+        assert "already at that time" in info.value.messages[0]
+    moving.refresh_from_db()
+    assert moving.sequence == 0
+    # The same time with another therapist is a real move.
+    other_therapist = TherapistFactory(techniques=[swedish])
+    moved = services.appointment_reschedule(
+        appointment=moving, new_start=at(24, 12), therapist=other_therapist, now=monday_morning
+    )
+    assert moved.therapist == other_therapist and moved.sequence == 1
+
+
 def test_policy_changes_apply(swedish, swedish_60, client_details, monday_morning):
     therapist = TherapistFactory(techniques=[swedish])
     policy = BookingPolicy.load()
@@ -256,3 +282,14 @@ def test_moving_an_appointment_gives_it_a_new_reminder(swedish, swedish_60):
     appointment.refresh_from_db()
     assert appointment.reminder_queued_at is None
     assert services.reminders_queue(now=now) == 1
+
+
+def test_book_stores_the_client_name_as_one_plain_line(swedish, swedish_60, monday_morning):
+    # Every path in (the admin, imports, the shell) comes through here, not only the form.
+    therapist = TherapistFactory(techniques=[swedish])
+    client = services.ClientDetails("  Olivia\r\nBrown\x00\u202e ", "olivia@example.com", "07700 900101")
+    appointment = book(
+        swedish, swedish_60, at(24, 10), client, therapist, monday_morning, source=AppointmentSource.STAFF
+    )
+    appointment.refresh_from_db()
+    assert appointment.client_name == "Olivia Brown"

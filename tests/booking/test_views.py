@@ -1,3 +1,4 @@
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -92,6 +93,7 @@ def test_every_requested_day_is_present_even_when_empty(client, swedish):
     ],
 )
 def test_bad_parameters_get_a_400_naming_the_parameter(client, swedish, params, field):
+    TherapistFactory(techniques=[swedish])
     response = client.get(API, params)
     assert response.status_code == 400
     assert field in response.json()["error"]
@@ -105,6 +107,7 @@ def test_dates_at_the_edge_of_the_calendar_are_a_json_400(client, swedish, start
 
 
 def test_therapist_who_does_not_offer_the_technique_is_a_400(client, swedish):
+    TherapistFactory(techniques=[swedish])
     TherapistFactory(slug="no-swedish")
     response = client.get(API, {"technique": "swedish", "length": 60, "therapist": "no-swedish"})
     assert response.status_code == 400 and "therapist" in response.json()["error"]
@@ -132,7 +135,9 @@ def test_api_runs_a_fixed_number_of_queries(client, swedish, django_assert_max_n
 
 def test_technique_list_shows_active_techniques_with_prices(client, swedish, django_assert_max_num_queries):
     swedish.lengths.update(price="55.00")
-    inactive = swedish.__class__.objects.get(slug="shiatsu")
+    Technique = swedish.__class__
+    inactive = Technique.objects.get(slug="shiatsu")
+    TherapistFactory(techniques=[swedish, inactive, Technique.objects.get(slug="deep-tissue")])
     inactive.active = False
     inactive.save()
     with django_assert_max_num_queries(2):
@@ -143,6 +148,32 @@ def test_technique_list_shows_active_techniques_with_prices(client, swedish, dja
     assert 'id="technique-shiatsu"' not in html
     assert "£55.00" in html
     assert reverse("booking:technique-detail", args=["swedish"]) in html
+    # Names keep their own case in buttons and titles.
+    assert 'Book Swedish<span class="visually-hidden"> massage</span>' in html
+    assert "Book Deep tissue<span" in html
+    assert "<title>Book Swedish massage · " in client.get("/book/swedish/").content.decode()
+
+
+def test_a_technique_nobody_can_give_is_not_offered_online(client, swedish):
+    """Offered, but no therapist taking bookings offers it: it used to be listed (first)
+    and led to a week of "No free times"."""
+    Technique = swedish.__class__
+    deep = Technique.objects.get(slug="deep-tissue")
+    TherapistFactory(name="Away", techniques=[deep], active=False)  # not taking bookings
+    TherapistFactory(name="Keiko", techniques=[swedish])
+    html = client.get(reverse("booking:technique-list")).content.decode()
+    assert 'id="technique-swedish"' in html
+    assert 'id="technique-deep-tissue"' not in html and 'id="technique-shiatsu"' not in html
+    assert client.get("/book/deep-tissue/").status_code == 404
+    assert client.get("/book/deep-tissue/times/?length=60&therapist=any").status_code == 404
+    response = client.get(API, {"technique": "deep-tissue", "length": 60})
+    assert response.status_code == 400 and "technique" in response.json()["error"]
+    # Offered by someone again: back online.
+    TherapistFactory(techniques=[deep])
+    assert client.get("/book/deep-tissue/").status_code == 200
+    # ... but not without a length to book.
+    swedish.lengths.all().delete()
+    assert client.get("/book/swedish/").status_code == 404
 
 
 def test_technique_detail_and_unknown_technique(client, swedish):
@@ -150,6 +181,30 @@ def test_technique_detail_and_unknown_technique(client, swedish):
     response = client.get("/book/swedish/")
     assert response.status_code == 200 and "Keiko" in response.content.decode()
     assert client.get("/book/no-such-technique/").status_code == 404
+
+
+def checked_length(html: str) -> list[str]:
+    return re.findall(r'name="length" id="length-(\d+)" value="\d+" required checked', html)
+
+
+def test_the_shortest_length_is_chosen_in_advance_unless_staff_mark_one(client, swedish):
+    """It used to be the second (the longest and dearest of two)."""
+    TherapistFactory(techniques=[swedish])
+    assert checked_length(client.get("/book/swedish/").content.decode()) == ["60"]
+    swedish.lengths.filter(duration_minutes=90).update(is_default=True)
+    assert checked_length(client.get("/book/swedish/").content.decode()) == ["90"]
+    # Coming back from a later step keeps the client's own choice; a length not offered
+    # falls back to the marked one rather than leaving nothing chosen.
+    assert checked_length(client.get("/book/swedish/?length=60").content.decode()) == ["60"]
+    assert checked_length(client.get("/book/swedish/?length=45").content.decode()) == ["90"]
+
+
+def test_one_length_at_most_is_chosen_in_advance_in_the_database(swedish):
+    from django.db import IntegrityError, transaction
+
+    swedish.lengths.filter(duration_minutes=60).update(is_default=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        swedish.lengths.filter(duration_minutes=90).update(is_default=True)
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,18 @@ class RequestLog:
         ]
 
 
+class PolicyViolations:
+    """Console messages about anything the Content-Security-Policy blocked (an inline
+    script or style, a foreign source): every page must be free of them."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __call__(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            self.messages.append(f"{message.location.get('url', '')}: {message.text}")
+
+
 def _new_page(browser, options: dict):
     context = browser.new_context(**options)
     context.set_default_timeout(10_000)
@@ -92,21 +104,30 @@ def _new_page(browser, options: dict):
     log = RequestLog()
     page.on("request", log)
     page.request_log = log
+    violations = PolicyViolations()
+    page.on("console", violations)
+    page.policy_violations = violations
     return context, page
+
+
+def _close(context, page) -> None:
+    messages = page.policy_violations.messages
+    context.close()
+    assert messages == [], "The Content-Security-Policy blocked something:\n" + "\n".join(messages)
 
 
 @pytest.fixture
 def desktop_page(browser, live_server):
     context, page = _new_page(browser, DESKTOP)
     yield page
-    context.close()
+    _close(context, page)
 
 
 @pytest.fixture
 def phone_page(browser, live_server):
     context, page = _new_page(browser, PHONE)
     yield page
-    context.close()
+    _close(context, page)
 
 
 @pytest.fixture
@@ -114,23 +135,25 @@ def nojs_page(browser, live_server):
     """A desktop page with JavaScript turned off: everything must still work from links and forms."""
     context, page = _new_page(browser, {**DESKTOP, "java_script_enabled": False})
     yield page
-    context.close()
+    _close(context, page)
 
 
 @pytest.fixture
 def new_page(browser, live_server):
     """``new_page(options=DESKTOP)``: a page in a browser context of its own (its own cookies
     and session), for tests that need several visitors at once. All are closed afterwards."""
-    contexts = []
+    opened = []
 
     def make(options: dict | None = None):
         context, page = _new_page(browser, options or DESKTOP)
-        contexts.append(context)
+        opened.append((context, page))
         return page
 
     yield make
-    for context in contexts:
+    messages = [message for _context, page in opened for message in page.policy_violations.messages]
+    for context, _page in opened:
         context.close()
+    assert messages == [], "The Content-Security-Policy blocked something:\n" + "\n".join(messages)
 
 
 def take_screenshot(page, name: str, *, full_page: bool = True) -> Path:

@@ -216,3 +216,26 @@ def test_skip_link_is_first_and_moves_focus_to_main(desktop_page, live_server, a
     focused_in_main = page.evaluate("document.querySelector('main').contains(document.activeElement)")
     assert focused_in_main
     assert_no_third_party_requests(page, live_server)
+
+
+def test_menu_works_on_a_phone_without_javascript(new_page, live_server, articles):
+    """The menu button needs JavaScript to open the menu; without it the button did
+    nothing and the links were out of reach. Now the links are shown and the button is not."""
+    from tests.browser.conftest import PHONE
+
+    page = new_page({**PHONE, "java_script_enabled": False})
+    page.goto(live_server.url + "/")
+    expect(page.get_by_role("button", name="Show menu")).to_be_hidden()
+    nav = page.get_by_role("navigation", name="Main")
+    for name in ("Home", "Articles", "Book"):
+        expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
+    take_screenshot(page, "phone-nojs-menu", full_page=False)
+    assert_no_sideways_scroll(page)
+    nav.get_by_role("link", name="Articles", exact=True).click()
+    expect(page).to_have_url(live_server.url + "/articles/")
+    nav.get_by_role("link", name="Book", exact=True).click()
+    expect(page).to_have_url(live_server.url + "/book/")
+    # With JavaScript the button is there and opens the menu, as before.
+    page = new_page(PHONE)
+    page.goto(live_server.url + "/")
+    open_nav_if_collapsed(page, "phone")

@@ -243,7 +243,7 @@ def open_technique(page, live_server, visit: Visit | None):
     )
     if visit:
         visit.check("techniques")
-    card.get_by_role("link", name="Book hot stone massage").click()
+    card.get_by_role("link", name="Book Hot stone massage").click()
     expect(page).to_have_url(live_server.url + TECHNIQUE_URL)
     expect(page.locator("h1")).to_have_text("Hot stone massage")
     expect(page.locator(".booking-steps li[aria-current=step]")).to_contain_text("Massage and therapist")
@@ -252,8 +252,9 @@ def open_technique(page, live_server, visit: Visit | None):
 def choose_length_and_therapist(page, *, minutes: int, therapist_name: str | None, visit: Visit | None):
     lengths = page.get_by_role("group", name="How long?")
     expect(lengths.get_by_role("radio")).to_have_count(2)
-    # The longer massage is suggested; the radios are real (hidden) inputs behind the cards.
-    expect(lengths.get_by_role("radio", name=re.compile("^90 minutes"))).to_be_checked()
+    # The shorter massage is suggested (no length is marked as the default); the radios
+    # are real (hidden) inputs behind the cards.
+    expect(lengths.get_by_role("radio", name=re.compile("^60 minutes"))).to_be_checked()
     therapists = page.get_by_role("group", name="With whom?")
     expect(therapists.get_by_role("radio")).to_have_count(4)
     expect(therapists.get_by_role("radio", name=re.compile("^Any available therapist"))).to_be_checked()
@@ -568,6 +569,15 @@ def test_booking_works_without_javascript(nojs_page, live_server, hot_stone):
     page.get_by_role("link", name="Change the time").click()
     later = open_days()[3]
     choose_later_week_and_day(page, later, js=False, free="31 free times")
+    # On its own day, the appointment's time is marked as the current one, not offered.
+    day_link(page, day).click()
+    expect(page.locator("#times-heading")).to_have_text(long_day(day))
+    expect(page.locator(".time-current")).to_have_text("11:30 (your time now)")
+    expect(time_link(page, at(day, "11:30"))).to_have_count(0)
+    expect(time_link(page, at(day, "11:45"))).to_have_count(1)
+    visit.check("reschedule-own-time")
+    day_link(page, later).click()
+    expect(page.locator("#times-heading")).to_have_text(long_day(later))
     time_link(page, at(later, "09:00")).click()
     assert (
         post_response(page, lambda: page.get_by_role("button", name="Confirm the new time").click()).status
@@ -584,6 +594,40 @@ def test_booking_works_without_javascript(nojs_page, live_server, hot_stone):
     assert appointment.status == AppointmentStatus.CANCELLED
     visit.check("cancelled")
     assert_no_third_party_requests(page, live_server)
+
+
+def test_long_email_and_name_wrap_on_a_phone(phone_page, live_server, hot_stone):
+    """At 375 px a 29-character email address used to push the review page sideways."""
+    page = phone_page
+    long = Client("Maximilian Featherstonehaugh-Worthington", "annabelle.whitfield@gmail.com", "07700 900303")
+    assert len(long.email) == 29
+    start = at(open_days()[1], "10:00")
+    query = urlencode({"length": 60, "therapist": "any", "start": start.isoformat(timespec="minutes")})
+    page.goto(f"{live_server.url}{TECHNIQUE_URL}details/?{query}")
+    expect(page.locator("h1")).to_have_text("Your details")
+    fill_details(page, long)
+    # Ticked boxes are the clinic's green, not Bootstrap's blue (13, 110, 253).
+    green = "rgb(47, 93, 80)"
+    for ticked in (
+        page.get_by_role("group", name=re.compile("^Are you pregnant")).get_by_role("radio", name="No"),
+        page.get_by_label("I agree to the cancellation policy above"),
+    ):
+        expect(ticked).to_have_css("background-color", green)
+        expect(ticked).to_have_css("border-color", green)
+    page.get_by_role("button", name="Continue to check and confirm").click()
+    expect(page.locator("h1")).to_have_text("Check and confirm")
+    expect(page.locator("section[aria-labelledby=you-heading]")).to_contain_text(long.email)
+    take_screenshot(page, "phone-long-01-review")
+    assert_no_sideways_scroll(page)
+    assert confirm_booking(page).status == 302
+    expect(page.locator("h1")).to_have_text("✓ You're booked")
+    expect(page.locator(".confirmed-banner")).to_contain_text(long.email)
+    take_screenshot(page, "phone-long-02-confirmed")
+    assert_no_sideways_scroll(page)
+    page.get_by_role("link", name="Manage your appointment").click()
+    expect(page.locator("h1")).to_have_text("Your appointment")
+    take_screenshot(page, "phone-long-03-manage")
+    assert_no_sideways_scroll(page)
 
 
 # --------------------------------------------------------------------------- keyboard only
@@ -629,11 +673,14 @@ def test_booking_with_the_keyboard_only(desktop_page, live_server, hot_stone):
     start = at(day, "13:00")
     page.goto(live_server.url + TECHNIQUE_URL)
 
-    # How long? Tab reaches the chosen card (90 minutes); an arrow key moves to 60.
+    # How long? Tab reaches the chosen card (60 minutes); arrow keys move to 90 and back.
     ninety = page.get_by_role("radio", name=re.compile("^90 minutes"))
     sixty = page.get_by_role("radio", name=re.compile("^60 minutes"))
-    tab_to(page, ninety)
+    tab_to(page, sixty)
     assert_focus_visible(page, "length card")
+    page.keyboard.press("ArrowRight")
+    expect(ninety).to_be_focused()
+    expect(ninety).to_be_checked()
     page.keyboard.press("ArrowLeft")
     expect(sixty).to_be_focused()
     expect(sixty).to_be_checked()

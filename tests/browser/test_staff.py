@@ -461,3 +461,100 @@ def test_schedule_on_a_phone(phone_page, live_server, clinic):
     region.evaluate("(el) => { el.scrollLeft = 0; }")
     expect(column(page, "Anna Field").locator("h2")).to_be_in_viewport()
     take_screenshot(page, "staff-07-schedule-phone")
+
+
+def test_free_time_left_by_a_cancellation_can_be_booked(desktop_page, live_server, clinic, axe_script):
+    """A cancelled appointment used to be drawn over the gap it left, so the gap's link
+    could not be clicked. It keeps a narrow lane at the side now."""
+    page = desktop_page
+    staff("Reception", "desk")
+    day = clinic.today + timedelta(days=3)
+    appointment(clinic.anna, clinic.swedish, at(day, "10:00"), client_name="Early Bird")
+    appointment(
+        clinic.anna,
+        clinic.swedish,
+        at(day, "11:15"),
+        client_name="Sam Gone",
+        status=AppointmentStatus.CANCELLED,
+    )
+    appointment(clinic.anna, clinic.swedish, at(day, "12:30"), client_name="Late Owl")
+    page.goto(f"{live_server.url}{SCHEDULE}?date={day.isoformat()}")
+    log_in(page, "desk")
+    anna = column(page, "Anna Field")
+    cancelled = anna.locator("li.item-cancelled")
+    expect(cancelled.get_by_role("link")).to_have_accessible_name(
+        re.compile(r"11:15–12:15\s+Sam Gone\s+Swedish, 60 min\s+Cancelled")
+    )
+    gap = anna.locator("li.item-free", has_text="11:15–12:30")
+    expect(gap).to_contain_text(re.compile(r"11:15–12:30\s+Free\s+1 h 15 min"))
+    # Side by side, not on top of each other.
+    gap_box, cancelled_box = gap.bounding_box(), cancelled.bounding_box()
+    assert gap_box["x"] + gap_box["width"] <= cancelled_box["x"], (gap_box, cancelled_box)
+    take_screenshot(page, "staff-08-cancelled-aside")
+    assert_accessible(page, "schedule with a cancellation")
+    # Keyboard focus opens the cancelled block so its words can be read.
+    narrow = cancelled_box["width"]
+    cancelled.get_by_role("link").focus()
+    expect(cancelled.locator(".schedule-title")).to_have_text("Sam Gone")
+    assert cancelled.bounding_box()["width"] > narrow * 3
+    take_screenshot(page, "staff-08-cancelled-focused", full_page=False)
+    cancelled.get_by_role("link").blur()
+    # A real click (Playwright refuses one that another element would catch).
+    gap.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/admin/booking/appointment/add/\?"))
+    expect(page.locator("#id_therapist")).to_have_value(str(clinic.anna.pk))
+    expect(page.locator("#id_start_1")).to_have_value(re.compile(r"^11:15(:00)?$"))
+
+
+CONTRAST = """(el) => {
+    // WCAG contrast of the element's text colour against the first opaque background
+    // behind it (walking up the ancestors).
+    const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => {
+        const c = [r, g, b].map((v) => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    };
+    let back = null;
+    for (let node = el; node && !back; node = node.parentElement) {
+        const colour = rgb(getComputedStyle(node).backgroundColor);
+        if (colour.length < 4 || colour[3] > 0) back = colour;
+    }
+    back = back || [255, 255, 255];
+    const fore = rgb(getComputedStyle(el).color);
+    const [a, b] = [luminance(fore), luminance(back)].sort((x, y) => y - x);
+    return {ratio: (a + 0.05) / (b + 0.05), fore, back};
+}"""
+
+
+def test_therapist_page_reads_clearly_in_24_hour_time(desktop_page, live_server, clinic):
+    """The week-at-a-glance caption was about 1.2:1 against its background; the admin mixed
+    "1 p.m." with 24-hour times and showed seconds in time boxes."""
+    page = desktop_page
+    staff("Manager", "boss")
+    tomorrow = clinic.tomorrow
+    TimeOff.objects.create(
+        therapist=clinic.dev, start=at(tomorrow, "13:00"), end=at(tomorrow, "15:30"), reason="Course"
+    )
+    page.goto(f"{live_server.url}/admin/booking/therapist/{clinic.dev.pk}/change/")
+    log_in(page, "boss")
+    caption = page.locator(".weekly-grid caption")
+    expect(caption).to_have_text("As saved; change it in “Working hours” below.")
+    contrast = caption.evaluate(CONTRAST)
+    assert contrast["ratio"] >= 4.5, f"the caption's contrast is {contrast}"
+    # Working hours: 24-hour times with no seconds in the boxes.
+    starts = page.locator("input[name^=working_hours-][name$=-start]")
+    expect(starts.first).to_have_value("08:00")
+    expect(page.locator("input[name^=working_hours-][name$=-end]").nth(1)).to_have_value("20:00")
+    expect(page.locator("input[name^=time_off-][name$=-start_1]").first).to_have_value("13:00")
+    expect(page.locator("input[name^=time_off-][name$=-end_1]").first).to_have_value("15:30")
+    take_screenshot(page, "staff-09-therapist-page")
+    # The appointment list and an appointment's page speak 24-hour times too.
+    page.goto(f"{live_server.url}{APPOINTMENTS}{clinic.lena.pk}/change/")
+    expect(page.locator("#id_start_1")).to_have_value("15:00")
+    assert "p.m." not in page.content() and "a.m." not in page.content()
+    page.goto(f"{live_server.url}{APPOINTMENTS}")
+    expect(page.locator("#result_list")).to_contain_text("Lena Park")
+    assert "p.m." not in page.content() and "a.m." not in page.content()

@@ -105,3 +105,32 @@ def test_a_plain_selection_still_works(staff_client, booked):
     assert response.status_code == 302
     booked.refresh_from_db()
     assert booked.status == "completed"
+
+
+def test_managers_can_clean_up_expired_sign_in_attempts(client, staff_user):
+    from axes.models import AccessAttempt
+
+    from tests.factories import user_in_role
+
+    attempt = AccessAttempt.objects.create(
+        username="someone", ip_address="192.0.2.1", user_agent="", failures_since_start=3
+    )
+    client.force_login(user_in_role("Manager", "manager"))
+    response = client.post(
+        "/admin/axes/accessattempt/",
+        {"action": "cleanup_expired_attempts", "_selected_action": [str(attempt.pk)], "index": "0"},
+    )
+    assert response.status_code == 302
+
+
+def test_a_many_to_many_id_beyond_the_databases_integers_is_a_form_error(staff_client, swedish):
+    therapist = TherapistFactory(techniques=[swedish], hours={})
+    data = {
+        "name": therapist.name, "slug": therapist.slug, "bio": "", "active": "on",
+        "techniques": [str(swedish.pk), str(2**64)],
+        "working_hours-TOTAL_FORMS": "0", "working_hours-INITIAL_FORMS": "0",
+        "time_off-TOTAL_FORMS": "0", "time_off-INITIAL_FORMS": "0",
+    }  # fmt: skip
+    response = staff_client.post(f"/admin/booking/therapist/{therapist.pk}/change/", data)
+    assert response.status_code == 200
+    assert "Select a valid choice." in response.content.decode()

@@ -35,7 +35,13 @@ def test_demo_data_is_idempotent_and_covers_every_benefit(settings):
     for benefit, words in BENEFITS.items():
         assert all(w in text for w in words), benefit
     assert Topic.objects.count() >= 5
-    assert "username: demo-admin" in out.getvalue()
+    assert "Superuser login (everything, staff accounts too): username: demo-admin" in out.getvalue()
+    # Without SITE_URL, the admin address is runserver's default, not a promise about 8000.
+    settings.SITE_URL = ""
+    printed = StringIO()
+    call_command("demo_data", "--port", "8123", stdout=printed)
+    assert "Staff admin: http://127.0.0.1:8123/admin/" in printed.getvalue()
+    assert ":8000" not in printed.getvalue()
     user = authenticate(username=demo.DEMO_STAFF_USERNAME, password=demo.DEMO_STAFF_PASSWORD)
     assert user is not None and user.is_staff
     # One login per role, printed, each in its group; the therapist's linked to a therapist.

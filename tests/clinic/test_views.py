@@ -44,11 +44,36 @@ def test_404_page_in_site_look(client):
 
 
 def test_500_page_renders_without_a_request_context(rf):
-    from django.views.defaults import server_error
+    from clinic.urls import handler500
 
-    response = server_error(rf.get("/"))
+    response = handler500(rf.get("/"))
     assert response.status_code == 500
     assert "Sorry, something went wrong" in response.content.decode()
+
+
+def _break_the_home_page(monkeypatch):
+    from clinic.views import HomeView
+
+    def broken(self, **kwargs):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(HomeView, "get_context_data", broken)
+    return Client(raise_request_exception=False)
+
+
+def test_500_page_claims_staff_were_told_only_when_admins_get_the_email(monkeypatch, settings, mailoutbox):
+    client = _break_the_home_page(monkeypatch)
+    settings.ADMINS = []
+    response = client.get("/")
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "have been told" not in html and "recorded" in html
+    assert mailoutbox == []
+    settings.ADMINS = [("Clinic admin", "it@example.com")]
+    response = client.get("/")
+    assert response.status_code == 500
+    assert "Our staff have been told about it." in response.content.decode()
+    assert [m.to for m in mailoutbox] == [["it@example.com"]]
 
 
 def test_static_files_are_served_by_whitenoise_in_production_storage(settings):

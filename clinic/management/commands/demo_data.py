@@ -7,14 +7,20 @@ from clinic import demo
 
 
 class Command(BaseCommand):
-    help = "Load demo articles and a demo staff login. Safe to run again: it updates, never duplicates."
+    help = "Load demo articles and demo staff logins. Safe to run again: it updates, never duplicates."
 
     def add_arguments(self, parser):
         parser.add_argument(
             "--force", action="store_true", help="Run even with DEBUG off (never on a real clinic's site)."
         )
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=8000,
+            help="The port runserver listens on, for the admin address printed at the end (default 8000).",
+        )
 
-    def handle(self, *args, force, **options):
+    def handle(self, *args, force, port, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "Refusing to load demo data with DEBUG off: this looks like production. "
@@ -29,10 +35,14 @@ class Command(BaseCommand):
         username, password = demo.ensure_demo_staff()
         roles = demo.ensure_demo_role_users()
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(
+            f"  Superuser login (everything, staff accounts too): username: {username}  password: {password}"
+        )
         for role, role_user, role_password in roles:
             self.stdout.write(f"  {role} login: username: {role_user}  password: {role_password}")
+        base = settings.SITE_URL or f"http://127.0.0.1:{port}"
         self.stdout.write(
             self.style.WARNING(
-                f"Staff admin login: http://127.0.0.1:8000/admin/  username: {username}  password: {password}"
+                f"Staff admin: {base}/admin/ (if runserver prints another address, add /admin/ to that one)"
             )
         )
