@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from axes import admin as axes_admin
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse
@@ -26,7 +30,7 @@ from clinic import uploads
 from . import availability as engine
 from . import dayplan, exports, roles, selectors
 from .choices import AppointmentSource, AppointmentStatus
-from .forms import parse_iso_date
+from .forms import parse_iso_date, validate_clinic_date
 from .models import (
     Appointment,
     BookingPolicy,
@@ -77,6 +81,15 @@ class ServiceSaveMixin:
 
         refusing = type(form.__name__, (form,), {"clean": clean})
         return refusing
+
+
+# Dates staff type are held to the clinic's years, as the booking pages' are: year 9999
+# would overflow the availability checks, and a closure from year 1 to 9999 would make
+# every booking page walk through millions of days.
+CLINIC_DATES = {
+    models.DateField: {"validators": [validate_clinic_date]},
+    models.DateTimeField: {"validators": [validate_clinic_date]},
+}
 
 
 class TechniqueLengthFormSet(BaseInlineFormSet):
@@ -196,6 +209,8 @@ class WorkingHoursFormSet(BaseInlineFormSet):
             data = getattr(form, "cleaned_data", None)
             if not data or data.get("DELETE") or not data.get("start") or not data.get("end"):
                 continue
+            if data.get("weekday") is None:
+                continue  # the row's own error says so
             kept.append((data["weekday"], data["start"], data["end"]))
         return kept
 
@@ -264,6 +279,7 @@ class TimeOffInline(admin.TabularInline):
     extra = 0
     fields = ["start", "end", "reason", "keep_appointments"]
     ordering = ["-start"]
+    formfield_overrides = CLINIC_DATES
 
 
 @admin.register(Therapist)
@@ -397,6 +413,7 @@ class TherapistAdmin(ServiceSaveMixin, admin.ModelAdmin):
 class ClosureAdmin(admin.ModelAdmin):
     list_display = ["reason", "first_day", "last_day"]
     date_hierarchy = "first_day"
+    formfield_overrides = CLINIC_DATES
 
 
 @admin.register(BookingPolicy)
@@ -600,6 +617,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
     list_per_page = 50
     actions = ["mark_completed", "mark_no_show", "cancel_selected", "export_csv"]
     change_form_template = "admin/booking/appointment/change_form.html"
+    formfield_overrides = CLINIC_DATES
     readonly_fields = [
         "reference",
         "duration_minutes",
@@ -819,3 +837,18 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
 # The task results, shown to staff as the email outbox.
 from . import admin_outbox  # noqa: E402, F401
+
+# --------------------------------------------------------------------------- sign-in lockouts
+
+if admin.site.is_registered(AccessAttempt):
+    # django-axes' "Clean up expired attempts" reads the time of the request from an
+    # attribute it sets only while someone signs in, so from the list it failed with a
+    # server error every time. The action itself is unchanged.
+    admin.site.unregister(AccessAttempt)
+
+    @admin.register(AccessAttempt)
+    class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+        @admin.action(description=axes_admin.AccessAttemptAdmin.cleanup_expired_attempts.short_description)
+        def cleanup_expired_attempts(self, request, queryset):
+            AxesProxyHandler.update_request(request)
+            return super().cleanup_expired_attempts(request, queryset)

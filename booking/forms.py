@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +18,34 @@ from .services import appointments
 ANY = "any"
 MAX_DAYS = 31
 
+# The dates the clinic can mean. Python's own limits (years 1 and 9999) are too close:
+# the pages and the availability engine look a day behind and weeks ahead, which would
+# overflow there. Every date or time typed in (query strings, staff forms) is checked
+# against these, so nothing past them reaches the selectors.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2200, 12, 31)
+
+
+def validate_clinic_date(value: date | datetime) -> None:
+    """Refuse a date (or a time on a date) outside the years a clinic can mean."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValidationError(
+            _("Choose a date between %(first)s and %(last)s."),
+            code="out_of_range",
+            params={"first": EARLIEST_DATE.year, "last": LATEST_DATE.year},
+        )
+
+
+class ClinicDateField(forms.DateField):
+    """A date written 2026-11-24, within the clinic's years."""
+
+    default_validators = [validate_clinic_date]
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        super().__init__(**kwargs)
+
 
 class AvailabilityQueryForm(forms.Form):
     """The availability API's query string: technique, length, therapist, start, days."""
@@ -24,7 +53,7 @@ class AvailabilityQueryForm(forms.Form):
     technique = forms.SlugField(max_length=80)
     length = forms.IntegerField(min_value=1, max_value=600)
     therapist = forms.SlugField(max_length=100, required=False)
-    start = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+    start = ClinicDateField(required=False)
     days = forms.IntegerField(min_value=1, max_value=MAX_DAYS, required=False)
 
     def clean_technique(self) -> Technique:
@@ -73,6 +102,7 @@ class ClinicDateTimeField(forms.Field):
     as the clinic's local time."""
 
     default_error_messages = {"invalid": _("That is not a time we recognise.")}
+    default_validators = [validate_clinic_date]
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -132,8 +162,8 @@ class BookingChoiceForm(forms.Form):
 class TimesForm(BookingChoiceForm):
     """The day page: which week of the strip, and which day's times to show."""
 
-    week = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
-    day = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+    week = ClinicDateField(required=False)
+    day = ClinicDateField(required=False)
 
 
 class SlotForm(BookingChoiceForm):
@@ -269,8 +299,8 @@ def client_details_from(data: dict) -> appointments.ClientDetails:
 
 
 class RescheduleTimesForm(forms.Form):
-    week = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
-    day = forms.DateField(input_formats=["%Y-%m-%d"], required=False)
+    week = ClinicDateField(required=False)
+    day = ClinicDateField(required=False)
 
 
 class RescheduleSlotForm(forms.Form):
@@ -281,6 +311,6 @@ def parse_iso_date(raw: str) -> date:
     """A date written 2026-11-24, within years a clinic can mean (so that stepping a day
     either side never overflows). Raises ValueError otherwise."""
     day = date.fromisoformat(raw.strip())
-    if not 1900 <= day.year <= 2200:
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
         raise ValueError(f"year out of range: {day.year}")
     return day

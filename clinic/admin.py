@@ -2,16 +2,130 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
+from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
+from django.db import DataError, NotSupportedError
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+
+# Lookups the admin lets any local field take from the query string, but which no admin
+# page uses and the database may refuse at run time: a pattern PostgreSQL cannot compile
+# ("invalid regular expression"), or a range the admin passes on as a plain string.
+UNSAFE_LOOKUPS = {"regex", "iregex", "range"}
+
+
+def unreadable_query(request) -> bool:
+    """A query string no admin page can use: a NUL character (PostgreSQL refuses it in any
+    text, so a list filter or an autocomplete search would fail), or a regex lookup."""
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in value for value in values):
+            return True
+        if UNSAFE_LOOKUPS & set(key.split("__")[1:]):
+            return True
+    return False
+
+
+class ForgivingChangeList(ChangeList):
+    """Django's change list, reading filters that Python cannot even turn into SQL as
+    filters it cannot use, as Django does with other bad filters (back to the whole list
+    with ``?e=1``), not as a server error. Examples: a date hierarchy beyond the calendar
+    (``?start__year=2147483648``, or December 9999 whose next month is in year 10000), a
+    year lookup by hand (``?start__year__gte=99999999999``), a lookup the database does
+    not support, or a NUL character the PostgreSQL driver refuses."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+    def get_results(self, request):
+        # The first queries with the filters. Python's errors are raised while the SQL is
+        # built, before it is sent; DataError is the database refusing a value (PostgreSQL:
+        # a time zone offset beyond 16 hours, "2026-01-01T00:00-23:59"). Requests run in
+        # autocommit (no ATOMIC_REQUESTS), so the connection is still usable afterwards.
+        try:
+            return super().get_results(request)
+        except (OverflowError, ValueError, NotSupportedError, DataError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
+class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Django's, with an id beyond SQLite's integers ("Python int too large to convert to
+    SQLite INTEGER", raised before the query is sent) read as a choice that does not exist."""
+
+    def _check_values(self, value):
+        try:
+            return super()._check_values(value)
+        except OverflowError:
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": "…"}
+            ) from None
+
+
+class ForgivingChangeListMixin:
+    """What the site adds to every model admin (see ``ClinicAdminSite.register``)."""
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", ModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_changelist(self, request, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        # An admin with a change list of its own keeps it.
+        return ForgivingChangeList if changelist is ChangeList else changelist
+
+    def response_action(self, request, queryset):
+        # Django filters by the selected ids as posted; one that is not an id of this
+        # model (or beyond the database's integers) would fail inside the query.
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                self.opts.pk.clean(value, None)
+        except ValidationError:
+            self.message_user(
+                request, _("The selection could not be read; nothing was changed."), messages.WARNING
+            )
+            return None
+        return super().response_action(request, queryset)
 
 
 class ClinicAdminSite(admin.AdminSite):
     site_title = settings.CLINIC["name"]
     site_header = _("%(name)s: staff") % {"name": settings.CLINIC["name"]}
     index_title = _("Run the clinic")
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every model admin, other apps' included (the task results), gets the forgiving
+        change list, so no filter typed into an address is a server error."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, ForgivingChangeListMixin):
+            admin_class = type(
+                admin_class.__name__,
+                (ForgivingChangeListMixin, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
+
+    def admin_view(self, view, cacheable=False):
+        """Every admin page, Django's and other apps' included, answers a query string it
+        cannot read with a 400 page, before any list filter or search reaches the database."""
+
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            if unreadable_query(request):
+                context = {**self.each_context(request), "title": _("This address cannot be read")}
+                return TemplateResponse(request, "admin/bad_query.html", context, status=400)
+            return view(request, *args, **kwargs)
+
+        return super().admin_view(guarded, cacheable)
 
     def get_urls(self):
         from booking.admin_schedule import ScheduleView

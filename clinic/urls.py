@@ -6,7 +6,6 @@ from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path, re_path
 from django.views.generic import TemplateView
-from django.views.static import serve
 
 from articles.sitemaps import ArticleSitemap, StaticViewSitemap
 
@@ -30,10 +29,8 @@ urlpatterns = [
 ]
 
 if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    urlpatterns += static(settings.MEDIA_URL, view=views.media)
 elif settings.SERVE_MEDIA:
     # Uploaded pictures (validated images with random names) for a site with no separate
     # web server in front; set SERVE_MEDIA=false when one serves /media/ itself.
-    urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}, name="media")
-    ]
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", views.media, name="media")]

@@ -1,10 +1,13 @@
 """Site-wide pages."""
 
+import errno
+
 from django.conf import settings
-from django.http import HttpResponseServerError
+from django.http import Http404, HttpResponseServerError
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.generic import TemplateView
+from django.views.static import serve
 
 from articles.models import Article
 
@@ -18,6 +21,18 @@ class HomeView(TemplateView):
             Article.objects.published().prefetch_related("topics").order_by("-published_at")[:3]
         )
         return context
+
+
+def media(request, path: str):
+    """Uploaded pictures from ``MEDIA_ROOT``, by Django's static ``serve``. A name longer
+    than the file system allows (ENAMETOOLONG) cannot be a stored file: a 404, not a
+    server error."""
+    try:
+        return serve(request, path, document_root=settings.MEDIA_ROOT)
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            raise Http404("No such file.") from None
+        raise
 
 
 @requires_csrf_token

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -133,6 +133,35 @@ def test_working_hours_overlap_is_a_form_error(staff_client, swedish):
     data["working_hours-1-end"] = "17:00"
     assert staff_client.post(url, data).status_code == 302
     assert therapist.working_hours.count() == 2
+
+
+def test_working_hours_row_without_a_weekday_is_a_form_error(staff_client, swedish):
+    therapist = TherapistFactory(techniques=[swedish], hours={})
+    data = {
+        "name": therapist.name, "slug": therapist.slug, "bio": "", "techniques": [swedish.pk], "active": "on",
+        "working_hours-TOTAL_FORMS": "2", "working_hours-INITIAL_FORMS": "0",
+        "working_hours-MIN_NUM_FORMS": "0", "working_hours-MAX_NUM_FORMS": "1000",
+        "working_hours-0-weekday": "0", "working_hours-0-start": "09:00", "working_hours-0-end": "13:00",
+        "working_hours-1-weekday": "", "working_hours-1-start": "14:00", "working_hours-1-end": "17:00",
+        "time_off-TOTAL_FORMS": "0", "time_off-INITIAL_FORMS": "0",
+        "time_off-MIN_NUM_FORMS": "0", "time_off-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    response = staff_client.post(f"/admin/booking/therapist/{therapist.pk}/change/", data)
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    assert not therapist.working_hours.exists()
+
+
+@pytest.mark.parametrize("day", [date(9999, 12, 31), date(1899, 12, 31), date(2201, 1, 1)])
+def test_staff_booking_at_the_edge_of_the_calendar_is_a_form_error(staff_client, swedish, swedish_60, day):
+    therapist = TherapistFactory(techniques=[swedish])
+    start = datetime.combine(day, datetime.min.time().replace(hour=23))
+    response = staff_client.post(
+        ADD, add_data(therapist, swedish, swedish_60, start, allow_outside_hours="on")
+    )
+    assert response.status_code == 200
+    assert "Choose a date between 1900 and 2200." in response.content.decode()
+    assert not Appointment.objects.exists()
 
 
 # --------------------------------------------------------------------------- roles
@@ -515,6 +544,23 @@ def test_time_off_clear_of_appointments_saves_without_a_question(staff_client, s
     url = f"/admin/booking/therapist/{therapist.pk}/change/"
     assert staff_client.post(url, _therapist_form(therapist, swedish, **span)).status_code == 302
     assert TimeOff.objects.count() == 1
+
+
+def test_time_off_and_closures_stay_within_the_clinics_years(staff_client, swedish):
+    from booking.models import Closure, TimeOff
+
+    therapist = TherapistFactory(techniques=[swedish], hours={})
+    span = {"start_0": "01/01/2026", "start_1": "09:00", "end_0": "31/12/9999", "end_1": "17:00"}
+    url = f"/admin/booking/therapist/{therapist.pk}/change/"
+    response = staff_client.post(url, _therapist_form(therapist, swedish, **span))
+    assert response.status_code == 200
+    assert "Choose a date between 1900 and 2200." in response.content.decode()
+    # A closure over every day there is would make each booking page walk millions of days.
+    closure = {"reason": "Forever", "first_day": "01/01/1899", "last_day": "31/12/9999"}
+    response = staff_client.post("/admin/booking/closure/add/", closure)
+    assert response.status_code == 200
+    assert "Choose a date between 1900 and 2200." in response.content.decode()
+    assert not TimeOff.objects.exists() and not Closure.objects.exists()
 
 
 def test_therapist_page_shows_the_week_photo_and_schedule_link(staff_client, swedish):

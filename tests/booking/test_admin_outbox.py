@@ -81,7 +81,8 @@ def test_the_outbox_finds_an_appointment_by_reference(book, reception):
     first, second = book(0), book(2)
     html = reception.get(OUTBOX, {"q": second.reference}).content.decode()
     assert second.reference in html and first.reference not in html
-    assert reception.get(OUTBOX, {"q": "\x00"}).status_code == 200
+    # A NUL cannot be searched for: the staff site refuses it in any address (clinic/admin.py).
+    assert reception.get(OUTBOX, {"q": "\x00"}).status_code == 400
 
 
 def test_the_outbox_query_count_does_not_grow_with_its_rows(book, reception):

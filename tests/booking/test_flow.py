@@ -413,6 +413,16 @@ def test_malformed_start_is_a_400_not_a_500(client, anna, start):
     assert "We could not use that choice" in response.content.decode()
 
 
+@pytest.mark.parametrize("start", ["9999-12-31T23:00", "0001-01-01T00:00", "9999-12-31T10:00:00+00:00"])
+def test_start_at_the_edge_of_the_calendar_is_a_400_not_a_500(client, anna, start):
+    for name in ("booking:details", "booking:review"):
+        response = client.get(
+            reverse(name, args=["swedish"]), {"length": 60, "therapist": "any", "start": start}
+        )
+        assert response.status_code == 400
+        assert "Choose a date between 1900 and 2200." in response.content.decode()
+
+
 def test_start_without_offset_is_read_as_clinic_time_and_unencoded_plus_survives(client, anna):
     naive = client.get(
         reverse("booking:details", args=["swedish"]), {"length": 60, "start": "2026-11-24T10:00"}
@@ -799,6 +809,15 @@ def test_reschedule_onto_a_closed_day_says_closed(client, booked):
     assert "The clinic is closed on Wednesday 25 November: Holiday." in response.content.decode()
     booked.refresh_from_db()
     assert booked.start == at(TUESDAY, "10:00")
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:00", "0001-01-01T00:00"])
+def test_reschedule_to_the_edge_of_the_calendar_is_a_400_not_a_500(client, booked, start):
+    confirm = reverse("booking:appointment-reschedule-confirm", args=[booked.manage_token])
+    for response in (client.get(confirm, {"start": start}), client.post(f"{confirm}?start={start}")):
+        assert response.status_code == 400
+        assert "Choose a date between 1900 and 2200." in response.content.decode()
+    assert Appointment.objects.get().start == at(TUESDAY, "10:00")
 
 
 def test_reschedule_to_a_taken_time_keeps_the_old_one(client, booked, anna):

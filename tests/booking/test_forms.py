@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from booking.forms import ClientDetailsForm, ClinicDateTimeField, SlotForm, client_details_from
 
@@ -87,6 +88,29 @@ def test_parse_iso_date_accepts_clinic_years_only():
     for bad in ("9999-12-31", "0001-01-01", "24/11/2026", "", "2026-13-01"):
         with pytest.raises(ValueError):
             parse_iso_date(bad)
+
+
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("1900-01-01", True),
+        ("2200-12-31", True),
+        ("1899-12-31", False),
+        ("2201-01-01", False),
+        ("9999-12-31", False),
+        ("0001-01-01", False),
+    ],
+)
+def test_clinic_dates_and_times_stay_within_the_clinics_years(value, ok):
+    from booking.forms import ClinicDateField, ClinicDateTimeField
+
+    for field, text in ((ClinicDateField(), value), (ClinicDateTimeField(), f"{value}T10:00")):
+        if ok:
+            field.clean(text)
+        else:
+            with pytest.raises(ValidationError) as error:
+                field.clean(text)
+            assert error.value.error_list[0].code == "out_of_range"
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,14 @@ def test_bad_parameters_get_a_400_naming_the_parameter(client, swedish, params, 
     assert field in response.json()["error"]
 
 
+@pytest.mark.parametrize("start", ["9999-12-31", "0001-01-01", "1899-12-31", "2201-01-01"])
+def test_dates_at_the_edge_of_the_calendar_are_a_json_400(client, swedish, start):
+    TherapistFactory(techniques=[swedish])
+    response = client.get(API, {"technique": "swedish", "length": 60, "start": start, "days": 31})
+    assert response.status_code == 400
+    assert response.json() == {"error": {"start": ["Choose a date between 1900 and 2200."]}}
+
+
 def test_therapist_who_does_not_offer_the_technique_is_a_400(client, swedish):
     TherapistFactory(techniques=[swedish])
     TherapistFactory(slug="no-swedish")

@@ -79,3 +79,17 @@ def test_500_page_claims_staff_were_told_only_when_admins_get_the_email(monkeypa
 def test_static_files_are_served_by_whitenoise_in_production_storage(settings):
     assert settings.STORAGES["staticfiles"]["BACKEND"] != ""
     assert "whitenoise.middleware.WhiteNoiseMiddleware" in settings.MIDDLEWARE
+
+
+@pytest.mark.parametrize("path", ["a" * 300, "therapists/" + "a" * 300, "a" * 200 + "/" + "b" * 256])
+def test_media_names_longer_than_the_file_system_allows_are_404(client, settings, path):
+    (settings.MEDIA_ROOT / "therapists").mkdir(parents=True)
+    assert client.get(f"/media/{path}").status_code == 404
+
+
+def test_media_files_are_still_served(client, settings):
+    (settings.MEDIA_ROOT / "therapists").mkdir(parents=True)
+    (settings.MEDIA_ROOT / "therapists" / "photo.txt").write_text("hello")
+    response = client.get("/media/therapists/photo.txt")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"hello"
