@@ -28,3 +28,76 @@ class Weekday(models.IntegerChoices):
     FRIDAY = 4, _("Friday")
     SATURDAY = 5, _("Saturday")
     SUNDAY = 6, _("Sunday")
+
+
+class Pressure(models.TextChoices):
+    LIGHT = "light", _("Light")
+    MEDIUM = "medium", _("Medium")
+    FIRM = "firm", _("Firm")
+
+
+class TherapistPreference(models.TextChoices):
+    NONE = "none", _("No preference")
+    NAMED = "named", _("A named therapist")
+    FEMALE = "female", _("A female therapist")
+    MALE = "male", _("A male therapist")
+
+
+class RuleOutcome(models.TextChoices):
+    """What an answer to a health question leads to, mildest first."""
+
+    ALLOW = "allow", _("Allow")
+    FLAG = "flag", _("Flag for the therapist")
+    DOCTOR_NOTE = "doctor_note", _("Needs a doctor's note")
+    CALL = "call", _("Cannot be booked online: please call")
+
+
+# The strictest outcome of all the rules that match wins.
+OUTCOME_SEVERITY = {
+    RuleOutcome.ALLOW: 0,
+    RuleOutcome.FLAG: 1,
+    RuleOutcome.DOCTOR_NOTE: 2,
+    RuleOutcome.CALL: 3,
+}
+
+
+class IntakeSource(models.TextChoices):
+    ONLINE = "online", _("Online, by the client")
+    STAFF = "staff", _("By staff, as told by the client")
+    MIGRATED = "migrated", _("Carried over from the booking")
+
+
+class PolicyKind(models.TextChoices):
+    CANCELLATION = "cancellation", _("Cancellation policy")
+    TREATMENT_CONSENT = "treatment_consent", _("Treatment consent")
+
+
+class ConsentMethod(models.TextChoices):
+    ONLINE_TICK = "online_tick", _("Ticked online")
+    TYPED_NAME = "typed_name", _("Typed their name online")
+    STAFF_PHONE = "staff_phone", _("Told staff (phone or in person)")
+
+
+class BodyArea(models.TextChoices):
+    HEAD = "head", _("Head and face")
+    NECK = "neck", _("Neck")
+    SHOULDERS = "shoulders", _("Shoulders")
+    UPPER_BACK = "upper_back", _("Upper back")
+    LOWER_BACK = "lower_back", _("Lower back")
+    ARMS = "arms", _("Arms")
+    HANDS = "hands", _("Hands")
+    CHEST = "chest", _("Chest")
+    ABDOMEN = "abdomen", _("Abdomen")
+    HIPS = "hips", _("Hips and glutes")
+    LEGS = "legs", _("Legs")
+    FEET = "feet", _("Feet")
+
+
+class HealthAccessKind(models.TextChoices):
+    """What a member of staff looked at, for the record of who saw health data."""
+
+    INTAKE = "intake", _("Health answers")
+    NOTE = "note", _("Treatment note")
+    DOCTOR_NOTE = "doctor_note", _("Doctor's note")
+    CLIENT_RECORD = "client_record", _("Client record with health data")
+    EXPORT = "export", _("Export of the client's data")

@@ -16,13 +16,28 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
+from encrypted_fields.fields import EncryptedTextField
+from phonenumber_field.modelfields import PhoneNumberField
 
+from clinic.fields import EncryptedJSONField
 from clinic.text import single_line
 from clinic.uploads import DetectedFormatImageField
 from clinic.validators import validate_hero_image, validate_photo
 
 from .availability import day_span
-from .choices import OCCUPYING_STATUSES, AppointmentSource, AppointmentStatus, Weekday
+from .choices import (
+    OCCUPYING_STATUSES,
+    AppointmentSource,
+    AppointmentStatus,
+    ConsentMethod,
+    HealthAccessKind,
+    IntakeSource,
+    PolicyKind,
+    Pressure,
+    RuleOutcome,
+    TherapistPreference,
+    Weekday,
+)
 
 
 def _random_name(folder: str, filename: str) -> str:
@@ -284,6 +299,105 @@ class BookingPolicy(models.Model):
         return policy
 
 
+def private_storage():
+    """Storage for files only staff may fetch (doctors' notes): outside MEDIA_ROOT, so no
+    web server or /media/ URL ever serves them; views stream them after a permission check."""
+    from django.core.files.storage import FileSystemStorage
+
+    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+
+
+def email_key(email: str) -> str:
+    """How an email address is matched to a client: case and surrounding spaces ignored."""
+    return (email or "").strip().lower()
+
+
+class ClientQuerySet(models.QuerySet):
+    def current(self) -> ClientQuerySet:
+        """Clients not erased and not merged into another record."""
+        return self.filter(erased_at__isnull=True, merged_into__isnull=True)
+
+
+class Client(models.Model):
+    """A person who has massages here: one record across all their visits."""
+
+    name = models.CharField(_("name"), max_length=120)
+    email = models.EmailField(_("email"), blank=True)
+    # email_key() of the email: what online bookings match on. Unique when present, so two
+    # simultaneous first bookings with one new address end with one client.
+    email_key = models.CharField(max_length=254, blank=True, editable=False)
+    phone = PhoneNumberField(_("phone"), blank=True, help_text=_("Any format; stored in international form."))
+    date_of_birth = models.DateField(_("date of birth"), null=True, blank=True)
+    pressure = models.CharField(_("preferred pressure"), max_length=10, choices=Pressure.choices, blank=True)
+    areas_to_avoid = models.TextField(_("areas to avoid"), blank=True, max_length=1000)
+    therapist_preference = models.CharField(
+        _("therapist preference"),
+        max_length=10,
+        choices=TherapistPreference.choices,
+        default=TherapistPreference.NONE,
+    )
+    preferred_therapist = models.ForeignKey(
+        "Therapist",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="preferred_by",
+        verbose_name=_("preferred therapist"),
+        help_text=_("Used when the preference is a named therapist."),
+    )
+    preference_notes = models.TextField(_("other preferences"), blank=True, max_length=2000)
+    # Marketing is asked and recorded apart from booking: agreeing to one never implies the other.
+    marketing_consent_at = models.DateTimeField(_("agreed to news by email"), null=True, blank=True)
+    marketing_withdrawn_at = models.DateTimeField(_("withdrew from news by email"), null=True, blank=True)
+    # When staff last checked the details with the client: details a client types online
+    # never overwrite verified ones unless they are newer and the client confirmed them.
+    verified_at = models.DateTimeField(_("details verified"), null=True, blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+        editable=False,
+    )
+    erased_at = models.DateTimeField(_("erased"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = ClientQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["phone"], name="client_phone")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email_key"],
+                condition=~Q(email_key="") & Q(merged_into__isnull=True),
+                name="client_email_key_unique",
+            ),
+        ]
+        permissions = [
+            ("view_health_data", "Can see health answers and doctor's notes"),
+            ("export_client", "Can export everything held about a client"),
+            ("erase_client", "Can erase a client"),
+            ("merge_clients", "Can merge duplicate clients"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        # A derived column, not a side effect: it must always match the email it comes from.
+        self.email_key = email_key(self.email)
+        if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "email_key"}
+        super().save(*args, **kwargs)
+
+
 def manage_signer() -> signing.Signer:
     # A salt of its own: a value signed anywhere else on the site is never a valid token.
     return signing.Signer(salt="booking.appointment-manage")
@@ -334,6 +448,17 @@ class Appointment(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.CONFIRMED
     )
+    # Nullable only until every path sets it (the data migration fills existing rows).
+    client = models.ForeignKey(
+        Client,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        verbose_name=_("client"),
+    )
+    # The contact details as given for this booking (what emails use); the client record
+    # holds the person's current, verified details.
     client_name = models.CharField(_("client name"), max_length=120)
     client_email = models.EmailField(_("client email"))
     client_phone = models.CharField(_("client phone"), max_length=40)
@@ -478,3 +603,269 @@ class TaskWorker(models.Model):
 
     def __str__(self) -> str:
         return self.worker_id
+
+
+class HealthQuestion(models.Model):
+    """A question asked before a massage; managers edit the wording and the help."""
+
+    key = models.SlugField(
+        _("code"), max_length=40, unique=True, help_text=_("A short fixed name the rules refer to.")
+    )
+    text = models.CharField(_("question"), max_length=200)
+    help_text = models.CharField(_("help"), max_length=300, blank=True)
+    details_label = models.CharField(
+        _("details to ask for"),
+        max_length=120,
+        blank=True,
+        help_text=_("Asked when the answer is yes, e.g. 'Which medication?'. Empty: none."),
+    )
+    number_label = models.CharField(
+        _("number to ask for"),
+        max_length=120,
+        blank=True,
+        help_text=_("Asked when the answer is yes, e.g. 'How many weeks?'. Empty: none."),
+    )
+    active = models.BooleanField(_("asked"), default=True)
+    display_order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["display_order", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class HealthRule(models.Model):
+    """What a yes (or a number in a range) to a health question leads to, for one
+    technique or for all. The strictest matching rule wins."""
+
+    question = models.ForeignKey(HealthQuestion, on_delete=models.CASCADE, related_name="rules")
+    technique = models.ForeignKey(
+        "Technique",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="health_rules",
+        help_text=_("Empty: every technique."),
+    )
+    number_min = models.PositiveIntegerField(
+        _("from (number)"), null=True, blank=True, help_text=_("Only when the number is at least this.")
+    )
+    number_max = models.PositiveIntegerField(
+        _("up to (number)"), null=True, blank=True, help_text=_("Only when the number is at most this.")
+    )
+    outcome = models.CharField(_("outcome"), max_length=12, choices=RuleOutcome.choices)
+    staff_note = models.CharField(
+        _("note for the therapist"), max_length=300, blank=True, help_text=_("Why, and what to do.")
+    )
+    active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        ordering = ["question", "technique", "number_min"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(number_min__isnull=True)
+                | Q(number_max__isnull=True)
+                | Q(number_min__lte=F("number_max")),
+                name="health_rule_range_order",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.key}: {self.get_outcome_display()}"
+
+
+class HealthIntake(models.Model):
+    """The health answers a client gave for one visit: what was true then, never
+    overwritten. Encrypted at rest."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="intakes")
+    appointment = models.OneToOneField(
+        "Appointment", on_delete=models.SET_NULL, null=True, blank=True, related_name="intake"
+    )
+    # {question key: {"yes": bool, "details": str, "number": int | None}}
+    answers = EncryptedJSONField(_("answers"), default=dict, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=12, choices=RuleOutcome.choices, default=RuleOutcome.ALLOW
+    )
+    # The question keys flagged for the therapist, encrypted like the answers; `flagged`
+    # alone is plain so lists can be filtered without decrypting.
+    flags = EncryptedJSONField(_("flags"), default=list, blank=True)
+    flagged = models.BooleanField(_("has flags"), default=False)
+    unchanged_since = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The earlier answers the client confirmed had not changed."),
+    )
+    source = models.CharField(
+        _("given"), max_length=10, choices=IntakeSource.choices, default=IntakeSource.ONLINE
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("given at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"{self.client} ({self.created_at:%Y-%m-%d})" if self.created_at else str(self.client)
+
+
+class DoctorNote(models.Model):
+    """A doctor's note a rule asked for: uploaded by the client, or marked received by staff."""
+
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, null=True, blank=True, related_name="doctor_notes"
+    )
+    appointment = models.ForeignKey(
+        "Appointment", on_delete=models.SET_NULL, null=True, blank=True, related_name="doctor_notes"
+    )
+    file = models.FileField(_("file"), storage=private_storage, upload_to="doctor-notes/", blank=True)
+    content_type = models.CharField(max_length=50, blank=True, editable=False)
+    # Links an upload made during an online booking to the booking once it is confirmed.
+    draft_token = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    uploaded_at = models.DateTimeField(_("uploaded"), null=True, blank=True)
+    received_at = models.DateTimeField(_("marked received"), null=True, blank=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("doctor's note")
+        verbose_name_plural = _("doctors' notes")
+
+    def __str__(self) -> str:
+        return str(_("Doctor's note %(id)s")) % {"id": self.pk}
+
+
+class PolicyText(models.Model):
+    """One version of a text clients agree to. A change is a new version; bookings keep
+    the version they agreed to."""
+
+    kind = models.CharField(_("text"), max_length=20, choices=PolicyKind.choices)
+    version = models.PositiveIntegerField(_("version"), editable=False)
+    body = models.TextField(_("wording"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        get_latest_by = "version"
+        verbose_name = _("policy text")
+        constraints = [models.UniqueConstraint(fields=["kind", "version"], name="policy_text_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version}"
+
+
+class Consent(models.Model):
+    """A client's agreement to one version of a policy text, for one booking."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
+    appointment = models.ForeignKey(
+        "Appointment", on_delete=models.CASCADE, null=True, blank=True, related_name="consents"
+    )
+    policy = models.ForeignKey(PolicyText, on_delete=models.PROTECT, related_name="consents")
+    agreed_at = models.DateTimeField(_("agreed at"))
+    method = models.CharField(_("how"), max_length=12, choices=ConsentMethod.choices)
+    typed_name = models.CharField(_("name typed"), max_length=120, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-agreed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.policy}"
+
+
+class TreatmentNote(models.Model):
+    """The treating therapist's clinical note (SOAP) for one appointment. Signing locks it;
+    later corrections are addenda. Encrypted at rest."""
+
+    appointment = models.OneToOneField("Appointment", on_delete=models.PROTECT, related_name="treatment_note")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    subjective = EncryptedTextField(_("subjective (what the client reports)"), blank=True)
+    objective = EncryptedTextField(_("objective (what you found and did)"), blank=True)
+    areas = EncryptedJSONField(_("areas treated"), default=list, blank=True)  # BodyArea codes
+    pressure = models.CharField(_("pressure used"), max_length=10, choices=Pressure.choices, blank=True)
+    assessment = EncryptedTextField(_("assessment"), blank=True)
+    plan = EncryptedTextField(_("plan"), blank=True)
+    signed_at = models.DateTimeField(_("signed"), null=True, blank=True, editable=False)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    # Notes are never deleted; a manager may withdraw one (logged).
+    deleted_at = models.DateTimeField(_("withdrawn"), null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("view_all_treatment_notes", "Can read every therapist's treatment notes")]
+
+    def __str__(self) -> str:
+        return str(_("Treatment note for %(reference)s")) % {"reference": self.appointment.reference}
+
+
+class NoteAddendum(models.Model):
+    """A correction or addition to a signed treatment note, with its author and time."""
+
+    note = models.ForeignKey(TreatmentNote, on_delete=models.PROTECT, related_name="addenda")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    text = EncryptedTextField(_("addendum"))
+    created_at = models.DateTimeField(_("written"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = _("note addenda")
+
+    def __str__(self) -> str:
+        return str(_("Addendum to %(note)s")) % {"note": self.note}
+
+
+class HealthDataAccess(models.Model):
+    """One look by staff at a client's health data or notes: who, when, what."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Kept as written at the time, so the record survives the account.
+    username = models.CharField(max_length=150)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, related_name="health_accesses")
+    kind = models.CharField(max_length=20, choices=HealthAccessKind.choices)
+    object_id = models.PositiveBigIntegerField(null=True, blank=True)
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("health data access")
+        verbose_name_plural = _("health data accesses")
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M})"

@@ -78,3 +78,50 @@ def sees_only_own_appointments(user) -> bool:
 
 def is_manager(user) -> bool:
     return user.is_superuser or MANAGER in role_names(user)
+
+
+# Client records, health data and treatment notes (issue 11), granted by their own
+# migration (booking 0016) once the models exist. Codenames, not actions: some are custom.
+# Object-level limits (a therapist sees only their own clients' records and notes; reception
+# sees flags, never answers or note contents) are applied by the admin and selectors.
+CLIENT_RECORD_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    MANAGER: (
+        *(f"{action}_client" for action in _ALL),
+        "view_health_data",
+        "export_client",
+        "erase_client",
+        "merge_clients",
+        *(f"{action}_healthquestion" for action in _ALL),
+        *(f"{action}_healthrule" for action in _ALL),
+        "add_policytext",
+        "view_policytext",
+        "view_consent",
+        "view_healthintake",
+        "view_doctornote",
+        "change_doctornote",
+        "view_treatmentnote",
+        "view_all_treatment_notes",
+        "view_noteaddendum",
+        "view_healthdataaccess",
+    ),
+    RECEPTION: (
+        "add_client",
+        "change_client",
+        "view_client",
+        "view_policytext",
+        "view_consent",
+        "add_consent",
+        "change_doctornote",
+    ),
+    THERAPIST: (
+        "view_client",
+        "view_health_data",
+        "view_healthintake",
+        "view_doctornote",
+        "add_treatmentnote",
+        "change_treatmentnote",
+        "view_treatmentnote",
+        "add_noteaddendum",
+        "view_noteaddendum",
+    ),
+}

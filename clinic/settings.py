@@ -46,6 +46,19 @@ if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
         "development key: set SECRET_KEY to a long random value (or DEBUG=true locally)."
     )
 
+# Health answers, doctors' notes and treatment notes are encrypted at rest
+# (django-fernet-encrypted-fields): each key is derived from SECRET_KEY (and its
+# SECRET_KEY_FALLBACKS) with a salt from FIELD_ENCRYPTION_SALT, newest first. The first
+# salt encrypts; every listed one still decrypts. Rotation: put a new salt first, run
+# `manage.py reencrypt_health_data`, then drop the old salt (README, "Health data").
+DEV_FIELD_ENCRYPTION_SALT = "dev-only-health-data-salt"
+SALT_KEY = env_list("FIELD_ENCRYPTION_SALT", "") or [DEV_FIELD_ENCRYPTION_SALT]
+if not DEBUG and SALT_KEY == [DEV_FIELD_ENCRYPTION_SALT]:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_SALT is not set. With DEBUG off the clinic site refuses to start "
+        "without it: health data is encrypted with keys derived from it and SECRET_KEY."
+    )
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -65,6 +78,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "csp",
     "axes",
+    "phonenumber_field",
     "django_tasks",
     "django_tasks_db",
     "clinic",
@@ -157,6 +171,11 @@ STATICFILES_DIRS = [
 ]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or BASE_DIR / "media")
+# Files only staff may fetch (doctors' notes): never under MEDIA_ROOT, never served by URL.
+PRIVATE_MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", "") or BASE_DIR / "private")
+# Phone numbers typed without a country code are read as this region's (E.164 stored).
+PHONENUMBER_DEFAULT_REGION = os.environ.get("CLINIC_PHONE_REGION", "GB")
+PHONENUMBER_DB_FORMAT = "E164"
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
