@@ -472,9 +472,6 @@ class Appointment(models.Model):
     health_conditions = models.TextField(
         _("conditions or medication"), blank=True, max_length=1000, help_text=_("As told by the client.")
     )
-    policy_agreed_at = models.DateTimeField(
-        _("agreed to the cancellation policy"), null=True, blank=True, editable=False
-    )
     reference = models.CharField(
         _("reference"), max_length=12, unique=True, default=new_reference, editable=False
     )

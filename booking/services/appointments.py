@@ -26,6 +26,7 @@ from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus
 from ..models import Appointment, ClientChange, Technique, TechniqueLength, Therapist
+from . import consent
 
 
 class SlotUnavailable(ValidationError):
@@ -44,6 +45,9 @@ class ClientDetails:
     recent_injury: str = ""
     health_conditions: str = ""
     policy_agreed: bool = False
+    # Consent (issue 11): the typed name or the staff's "agreed by phone"; None when the
+    # caller asked nothing (imports, demo data). See consent.consents_record.
+    agreement: consent.Agreement | None = None
 
 
 def _slot_taken() -> SlotUnavailable:
@@ -314,7 +318,6 @@ def appointment_book(
             pregnant=client.pregnant,
             recent_injury=client.recent_injury.strip(),
             health_conditions=client.health_conditions.strip(),
-            policy_agreed_at=now if client.policy_agreed else None,
             source=source,
             idempotency_key=idempotency_key or None,
         )
@@ -330,6 +333,17 @@ def appointment_book(
             if existing is None:
                 raise
             return existing
+        # Consent (issue 11): which versions of the policy texts this booking agreed to,
+        # when and how. Inside the transaction: a refusal here books nothing.
+        consent.consents_record(
+            client=consent.booking_client(appointment),
+            appointment=appointment,
+            given_name=appointment.client_name,
+            policy_agreed=client.policy_agreed,
+            agreement=client.agreement,
+            online=not staff,
+            now=now,
+        )
         if notify:
             notifications.notify(notifications.EmailKind.CONFIRMATION, appointment)
             if source == AppointmentSource.ONLINE:
