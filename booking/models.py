@@ -794,12 +794,13 @@ class TreatmentNote(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    subjective = EncryptedTextField(_("subjective (what the client reports)"), blank=True)
-    objective = EncryptedTextField(_("objective (what you found and did)"), blank=True)
+    # null=True: the encrypted field stores an empty text as NULL (nothing to encrypt).
+    subjective = EncryptedTextField(_("subjective (what the client reports)"), blank=True, null=True)
+    objective = EncryptedTextField(_("objective (what you found and did)"), blank=True, null=True)
     areas = EncryptedJSONField(_("areas treated"), default=list, blank=True)  # BodyArea codes
     pressure = models.CharField(_("pressure used"), max_length=10, choices=Pressure.choices, blank=True)
-    assessment = EncryptedTextField(_("assessment"), blank=True)
-    plan = EncryptedTextField(_("plan"), blank=True)
+    assessment = EncryptedTextField(_("assessment"), blank=True, null=True)
+    plan = EncryptedTextField(_("plan"), blank=True, null=True)
     signed_at = models.DateTimeField(_("signed"), null=True, blank=True, editable=False)
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
