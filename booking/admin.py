@@ -812,6 +812,8 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         # Built from the object the user may open, never from the raw id in the address.
         if obj is not None and obj.pk is not None:
             context["history"] = selectors.appointment_history(appointment=obj)
+            # Treatment note (issue 11): a link for those who may write or read it.
+            context["treatment_note"] = admin_notes.note_link(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_changeform_initial_data(self, request):
@@ -874,7 +876,8 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
 
 # The task results, shown to staff as the email outbox.
-from . import admin_outbox  # noqa: E402, F401
+# Treatment notes (SOAP) and the versioned policy texts (issue 11): admin_notes.
+from . import admin_notes, admin_outbox  # noqa: E402, F401
 
 # --------------------------------------------------------------------------- sign-in lockouts
 
