@@ -45,17 +45,17 @@ class TreatmentNoteForm(forms.ModelForm):
 
     appointment = forms.ModelChoiceField(
         queryset=Appointment.objects.none(),
-        label=_("appointment"),
+        label=_("Appointment"),
         help_text=_("Your appointments that have started or are completed."),
     )
     areas = forms.MultipleChoiceField(
-        label=_("areas treated"),
+        label=_("Areas treated"),
         choices=BodyArea.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple(attrs={"class": "body-areas"}),
     )
     addendum = forms.CharField(
-        label=_("add an addendum"),
+        label=_("Add an addendum"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_(
