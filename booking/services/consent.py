@@ -173,3 +173,13 @@ def booking_client(appointment: Appointment) -> Client:
     appointment.client = client
     appointment.save(update_fields=["client"])
     return client
+
+
+def consents_of(client: Client):
+    """A client's consent records, newest first, with the text and booking (one query):
+    for the client page."""
+    return (
+        Consent.objects.filter(client=client)
+        .select_related("policy", "appointment", "recorded_by")
+        .order_by("-agreed_at", "-pk")
+    )
