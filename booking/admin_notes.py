@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import formats
@@ -384,7 +385,8 @@ class PolicyTextAdmin(admin.ModelAdmin):
     readonly_fields = ["version", "created_at", "created_by"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("created_by")
+        newest = PolicyText.objects.filter(kind=OuterRef("kind")).order_by("-version").values("version")[:1]
+        return super().get_queryset(request).select_related("created_by").annotate(newest=Subquery(newest))
 
     def get_readonly_fields(self, request, obj=None):
         # The kind of an existing text stays; its wording is the start of the next version.
@@ -398,7 +400,7 @@ class PolicyTextAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("in use now"), boolean=True)
     def current(self, obj: PolicyText) -> bool:
-        return consent.policy_text_current(obj.kind) == obj
+        return obj.version == obj.newest
 
     def save_form(self, request, form, change):
         kind = form.instance.kind if change else form.cleaned_data["kind"]

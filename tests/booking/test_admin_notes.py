@@ -242,3 +242,11 @@ def test_changing_a_policy_text_publishes_a_new_version_and_old_bookings_keep_th
     client.force_login(user_in_role("Reception", "rita"))
     assert client.get("/admin/booking/policytext/").status_code == 200
     assert client.post(f"/admin/booking/policytext/{current.pk}/change/", {"body": "X"}).status_code == 403
+
+
+def test_the_policy_list_marks_the_version_in_use(client, django_assert_max_num_queries):
+    consent.policy_text_publish(kind="cancellation", body="Second wording.", by=None)
+    client.force_login(user_in_role("Manager", "maria"))
+    with django_assert_max_num_queries(12):
+        html = client.get("/admin/booking/policytext/").content.decode()
+    assert html.count('alt="True"') == 2 and html.count('alt="False"') == 1
