@@ -250,3 +250,15 @@ def test_the_policy_list_marks_the_version_in_use(client, django_assert_max_num_
     with django_assert_max_num_queries(12):
         html = client.get("/admin/booking/policytext/").content.decode()
     assert html.count('alt="True"') == 2 and html.count('alt="False"') == 1
+
+
+def test_a_refused_note_is_a_form_error_with_the_input_kept(client, clinic):
+    client.force_login(clinic["anna"])
+    response = client.post(
+        f"{NOTES}add/",
+        {"appointment": clinic["mine"].pk, **note_data(plan="x" * 10_001, objective="Kept words")},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Plan is too long" in html and "Kept words" in html
+    assert not TreatmentNote.objects.exists()
