@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from clinic.text import single_line
+from clinic.text import has_visible_text, single_line
 
 from . import selectors
 from .models import Appointment, Technique, TechniqueLength, Therapist
@@ -275,7 +275,7 @@ class ClientDetailsForm(forms.Form):
         # One plain line: a line break or control character in a name would end up in
         # email headers, greetings and the admin.
         name = single_line(self.cleaned_data["name"])
-        if not name:
+        if not has_visible_text(name):
             raise forms.ValidationError(self.fields["name"].error_messages["required"], code="required")
         return name
 

@@ -487,6 +487,7 @@ OBSTACLE_ORDER = [
     engine.SlotProblem.TAKEN,
     engine.SlotProblem.TIME_OFF,
     engine.SlotProblem.CLOSED,
+    engine.SlotProblem.DAY_OFF,
     engine.SlotProblem.OUTSIDE_HOURS,
 ]
 
@@ -558,11 +559,12 @@ def staff_obstacles(
             obstacles += [Obstacle(problem, time_off=absence) for absence in absences]
         elif problem == engine.SlotProblem.CLOSED:
             obstacles.append(Obstacle(problem, closure_reason=closures[0][2]))
-        elif problem == engine.SlotProblem.OUTSIDE_HOURS:
+        elif problem in (engine.SlotProblem.DAY_OFF, engine.SlotProblem.OUTSIDE_HOURS):
+            # For staff both read as the day's hours ("not working" when there are none).
             todays = tuple(
                 sorted((p for p in periods if p.weekday == local_day.weekday()), key=lambda p: p.start)
             )
-            obstacles.append(Obstacle(problem, periods=todays))
+            obstacles.append(Obstacle(engine.SlotProblem.OUTSIDE_HOURS, periods=todays))
         else:
             obstacles.append(Obstacle(problem))
     return obstacles

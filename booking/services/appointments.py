@@ -122,7 +122,7 @@ def _save_or_taken(appointment: Appointment) -> None:
 POLICY_PROBLEMS = {SlotProblem.PAST, SlotProblem.NOTICE, SlotProblem.HORIZON, SlotProblem.OFF_GRID}
 
 
-def _explain_to_client(*, start: datetime, free: selectors.FreeStarts) -> None:
+def _explain_to_client(*, start: datetime, free: selectors.FreeStarts, therapist: Therapist | None) -> None:
     """Raise the reason that applies when nobody is free at ``start`` online: a policy
     error, the closure, the hours, the time off, or "just taken"."""
     problem = free.why_not(start)
@@ -133,6 +133,7 @@ def _explain_to_client(*, start: datetime, free: selectors.FreeStarts) -> None:
         policy=free.policy,
         day=start.astimezone(free.data.zone),
         closure_reason=free.closure_reason(start.astimezone(free.data.zone).date()),
+        therapist_name=therapist.name if therapist else "",
     )
     if problem in POLICY_PROBLEMS:
         raise ValidationError(message, code=problem.value)
@@ -289,7 +290,7 @@ def appointment_book(
                 raise ValidationError(_("This therapist does not offer this technique."), code="not_offered")
             if staff:
                 raise _slot_taken()
-            _explain_to_client(start=start, free=found)
+            _explain_to_client(start=start, free=found, therapist=therapist)
         if therapist is None:
             chosen_id = engine.pick_therapist(
                 candidates=[t.pk for t in free],
@@ -420,7 +421,7 @@ def appointment_reschedule(
         )
         if not free:
             if by_client:
-                _explain_to_client(start=new_start, free=found)
+                _explain_to_client(start=new_start, free=found, therapist=target)
             _explain_to_staff(
                 therapist=target,
                 technique=appointment.technique,

@@ -375,7 +375,12 @@ def test_a_time_on_a_closed_day_says_closed_not_taken(client, anna):
         assert "has just been booked by someone else" not in html
     # Sundays nobody works: closed too, and a time off or outside the hours says why.
     sunday = client.get(url("booking:details", start=at(TUESDAY - timedelta(days=2), "10:00")))
-    assert sunday.status_code == 400 and "Nobody is working at that time." in sunday.content.decode()
+    assert sunday.status_code == 400
+    assert "The clinic is closed on Sundays." in sunday.content.decode()
+    named = client.get(
+        url("booking:details", start=at(TUESDAY - timedelta(days=2), "10:00"), therapist=anna.slug)
+    )
+    assert "Anna Price does not work on Sundays." in named.content.decode()
     late = client.get(url("booking:details", start=at(TUESDAY + timedelta(days=1), "19:00")))
     assert late.status_code == 400 and "Nobody is working at that time." in late.content.decode()
     from booking.models import TimeOff
