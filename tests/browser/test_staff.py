@@ -25,7 +25,13 @@ from booking.choices import AppointmentSource, AppointmentStatus
 from booking.models import Appointment, TimeOff
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import PHONE, SCREENSHOT_DIR, take_screenshot
-from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory, user_in_role
+from tests.factories import (
+    TechniqueFactory,
+    TechniqueLengthFactory,
+    TherapistFactory,
+    client_for,
+    user_in_role,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -114,6 +120,7 @@ def appointment(therapist, technique, start: datetime, minutes: int = 60, **extr
         "source": AppointmentSource.STAFF,
     }
     fields.update(extra)
+    fields.setdefault("client", client_for(fields["client_name"], fields["client_email"]))
     return Appointment.objects.create(**fields)
 
 
