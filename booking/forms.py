@@ -14,7 +14,8 @@ from clinic.text import single_line
 
 from . import selectors
 from .models import Appointment, Technique, TechniqueLength, Therapist
-from .services import appointments, clients
+from .phones import phone_e164
+from .services import appointments
 
 ANY = "any"
 MAX_DAYS = 31
@@ -201,7 +202,7 @@ class PhoneField(forms.CharField):
         value = super().clean(value)
         if value in self.empty_values:
             return ""
-        normalised = clients.phone_e164(value) if re.fullmatch(PHONE_RE, value) else ""
+        normalised = phone_e164(value) if re.fullmatch(PHONE_RE, value) else ""
         if not normalised:
             raise ValidationError(self.error_messages["invalid"], code="invalid")
         return normalised if self.e164 else value

@@ -174,7 +174,7 @@ def client_for(name: str, email: str, phone: str = ""):
     """The client record rows written straight to the table belong to: the one with this
     email (as online bookings find it), else a new one."""
     from booking.models import Client, email_key
-    from booking.services import clients
+    from booking.phones import phone_e164
 
     found = Client.objects.current().filter(email_key=email_key(email)).first() if email else None
-    return found or Client.objects.create(name=name, email=email, phone=clients.phone_e164(phone))
+    return found or Client.objects.create(name=name, email=email, phone=phone_e164(phone))

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import phonenumbers
-from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -37,22 +35,7 @@ from ..models import (
     HealthIntake,
     email_key,
 )
-
-
-def phone_e164(raw: str) -> str:
-    """``raw`` in international form (+447700900123), read in the clinic's region; empty
-    when it cannot be a phone number. "Possible" (the right length for its country), not
-    "allocated today": see booking.forms.PhoneField for why."""
-    raw = (raw or "").strip()
-    if not raw or len(raw) > 40:
-        return ""
-    try:
-        number = phonenumbers.parse(raw, settings.PHONENUMBER_DEFAULT_REGION)
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_possible_number(number):
-        return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+from ..phones import phone_e164
 
 
 def _typed(*, name: str, email: str, phone: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from booking.models import (
     PolicyText,
     TreatmentNote,
 )
+from booking.phones import phone_e164
 from booking.services import appointments, clients
 from tests.booking.test_concurrency import race
 from tests.conftest import LONDON
@@ -47,7 +48,7 @@ NOW = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
     ],
 )
 def test_phone_e164_reads_any_format_in_the_clinic_region(typed, expected):
-    assert clients.phone_e164(typed) == expected
+    assert phone_e164(typed) == expected
 
 
 @pytest.mark.django_db
