@@ -467,6 +467,7 @@ class AppointmentAdminForm(forms.ModelForm):
             )
             for name in ("client_name", "client_email", "client_phone"):
                 self.fields[name].required = False
+            admin_clients.autocomplete_ids_guarded(self.fields["client"])
         if "client_phone" in self.fields:
             self.fields["client_phone"] = PhoneField(
                 label=self.fields["client_phone"].label,

@@ -198,3 +198,17 @@ def client_link(obj) -> str:
         return "—"
     url = reverse("admin:booking_client_change", args=[obj.client_id])
     return format_html('<a href="{}">{}</a>', url, obj.client.name)
+
+
+def autocomplete_ids_guarded(field: forms.Field) -> None:
+    """The autocomplete widget looks up the submitted value to show it again; a tampered
+    value (letters, a 40-digit number) would be a database error there. Only plausible ids
+    reach the look-up; the field itself says "Select a valid choice"."""
+    widget = getattr(field.widget, "widget", field.widget)
+    original = widget.optgroups
+
+    def optgroups(name, value, attrs=None):
+        plausible = [v for v in value if str(v).isascii() and str(v).isdigit() and len(str(v)) < 19]
+        return original(name, plausible, attrs)
+
+    widget.optgroups = optgroups
