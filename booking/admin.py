@@ -678,6 +678,11 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         "client_record",
     ]
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # The client page links to "all of this client's appointments" (still filtered by
+        # get_queryset, so a therapist sees only their own).
+        return lookup == "client__id__exact" or super().lookup_allowed(lookup, value, request)
+
     @admin.display(description=_("client record"))
     def client_record(self, obj: Appointment) -> str:
         return admin_clients.client_link(obj)

@@ -686,6 +686,10 @@ def client_search_q(term: str) -> Q:
     return match
 
 
+# The client page lists this many upcoming and past visits; the counts cover them all.
+CLIENT_VISITS_SHOWN = 50
+
+
 @dataclass
 class ClientVisits:
     """A client's appointments for their page: upcoming (soonest first), past (latest
@@ -693,6 +697,8 @@ class ClientVisits:
 
     upcoming: list[Appointment]
     past: list[Appointment]
+    upcoming_total: int
+    past_total: int
     visits: int
     no_shows: int
     late_cancellations: int
@@ -700,7 +706,9 @@ class ClientVisits:
 
 
 def client_visits(*, client, therapist: Therapist | None = None, now: datetime | None = None) -> ClientVisits:
-    """Two queries whatever the number of visits. ``therapist`` limits them to that
+    """Two queries whatever the number of visits; the soonest upcoming and the latest past
+    visits are listed (CLIENT_VISITS_SHOWN of each; the appointment list filtered by client
+    has them all). ``therapist`` limits them to that
     therapist's (a therapist's own account). A late cancellation is one made within the
     cancellation cutoff before the start (when it was cancelled: the row's last change)."""
     now = now or timezone.now()
@@ -713,8 +721,10 @@ def client_visits(*, client, therapist: Therapist | None = None, now: datetime |
     past = [a for a in reversed(rows) if a.start < now]
     cancelled = [a for a in rows if a.status == AppointmentStatus.CANCELLED]
     return ClientVisits(
-        upcoming=upcoming,
-        past=past,
+        upcoming=upcoming[:CLIENT_VISITS_SHOWN],
+        past=past[:CLIENT_VISITS_SHOWN],
+        upcoming_total=len(upcoming),
+        past_total=len(past),
         visits=sum(a.status == AppointmentStatus.COMPLETED for a in rows),
         no_shows=sum(a.status == AppointmentStatus.NO_SHOW for a in rows),
         late_cancellations=sum(a.updated_at >= a.start - cutoff for a in cancelled),
