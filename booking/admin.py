@@ -662,6 +662,10 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
     list_select_related = ["therapist", "technique"]
     list_per_page = 50
     autocomplete_fields = ["client"]
+
+    class Media:
+        js = ["js/admin_client_pick.js"]
+
     actions = ["mark_completed", "mark_no_show", "cancel_selected", "export_csv"]
     change_form_template = "admin/booking/appointment/change_form.html"
     formfield_overrides = CLINIC_DATES

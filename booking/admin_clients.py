@@ -13,9 +13,11 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -105,6 +107,27 @@ class ClientAdmin(admin.ModelAdmin):
         # Records merged away are kept for their history but are not anyone's client now.
         queryset = super().get_queryset(request).filter(merged_into__isnull=True)
         return selectors.clients_visible_to(request.user, queryset)
+
+    def get_urls(self):
+        contact = self.admin_site.admin_view(self.contact_view)
+        return [
+            path("<int:client_id>/contact.json", contact, name="booking_client_contact"),
+            *super().get_urls(),
+        ]
+
+    def contact_view(self, request, client_id: int):
+        """A client's contact details for the appointment form (static/js/admin_client_pick.js):
+        only a client the user may see, else 404."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        record = get_object_or_404(self.get_queryset(request), pk=client_id)
+        return JsonResponse(
+            {
+                "name": record.name,
+                "email": record.email,
+                "phone": record.phone.as_national if record.phone else "",
+            }
+        )
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
@@ -212,3 +235,5 @@ def autocomplete_ids_guarded(field: forms.Field) -> None:
         return original(name, plausible, attrs)
 
     widget.optgroups = optgroups
+    # Where the page's script asks for a picked client's details ("0" stands for the id).
+    widget.attrs["data-contact-url"] = reverse("admin:booking_client_contact", args=[0])

@@ -338,3 +338,17 @@ def test_all_of_a_clients_appointments_are_one_link_away(staff_client, swedish, 
         200,
         302,
     )
+
+
+def test_the_contact_details_of_a_picked_client_are_role_scoped(client, swedish, olivia, others):
+    mine = TherapistFactory(techniques=[swedish])
+    appointment_row(mine, swedish, timezone.now() - timedelta(days=3), client=olivia)
+    client.force_login(user_in_role(THERAPIST, "tess", therapist=mine))
+    response = client.get(f"/admin/booking/client/{olivia.pk}/contact.json")
+    assert response.json() == {
+        "name": "Olivia Brown",
+        "email": "Olivia.Brown@example.com",
+        "phone": "07700 900101",
+    }
+    assert client.get(f"/admin/booking/client/{others[0].pk}/contact.json").status_code == 404
+    assert client.get("/admin/booking/client/99999999999999999999/contact.json").status_code == 404
