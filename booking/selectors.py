@@ -676,14 +676,14 @@ def client_search_q(term: str) -> Q:
     from .phones import phone_e164, search_digits
 
     term = term.strip()
-    match = Q(name__icontains=term) | Q(email_key__contains=term.lower())
-    number = phone_e164(term)
-    if number:
-        match |= Q(phone=number)
     digits = search_digits(term)
     if digits:
-        match |= Q(phone__contains=digits)
-    return match
+        # Only digits and phone punctuation: a phone number (no name or address holds
+        # "07700 900123"), so the name and email columns are not scanned for it.
+        number = phone_e164(term)
+        match = Q(phone__contains=digits)
+        return match | Q(phone=number) if number else match
+    return Q(name__icontains=term) | Q(email_key__contains=term.lower())
 
 
 # The client page lists this many upcoming and past visits; the counts cover them all.
