@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import phonenumbers
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,7 +34,7 @@ class ClientAdminForm(forms.ModelForm):
     """The phone in any format, stored in international form; a tick to record that the
     details were checked with the client (then online input no longer changes them)."""
 
-    phone = PhoneField(label=_("phone"), required=False, e164=True, max_length=40)
+    phone = PhoneField(label=_("Phone"), required=False, e164=True, max_length=40)
     details_checked = forms.BooleanField(
         label=_("Details checked with the client now"),
         required=False,
@@ -47,8 +49,17 @@ class ClientAdminForm(forms.ModelForm):
         fields = [
             "name", "email", "phone", "date_of_birth",
             "pressure", "areas_to_avoid", "therapist_preference", "preferred_therapist", "preference_notes",
-            "marketing_consent_at", "marketing_withdrawn_at",
         ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        number = self.instance.phone if self.instance.pk else None
+        if number and "phone" not in self.data:
+            # Shown as staff dial it: national for the clinic's country, else international.
+            home = number.country_code == phonenumbers.country_code_for_region(
+                settings.PHONENUMBER_DEFAULT_REGION
+            )
+            self.initial["phone"] = number.as_national if home else number.as_international
 
     def _get_validation_exclusions(self):
         # The form field has checked the number (possible, not "allocated today": see
@@ -80,7 +91,14 @@ class ClientAdmin(admin.ModelAdmin):
     search_fields = ["name"]  # the real search is get_search_results (any phone format)
     search_help_text = _("Name, email, or phone number in any format (or four or more of its digits).")
     change_form_template = "admin/booking/client/change_form.html"
-    readonly_fields = ["verified_at", "created_at", "updated_at"]
+    # Agreeing to news is recorded where the client agrees (kept apart from booking), not typed here.
+    readonly_fields = [
+        "marketing_consent_at",
+        "marketing_withdrawn_at",
+        "verified_at",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["merge_selected"]
     fieldsets = [
         (None, {"fields": ["name", "email", "phone", "date_of_birth"]}),

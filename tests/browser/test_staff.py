@@ -80,7 +80,7 @@ def ensure_roles() -> None:
     with post_migrate, groups do not), so recreate them when a test needs them."""
     from django.contrib.auth.models import Group, Permission
 
-    from booking.roles import PERMISSIONS
+    from booking.roles import CLIENT_RECORD_PERMISSIONS, PERMISSIONS
 
     for role, grants in PERMISSIONS.items():
         group, _created = Group.objects.get_or_create(name=role)
@@ -90,6 +90,10 @@ def ensure_roles() -> None:
             for model in [label.split(".")[1]]
             for action in actions
         ]
+        # Client records (issue 11): their permissions by codename (some are custom).
+        wanted += Permission.objects.filter(
+            content_type__app_label="booking", codename__in=CLIENT_RECORD_PERMISSIONS.get(role, ())
+        )
         group.permissions.set(wanted)
 
 
