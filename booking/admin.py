@@ -41,6 +41,7 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
+from .phones import phone_e164
 from .services import appointments, schedules
 
 
@@ -468,7 +469,11 @@ class AppointmentAdminForm(forms.ModelForm):
             for name in ("client_name", "client_email", "client_phone"):
                 self.fields[name].required = False
             admin_clients.autocomplete_ids_guarded(self.fields["client"])
-        if "client_phone" in self.fields:
+        if "client_phone" in self.fields and (
+            self.instance.pk is None or phone_e164(self.instance.client_phone or "")
+        ):
+            # Checked like the online form's; an old booking's unreadable number does not
+            # block other changes to it.
             self.fields["client_phone"] = PhoneField(
                 label=self.fields["client_phone"].label,
                 required=self.fields["client_phone"].required,
