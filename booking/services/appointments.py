@@ -309,7 +309,7 @@ def appointment_book(
             )
         else:
             record = clients.client_for_online_booking(
-                name=client.name, email=client.email, phone=client.phone, now=now
+                name=client.name, email=client.email, phone=client.phone
             )
         appointment = Appointment(
             client=record,

@@ -42,20 +42,11 @@ def _typed(*, name: str, email: str, phone: str) -> dict[str, str]:
     return {"name": single_line(name)[:120], "email": (email or "").strip(), "phone": phone_e164(phone)}
 
 
-def client_create(*, name: str, email: str = "", phone: str = "", **extra) -> Client:
-    """A new client record with these details (phone normalised, blank if not valid)."""
-    client = Client(**_typed(name=name, email=email, phone=phone), **extra)
-    client.full_clean(exclude=["phone", "preferred_therapist", "verified_by"])
-    client.save()
-    return client
-
-
-def client_for_online_booking(*, name: str, email: str, phone: str, now: datetime | None = None) -> Client:
+def client_for_online_booking(*, name: str, email: str, phone: str) -> Client:
     """The client an online booking belongs to, found by email (case and spaces ignored)
     or created. Two first bookings with one new address at the same moment end with one
     client: the unique index on ``email_key`` lets one insert win; the other, in a
     savepoint, catches the refusal and takes the winner's record."""
-    now = now or timezone.now()
     typed = _typed(name=name, email=email, phone=phone)
     key = email_key(typed["email"])
     if not key:
@@ -66,9 +57,15 @@ def client_for_online_booking(*, name: str, email: str, phone: str, now: datetim
             with transaction.atomic():
                 return Client.objects.create(**typed)
         except IntegrityError:
-            client = Client.objects.current().get(email_key=key)
+            client = _index_holder(key)
     _take_newer_details(client=client, typed=typed)
     return client
+
+
+def _index_holder(key: str) -> Client:
+    """The one unmerged record the unique index says holds ``key`` (the race's winner).
+    Erasure blanks a record's email, so this is a current client in practice."""
+    return Client.objects.get(email_key=key, merged_into__isnull=True)
 
 
 def _by_email_key(key: str) -> Client | None:
@@ -123,7 +120,7 @@ def client_for_staff_booking(*, client: Client | None, name: str, email: str, ph
             with transaction.atomic():
                 return Client.objects.create(**typed)
         except IntegrityError:
-            found = Client.objects.current().get(email_key=key)
+            found = _index_holder(key)
     blanks = [field for field in ("phone",) if typed[field] and not getattr(found, field)]
     if blanks:
         for field in blanks:
