@@ -25,7 +25,8 @@ from .. import availability as engine
 from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus
-from ..models import Appointment, ClientChange, Technique, TechniqueLength, Therapist
+from ..models import Appointment, Client, ClientChange, Technique, TechniqueLength, Therapist
+from . import clients
 
 
 class SlotUnavailable(ValidationError):
@@ -44,6 +45,8 @@ class ClientDetails:
     recent_injury: str = ""
     health_conditions: str = ""
     policy_agreed: bool = False
+    # Clients: the record staff picked for a phone booking (None: found by email or new).
+    record: Client | None = None
 
 
 def _slot_taken() -> SlotUnavailable:
@@ -299,7 +302,18 @@ def appointment_book(
             )
             therapist = next(t for t in free if t.pk == chosen_id)
         start_utc = start.astimezone(UTC)
+        # Clients: which record this booking belongs to (see services.clients for the rule
+        # on whose details win). After the slot checks, so a refused booking makes no client.
+        if staff:
+            record = clients.client_for_staff_booking(
+                client=client.record, name=client.name, email=client.email, phone=client.phone
+            )
+        else:
+            record = clients.client_for_online_booking(
+                name=client.name, email=client.email, phone=client.phone
+            )
         appointment = Appointment(
+            client=record,
             therapist=therapist,
             technique=technique,
             duration_minutes=length.duration_minutes,

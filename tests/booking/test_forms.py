@@ -53,7 +53,7 @@ def test_details_form_cleans_and_converts():
 def test_details_form_wants_a_phone_number(phone):
     form = ClientDetailsForm({**VALID, "phone": phone})
     assert not form.is_valid()
-    assert "Enter a phone number" in form.errors["phone"][0]
+    assert "not a phone number we can call" in form.errors["phone"][0]
 
 
 def test_details_form_requires_the_policy_and_the_pregnancy_answer():
