@@ -152,29 +152,6 @@ def consents_record(
     return Consent.objects.bulk_create(rows)
 
 
-def booking_client(appointment: Appointment) -> Client:
-    """The client a booking's consents belong to: the appointment's client record.
-
-    Until every booking path links a client (the client records work), one is found or
-    made here from the booking's email, the same way: matched on the normalised email,
-    a simultaneous first booking resolved by the unique constraint."""
-    if appointment.client_id is not None:
-        return appointment.client
-    key = (appointment.client_email or "").strip().lower()
-    client = Client.objects.filter(email_key=key, merged_into__isnull=True).first() if key else None
-    if client is None:
-        try:
-            with transaction.atomic():
-                client = Client.objects.create(
-                    name=appointment.client_name, email=appointment.client_email.strip(), email_key=key
-                )
-        except IntegrityError:
-            client = Client.objects.get(email_key=key, merged_into__isnull=True)
-    appointment.client = client
-    appointment.save(update_fields=["client"])
-    return client
-
-
 def consents_of(client: Client):
     """A client's consent records, newest first, with the text and booking (one query):
     for the client page."""
