@@ -512,7 +512,9 @@ def reference_span(
 
 
 def overlaps(start: datetime, end: datetime, interval: Interval) -> bool:
-    return max(start, interval.start) < min(end, interval.end)
+    # In UTC: Python compares two datetimes of the same zone by wall time, ignoring fold,
+    # so 01:26 BST would count as after 01:00 GMT on the day the clocks go back.
+    return max(start, interval.start.astimezone(UTC)) < min(end, interval.end.astimezone(UTC))
 
 
 def reference_free_slots(
