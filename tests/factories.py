@@ -154,3 +154,81 @@ def appointment_row(therapist, technique, start, minutes=60, **extra):
     }
     fields.update(extra)
     return Appointment.objects.create(**fields)
+
+
+# Privacy (issue 11) ------------------------------------------------------------------
+
+
+def client_with_health_record(
+    *, name="Ada Lovelace", email="ada.lovelace@example.com", phone="07700 900123", start=None, therapist=None
+):
+    """A client with one past appointment holding every kind of personal and health data:
+    an intake with answers, a doctor's note file, a treatment note with an addendum, a
+    consent with a typed name. Returns (client, appointment)."""
+    from datetime import UTC, datetime
+
+    from django.core.files.base import ContentFile
+
+    from booking.models import (
+        Client,
+        Consent,
+        DoctorNote,
+        HealthIntake,
+        NoteAddendum,
+        PolicyText,
+        TreatmentNote,
+    )
+
+    client = Client.objects.create(
+        name=name,
+        email=email,
+        phone=phone,
+        date_of_birth="1985-12-10",
+        pressure="firm",
+        areas_to_avoid="left knee",
+        preference_notes="Prefers quiet sessions",
+    )
+    therapist = therapist or TherapistFactory()
+    technique = TechniqueFactory()
+    start = start or datetime(2026, 3, 2, 10, tzinfo=UTC)
+    appointment = appointment_row(
+        therapist,
+        technique,
+        start,
+        client=client,
+        client_name=name,
+        client_email=email,
+        client_phone=phone,
+        client_notes="Bad back since the marathon",
+        status="completed",
+    )
+    HealthIntake.objects.create(
+        client=client,
+        appointment=appointment,
+        answers={"conditions": {"yes": True, "details": "Sciatica and warfarin", "number": None}},
+        outcome="flag",
+        flags=["conditions"],
+        flagged=True,
+    )
+    note = DoctorNote(client=client, appointment=appointment, content_type="application/pdf")
+    note.file.save("letter.pdf", ContentFile(b"%PDF-1.4 Dr Who says fine"), save=False)
+    note.save()
+    policy = PolicyText.objects.filter(kind="treatment_consent").order_by("-version").first()
+    Consent.objects.create(
+        client=client,
+        appointment=appointment,
+        policy=policy,
+        agreed_at=start,
+        method="typed_name",
+        typed_name=name,
+    )
+    treatment = TreatmentNote.objects.create(
+        appointment=appointment,
+        subjective="Sciatica flaring",
+        objective="Tight piriformis",
+        areas=["lower_back"],
+        assessment="Improving",
+        plan="Stretch daily",
+    )
+    NoteAddendum.objects.create(note=treatment, text="Also mentioned a headache")
+    return client, appointment
