@@ -160,7 +160,7 @@ def appointment_row(therapist, technique, start, minutes=60, **extra):
 
 
 def client_with_health_record(
-    *, name="Ada Lovelace", email="ada.lovelace@example.com", phone="07700 900123", start=None, therapist=None
+    *, name="Ada Lovelace", email="ada.lovelace@example.com", phone="07911 123456", start=None, therapist=None
 ):
     """A client with one past appointment holding every kind of personal and health data:
     an intake with answers, a doctor's note file, a treatment note with an addendum, a
@@ -205,7 +205,7 @@ def client_with_health_record(
     HealthIntake.objects.create(
         client=client,
         appointment=appointment,
-        answers={"conditions": {"yes": True, "details": "Sciatica and warfarin", "number": None}},
+        answers={"conditions": {"yes": True, "details": "Sciatica and Zorbex tablets", "number": None}},
         outcome="flag",
         flags=["conditions"],
         flagged=True,

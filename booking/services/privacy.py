@@ -60,6 +60,7 @@ def health_access_record(
 def client_export(*, client: Client, by) -> dict:
     """Everything the clinic holds about ``client`` (a subject access request), as plain
     data ready for JSON. Recorded as a look at their health data."""
+    client = Client.objects.select_related("preferred_therapist").get(pk=client.pk)  # as stored
     appointments = list(
         Appointment.objects.filter(client=client).select_related("technique", "therapist").order_by("start")
     )
@@ -216,7 +217,9 @@ def client_erase(*, client: Client, by) -> None:
             files += _erase_one(person, by=by)
         # Files go once the erasure is committed: a rollback must not lose them.
         transaction.on_commit(lambda: _delete_files(files))
-    logger.info("Client %s erased by user %s", client.pk, getattr(by, "pk", None))
+    logger.info(
+        "Client %s erased by %s", client.pk, f"user {by.pk}" if getattr(by, "pk", None) else "retention"
+    )
 
 
 def _with_merged(client: Client) -> list[Client]:
@@ -274,6 +277,8 @@ def _erase_one(client: Client, *, by) -> list:
         note.save(update_fields=["file"])
 
     _redact_admin_log(client, appointment_ids, personal)
+    if getattr(by, "pk", None) is None:
+        return files  # the retention command: no user to log under; its log line says it
     LogEntry.objects.create(
         user_id=getattr(by, "pk", None),
         content_type=ContentType.objects.get_for_model(Client),
