@@ -178,6 +178,7 @@ def client_with_health_record(
         PolicyText,
         TreatmentNote,
     )
+    from clinic.fields import fernet_current
 
     client = Client.objects.create(
         name=name,
@@ -211,7 +212,9 @@ def client_with_health_record(
         flagged=True,
     )
     note = DoctorNote(client=client, appointment=appointment, content_type="application/pdf")
-    note.file.save("letter.pdf", ContentFile(b"%PDF-1.4 Dr Who says fine"), save=False)
+    # Encrypted with the fields' keys, as services.intake stores uploads.
+    token = fernet_current().encrypt(b"%PDF-1.4 Dr Who says fine")
+    note.file.save("letter.bin", ContentFile(token), save=False)
     note.save()
     policy = PolicyText.objects.filter(kind="treatment_consent").order_by("-version").first()
     Consent.objects.create(

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import connection, models, transaction
 from django.db.models import Max, Q, TextField, Value
 from django.db.models.functions import Coalesce
@@ -357,13 +358,14 @@ class Reencryption:
     rewritten: int = 0
     current: int = 0
     unreadable: int = 0
+    missing_files: int = 0
 
 
 def health_data_reencrypt(*, batch_size: int = 500) -> Reencryption:
-    """Move every encrypted value to the current key (the first FIELD_ENCRYPTION_SALT with
-    SECRET_KEY), a batch of rows per transaction. Values already under it are left alone,
-    so running it again changes nothing. A value no listed key opens is counted as
-    unreadable and left as it is.
+    """Move every encrypted value and doctor's note file to the current key (the first
+    FIELD_ENCRYPTION_SALT with SECRET_KEY), a batch of rows per transaction. Values
+    already under it are left alone, so running it again changes nothing. A value no
+    listed key opens is counted as unreadable and left as it is.
 
     Works on the stored tokens (Fernet ``rotate``), never on the decrypted text, and
     writes a token back only if the row still holds the one read, so an edit saved
@@ -406,4 +408,35 @@ def health_data_reencrypt(*, batch_size: int = 500) -> Reencryption:
             if len(rows) < batch_size:
                 break
             last = rows[-1][0]
+    _reencrypt_doctor_notes(current, every_key, result)
     return result
+
+
+def _reencrypt_doctor_notes(current, every_key, result: Reencryption) -> None:
+    # Doctors' note files are Fernet tokens under the same keys (services.intake). The new
+    # token goes to a new file; the row moves to it only if it still names the old one.
+    for note in DoctorNote.objects.exclude(file="").only("pk", "file").iterator():
+        storage, name = note.file.storage, note.file.name
+        try:
+            with storage.open(name, "rb") as handle:
+                token = handle.read()
+        except FileNotFoundError:
+            result.missing_files += 1
+            continue
+        try:
+            current.decrypt(token)
+            result.current += 1
+            continue
+        except InvalidToken:
+            pass
+        try:
+            new = every_key.rotate(token)
+        except InvalidToken:
+            result.unreadable += 1
+            continue
+        new_name = storage.save(name, ContentFile(new))  # the storage picks a free name
+        if DoctorNote.objects.filter(pk=note.pk, file=name).update(file=new_name):
+            storage.delete(name)
+            result.rewritten += 1
+        else:
+            storage.delete(new_name)

@@ -1,4 +1,5 @@
-"""Move every encrypted value (health answers, treatment notes) to the current key.
+"""Move every encrypted value (health answers, treatment notes, doctors' note files) to
+the current key.
 
 Key rotation: put the new salt first in FIELD_ENCRYPTION_SALT (keeping the old one after
 it), restart, run this, then drop the old salt. Safe to run again or while the site runs.
@@ -21,7 +22,8 @@ class Command(BaseCommand):
         result = privacy.health_data_reencrypt(batch_size=batch_size)
         self.stdout.write(
             f"Re-encrypted: {result.rewritten}; already under the current key: {result.current}; "
-            f"unreadable with every listed key: {result.unreadable}"
+            f"unreadable with every listed key: {result.unreadable}; "
+            f"doctor's note files missing from storage: {result.missing_files}"
         )
         if result.unreadable:
             raise CommandError(
