@@ -9,6 +9,7 @@ whatever the client admin looks like; the client page links to them through
 
 from __future__ import annotations
 
+import copy
 import json
 
 from django.contrib import admin, messages
@@ -21,10 +22,55 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from . import roles
-from .models import Client, HealthDataAccess
+from .choices import (
+    AppointmentSource,
+    AppointmentStatus,
+    BodyArea,
+    ConsentMethod,
+    HealthAccessKind,
+    IntakeSource,
+    PolicyKind,
+    Pressure,
+    RuleOutcome,
+    TherapistPreference,
+)
+from .models import Client, HealthDataAccess, HealthQuestion
 from .services import privacy
 
 ACCESS_LOG_ON_CLIENT_PAGE = 20
+
+
+def _label(choices, code) -> str:
+    try:
+        return str(choices(code).label)
+    except ValueError:
+        return code or ""
+
+
+def readable_export(data: dict) -> dict:
+    """The export with words in place of codes, for the HTML summary (the JSON keeps the
+    codes, which do not change with the wording or the language)."""
+    questions = dict(HealthQuestion.objects.values_list("key", "text"))
+    shown = copy.deepcopy(data)
+    prefs = shown["preferences"]
+    prefs["pressure"] = _label(Pressure, prefs["pressure"])
+    prefs["therapist_preference"] = _label(TherapistPreference, prefs["therapist_preference"])
+    for consent in shown["consents"]:
+        consent["text"] = _label(PolicyKind, consent["text"])
+        consent["method"] = _label(ConsentMethod, consent["method"])
+    for visit in shown["appointments"]:
+        visit["status"] = _label(AppointmentStatus, visit["status"])
+        visit["booked_via"] = _label(AppointmentSource, visit["booked_via"])
+    for intake in shown["health_intakes"]:
+        intake["outcome"] = _label(RuleOutcome, intake["outcome"])
+        intake["source"] = _label(IntakeSource, intake["source"])
+        intake["answers"] = {questions.get(k, k): v for k, v in (intake["answers"] or {}).items()}
+    for note in shown["treatment_notes"]:
+        note["areas"] = [_label(BodyArea, a) for a in note["areas"] or []]
+        note["pressure"] = _label(Pressure, note["pressure"])
+    for access in shown["access_log"]:
+        access["what"] = _label(HealthAccessKind, access["what"])
+    return shown
 
 
 def may_see_access_log(user) -> bool:
@@ -128,7 +174,7 @@ class HealthDataAccessAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": _("Everything held about client #%(id)s") % {"id": client.pk},
             "client": client,
-            "data": data,
+            "data": readable_export(data),
             "json_url": reverse("admin:booking_client_export_json", args=[client.pk]),
         }
         return TemplateResponse(request, "admin/booking/client/export.html", context)
