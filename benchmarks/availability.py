@@ -171,7 +171,8 @@ def setup_django(database_url: str, tmp: Path) -> None:
         # a key other than the development one.
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
-        FIELD_ENCRYPTION_SALT=secrets.token_urlsafe(16),
+        # Production settings refuse to start without the health-data encryption salt.
+        FIELD_ENCRYPTION_SALT=os.environ.get("FIELD_ENCRYPTION_SALT") or secrets.token_urlsafe(16),
         ALLOWED_HOSTS="testserver,localhost",
         SECURE_SSL_REDIRECT="false",
         SECURE_HSTS_SECONDS="0",
