@@ -155,13 +155,22 @@ def _bad_choice(request, *, technique: Technique | None, errors, back_url: str, 
     )
 
 
-def _problem_page(request, *, technique, start: datetime, check: selectors.SlotCheck, back_url: str):
+def _problem_page(
+    request,
+    *,
+    technique,
+    start: datetime,
+    check: selectors.SlotCheck,
+    back_url: str,
+    therapist: Therapist | None = None,
+):
     """A time that cannot be booked for a reason other than "just taken": say which."""
     message = explanations.client_message(
         check.problem,
         policy=check.engine_policy,
         day=start.astimezone(selectors.clinic_zone()),
         closure_reason=check.closure_reason,
+        therapist_name=therapist.name if therapist else "",
     )
     return _bad_choice(request, technique=technique, errors={"start": [message]}, back_url=back_url)
 
@@ -348,7 +357,12 @@ class SlotStepMixin:
                 return booked
         if self.check.problem not in (None, SlotProblem.TAKEN):
             return _problem_page(
-                request, technique=self.technique, start=self.start, check=self.check, back_url=self.times_url
+                request,
+                technique=self.technique,
+                start=self.start,
+                check=self.check,
+                back_url=self.times_url,
+                therapist=self.therapist,
             )
         return None
 
@@ -700,6 +714,7 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
                 start=self.start,
                 check=self.check,
                 back_url=self.back_url,
+                therapist=appointment.therapist,
             )
         return super().dispatch(request, *args, **kwargs)
 

@@ -25,7 +25,8 @@ from .. import availability as engine
 from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus
-from ..models import Appointment, ClientChange, Technique, TechniqueLength, Therapist
+from ..models import Appointment, Client, ClientChange, Technique, TechniqueLength, Therapist
+from . import clients
 
 
 class SlotUnavailable(ValidationError):
@@ -44,6 +45,8 @@ class ClientDetails:
     recent_injury: str = ""
     health_conditions: str = ""
     policy_agreed: bool = False
+    # Clients: the record staff picked for a phone booking (None: found by email or new).
+    record: Client | None = None
 
 
 def _slot_taken() -> SlotUnavailable:
@@ -122,7 +125,7 @@ def _save_or_taken(appointment: Appointment) -> None:
 POLICY_PROBLEMS = {SlotProblem.PAST, SlotProblem.NOTICE, SlotProblem.HORIZON, SlotProblem.OFF_GRID}
 
 
-def _explain_to_client(*, start: datetime, free: selectors.FreeStarts) -> None:
+def _explain_to_client(*, start: datetime, free: selectors.FreeStarts, therapist: Therapist | None) -> None:
     """Raise the reason that applies when nobody is free at ``start`` online: a policy
     error, the closure, the hours, the time off, or "just taken"."""
     problem = free.why_not(start)
@@ -133,6 +136,7 @@ def _explain_to_client(*, start: datetime, free: selectors.FreeStarts) -> None:
         policy=free.policy,
         day=start.astimezone(free.data.zone),
         closure_reason=free.closure_reason(start.astimezone(free.data.zone).date()),
+        therapist_name=therapist.name if therapist else "",
     )
     if problem in POLICY_PROBLEMS:
         raise ValidationError(message, code=problem.value)
@@ -289,7 +293,7 @@ def appointment_book(
                 raise ValidationError(_("This therapist does not offer this technique."), code="not_offered")
             if staff:
                 raise _slot_taken()
-            _explain_to_client(start=start, free=found)
+            _explain_to_client(start=start, free=found, therapist=therapist)
         if therapist is None:
             chosen_id = engine.pick_therapist(
                 candidates=[t.pk for t in free],
@@ -298,7 +302,18 @@ def appointment_book(
             )
             therapist = next(t for t in free if t.pk == chosen_id)
         start_utc = start.astimezone(UTC)
+        # Clients: which record this booking belongs to (see services.clients for the rule
+        # on whose details win). After the slot checks, so a refused booking makes no client.
+        if staff:
+            record = clients.client_for_staff_booking(
+                client=client.record, name=client.name, email=client.email, phone=client.phone
+            )
+        else:
+            record = clients.client_for_online_booking(
+                name=client.name, email=client.email, phone=client.phone
+            )
         appointment = Appointment(
+            client=record,
             therapist=therapist,
             technique=technique,
             duration_minutes=length.duration_minutes,
@@ -420,7 +435,7 @@ def appointment_reschedule(
         )
         if not free:
             if by_client:
-                _explain_to_client(start=new_start, free=found)
+                _explain_to_client(start=new_start, free=found, therapist=target)
             _explain_to_staff(
                 therapist=target,
                 technique=appointment.technique,

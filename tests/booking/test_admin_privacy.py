@@ -5,7 +5,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib import admin
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.urls import reverse
@@ -211,17 +210,7 @@ def test_erasure_with_an_appointment_to_come_says_why_and_keeps_everything(clien
 
 # --------------------------------------------------------------------------- the client page
 
-# The client admin (booking/admin_clients.py) comes from the clients branch. Wiring, once
-# both are merged: ClientAdmin.render_change_form adds
-# ``context.update(admin_privacy.client_page_context(request, obj))``; its change_form.html
-# includes "admin/booking/client/privacy_tools.html" in the object tools (when ``original``)
-# and "admin/booking/client/access_log.html" after the health section.
-client_page = pytest.mark.skipif(
-    not admin.site.is_registered(Client), reason="the client admin is not in this branch yet"
-)
 
-
-@client_page
 def test_the_client_page_shows_managers_who_looked_and_the_privacy_tools(client, manager, ada):
     looks(ada, manager)
     signed_in(client, manager)
@@ -232,7 +221,6 @@ def test_the_client_page_shows_managers_who_looked_and_the_privacy_tools(client,
     assert reverse("admin:booking_client_erase", args=[ada.pk]) in text
 
 
-@client_page
 def test_the_client_page_shows_reception_neither(client, reception, manager, ada):
     looks(ada, manager)
     signed_in(client, reception)
@@ -244,7 +232,6 @@ def test_the_client_page_shows_reception_neither(client, reception, manager, ada
     assert reverse("admin:booking_client_erase", args=[ada.pk]) not in text
 
 
-@client_page
 def test_erasing_from_the_client_page_returns_to_it(client, manager, ada):
     signed_in(client, manager)
     response = client.post(reverse("admin:booking_client_erase", args=[ada.pk]), {"confirm": "erase"})

@@ -69,3 +69,15 @@ def test_demo_data_refuses_to_run_in_production(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="Refusing"):
         call_command("demo_data", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_demo_appointments_all_have_a_client_and_desk_clients_have_a_history():
+    from booking.models import Appointment, Client
+    from clinic.demo import load_demo_booking
+
+    load_demo_booking()
+    assert Appointment.objects.exists()
+    assert not Appointment.objects.filter(client__isnull=True).exists()
+    olivia = Client.objects.filter(email_key="olivia-brown@example.com").first()
+    assert olivia is not None and olivia.appointments.count() > 1
