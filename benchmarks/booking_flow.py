@@ -80,6 +80,7 @@ def run(args) -> None:
         "phone": "07700 900000",
         "pregnant": "no",
         "agree_policy": "on",
+        "consent_name": "Bench Client",
     }
     totals = []
     # Spread the runs over the free times so each confirm books a different one.

@@ -15,7 +15,7 @@ from clinic.text import has_visible_text, single_line
 from . import selectors
 from .models import Appointment, Technique, TechniqueLength, Therapist
 from .phones import phone_e164
-from .services import appointments
+from .services import appointments, consent
 
 ANY = "any"
 MAX_DAYS = 31
@@ -277,6 +277,17 @@ class ClientDetailsForm(forms.Form):
         label=_("I agree to the cancellation policy above"),
         error_messages={"required": _("Please agree to the cancellation policy to book.")},
     )
+    # The treatment consent, agreed by typing one's full name (see services.consent). Asked
+    # of everyone: asking only new clients would tell a visitor the address is known.
+    consent_name = forms.CharField(
+        label=_("Type your full name to agree to the treatment consent above"),
+        max_length=_stored_length("client_name"),
+        error_messages={
+            **TOO_LONG,
+            "required": _("Please type your full name to agree to the treatment consent."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
     # A field people never see and bots fill in. Named like a real field so bots do.
     website = forms.CharField(
         label=_("Leave this empty"),
@@ -298,6 +309,15 @@ class ClientDetailsForm(forms.Form):
             # Said plainly for the rare person whose browser filled it in by itself.
             raise forms.ValidationError(
                 _("This form could not be sent. Please call us to book."), code="spam"
+            )
+        name, typed = cleaned.get("name"), cleaned.get("consent_name")
+        if name and typed and consent.name_key(typed) != consent.name_key(name):
+            self.add_error(
+                "consent_name",
+                forms.ValidationError(
+                    _("Please type the same full name as above (%(name)s).") % {"name": name},
+                    code="consent_name_mismatch",
+                ),
             )
         return cleaned
 
@@ -325,6 +345,7 @@ def client_details_from(data: dict) -> appointments.ClientDetails:
         recent_injury=data.get("recent_injury", ""),
         health_conditions=data.get("health_conditions", ""),
         policy_agreed=bool(data.get("agree_policy")),
+        agreement=consent.Agreement(typed_name=data.get("consent_name", "")),
     )
 
 

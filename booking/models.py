@@ -470,9 +470,6 @@ class Appointment(models.Model):
     health_conditions = models.TextField(
         _("conditions or medication"), blank=True, max_length=1000, help_text=_("As told by the client.")
     )
-    policy_agreed_at = models.DateTimeField(
-        _("agreed to the cancellation policy"), null=True, blank=True, editable=False
-    )
     reference = models.CharField(
         _("reference"), max_length=12, unique=True, default=new_reference, editable=False
     )
@@ -795,12 +792,13 @@ class TreatmentNote(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    subjective = EncryptedTextField(_("subjective (what the client reports)"), blank=True)
-    objective = EncryptedTextField(_("objective (what you found and did)"), blank=True)
+    # null=True: the encrypted field stores an empty text as NULL (nothing to encrypt).
+    subjective = EncryptedTextField(_("subjective (what the client reports)"), blank=True, null=True)
+    objective = EncryptedTextField(_("objective (what you found and did)"), blank=True, null=True)
     areas = EncryptedJSONField(_("areas treated"), default=list, blank=True)  # BodyArea codes
     pressure = models.CharField(_("pressure used"), max_length=10, choices=Pressure.choices, blank=True)
-    assessment = EncryptedTextField(_("assessment"), blank=True)
-    plan = EncryptedTextField(_("plan"), blank=True)
+    assessment = EncryptedTextField(_("assessment"), blank=True, null=True)
+    plan = EncryptedTextField(_("plan"), blank=True, null=True)
     signed_at = models.DateTimeField(_("signed"), null=True, blank=True, editable=False)
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

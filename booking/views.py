@@ -36,7 +36,7 @@ from .forms import (
     client_details_from,
 )
 from .models import Appointment, Technique, TechniqueLength, Therapist
-from .services import appointments
+from .services import appointments, consent
 
 
 class TechniqueListView(ListView):
@@ -453,6 +453,8 @@ class DetailsView(SlotStepMixin, View):
             **self.base_context(),
             "form": form,
             "step": 3,
+            # The words agreed to are the current versions (services.consent).
+            "consent_texts": consent.policy_texts_current(),
             # Before the details are saved, alternatives lead back here; afterwards, on.
             "alternatives": self.alternatives(
                 "booking:review" if self.request.method == "POST" else "booking:details"

@@ -26,7 +26,7 @@ from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus
 from ..models import Appointment, Client, ClientChange, Technique, TechniqueLength, Therapist
-from . import clients
+from . import clients, consent
 
 
 class SlotUnavailable(ValidationError):
@@ -47,6 +47,9 @@ class ClientDetails:
     policy_agreed: bool = False
     # Clients: the record staff picked for a phone booking (None: found by email or new).
     record: Client | None = None
+    # Consent (issue 11): the typed name or the staff's "agreed by phone"; None when the
+    # caller asked nothing (imports, demo data). See consent.consents_record.
+    agreement: consent.Agreement | None = None
 
 
 def _slot_taken() -> SlotUnavailable:
@@ -329,7 +332,6 @@ def appointment_book(
             pregnant=client.pregnant,
             recent_injury=client.recent_injury.strip(),
             health_conditions=client.health_conditions.strip(),
-            policy_agreed_at=now if client.policy_agreed else None,
             source=source,
             idempotency_key=idempotency_key or None,
         )
@@ -345,6 +347,17 @@ def appointment_book(
             if existing is None:
                 raise
             return existing
+        # Consent (issue 11): which versions of the policy texts this booking agreed to,
+        # when and how. Inside the transaction: a refusal here books nothing.
+        consent.consents_record(
+            client=record,
+            appointment=appointment,
+            given_name=appointment.client_name,
+            policy_agreed=client.policy_agreed,
+            agreement=client.agreement,
+            online=not staff,
+            now=now,
+        )
         if notify:
             notifications.notify(notifications.EmailKind.CONFIRMATION, appointment)
             if source == AppointmentSource.ONLINE:

@@ -13,6 +13,7 @@ VALID = {
     "phone": "+44 7700 900101",
     "pregnant": "yes",
     "agree_policy": "on",
+    "consent_name": "olivia brown",
 }
 
 

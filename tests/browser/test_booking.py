@@ -285,6 +285,7 @@ def fill_details(page, client: Client) -> None:
     if client.notes:
         page.get_by_label("Anything your therapist should know?").fill(client.notes)
     page.get_by_label("I agree to the cancellation policy above").check()
+    page.get_by_label("Type your full name to agree to the treatment consent").fill(client.name)
 
 
 def details_then_review(
@@ -300,9 +301,9 @@ def details_then_review(
         # Only the name first: the rest is missing, and the name must survive the round trip.
         page.get_by_label("Your name").fill(client.name)
         page.get_by_role("button", name="Continue to check and confirm").click()
-        expect(page.locator("#form-errors")).to_have_text("Please check the 4 highlighted fields below.")
+        expect(page.locator("#form-errors")).to_have_text("Please check the 5 highlighted fields below.")
         expect(page.get_by_label("Your name")).to_have_value(client.name)
-        expect(page.locator(".invalid-feedback:visible")).to_have_count(4)
+        expect(page.locator(".invalid-feedback:visible")).to_have_count(5)
         if visit:
             visit.check("details-errors")
     fill_details(page, client)
@@ -752,6 +753,10 @@ def test_booking_with_the_keyboard_only(desktop_page, live_server, hot_stone):
     assert_focus_visible(page, "policy checkbox")
     page.keyboard.press("Space")
     expect(agree).to_be_checked()
+    page.keyboard.press("Tab")
+    consent_name = page.get_by_label("Type your full name to agree to the treatment consent")
+    expect(consent_name).to_be_focused()
+    page.keyboard.type(SAM.name)
     take_screenshot(page, "keyboard-06-details", full_page=False)
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Continue to check and confirm")).to_be_focused()
@@ -818,7 +823,7 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     )
     assert response.status == 200
     summary = page.locator("#form-errors")
-    expect(summary).to_have_text("Please check the 5 highlighted fields below.")
+    expect(summary).to_have_text("Please check the 6 highlighted fields below.")
     expect(summary).to_have_attribute("role", "alert")
     expect(summary).to_be_focused()  # booking.js moves the focus there
     assert_error_announced(page, "id_name", required)
@@ -847,7 +852,7 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     page.get_by_label("Any injuries or surgery").fill("Knee surgery in May.")
     pregnant.get_by_role("radio", name="Yes").check()
     page.get_by_role("button", name="Continue to check and confirm").click()
-    expect(summary).to_have_text("Please check the 3 highlighted fields below.")
+    expect(summary).to_have_text("Please check the 4 highlighted fields below.")
     expect(page.get_by_label("Your name")).to_have_value("  Olivia   Brown ")  # as typed; tidied when saved
     expect(page.get_by_label("Email")).to_have_value("olivia@example")
     expect(page.get_by_label("Phone")).to_have_value("call me")
@@ -871,6 +876,7 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     page.get_by_label("Email").fill("olivia@example.com")
     page.get_by_label("Phone").fill("07700 900101")
     page.get_by_label("I agree to the cancellation policy above").check()
+    page.get_by_label("Type your full name to agree to the treatment consent").fill("olivia brown")
     page.get_by_role("button", name="Continue to check and confirm").click()
     expect(page.locator("h1")).to_have_text("Check and confirm")
     you = page.locator("section[aria-labelledby=you-heading]")
