@@ -236,3 +236,19 @@ def test_erasing_from_the_client_page_returns_to_it(client, manager, ada):
     signed_in(client, manager)
     response = client.post(reverse("admin:booking_client_erase", args=[ada.pk]), {"confirm": "erase"})
     assert response["Location"] == reverse("admin:booking_client_change", args=[ada.pk])
+
+
+def test_the_client_page_links_to_all_the_records_past_the_latest_twenty(rf, manager, ada):
+    request = rf.get("/")
+    request.user = manager
+    for _ in range(10):
+        looks(ada, manager)  # 20 looks
+    html = render_to_string(
+        "admin/booking/client/access_log.html", admin_privacy.client_page_context(request, ada)
+    )
+    assert f"?client={ada.pk}" not in html
+    looks(ada, manager)
+    html = render_to_string(
+        "admin/booking/client/access_log.html", admin_privacy.client_page_context(request, ada)
+    )
+    assert html.count("<tr>") == 21 and f"?client={ada.pk}" in html
