@@ -862,7 +862,12 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     expect(page.get_by_label("I agree to the cancellation policy above")).not_to_be_checked()
     expect(page.locator("#id_name")).not_to_have_attribute("aria-invalid", "true")
     assert_error_announced(page, "id_email", "Enter a valid email address.")
-    assert_error_announced(page, "id_phone", "Enter a phone number, such as 07700 900123.")
+    assert_error_announced(
+        page,
+        "id_phone",
+        "That is not a phone number we can call. Enter it as you would dial it, such as 07700 900123, "
+        "or with the country code, such as +33 6 12 34 56 78.",
+    )
     assert_error_announced(page, "id_agree_policy", "Please agree to the cancellation policy to book.")
     expect(page.locator("#id_pregnant_error")).to_have_count(0)
     # Help text is still read with the field, after the error.
