@@ -121,6 +121,7 @@ def bench_env(tmp: Path) -> dict[str, str]:
         MEDIA_ROOT=str(tmp / "media"),
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
+        FIELD_ENCRYPTION_SALT=secrets.token_urlsafe(16),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
         SECURE_HSTS_SECONDS="0",

@@ -981,3 +981,7 @@ if admin.site.is_registered(AccessAttempt):
         def cleanup_expired_attempts(self, request, queryset):
             AxesProxyHandler.update_request(request)
             return super().cleanup_expired_attempts(request, queryset)
+
+
+# Privacy: who looked at health data; a client's export and erasure.
+from . import admin_privacy  # noqa: E402, F401

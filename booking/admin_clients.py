@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import roles, selectors
+from . import admin_privacy, roles, selectors
 from .forms import PhoneField
 from .models import Client, Consent
 from .services import clients
@@ -186,6 +186,8 @@ class ClientAdmin(admin.ModelAdmin):
             context["can_view_health"] = request.user.has_perm("booking.view_health_data")
             context["book_url"] = self.book_url(request, obj)
             context["client"] = obj
+            # Export and erasure buttons, and (managers) who looked at the health data.
+            context.update(admin_privacy.client_page_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def book_url(self, request, obj: Client) -> str | None:

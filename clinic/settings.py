@@ -58,6 +58,9 @@ if not DEBUG and SALT_KEY == [DEV_FIELD_ENCRYPTION_SALT]:
         "FIELD_ENCRYPTION_SALT is not set. With DEBUG off the clinic site refuses to start "
         "without it: health data is encrypted with keys derived from it and SECRET_KEY."
     )
+# Clinical records are kept this many years after a client's last visit, then
+# `manage.py erase_expired_clients` (daily, from cron) erases the client (README, "Health data").
+CLIENT_RETENTION_YEARS = env_int("CLIENT_RETENTION_YEARS", 8)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")

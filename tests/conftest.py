@@ -91,3 +91,34 @@ def client_details():
     from booking.services.appointments import ClientDetails
 
     return ClientDetails(name="Olivia Brown", email="olivia@example.com", phone="07700 900101")
+
+
+@pytest.fixture
+def encryption_salts(settings):
+    """Call with a list of salts to encrypt (first) and decrypt with from now on. The
+    encrypted fields keep keys derived once, so they are reset on each change and again
+    at the end, after the original salts are back."""
+    from clinic.fields import encryption_keys_reset
+
+    original = settings.SALT_KEY
+
+    def use(salts: list[str]) -> None:
+        settings.SALT_KEY = list(salts)
+        encryption_keys_reset()
+
+    yield use
+    settings.SALT_KEY = original
+    encryption_keys_reset()
+
+
+@pytest.fixture
+def private_files(monkeypatch, tmp_path):
+    """Doctors' note files go to a throwaway folder (their storage is fixed when the model
+    loads, so the setting alone would not move it)."""
+    from django.core.files.storage import FileSystemStorage
+
+    from booking.models import DoctorNote
+
+    storage = FileSystemStorage(tmp_path / "private")
+    monkeypatch.setattr(DoctorNote._meta.get_field("file"), "storage", storage)
+    return storage

@@ -178,3 +178,86 @@ def client_for(name: str, email: str, phone: str = ""):
 
     found = Client.objects.current().filter(email_key=email_key(email)).first() if email else None
     return found or Client.objects.create(name=name, email=email, phone=phone_e164(phone))
+
+
+# Privacy (issue 11) ------------------------------------------------------------------
+
+
+def client_with_health_record(
+    *, name="Ada Lovelace", email="ada.lovelace@example.com", phone="07911 123456", start=None, therapist=None
+):
+    """A client with one past appointment holding every kind of personal and health data:
+    an intake with answers, a doctor's note file, a treatment note with an addendum, a
+    consent with a typed name. Returns (client, appointment)."""
+    from datetime import UTC, datetime
+
+    from django.core.files.base import ContentFile
+
+    from booking.models import (
+        Client,
+        Consent,
+        DoctorNote,
+        HealthIntake,
+        NoteAddendum,
+        PolicyText,
+        TreatmentNote,
+    )
+    from clinic.fields import fernet_current
+
+    client = Client.objects.create(
+        name=name,
+        email=email,
+        phone=phone,
+        date_of_birth="1985-12-10",
+        pressure="firm",
+        areas_to_avoid="left knee",
+        preference_notes="Prefers quiet sessions",
+    )
+    therapist = therapist or TherapistFactory()
+    technique = TechniqueFactory()
+    start = start or datetime(2026, 3, 2, 10, tzinfo=UTC)
+    appointment = appointment_row(
+        therapist,
+        technique,
+        start,
+        client=client,
+        client_name=name,
+        client_email=email,
+        client_phone=phone,
+        client_notes="Bad back since the marathon",
+        status="completed",
+    )
+    HealthIntake.objects.create(
+        client=client,
+        appointment=appointment,
+        answers={"conditions": {"yes": True, "details": "Sciatica and Zorbex tablets", "number": None}},
+        outcome="flag",
+        flags=["conditions"],
+        flagged=True,
+    )
+    note = DoctorNote(client=client, appointment=appointment, content_type="application/pdf")
+    # Encrypted with the fields' keys, as services.intake stores uploads.
+    token = fernet_current().encrypt(b"%PDF-1.4 Dr Who says fine")
+    note.file.save("letter.bin", ContentFile(token), save=False)
+    note.save()
+    policy = PolicyText.objects.filter(kind="treatment_consent").order_by("-version").first()
+    if policy is None:  # flushed by a transactional test
+        policy = PolicyText.objects.create(kind="treatment_consent", version=1, body="I agree to treatment.")
+    Consent.objects.create(
+        client=client,
+        appointment=appointment,
+        policy=policy,
+        agreed_at=start,
+        method="typed_name",
+        typed_name=name,
+    )
+    treatment = TreatmentNote.objects.create(
+        appointment=appointment,
+        subjective="Sciatica flaring",
+        objective="Tight piriformis",
+        areas=["lower_back"],
+        assessment="Improving",
+        plan="Stretch daily",
+    )
+    NoteAddendum.objects.create(note=treatment, text="Also mentioned a headache")
+    return client, appointment

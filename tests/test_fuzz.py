@@ -40,7 +40,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from booking import roles
-from booking.models import Appointment, Closure, TimeOff
+from booking.models import Appointment, Client, Closure, TimeOff
 from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import (
@@ -219,6 +219,7 @@ def world(settings, swedish, swedish_60):
     return {
         "article": article,
         "appointment": appointment,
+        "client": Client.objects.create(name="Sam Lee", email="sam.lee@example.com"),
         "free_start": (start + timedelta(hours=3)).isoformat(timespec="minutes"),
         "users": users,
         "day": day,
@@ -258,6 +259,10 @@ def real_values(name: str, world) -> list[dict[str, str]]:
             return [
                 {"app_label": label} for label in sorted({m._meta.app_label for m in admin.site._registry})
             ]
+        if short.startswith("booking_client_") and "client" in world:
+            # The privacy pages (export, erasure) of a real client.
+            pk = str(world["client"].pk)
+            return [{"client_id": pk, "object_id": pk, "id": pk}]
         if short == "view_on_site":
             ct = ContentType.objects.get_for_model(type(world["article"]))
             return [{"content_type_id": str(ct.pk), "object_id": str(world["article"].pk)}]
@@ -607,6 +612,9 @@ def test_staff_site_never_answers_with_a_server_error_for_a_superuser(client, wo
         "/admin/django_tasks_database/dbtaskresult/<id>/delete/": 403,
         "/admin/booking/bookingpolicy/add/": 403,
         "/admin/booking/bookingpolicy/1/delete/": 403,
+        # The record of looks at health data is evidence: nobody adds or deletes it.
+        "/admin/booking/healthdataaccess/add/": 403,
+        "/admin/booking/healthdataaccess/1/delete/": 403,
         # Issue 11: policy texts and treatment notes are never deleted; only a therapist
         # (a Therapist linked to the account) writes a note; there is no note 1 to open.
         "/admin/booking/policytext/1/delete/": 403,

@@ -30,6 +30,20 @@ def test_refuses_to_start_with_debug_off_and_no_secret_key():
     assert "SECRET_KEY is not set" in result.stderr
 
 
+def test_refuses_to_start_with_debug_off_and_no_health_data_salt():
+    result = manage("check", DEBUG="false", SECRET_KEY=STRONG_KEY, FIELD_ENCRYPTION_SALT="")
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_SALT is not set" in result.stderr
+
+
+def test_starts_with_debug_off_and_a_health_data_salt():
+    result = manage(
+        "check", DEBUG="false", SECRET_KEY=STRONG_KEY, FIELD_ENCRYPTION_SALT="new-salt,old-salt",
+        ALLOWED_HOSTS="clinic.example.org",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
 def test_check_deploy_is_clean_under_production_settings():
     result = manage(
         "check", "--deploy", "--fail-level", "WARNING",
