@@ -464,7 +464,6 @@ class AppointmentAdminForm(forms.ModelForm):
         fields = [
             "therapist", "technique", "start", "status",
             "client_name", "client_email", "client_phone", "client_notes",
-            "pregnant", "recent_injury", "health_conditions",
         ]  # fmt: skip
 
     def clean(self):
@@ -480,9 +479,6 @@ class AppointmentAdminForm(forms.ModelForm):
             email=cleaned["client_email"],
             phone=cleaned["client_phone"],
             notes=cleaned.get("client_notes", ""),
-            pregnant=cleaned.get("pregnant", False),
-            recent_injury=cleaned.get("recent_injury", ""),
-            health_conditions=cleaned.get("health_conditions", ""),
         )
 
     def save(self, commit=True) -> Appointment:
@@ -768,13 +764,14 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
             fields = ["reference", "therapist", "technique", "duration_minutes", "price", "start", "end",
                       "allow_outside_hours", "status", "source"]  # fmt: skip
         fields += ["client_name", "client_email", "client_phone", "client_notes"]
-        fields += ["pregnant", "recent_injury", "health_conditions"]
         return fields + (["policy_agreed_at"] if obj is not None else [])
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Built from the object the user may open, never from the raw id in the address.
         if obj is not None and obj.pk is not None:
             context["history"] = selectors.appointment_history(appointment=obj)
+            # Health flags for everyone; answers only for those allowed (admin_intake).
+            context["health_panel"] = admin_intake.appointment_health_panel(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_changeform_initial_data(self, request):
@@ -818,7 +815,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
             label = str(form.fields[name].label or name)
             if name in ("allow_outside_hours", "length"):
                 continue  # instructions for this save, not data of the appointment
-            if name in ("pregnant", "recent_injury", "health_conditions", "client_notes"):
+            if name == "client_notes":
                 # The client's own words may hold health details: say that, not what.
                 parts.append(_("%(field)s changed") % {"field": label})
                 continue
@@ -836,7 +833,8 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
 
 # The task results, shown to staff as the email outbox.
-from . import admin_outbox  # noqa: E402, F401
+# Health questions, rules, doctors' notes, and the health panel of an appointment.
+from . import admin_intake, admin_outbox  # noqa: E402, F401
 
 # --------------------------------------------------------------------------- sign-in lockouts
 

@@ -15,6 +15,7 @@ import re
 import secrets
 
 from django.conf import settings
+from django.core import signing
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -85,6 +86,7 @@ def booking_done(request: HttpRequest, *, choice: str, token: str) -> None:
     """Drop the draft (health answers included) and remember, for a short while, which
     booking ``choice`` became: the browser's Back button then leads to it."""
     request.session.pop(DRAFT_KEY, None)
+    request.session.pop(RETURNING_KEY, None)
     request.session[BOOKED_KEY] = {"saved_at": _now(), "choice": choice, "token": token}
     _keep_visitor_session_short(request)
 
@@ -104,3 +106,49 @@ def restore_session_length(sender, request: HttpRequest | None, user, **kwargs) 
     """On signing in: back to the site's usual session length (SESSION_COOKIE_AGE)."""
     if request is not None and hasattr(request, "session"):
         request.session.set_expiry(None)
+
+
+# --------------------------------------------------------------------------- returning clients
+
+RETURNING_KEY = "booking_returning"
+REBOOK_SALT = "booking.client-rebook"
+# How long a "Book again" link identifies its client.
+REBOOK_MAX_AGE_SECONDS = 60 * 24 * 3600
+
+
+def rebook_token(client_id: int) -> str:
+    """The signed, expiring key of a client's "Book again" link. Only the client's own
+    pages (reached from their email) show it, so no typed address ever reveals whether
+    the clinic knows it. A salt of its own: no other signed value is a valid one."""
+    return signing.dumps({"client": client_id}, salt=REBOOK_SALT, compress=True)
+
+
+def rebook_client_id(token: str) -> int | None:
+    """The client a "Book again" token names, or None if it is tampered or too old."""
+    try:
+        data = signing.loads(token, salt=REBOOK_SALT, max_age=REBOOK_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+    client_id = data.get("client") if isinstance(data, dict) else None
+    return client_id if isinstance(client_id, int) and not isinstance(client_id, bool) else None
+
+
+def returning_save(request: HttpRequest, client_id: int) -> None:
+    """Remember, for this booking only, that the visitor came by their "Book again" link."""
+    request.session[RETURNING_KEY] = {"saved_at": _now(), "client": client_id}
+    _keep_visitor_session_short(request)
+
+
+def returning_client_id(request: HttpRequest) -> int | None:
+    entry = request.session.get(RETURNING_KEY)
+    if entry is None:
+        return None
+    if not _fresh(entry):
+        del request.session[RETURNING_KEY]
+        return None
+    return entry.get("client")
+
+
+def draft_forget(request: HttpRequest) -> None:
+    """Drop the draft, health answers and all (a booking that cannot go ahead online)."""
+    request.session.pop(DRAFT_KEY, None)

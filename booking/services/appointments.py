@@ -10,6 +10,7 @@ and the insert of one booking cannot interleave with another's).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -24,8 +25,10 @@ from clinic.text import single_line
 from .. import availability as engine
 from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
-from ..choices import AppointmentSource, AppointmentStatus
+from ..choices import AppointmentSource, AppointmentStatus, IntakeSource
+from ..intake import Answer
 from ..models import Appointment, ClientChange, Technique, TechniqueLength, Therapist
+from . import intake
 
 
 class SlotUnavailable(ValidationError):
@@ -40,10 +43,13 @@ class ClientDetails:
     email: str
     phone: str
     notes: str = ""
-    pregnant: bool = False
-    recent_injury: str = ""
-    health_conditions: str = ""
     policy_agreed: bool = False
+    # Health intake (booking.services.intake): this visit's answers, None when none were
+    # asked (then no intake is recorded); the earlier intake the client confirmed had not
+    # changed; the draft token of a doctor's note uploaded before confirming.
+    health: Mapping[str, Answer] | None = None
+    health_unchanged_since: int | None = None
+    doctor_note_token: str = ""
 
 
 def _slot_taken() -> SlotUnavailable:
@@ -266,6 +272,17 @@ def appointment_book(
                 return existing
         if not staff:
             _check_upcoming_cap(client.email, now)
+        # Health intake: the rules are applied again here, whatever the pages did. Online,
+        # "please call" and a missing doctor's note refuse; staff on the phone decide.
+        health = None
+        if client.health is not None:
+            health = (
+                intake.intake_evaluate(technique=technique, answers=client.health)
+                if staff
+                else intake.intake_check_online(
+                    technique=technique, answers=client.health, doctor_note_token=client.doctor_note_token
+                )
+            )
         free, found, day = _free_therapists(
             technique=technique,
             length=length,
@@ -311,9 +328,6 @@ def appointment_book(
             client_email=client.email.strip(),
             client_phone=client.phone.strip(),
             client_notes=client.notes.strip(),
-            pregnant=client.pregnant,
-            recent_injury=client.recent_injury.strip(),
-            health_conditions=client.health_conditions.strip(),
             policy_agreed_at=now if client.policy_agreed else None,
             source=source,
             idempotency_key=idempotency_key or None,
@@ -330,6 +344,16 @@ def appointment_book(
             if existing is None:
                 raise
             return existing
+        if health is not None:
+            # This visit's answers, stored with the booking (never overwriting earlier ones).
+            intake.intake_record(
+                appointment=appointment,
+                answers=client.health,
+                evaluation=health,
+                source=IntakeSource.STAFF if staff else IntakeSource.ONLINE,
+                unchanged_since_id=client.health_unchanged_since,
+                doctor_note_token=client.doctor_note_token,
+            )
         if notify:
             notifications.notify(notifications.EmailKind.CONFIRMATION, appointment)
             if source == AppointmentSource.ONLINE:
@@ -535,9 +559,6 @@ def appointment_update(
             "client_email": client.email.strip(),
             "client_phone": client.phone.strip(),
             "client_notes": client.notes.strip(),
-            "pregnant": client.pregnant,
-            "recent_injury": client.recent_injury.strip(),
-            "health_conditions": client.health_conditions.strip(),
         }
         changed = [name for name, value in details.items() if getattr(current, name) != value]
         if changed:

@@ -14,7 +14,7 @@ from booking.choices import AppointmentStatus
 from booking.models import Appointment, Technique
 from booking.services import appointments
 from tests.conftest import LONDON
-from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
+from tests.factories import HEALTH_NO, TechniqueFactory, TechniqueLengthFactory, TherapistFactory
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
 ATTEMPTS = 20
@@ -177,7 +177,7 @@ def test_simultaneous_booking_requests_through_the_web_accept_exactly_one(settin
             "name": f"Client {n}",
             "email": f"c{n}@example.com",
             "phone": "07700 900000",
-            "pregnant": "no",
+            **HEALTH_NO,
             "agree_policy": "on",
         }
         assert browser.post(f"/book/race-swedish/details/?{query}", details).status_code == 302
@@ -244,7 +244,7 @@ def test_simultaneous_confirms_of_one_review_book_once(settings):
     for _ in range(4):
         TherapistFactory(techniques=[technique])
     query = urlencode({"length": 60, "therapist": "any", "start": next_working_day_at_ten().isoformat()})
-    details = {"name": "Olivia", "email": "olivia@example.com", "phone": "07700 900000", "pregnant": "no"}
+    details = {"name": "Olivia", "email": "olivia@example.com", "phone": "07700 900000", **HEALTH_NO}
 
     for _ in range(3):
         Appointment.objects.all().delete()

@@ -18,7 +18,7 @@ from booking.choices import AppointmentSource, AppointmentStatus
 from booking.models import Appointment, Closure
 from booking.services import appointments
 from tests.conftest import LONDON
-from tests.factories import TherapistFactory
+from tests.factories import HEALTH_NO, TherapistFactory, seed_health_questions
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +28,9 @@ DETAILS = {
     "name": "Olivia  Brown",
     "email": "olivia@example.com",
     "phone": "07700 900101",
-    "pregnant": "no",
-    "recent_injury": "Sprained left ankle in October",
-    "health_conditions": "",
+    **HEALTH_NO,
+    "health_injury_or_surgery": "yes",
+    "health_injury_or_surgery_details": "Sprained left ankle in October",
     "notes": "Go easy on the shoulders",
     "agree_policy": "on",
     "website": "",
@@ -41,6 +41,11 @@ DETAILS = {
 def frozen_now(monkeypatch):
     monkeypatch.setattr(timezone, "now", lambda: NOW.astimezone(UTC))
     return NOW
+
+
+@pytest.fixture(autouse=True)
+def health_questions(db):
+    seed_health_questions()
 
 
 @pytest.fixture
@@ -274,14 +279,14 @@ def test_details_page_shows_the_choice_the_policy_and_labelled_fields(client, an
     html = response.content.decode()
     assert "Tuesday 24 November 2026, 10:00" in html
     assert "until 24 hours before it starts" in html
-    for field in ("name", "email", "phone", "notes", "recent_injury", "health_conditions", "agree_policy"):
+    for field in ("name", "email", "phone", "notes", "health_injury_or_surgery_details", "agree_policy"):
         assert f'for="id_{field}"' in html, field
     assert "Are you pregnant?" in html
     assert 'class="honeypot" aria-hidden="true"' in html
 
 
 def test_details_with_errors_keep_what_was_typed_and_mark_the_fields(client, anna):
-    typed = {**DETAILS, "email": "not-an-email", "agree_policy": "", "pregnant": ""}
+    typed = {**DETAILS, "email": "not-an-email", "agree_policy": "", "health_pregnancy": ""}
     response = client.post(url("booking:details", start=at(TUESDAY, "10:00")), typed)
     assert response.status_code == 200
     html = response.content.decode()
@@ -333,8 +338,13 @@ def test_confirming_books_and_shows_the_confirmation(client, anna):
     assert response["Location"] == reverse("booking:appointment-confirmed", args=[appointment.manage_token])
     assert appointment.source == AppointmentSource.ONLINE
     assert appointment.client_name == "Olivia Brown"
-    assert appointment.recent_injury == "Sprained left ankle in October"
-    assert appointment.pregnant is False
+    answers = appointment.intake.answers
+    assert answers["injury_or_surgery"] == {
+        "yes": True,
+        "details": "Sprained left ankle in October",
+        "number": None,
+    }
+    assert answers["pregnancy"]["yes"] is False
     assert appointment.policy_agreed_at == NOW
     assert appointment.start == start
     page = client.get(response["Location"])
@@ -926,6 +936,7 @@ def test_confirming_runs_a_fixed_number_of_queries(
     start = at(TUESDAY, "15:00")
     client.post(url("booking:details", start=start), DETAILS)
     # The booking transaction: checks, locks, the insert and two queued emails; the rate
-    # limit's counter, and the look-up of the confirmation's one-time key.
-    with django_assert_max_num_queries(31):
+    # limit's counter, and the look-up of the confirmation's one-time key; the health
+    # rules, the client record and this visit's intake.
+    with django_assert_max_num_queries(37):
         assert client.post(url("booking:review", start=start)).status_code == 302
