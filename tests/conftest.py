@@ -91,3 +91,19 @@ def client_details():
     from booking.services.appointments import ClientDetails
 
     return ClientDetails(name="Olivia Brown", email="olivia@example.com", phone="07700 900101")
+
+
+@pytest.fixture
+def private_media(settings, tmp_path, monkeypatch):
+    """Doctors' notes go to a throwaway private folder (the storage is built once, with
+    the model, so the setting alone would not move it)."""
+    from django.core.files.storage import FileSystemStorage
+
+    from booking.models import DoctorNote
+
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    field = DoctorNote._meta.get_field("file")
+    monkeypatch.setattr(
+        field, "storage", FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+    )
+    return settings.PRIVATE_MEDIA_ROOT
