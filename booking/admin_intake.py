@@ -28,6 +28,15 @@ def flag_label(key: str) -> str:
     return str(_("Health flag: %(what)s")) % {"what": key.replace("_", " ")}
 
 
+def appointment_flag_labels(appointment: Appointment) -> list[str]:
+    """The flag labels of an appointment whose intake was loaded with it (select_related)."""
+    try:
+        record = appointment.intake
+    except HealthIntake.DoesNotExist:
+        return []
+    return [flag_label(key) for key in (record.flags or [])] if record.flagged else []
+
+
 def may_see_answers(user, appointment: Appointment) -> bool:
     """Managers (and anyone granted it) see health data; a therapist only for their own
     appointments; reception never."""
