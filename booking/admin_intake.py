@@ -101,6 +101,37 @@ def appointment_health_panel(request, appointment: Appointment) -> dict:
     return panel
 
 
+def client_health_history(request, client) -> dict:
+    """A client's intakes, latest first, for the client page: managers see all of them,
+    a therapist only those of their own appointments, reception none. Showing any records
+    the look (one record per page view, kind "client record")."""
+    user = request.user
+    if not user.has_perm("booking.view_health_data"):
+        return {"intakes": [], "allowed": False}
+    intakes = HealthIntake.objects.filter(client=client).select_related("appointment__technique")
+    if roles.sees_only_own_appointments(user):
+        therapist = getattr(user, "therapist", None)
+        if therapist is None:
+            return {"intakes": [], "allowed": False}
+        intakes = intakes.filter(appointment__therapist=therapist)
+    intakes = list(intakes.order_by("-created_at", "-id"))
+    questions = {question.key: question for question in HealthQuestion.objects.all()}
+    if intakes:
+        privacy.health_access_record(user=user, client=client, kind=HealthAccessKind.CLIENT_RECORD)
+    return {
+        "allowed": True,
+        "latest": intakes[0] if intakes else None,
+        "intakes": [
+            {
+                "intake": record,
+                "rows": intake_rows(record, questions),
+                "flags": [flag_label(key) for key in (record.flags or [])],
+            }
+            for record in intakes
+        ],
+    }
+
+
 @admin.register(HealthQuestion)
 class HealthQuestionAdmin(admin.ModelAdmin):
     list_display = ["text", "key", "details_label", "number_label", "active", "display_order"]

@@ -205,3 +205,52 @@ def test_a_manager_edits_the_wording_of_a_question(client):
     client.force_login(user_in_role("Manager", "boss"))
     listing = client.get("/admin/booking/healthquestion/").content.decode()
     assert "Are you pregnant?" in listing
+
+
+def render_health_section(user, client_record) -> str:
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/admin/booking/client/")
+    request.user = user
+    return render_to_string(
+        "admin/booking/client/health_section.html", {"client": client_record}, request=request
+    )
+
+
+def test_client_page_health_section_lists_the_answers_with_their_history(flagged, swedish, anna):
+    later = appointments.appointment_book(
+        technique=swedish,
+        length=swedish.lengths.get(duration_minutes=60),
+        start=upcoming_tuesday_at(14),
+        therapist=anna,
+        client=appointments.ClientDetails(
+            "Pat Lee",
+            "pat@example.com",
+            "07700 900102",
+            health={"blood_thinners": Answer(yes=True, details=SECRET)},
+            health_unchanged_since=flagged.intake.pk,
+        ),
+        source="staff",
+        allow_outside_hours=True,
+        notify=False,
+    )
+    manager = user_in_role("Manager", "boss")
+    html = render_health_section(manager, flagged.client)
+    assert html.count(SECRET) == 2
+    assert html.index("Latest answers") < html.index(later.reference) < html.index("Earlier answers")
+    assert "confirmed unchanged" in html
+    access = HealthDataAccess.objects.get()
+    assert (access.user, access.client, access.kind) == (
+        manager,
+        flagged.client,
+        HealthAccessKind.CLIENT_RECORD,
+    )
+
+
+def test_client_page_health_section_shows_reception_nothing_and_a_therapist_their_own(flagged, ben):
+    html = render_health_section(user_in_role("Reception", "desk"), flagged.client)
+    assert SECRET not in html
+    html = render_health_section(user_in_role("Therapist", "ben", ben), flagged.client)
+    assert SECRET not in html
+    assert not HealthDataAccess.objects.exists()
