@@ -435,10 +435,12 @@ class DetailsView(SlotStepMixin, View):
         if draft:
             initial = details_initial(draft)
         elif self.returning is not None:
+            # Their details as they gave them last time (the record's phone may be empty).
+            last = self.returning.appointments.order_by("-created_at", "-pk").first()
             initial = {
-                "name": self.returning.name,
-                "email": self.returning.email,
-                "phone": str(self.returning.phone or ""),
+                "name": last.client_name if last else self.returning.name,
+                "email": last.client_email if last else self.returning.email,
+                "phone": last.client_phone if last else str(self.returning.phone or ""),
                 **(health_initial(answers_from_dict(self.last_intake.answers)) if self.last_intake else {}),
             }
         else:
