@@ -307,9 +307,10 @@ def details_then_review(
         # Only the name first: the rest is missing, and the name must survive the round trip.
         page.get_by_label("Your name").fill(client.name)
         page.get_by_role("button", name="Continue to check and confirm").click()
-        expect(page.locator("#form-errors")).to_have_text("Please check the 4 highlighted fields below.")
+        # Email, phone, the policy and the seven health questions.
+        expect(page.locator("#form-errors")).to_have_text("Please check the 10 highlighted fields below.")
         expect(page.get_by_label("Your name")).to_have_value(client.name)
-        expect(page.locator(".invalid-feedback:visible")).to_have_count(4)
+        expect(page.locator(".invalid-feedback:visible")).to_have_count(10)
         if visit:
             visit.check("details-errors")
     fill_details(page, client)
@@ -322,7 +323,7 @@ def details_then_review(
         ("Name", client.name),
         ("Email", client.email),
         ("Phone", client.phone),
-        ("Pregnant", "No"),
+        ("Are you pregnant?", "No"),
     ):
         expect(you.locator(f"dt:text-is('{term}') + dd")).to_have_text(value)
 
