@@ -479,6 +479,8 @@ class AppointmentAdminForm(forms.ModelForm):
             email=cleaned["client_email"],
             phone=cleaned["client_phone"],
             notes=cleaned.get("client_notes", ""),
+            # The health answers taken on the phone, when asked (admin_intake).
+            health=admin_intake.health_from_form(self),
         )
 
     def save(self, commit=True) -> Appointment:
@@ -635,6 +637,12 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
             return queryset.filter(therapist=therapist) if therapist else queryset.none()
         return queryset
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            # Booking on the phone: the health questions (data, not code) are asked too.
+            kwargs["form"] = admin_intake.form_with_health_fields(kwargs.get("form", self.form))
+        return super().get_form(request, obj, change, **kwargs)
+
     def get_ordering(self, request):
         # Upcoming first: today and later in time order, then the past, latest first.
         zone = selectors.clinic_zone()
@@ -764,6 +772,8 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
             fields = ["reference", "therapist", "technique", "duration_minutes", "price", "start", "end",
                       "allow_outside_hours", "status", "source"]  # fmt: skip
         fields += ["client_name", "client_email", "client_phone", "client_notes"]
+        if obj is None:
+            fields += admin_intake.health_field_names()
         return fields + (["policy_agreed_at"] if obj is not None else [])
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

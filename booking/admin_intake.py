@@ -15,8 +15,10 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from . import forms as booking_forms
 from . import roles
 from .choices import HealthAccessKind, RuleOutcome
+from .intake import Answer
 from .models import Appointment, DoctorNote, HealthIntake, HealthQuestion, HealthRule
 from .services import intake, privacy
 
@@ -35,6 +37,32 @@ def appointment_flag_labels(appointment: Appointment) -> list[str]:
     except HealthIntake.DoesNotExist:
         return []
     return [flag_label(key) for key in (record.flags or [])] if record.flagged else []
+
+
+def form_with_health_fields(form_class):
+    """``form_class`` with the active health questions as optional fields: staff booking
+    on the phone ask them; left all empty, no answers are recorded."""
+    questions = intake.questions_active()
+    attrs = {"health_questions": questions}
+    for question in questions:
+        attrs.update(booking_forms.health_fields(question))
+    return type(form_class.__name__, (form_class,), attrs)
+
+
+def health_field_names() -> list[str]:
+    names = []
+    for question in intake.questions_active():
+        names += list(booking_forms.health_fields(question))
+    return names
+
+
+def health_from_form(form) -> dict[str, Answer] | None:
+    """The answers a staff booking form was given, or None when no question was answered."""
+    questions = getattr(form, "health_questions", None)
+    cleaned = form.cleaned_data
+    if not questions or all(cleaned.get(f"health_{q.key}") is None for q in questions):
+        return None
+    return booking_forms.answers_from_cleaned(questions, cleaned)
 
 
 def may_see_answers(user, appointment: Appointment) -> bool:

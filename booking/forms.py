@@ -242,7 +242,7 @@ class ClientDetailsForm(forms.Form):
         self.questions = list(questions)
         self.last_answers = last_answers
         for question in self.questions:
-            self.fields.update(_health_fields(question))
+            self.fields.update(health_fields(question))
         if last_answers is not None:
             self.fields["health_unchanged"] = forms.BooleanField(
                 label=_("Nothing has changed since my last visit"),
@@ -297,18 +297,7 @@ class ClientDetailsForm(forms.Form):
         """The answers given; when the client ticked "nothing has changed", their last ones."""
         if self.cleaned_data.get("health_unchanged") and self.last_answers is not None:
             return dict(self.last_answers)
-        answers = {}
-        for question in self.questions:
-            name = f"health_{question.key}"
-            yes = bool(self.cleaned_data.get(name))
-            answers[question.key] = Answer(
-                yes=yes,
-                # Details and numbers only mean something with a yes (they show always,
-                # without JavaScript, so a "no" may come with leftovers).
-                details=(self.cleaned_data.get(f"{name}_details") or "").strip() if yes else "",
-                number=self.cleaned_data.get(f"{name}_number") if yes else None,
-            )
-        return answers
+        return answers_from_cleaned(self.questions, self.cleaned_data)
 
     def clean_name(self) -> str:
         # One plain line: a line break or control character in a name would end up in
@@ -332,7 +321,7 @@ ANSWER_REQUIRED = _("Please answer this question.")
 YES_NO = [("no", _("No")), ("yes", _("Yes"))]
 
 
-def _health_fields(question: HealthQuestion) -> dict[str, forms.Field]:
+def health_fields(question: HealthQuestion) -> dict[str, forms.Field]:
     name = f"health_{question.key}"
     fields: dict[str, forms.Field] = {
         name: forms.TypedChoiceField(
@@ -361,6 +350,22 @@ def _health_fields(question: HealthQuestion) -> dict[str, forms.Field]:
             max_value=999,
         )
     return fields
+
+
+def answers_from_cleaned(questions: Sequence[HealthQuestion], cleaned: dict) -> dict[str, Answer]:
+    """The answers in a form's cleaned data (fields made by :func:`health_fields`)."""
+    answers = {}
+    for question in questions:
+        name = f"health_{question.key}"
+        yes = bool(cleaned.get(name))
+        answers[question.key] = Answer(
+            yes=yes,
+            # Details and numbers only mean something with a yes (they show always,
+            # without JavaScript, so a "no" may come with leftovers).
+            details=(cleaned.get(f"{name}_details") or "").strip() if yes else "",
+            number=cleaned.get(f"{name}_number") if yes else None,
+        )
+    return answers
 
 
 def details_initial(details: dict | None) -> dict:

@@ -11,9 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from booking.admin_intake import flag_label
 from booking.choices import HealthAccessKind, RuleOutcome
 from booking.intake import Answer
-from booking.models import DoctorNote, HealthDataAccess, HealthRule
+from booking.models import Appointment, DoctorNote, HealthDataAccess, HealthIntake, HealthRule
 from booking.services import appointments, intake
 from tests.conftest import LONDON
 from tests.factories import HEALTH_NO, TherapistFactory, health_rule, seed_health_questions, user_in_role
@@ -254,3 +255,60 @@ def test_client_page_health_section_shows_reception_nothing_and_a_therapist_thei
     html = render_health_section(user_in_role("Therapist", "ben", ben), flagged.client)
     assert SECRET not in html
     assert not HealthDataAccess.objects.exists()
+
+
+# --------------------------------------------------------------------------- booking on the phone
+
+
+def phone_booking(client, anna, swedish, hour: int, **answers):
+    start = upcoming_tuesday_at(hour)
+    data = {
+        "therapist": anna.pk,
+        "technique": swedish.pk,
+        "length": swedish.lengths.get(duration_minutes=60).pk,
+        "start_0": start.strftime("%d/%m/%Y"),
+        "start_1": start.strftime("%H:%M"),
+        "status": "confirmed",
+        "client_name": "Phone Client",
+        "client_email": "phone@example.com",
+        "client_phone": "07700 900555",
+        "client_notes": "",
+        **answers,
+    }
+    return client.post(reverse("admin:booking_appointment_add"), data)
+
+
+@pytest.mark.parametrize(
+    "answers, outcome, flags",
+    [
+        ({}, RuleOutcome.ALLOW, []),
+        ({"health_blood_thinners": "yes", "health_blood_thinners_details": SECRET}, RuleOutcome.FLAG,
+         ["blood_thinners"]),
+        ({"health_injury_or_surgery": "yes"}, RuleOutcome.DOCTOR_NOTE, ["injury_or_surgery"]),
+        # Online this would be "please call"; staff on the phone are that call.
+        ({"health_pregnancy": "yes", "health_pregnancy_number": "8"}, RuleOutcome.CALL, ["pregnancy"]),
+    ],
+)  # fmt: skip
+def test_every_rule_outcome_through_the_admin_booking_form(client, swedish, anna, answers, outcome, flags):
+    health_rule("pregnancy", RuleOutcome.CALL, number_max=12)
+    health_rule("blood_thinners", RuleOutcome.FLAG)
+    health_rule("injury_or_surgery", RuleOutcome.DOCTOR_NOTE)
+    client.force_login(user_in_role("Reception", "desk"))
+    form = client.get(reverse("admin:booking_appointment_add")).content.decode()
+    assert "Are you pregnant?" in form and "How many weeks? (if yes)" in form
+    response = phone_booking(client, anna, swedish, 10, **{**HEALTH_NO, **answers})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    booked = Appointment.objects.get()
+    assert (booked.intake.outcome, booked.intake.flags, booked.intake.source) == (outcome, flags, "staff")
+    page = client.get(change_url(booked)).content.decode()
+    for key in flags:
+        assert flag_label(key) in page
+    assert SECRET not in page
+    assert ("Needed, not yet received." in page) == (outcome == RuleOutcome.DOCTOR_NOTE)
+
+
+def test_a_phone_booking_without_answers_records_none(client, swedish, anna):
+    seed_health_questions()
+    client.force_login(user_in_role("Reception", "desk"))
+    assert phone_booking(client, anna, swedish, 10).status_code == 302
+    assert not HealthIntake.objects.exists()
