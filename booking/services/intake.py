@@ -218,3 +218,26 @@ def doctor_note_mark_received(*, appointment: Appointment, user) -> DoctorNote:
         received_at=timezone.now(),
         received_by=user if getattr(user, "pk", None) else None,
     )
+
+
+def doctor_notes_abandoned_delete(*, now=None) -> int:
+    """Delete doctors' notes uploaded during an online booking that was never confirmed,
+    file and all, once the draft they belonged to has expired. Returns how many."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.BOOKING_DRAFT_SECONDS)
+    stale = (
+        DoctorNote.objects.filter(appointment__isnull=True)
+        .exclude(draft_token="")
+        .filter(created_at__lt=cutoff)
+    )
+    count = 0
+    for note in stale:
+        if note.file:
+            note.file.delete(save=False)
+        note.delete()
+        count += 1
+    return count

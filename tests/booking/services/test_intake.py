@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 import pytest
@@ -164,3 +165,21 @@ def test_staff_mark_a_doctor_note_received(swedish, therapist):
     note = intake.doctor_note_mark_received(appointment=booked, user=staff)
     assert (note.appointment, note.received_by, bool(note.file)) == (booked, staff, False)
     assert note.received_at is not None
+
+
+def test_abandoned_uploads_are_deleted_once_their_draft_has_expired(swedish, therapist, settings):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    abandoned = intake.doctor_note_upload(upload=SimpleUploadedFile("a.pdf", PDF))
+    fresh = intake.doctor_note_upload(upload=SimpleUploadedFile("b.pdf", PDF))
+    claimed = intake.doctor_note_upload(upload=SimpleUploadedFile("c.pdf", PDF))
+    book(swedish, therapist, health={}, doctor_note_token=claimed.draft_token)
+    old = timezone.now() - timedelta(seconds=settings.BOOKING_DRAFT_SECONDS + 60)
+    DoctorNote.objects.filter(pk__in=[abandoned.pk, claimed.pk]).update(created_at=old)
+    path = abandoned.file.path
+    call_command("clear_abandoned_doctor_notes")
+    assert set(DoctorNote.objects.values_list("pk", flat=True)) == {fresh.pk, claimed.pk}
+    assert not os.path.exists(path)
