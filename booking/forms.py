@@ -262,21 +262,27 @@ class ClientDetailsForm(forms.Form):
             raise forms.ValidationError(
                 _("This form could not be sent. Please call us to book."), code="spam"
             )
-        if not cleaned.get("health_unchanged"):
-            for question in self.questions:
-                name = f"health_{question.key}"
-                if cleaned.get(name) is None and name not in self.errors:
-                    self.add_error(name, forms.ValidationError(ANSWER_REQUIRED, code="required"))
-                elif (
-                    cleaned.get(name)
-                    and question.number_label
-                    and cleaned.get(f"{name}_number") is None
-                    and f"{name}_number" not in self.errors
-                ):
-                    self.add_error(
-                        f"{name}_number", forms.ValidationError(_("Please give the number."), code="required")
-                    )
+        for question in self._questions_to_answer(cleaned):
+            name = f"health_{question.key}"
+            if cleaned.get(name) is None and name not in self.errors:
+                self.add_error(name, forms.ValidationError(ANSWER_REQUIRED, code="required"))
+            elif (
+                cleaned.get(name)
+                and question.number_label
+                and cleaned.get(f"{name}_number") is None
+                and f"{name}_number" not in self.errors
+            ):
+                self.add_error(
+                    f"{name}_number", forms.ValidationError(_("Please give the number."), code="required")
+                )
         return cleaned
+
+    def _questions_to_answer(self, cleaned: dict) -> list[HealthQuestion]:
+        # "Nothing has changed" covers the questions answered last time; one added since
+        # still needs an answer.
+        if cleaned.get("health_unchanged") and self.last_answers is not None:
+            return [q for q in self.questions if q.key not in self.last_answers]
+        return self.questions
 
     def health_rows(self) -> list[dict]:
         """Each question's fields together, in order, for the template."""
@@ -295,9 +301,10 @@ class ClientDetailsForm(forms.Form):
 
     def health_answers(self) -> dict[str, Answer]:
         """The answers given; when the client ticked "nothing has changed", their last ones."""
+        fresh = answers_from_cleaned(self._questions_to_answer(self.cleaned_data), self.cleaned_data)
         if self.cleaned_data.get("health_unchanged") and self.last_answers is not None:
-            return dict(self.last_answers)
-        return answers_from_cleaned(self.questions, self.cleaned_data)
+            return {**self.last_answers, **fresh}
+        return fresh
 
     def clean_name(self) -> str:
         # One plain line: a line break or control character in a name would end up in

@@ -422,7 +422,7 @@ class DetailsView(SlotStepMixin, View):
             return problem
         self.questions = intake.questions_active()
         # Came by their "Book again" link: their last answers, to confirm or update.
-        self.returning = selectors_client(drafts.returning_client_id(request))
+        self.returning = _returning_client(drafts.returning_client_id(request))
         self.last_intake = intake.intake_latest(self.returning) if self.returning else None
         return super().dispatch(request, *args, **kwargs)
 
@@ -509,7 +509,7 @@ class DetailsView(SlotStepMixin, View):
         return render(self.request, self.template_name, context, status=status)
 
 
-def selectors_client(client_id: int | None):
+def _returning_client(client_id: int | None):
     """The client a "Book again" link named, if still a current record."""
     if client_id is None:
         return None
@@ -522,7 +522,7 @@ class BookAgainView(View):
 
     def get(self, request, token):
         client_id = drafts.rebook_client_id(token)
-        if client_id is not None and selectors_client(client_id) is not None:
+        if client_id is not None and _returning_client(client_id) is not None:
             drafts.returning_save(request, client_id)
         return redirect("booking:technique-list")
 

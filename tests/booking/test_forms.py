@@ -191,3 +191,14 @@ def test_details_form_refuses_a_name_of_control_characters_only():
     form = ClientDetailsForm({**VALID, "name": "\x07\u202e\x1b"})
     assert not form.is_valid()
     assert form.errors["name"] == ["This field is required."]
+
+
+def test_nothing_has_changed_still_asks_a_question_added_since():
+    last = {"pregnancy": Answer(yes=False)}
+    data = {**VALID, "health_pregnancy": "", "health_skin": "", "health_unchanged": "on"}
+    form = ClientDetailsForm(data, questions=QUESTIONS, last_answers=last)
+    assert not form.is_valid()
+    assert set(form.errors) == {"health_skin"}
+    form = ClientDetailsForm({**data, "health_skin": "yes"}, questions=QUESTIONS, last_answers=last)
+    assert form.is_valid(), form.errors
+    assert form.health_answers() == {"pregnancy": Answer(yes=False), "skin": Answer(yes=True)}
