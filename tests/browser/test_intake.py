@@ -159,3 +159,34 @@ def test_a_returning_client_books_with_nothing_has_changed(new_page, live_server
     one, two = Appointment.objects.order_by("created_at")
     assert two.intake.unchanged_since == one.intake
     assert two.intake.answers["blood_thinners"]["details"] == "Apixaban"
+
+
+def test_reception_sees_the_flag_on_the_schedule_in_words(desktop_page, live_server, clinic, axe):
+    from booking.intake import Answer
+    from booking.services import appointments
+    from tests.browser.test_staff import log_in, staff
+
+    day = a_working_day(3)
+    appointments.appointment_book(
+        technique=clinic.technique,
+        length=clinic.technique.lengths.get(),
+        start=datetime.combine(day, time(10), tzinfo=LONDON),
+        client=appointments.ClientDetails(
+            "Pat Lee",
+            "pat@example.com",
+            "07700 900102",
+            health={"blood_thinners": Answer(yes=True, details="Warfarin")},
+        ),
+        source="staff",
+        notify=False,
+    )
+    staff("Reception", "desk")
+    page = desktop_page
+    page.goto(f"{live_server.url}/admin/booking/schedule/?date={day.isoformat()}")
+    log_in(page, "desk")
+    flag = page.locator(".schedule-flag")
+    expect(flag).to_have_text("⚠ Health flag: blood thinners")
+    expect(page.locator("main, #content").first).not_to_contain_text("Warfarin")
+    flag.scroll_into_view_if_needed()
+    take_screenshot(page, "intake-06-schedule-flag", full_page=False)
+    axe(page, "schedule with a health flag")
