@@ -30,7 +30,7 @@ from clinic import uploads
 from . import availability as engine
 from . import dayplan, exports, roles, selectors
 from .choices import AppointmentSource, AppointmentStatus
-from .forms import parse_iso_date, validate_clinic_date
+from .forms import PhoneField, parse_iso_date, validate_clinic_date
 from .models import (
     Appointment,
     BookingPolicy,
@@ -41,6 +41,7 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
+from .phones import phone_e164
 from .services import appointments, schedules
 
 
@@ -458,11 +459,31 @@ class AppointmentAdminForm(forms.ModelForm):
         if self.instance.pk is None and "length" in self.fields:
             # Shown (and required) only when booking; a move keeps the length booked.
             self.fields["length"].required = True
+        if "client" in self.fields:
+            # Clients: pick a record, or type the details of someone new (the contact
+            # fields then fill from the record when left empty).
+            self.fields["client"].required = False
+            self.fields["client"].help_text = _(
+                "Type a few letters of the name, email or phone. Leave empty for a new client."
+            )
+            for name in ("client_name", "client_email", "client_phone"):
+                self.fields[name].required = False
+            admin_clients.autocomplete_ids_guarded(self.fields["client"])
+        if "client_phone" in self.fields and (
+            self.instance.pk is None or phone_e164(self.instance.client_phone or "")
+        ):
+            # Checked like the online form's; an old booking's unreadable number does not
+            # block other changes to it.
+            self.fields["client_phone"] = PhoneField(
+                label=self.fields["client_phone"].label,
+                required=self.fields["client_phone"].required,
+                max_length=40,
+            )
 
     class Meta:
         model = Appointment
         fields = [
-            "therapist", "technique", "start", "status",
+            "therapist", "technique", "start", "status", "client",
             "client_name", "client_email", "client_phone", "client_notes",
         ]  # fmt: skip
 
@@ -470,7 +491,36 @@ class AppointmentAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance.pk is None and not self.errors and cleaned.get("length") is None:
             raise ValidationError(_("Choose the length to book."))
+        self._clean_client(cleaned)
         return cleaned
+
+    def _clean_client(self, cleaned) -> None:
+        """Clients: the contact details of this booking come from the picked record when
+        left empty; without a record they must be typed (they make a new client)."""
+        if "client" not in self.fields:
+            return
+        record = cleaned.get("client")
+        if record is not None:
+            fill = {
+                "client_name": record.name,
+                "client_email": record.email,
+                "client_phone": str(record.phone or ""),
+            }
+            for name, value in fill.items():
+                if not cleaned.get(name) and name not in self.errors:
+                    cleaned[name] = value
+        for name in ("client_name", "client_email", "client_phone"):
+            if not cleaned.get(name) and name not in self.errors:
+                self.add_error(
+                    name,
+                    ValidationError(
+                        _("Pick a client above, or fill this in for a new client."), code="required"
+                    ),
+                )
+
+    def _get_validation_exclusions(self):
+        # The record is chosen (or made) by the booking service, not saved from the form.
+        return {*super()._get_validation_exclusions(), "client"}
 
     def _client(self) -> appointments.ClientDetails:
         cleaned = self.cleaned_data
@@ -479,6 +529,7 @@ class AppointmentAdminForm(forms.ModelForm):
             email=cleaned["client_email"],
             phone=cleaned["client_phone"],
             notes=cleaned.get("client_notes", ""),
+            record=cleaned.get("client"),
             # The health answers taken on the phone, when asked (admin_intake).
             health=admin_intake.health_from_form(self),
         )
@@ -613,6 +664,11 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
     date_hierarchy = "start"
     list_select_related = ["therapist", "technique"]
     list_per_page = 50
+    autocomplete_fields = ["client"]
+
+    class Media:
+        js = ["js/admin_client_pick.js"]
+
     actions = ["mark_completed", "mark_no_show", "cancel_selected", "export_csv"]
     change_form_template = "admin/booking/appointment/change_form.html"
     formfield_overrides = CLINIC_DATES
@@ -626,7 +682,17 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         "created_at",
         "updated_at",
         "policy_agreed_at",
+        "client_record",
     ]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The client page links to "all of this client's appointments" (still filtered by
+        # get_queryset, so a therapist sees only their own).
+        return lookup == "client__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description=_("client record"))
+    def client_record(self, obj: Appointment) -> str:
+        return admin_clients.client_link(obj)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -771,6 +837,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         if obj is not None:
             fields = ["reference", "therapist", "technique", "duration_minutes", "price", "start", "end",
                       "allow_outside_hours", "status", "source"]  # fmt: skip
+        fields += ["client"] if obj is None else ["client_record"]
         fields += ["client_name", "client_email", "client_phone", "client_notes"]
         if obj is None:
             fields += admin_intake.health_field_names()
@@ -796,7 +863,28 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
                 initial.pop("start", None)
         except (ValueError, OverflowError):
             initial.pop("start", None)
+        self._initial_client(request, initial)
         return initial
+
+    def _initial_client(self, request, initial: dict) -> None:
+        """Clients: "Book for this client" links here with ?client=<id>; the form opens
+        with the record picked and the contact details filled. An id that is not a number,
+        unknown, or not the user's to see is dropped (the form opens empty, never a 500)."""
+        raw = initial.pop("client", None)
+        raw = raw[-1] if isinstance(raw, list) else raw
+        if not raw or not str(raw).isascii() or not str(raw).isdigit() or len(str(raw)) > 18:
+            return
+        visible = selectors.clients_visible_to(request.user).filter(merged_into__isnull=True)
+        record = visible.filter(pk=int(raw)).first()
+        if record is None:
+            self.message_user(request, _("That client record was not found."), messages.WARNING)
+            return
+        initial.update(
+            client=record.pk,
+            client_name=record.name,
+            client_email=record.email,
+            client_phone=record.phone.as_national if record.phone else "",
+        )
 
     def construct_change_message(self, request, form, formsets, add=False):
         """Before and after for each changed field, so the history reads "Start: 10:00 →
@@ -842,9 +930,9 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         pass  # written by save_form, through the services
 
 
-# The task results, shown to staff as the email outbox.
-# Health questions, rules, doctors' notes, and the health panel of an appointment.
-from . import admin_intake, admin_outbox  # noqa: E402, F401
+# The task results, shown to staff as the email outbox; client records (issue 11);
+# health questions, rules, doctors' notes, and the health panel of an appointment.
+from . import admin_clients, admin_intake, admin_outbox  # noqa: E402, F401, I001
 
 # --------------------------------------------------------------------------- sign-in lockouts
 

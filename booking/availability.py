@@ -162,6 +162,7 @@ class SlotProblem(StrEnum):
     CLOSED = "closed"  # the clinic is closed that day
     OFF_GRID = "off_grid"  # not on the slot grid
     OVERNIGHT = "overnight"  # would end on another day (no working period runs overnight)
+    DAY_OFF = "day_off"  # the therapist has no working period at all on that weekday
     OUTSIDE_HOURS = "outside_hours"  # not inside any of the therapist's working periods
     TIME_OFF = "time_off"  # meets the therapist's time off
     TAKEN = "taken"  # meets another appointment (or its cleanup)
@@ -316,7 +317,9 @@ def slot_problems(
         problems.append(SlotProblem.OVERNIGHT)
     else:
         spans = [_period_span(day, p, tz) for p in schedule.periods if p.weekday == day.weekday()]
-        if not any(first <= start and end <= last for first, last in spans):
+        if not spans:
+            problems.append(SlotProblem.DAY_OFF)
+        elif not any(first <= start and end <= last for first, last in spans):
             problems.append(SlotProblem.OUTSIDE_HOURS)
     until = end + buffer
 
@@ -350,7 +353,7 @@ def why_not_free(
 
     Each therapist's first problem counts, and the one that got furthest through the rules
     wins: a time that was on offer but is booked is TAKEN, even if another therapist does
-    not work then. With no schedules at all, nobody works: OUTSIDE_HOURS (after the rules
+    not work then. With no schedules at all, nobody works: DAY_OFF (after the rules
     that do not depend on anyone's diary)."""
     firsts: list[SlotProblem] = []
     for schedule in schedules or [TherapistSchedule(0, (), (), ())]:

@@ -116,37 +116,41 @@ REBOOK_SALT = "booking.client-rebook"
 REBOOK_MAX_AGE_SECONDS = 60 * 24 * 3600
 
 
-def rebook_token(client_id: int) -> str:
-    """The signed, expiring key of a client's "Book again" link. Only the client's own
-    pages (reached from their email) show it, so no typed address ever reveals whether
-    the clinic knows it. A salt of its own: no other signed value is a valid one."""
-    return signing.dumps({"client": client_id}, salt=REBOOK_SALT, compress=True)
+def rebook_token(appointment_id: int) -> str:
+    """The signed, expiring key of a "Book again" link from one booking's own pages.
+
+    It names the booking, not the client: what it offers back is what was given for that
+    booking (its contact details and health answers), so someone who booked with another
+    person's address gets back only what they typed themselves, and no typed address ever
+    reveals whether the clinic knows it. A salt of its own: no other signed value is valid.
+    """
+    return signing.dumps({"appointment": appointment_id}, salt=REBOOK_SALT, compress=True)
 
 
-def rebook_client_id(token: str) -> int | None:
-    """The client a "Book again" token names, or None if it is tampered or too old."""
+def rebook_appointment_id(token: str) -> int | None:
+    """The booking a "Book again" token names, or None if it is tampered or too old."""
     try:
         data = signing.loads(token, salt=REBOOK_SALT, max_age=REBOOK_MAX_AGE_SECONDS)
     except signing.BadSignature:
         return None
-    client_id = data.get("client") if isinstance(data, dict) else None
-    return client_id if isinstance(client_id, int) and not isinstance(client_id, bool) else None
+    found = data.get("appointment") if isinstance(data, dict) else None
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
 
 
-def returning_save(request: HttpRequest, client_id: int) -> None:
-    """Remember, for this booking only, that the visitor came by their "Book again" link."""
-    request.session[RETURNING_KEY] = {"saved_at": _now(), "client": client_id}
+def returning_save(request: HttpRequest, appointment_id: int) -> None:
+    """Remember, for this booking only, that the visitor came by a "Book again" link."""
+    request.session[RETURNING_KEY] = {"saved_at": _now(), "appointment": appointment_id}
     _keep_visitor_session_short(request)
 
 
-def returning_client_id(request: HttpRequest) -> int | None:
+def returning_appointment_id(request: HttpRequest) -> int | None:
     entry = request.session.get(RETURNING_KEY)
     if entry is None:
         return None
     if not _fresh(entry):
         del request.session[RETURNING_KEY]
         return None
-    return entry.get("client")
+    return entry.get("appointment")
 
 
 def draft_forget(request: HttpRequest) -> None:

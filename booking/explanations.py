@@ -23,9 +23,15 @@ def clock(moment) -> str:
 
 
 def client_message(
-    problem: SlotProblem, *, policy: engine.Policy, day: datetime | None = None, closure_reason: str = ""
+    problem: SlotProblem,
+    *,
+    policy: engine.Policy,
+    day: datetime | None = None,
+    closure_reason: str = "",
+    therapist_name: str = "",
 ) -> str:
-    """Why a client cannot book a time, in words they can act on."""
+    """Why a client cannot book a time, in words they can act on. ``therapist_name`` is
+    given when only one therapist could take the booking (named, or the only one)."""
     if problem == SlotProblem.PAST:
         return _("That time has already passed.")
     if problem == SlotProblem.NOTICE:
@@ -46,6 +52,14 @@ def client_message(
                 "reason": closure_reason,
             }
         return _("The clinic is closed on %(day)s. Please choose another day.") % {"day": when}
+    if problem == SlotProblem.DAY_OFF:
+        weekday = formats.date_format(day, "l") if day else _("that day")
+        if therapist_name:
+            return _("%(name)s does not work on %(weekday)ss. Please choose another day.") % {
+                "name": therapist_name,
+                "weekday": weekday,
+            }
+        return _("The clinic is closed on %(weekday)ss. Please choose another day.") % {"weekday": weekday}
     if problem in (SlotProblem.OUTSIDE_HOURS, SlotProblem.OVERNIGHT):
         return _("Nobody is working at that time. Please choose one of the offered start times.")
     if problem == SlotProblem.TIME_OFF:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -10,11 +11,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from clinic.text import single_line
+from clinic.text import has_visible_text, single_line
 
 from . import selectors
 from .intake import Answer, answers_from_dict, answers_to_dict
 from .models import Appointment, HealthQuestion, Technique, TechniqueLength, Therapist
+from .phones import phone_e164
 from .services import appointments
 
 ANY = "any"
@@ -175,6 +177,37 @@ class SlotForm(BookingChoiceForm):
 
 
 PHONE_RE = r"^\+?[0-9 ()\-.]{7,25}$"
+PHONE_INVALID = _(
+    "That is not a phone number we can call. Enter it as you would dial it, such as 07700 900123, "
+    "or with the country code, such as +33 6 12 34 56 78."
+)
+
+
+class PhoneField(forms.CharField):
+    """A phone number in any usual format (spaces, brackets, dashes, 0044 or +44), read in
+    the clinic's region (PHONENUMBER_DEFAULT_REGION). Refuses what cannot be a number.
+
+    It checks that the number is *possible* (right length for its country), not that its
+    range is allocated today: libphonenumber's list of ranges lags behind new ones, and
+    refusing a real client's number is worse than keeping one nobody answers.
+    ``e164`` returns the normalised form (+447700900123); otherwise the text as typed
+    (a booking's snapshot keeps what the client gave)."""
+
+    default_error_messages = {"invalid": PHONE_INVALID}
+
+    def __init__(self, *, e164: bool = False, **kwargs):
+        self.e164 = e164
+        kwargs.setdefault("widget", forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in self.empty_values:
+            return ""
+        normalised = phone_e164(value) if re.fullmatch(PHONE_RE, value) else ""
+        if not normalised:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return normalised if self.e164 else value
 
 
 def _stored_length(field: str) -> int:
@@ -203,13 +236,10 @@ class ClientDetailsForm(forms.Form):
         help_text=_("We send your confirmation here."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
-    phone = forms.RegexField(
+    phone = PhoneField(
         label=_("Phone"),
-        regex=PHONE_RE,
         max_length=_stored_length("client_phone"),
         help_text=_("In case we need to reach you on the day."),
-        error_messages={"invalid": _("Enter a phone number, such as 07700 900123.")},
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
     )
     notes = forms.CharField(
         label=_("Anything your therapist should know? (optional)"),
@@ -310,7 +340,7 @@ class ClientDetailsForm(forms.Form):
         # One plain line: a line break or control character in a name would end up in
         # email headers, greetings and the admin.
         name = single_line(self.cleaned_data["name"])
-        if not name:
+        if not has_visible_text(name):
             raise forms.ValidationError(self.fields["name"].error_messages["required"], code="required")
         return name
 

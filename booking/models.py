@@ -448,12 +448,10 @@ class Appointment(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.CONFIRMED
     )
-    # Nullable only until every path sets it (the data migration fills existing rows).
+    # The person across visits; every path that books sets it (services.clients).
     client = models.ForeignKey(
         Client,
         on_delete=models.PROTECT,
-        null=True,
-        blank=True,
         related_name="appointments",
         verbose_name=_("client"),
     )

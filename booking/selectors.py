@@ -489,6 +489,7 @@ OBSTACLE_ORDER = [
     engine.SlotProblem.TAKEN,
     engine.SlotProblem.TIME_OFF,
     engine.SlotProblem.CLOSED,
+    engine.SlotProblem.DAY_OFF,
     engine.SlotProblem.OUTSIDE_HOURS,
 ]
 
@@ -560,11 +561,12 @@ def staff_obstacles(
             obstacles += [Obstacle(problem, time_off=absence) for absence in absences]
         elif problem == engine.SlotProblem.CLOSED:
             obstacles.append(Obstacle(problem, closure_reason=closures[0][2]))
-        elif problem == engine.SlotProblem.OUTSIDE_HOURS:
+        elif problem in (engine.SlotProblem.DAY_OFF, engine.SlotProblem.OUTSIDE_HOURS):
+            # For staff both read as the day's hours ("not working" when there are none).
             todays = tuple(
                 sorted((p for p in periods if p.weekday == local_day.weekday()), key=lambda p: p.start)
             )
-            obstacles.append(Obstacle(problem, periods=todays))
+            obstacles.append(Obstacle(engine.SlotProblem.OUTSIDE_HOURS, periods=todays))
         else:
             obstacles.append(Obstacle(problem))
     return obstacles
@@ -651,3 +653,84 @@ def techniques_hidden_online(*, technique_id: int | None = None) -> list[tuple[T
 def appointment_by_idempotency_key(key: str) -> Appointment | None:
     """The booking an online confirmation with this one-time key made, if any."""
     return Appointment.objects.filter(idempotency_key=key).first()
+
+
+# Clients (issue 11) -------------------------------------------------------------------
+
+
+def clients_visible_to(user, queryset: QuerySet | None = None) -> QuerySet:
+    """The client records ``user`` may see: all of them, except for a therapist's own
+    account, which sees only clients who have or had an appointment with them."""
+    from . import roles
+    from .models import Client
+
+    queryset = Client.objects.all() if queryset is None else queryset
+    if not roles.sees_only_own_appointments(user):
+        return queryset
+    therapist = getattr(user, "therapist", None)
+    if therapist is None:
+        return queryset.none()
+    return queryset.filter(Exists(Appointment.objects.filter(client=OuterRef("pk"), therapist=therapist)))
+
+
+def client_search_q(term: str) -> Q:
+    """What a staff search for ``term`` matches: part of the name or email, or the phone
+    number in any format (typed in full, it is read as a number and matched exactly, on
+    the index; four or more digits also match inside stored numbers)."""
+    from .phones import phone_e164, search_digits
+
+    term = term.strip()
+    digits = search_digits(term)
+    if digits:
+        # Only digits and phone punctuation: a phone number (no name or address holds
+        # "07700 900123"), so the name and email columns are not scanned for it.
+        number = phone_e164(term)
+        match = Q(phone__contains=digits)
+        return match | Q(phone=number) if number else match
+    return Q(name__icontains=term) | Q(email_key__contains=term.lower())
+
+
+# The client page lists this many upcoming and past visits; the counts cover them all.
+CLIENT_VISITS_SHOWN = 50
+
+
+@dataclass
+class ClientVisits:
+    """A client's appointments for their page: upcoming (soonest first), past (latest
+    first), and the counts staff ask about."""
+
+    upcoming: list[Appointment]
+    past: list[Appointment]
+    upcoming_total: int
+    past_total: int
+    visits: int
+    no_shows: int
+    late_cancellations: int
+    cancellations: int
+
+
+def client_visits(*, client, therapist: Therapist | None = None, now: datetime | None = None) -> ClientVisits:
+    """Two queries whatever the number of visits; the soonest upcoming and the latest past
+    visits are listed (CLIENT_VISITS_SHOWN of each; the appointment list filtered by client
+    has them all). ``therapist`` limits them to that
+    therapist's (a therapist's own account). A late cancellation is one made within the
+    cancellation cutoff before the start (when it was cancelled: the row's last change)."""
+    now = now or timezone.now()
+    cutoff = timedelta(hours=policy_load().cancellation_cutoff_hours)
+    rows = Appointment.objects.filter(client=client).select_related("technique", "therapist")
+    if therapist is not None:
+        rows = rows.filter(therapist=therapist)
+    rows = list(rows.order_by("start", "pk"))
+    upcoming = [a for a in rows if a.start >= now]
+    past = [a for a in reversed(rows) if a.start < now]
+    cancelled = [a for a in rows if a.status == AppointmentStatus.CANCELLED]
+    return ClientVisits(
+        upcoming=upcoming[:CLIENT_VISITS_SHOWN],
+        past=past[:CLIENT_VISITS_SHOWN],
+        upcoming_total=len(upcoming),
+        past_total=len(past),
+        visits=sum(a.status == AppointmentStatus.COMPLETED for a in rows),
+        no_shows=sum(a.status == AppointmentStatus.NO_SHOW for a in rows),
+        late_cancellations=sum(a.updated_at >= a.start - cutoff for a in cancelled),
+        cancellations=len(cancelled),
+    )

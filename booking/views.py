@@ -38,7 +38,7 @@ from .forms import (
     health_initial,
 )
 from .intake import answers_from_dict
-from .models import Appointment, Client, HealthQuestion, Technique, TechniqueLength, Therapist
+from .models import Appointment, HealthIntake, HealthQuestion, Technique, TechniqueLength, Therapist
 from .services import appointments, intake
 
 
@@ -158,13 +158,22 @@ def _bad_choice(request, *, technique: Technique | None, errors, back_url: str, 
     )
 
 
-def _problem_page(request, *, technique, start: datetime, check: selectors.SlotCheck, back_url: str):
+def _problem_page(
+    request,
+    *,
+    technique,
+    start: datetime,
+    check: selectors.SlotCheck,
+    back_url: str,
+    therapist: Therapist | None = None,
+):
     """A time that cannot be booked for a reason other than "just taken": say which."""
     message = explanations.client_message(
         check.problem,
         policy=check.engine_policy,
         day=start.astimezone(selectors.clinic_zone()),
         closure_reason=check.closure_reason,
+        therapist_name=therapist.name if therapist else "",
     )
     return _bad_choice(request, technique=technique, errors={"start": [message]}, back_url=back_url)
 
@@ -351,7 +360,12 @@ class SlotStepMixin:
                 return booked
         if self.check.problem not in (None, SlotProblem.TAKEN):
             return _problem_page(
-                request, technique=self.technique, start=self.start, check=self.check, back_url=self.times_url
+                request,
+                technique=self.technique,
+                start=self.start,
+                check=self.check,
+                back_url=self.times_url,
+                therapist=self.therapist,
             )
         return None
 
@@ -421,9 +435,11 @@ class DetailsView(SlotStepMixin, View):
         if problem:
             return problem
         self.questions = intake.questions_active()
-        # Came by their "Book again" link: their last answers, to confirm or update.
-        self.returning = _returning_client(drafts.returning_client_id(request))
-        self.last_intake = intake.intake_latest(self.returning) if self.returning else None
+        # Came by a "Book again" link: the answers given for that booking, to confirm or update.
+        self.returning = _returning_appointment(drafts.returning_appointment_id(request))
+        self.last_intake = (
+            HealthIntake.objects.filter(appointment=self.returning).first() if self.returning else None
+        )
         return super().dispatch(request, *args, **kwargs)
 
     def form_kwargs(self) -> dict:
@@ -435,12 +451,12 @@ class DetailsView(SlotStepMixin, View):
         if draft:
             initial = details_initial(draft)
         elif self.returning is not None:
-            # Their details as they gave them last time (the record's phone may be empty).
-            last = self.returning.appointments.order_by("-created_at", "-pk").first()
+            # Their details as they gave them for that booking.
+            last = self.returning
             initial = {
-                "name": last.client_name if last else self.returning.name,
-                "email": last.client_email if last else self.returning.email,
-                "phone": last.client_phone if last else str(self.returning.phone or ""),
+                "name": last.client_name,
+                "email": last.client_email,
+                "phone": last.client_phone,
                 **(health_initial(answers_from_dict(self.last_intake.answers)) if self.last_intake else {}),
             }
         else:
@@ -509,11 +525,11 @@ class DetailsView(SlotStepMixin, View):
         return render(self.request, self.template_name, context, status=status)
 
 
-def _returning_client(client_id: int | None):
-    """The client a "Book again" link named, if still a current record."""
-    if client_id is None:
+def _returning_appointment(appointment_id: int | None) -> Appointment | None:
+    """The booking a "Book again" link named, unless its client has since been erased."""
+    if appointment_id is None:
         return None
-    return Client.objects.current().filter(pk=client_id).first()
+    return Appointment.objects.filter(pk=appointment_id, client__erased_at__isnull=True).first()
 
 
 class BookAgainView(View):
@@ -521,9 +537,9 @@ class BookAgainView(View):
     the client, so their last answers can be offered. A bad token just starts afresh."""
 
     def get(self, request, token):
-        client_id = drafts.rebook_client_id(token)
-        if client_id is not None and _returning_client(client_id) is not None:
-            drafts.returning_save(request, client_id)
+        appointment_id = drafts.rebook_appointment_id(token)
+        if appointment_id is not None and _returning_appointment(appointment_id) is not None:
+            drafts.returning_save(request, appointment_id)
         return redirect("booking:technique-list")
 
 
@@ -639,9 +655,7 @@ class AppointmentTokenMixin:
             "can_change": self.can_change,
             "policy": self.policy,
             "is_past": self.appointment.start <= self.now,
-            "rebook_token": (
-                drafts.rebook_token(self.appointment.client_id) if self.appointment.client_id else ""
-            ),
+            "rebook_token": drafts.rebook_token(self.appointment.pk),
         }
 
 
@@ -793,6 +807,7 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
                 start=self.start,
                 check=self.check,
                 back_url=self.back_url,
+                therapist=appointment.therapist,
             )
         return super().dispatch(request, *args, **kwargs)
 

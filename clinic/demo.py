@@ -236,9 +236,19 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                             continue
                         name, phone = rng.choice(DEMO_CLIENTS)
                         try:
-                            # One address per booking: the online cap per address would
-                            # otherwise stop the demo diary filling up.
-                            email = f"{slugify(name)}+{created}@example.com"
+                            source = (
+                                AppointmentSource.STAFF
+                                if by_desk
+                                else rng.choice([AppointmentSource.ONLINE, AppointmentSource.STAFF])
+                            )
+                            # Online: one address per booking, or the online cap per address
+                            # would stop the demo diary filling up. The desk uses each
+                            # person's own address, so their client record has a history.
+                            email = (
+                                f"{slugify(name)}@example.com"
+                                if source == AppointmentSource.STAFF
+                                else f"{slugify(name)}+{created}@example.com"
+                            )
                             booked = appointments.appointment_book(
                                 technique=technique,
                                 length=length,
@@ -247,9 +257,7 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                                 client=appointments.ClientDetails(
                                     name=name, email=email, phone=phone, health=_demo_health(rng)
                                 ),
-                                source=AppointmentSource.STAFF
-                                if by_desk
-                                else rng.choice([AppointmentSource.ONLINE, AppointmentSource.STAFF]),
+                                source=source,
                                 now=now,
                                 notify=False,  # no emails to made-up clients
                             )

@@ -203,6 +203,8 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 LOGIN_URL = "admin:login"
+# A form sent without its security token gets a page in the site's look (clinic/views.py).
+CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"
 # Sign-in throttling (django-axes, clinic/signin.py): the lockout check runs first.
 AUTHENTICATION_BACKENDS = [
     "clinic.signin.LockoutBackend",

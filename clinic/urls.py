@@ -11,6 +11,8 @@ from articles.sitemaps import ArticleSitemap, StaticViewSitemap
 
 from . import views
 
+handler400 = views.bad_request
+handler403 = views.permission_denied
 handler500 = views.server_error
 
 sitemaps = {"pages": StaticViewSitemap, "articles": ArticleSitemap}

@@ -153,7 +153,31 @@ def appointment_row(therapist, technique, start, minutes=60, **extra):
         "source": "staff",
     }
     fields.update(extra)
+    if fields.get("client") is None:
+        fields["client"] = client_for(fields["client_name"], fields["client_email"], fields["client_phone"])
     return Appointment.objects.create(**fields)
+
+
+# Clients -----------------------------------------------------------------------------
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "booking.Client"
+
+    name = factory.Sequence(lambda n: f"Client {n:04d}")
+    email = factory.Sequence(lambda n: f"client{n}@example.com")
+    phone = factory.Sequence(lambda n: f"+4477009{n % 100000:05d}")
+
+
+def client_for(name: str, email: str, phone: str = ""):
+    """The client record rows written straight to the table belong to: the one with this
+    email (as online bookings find it), else a new one."""
+    from booking.models import Client, email_key
+    from booking.phones import phone_e164
+
+    found = Client.objects.current().filter(email_key=email_key(email)).first() if email else None
+    return found or Client.objects.create(name=name, email=email, phone=phone_e164(phone))
 
 
 # --------------------------------------------------------------------------- health intake

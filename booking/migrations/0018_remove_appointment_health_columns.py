@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0016_clients_from_appointments'),
+        ('booking', '0017_appointment_client_required'),
     ]
 
     operations = [

@@ -27,8 +27,8 @@ from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus, IntakeSource
 from ..intake import Answer
-from ..models import Appointment, ClientChange, Technique, TechniqueLength, Therapist
-from . import intake
+from ..models import Appointment, Client, ClientChange, Technique, TechniqueLength, Therapist
+from . import clients, intake
 
 
 class SlotUnavailable(ValidationError):
@@ -44,6 +44,8 @@ class ClientDetails:
     phone: str
     notes: str = ""
     policy_agreed: bool = False
+    # Clients: the record staff picked for a phone booking (None: found by email or new).
+    record: Client | None = None
     # Health intake (booking.services.intake): this visit's answers, None when none were
     # asked (then no intake is recorded); the earlier intake the client confirmed had not
     # changed; the draft token of a doctor's note uploaded before confirming.
@@ -128,7 +130,7 @@ def _save_or_taken(appointment: Appointment) -> None:
 POLICY_PROBLEMS = {SlotProblem.PAST, SlotProblem.NOTICE, SlotProblem.HORIZON, SlotProblem.OFF_GRID}
 
 
-def _explain_to_client(*, start: datetime, free: selectors.FreeStarts) -> None:
+def _explain_to_client(*, start: datetime, free: selectors.FreeStarts, therapist: Therapist | None) -> None:
     """Raise the reason that applies when nobody is free at ``start`` online: a policy
     error, the closure, the hours, the time off, or "just taken"."""
     problem = free.why_not(start)
@@ -139,6 +141,7 @@ def _explain_to_client(*, start: datetime, free: selectors.FreeStarts) -> None:
         policy=free.policy,
         day=start.astimezone(free.data.zone),
         closure_reason=free.closure_reason(start.astimezone(free.data.zone).date()),
+        therapist_name=therapist.name if therapist else "",
     )
     if problem in POLICY_PROBLEMS:
         raise ValidationError(message, code=problem.value)
@@ -306,7 +309,7 @@ def appointment_book(
                 raise ValidationError(_("This therapist does not offer this technique."), code="not_offered")
             if staff:
                 raise _slot_taken()
-            _explain_to_client(start=start, free=found)
+            _explain_to_client(start=start, free=found, therapist=therapist)
         if therapist is None:
             chosen_id = engine.pick_therapist(
                 candidates=[t.pk for t in free],
@@ -315,7 +318,18 @@ def appointment_book(
             )
             therapist = next(t for t in free if t.pk == chosen_id)
         start_utc = start.astimezone(UTC)
+        # Clients: which record this booking belongs to (see services.clients for the rule
+        # on whose details win). After the slot checks, so a refused booking makes no client.
+        if staff:
+            record = clients.client_for_staff_booking(
+                client=client.record, name=client.name, email=client.email, phone=client.phone
+            )
+        else:
+            record = clients.client_for_online_booking(
+                name=client.name, email=client.email, phone=client.phone
+            )
         appointment = Appointment(
+            client=record,
             therapist=therapist,
             technique=technique,
             duration_minutes=length.duration_minutes,
@@ -444,7 +458,7 @@ def appointment_reschedule(
         )
         if not free:
             if by_client:
-                _explain_to_client(start=new_start, free=found)
+                _explain_to_client(start=new_start, free=found, therapist=target)
             _explain_to_staff(
                 therapist=target,
                 technique=appointment.technique,

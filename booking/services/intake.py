@@ -12,7 +12,6 @@ from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -99,7 +98,7 @@ def intake_record(
     """Store this visit's answers (called inside the booking's transaction). Answers are
     stored for every visit, even when the client said nothing has changed: then
     ``unchanged_since`` points to the earlier intake they confirmed."""
-    client = appointment.client or _client_for(appointment)
+    client = appointment.client  # set by the booking service (services.clients) before this
     unchanged_since = None
     if unchanged_since_id is not None:
         unchanged_since = HealthIntake.objects.filter(pk=unchanged_since_id, client=client).first()
@@ -119,24 +118,6 @@ def intake_record(
             appointment=appointment, client=client, draft_token=""
         )
     return record
-
-
-def _client_for(appointment: Appointment) -> Client:
-    # A fallback for paths that have not set the appointment's client (the client
-    # records service normally does, earlier in the same transaction).
-    key = appointment.client_email.strip().lower()
-    client = Client.objects.current().filter(email_key=key).first() if key else None
-    if client is None:
-        try:
-            with transaction.atomic():
-                client = Client.objects.create(
-                    name=appointment.client_name, email=appointment.client_email, phone=""
-                )
-        except IntegrityError:
-            client = Client.objects.current().get(email_key=key)
-    Appointment.objects.filter(pk=appointment.pk).update(client=client)
-    appointment.client = client
-    return client
 
 
 def intake_latest(client: Client) -> HealthIntake | None:

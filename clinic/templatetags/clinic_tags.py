@@ -22,7 +22,9 @@ _JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
 def canonical_url(context) -> str:
     """This page's address without tracking or search parameters: only the ones the view
     names in ``canonical_params`` (the article list's topic and page) are kept."""
-    request = context["request"]
+    request = context.get("request")
+    if request is None:  # the 400 page is drawn without its request (clinic/views.py)
+        return ""
     params = context.get("canonical_params", ())
     kept = {k: request.GET[k] for k in params if request.GET.get(k) and request.GET[k] != "1"}
     query = f"?{urlencode(kept)}" if kept else ""
@@ -40,7 +42,9 @@ def jsonld(data: dict):
 
 @register.simple_tag(takes_context=True)
 def clinic_jsonld(context):
-    request = context["request"]
+    request = context.get("request")
+    if request is None:  # the 400 page: no request to take the site's address from
+        return ""
     clinic = settings.CLINIC
     return jsonld(
         {

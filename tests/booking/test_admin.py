@@ -194,7 +194,17 @@ def test_roles_exist_with_their_permissions(db):
         "Reception"
     ]
     assert not {"change_bookingpolicy", "change_techniquelength", "change_technique"} & perms["Reception"]
-    assert perms["Therapist"] == {"view_appointment", "view_therapist", "view_workinghours", "view_timeoff"}
+    from booking.roles import CLIENT_RECORD_PERMISSIONS, THERAPIST
+
+    # Read only on the diary; their own clients' records and notes (limited per object).
+    assert perms["Therapist"] == {
+        "view_appointment",
+        "view_therapist",
+        "view_workinghours",
+        "view_timeoff",
+        *CLIENT_RECORD_PERMISSIONS[THERAPIST],
+    }
+    assert not {"view_health_data", "view_treatmentnote"} & perms["Reception"]
 
 
 def test_therapist_sees_only_their_own_appointments(client, two_diaries):

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from booking.choices import AppointmentStatus
 from booking.models import Appointment, Closure, TimeOff
 from tests.conftest import LONDON
-from tests.factories import TherapistFactory, user_in_role
+from tests.factories import ClientFactory, TherapistFactory, user_in_role
 from tests.factories import appointment_row as appointment
 
 pytestmark = pytest.mark.django_db
@@ -218,6 +218,7 @@ def test_linked_from_the_admin_index_and_the_appointment_list(staff_client, clin
 def _fill(therapists, technique, day, count):
     """``count`` back-to-back 25-minute appointments (5 minutes cleanup) shared out."""
     rows = []
+    someone = ClientFactory()
     for i in range(count):
         therapist = therapists[i % len(therapists)]
         start = at(day, 8) + timedelta(minutes=30 * (i // len(therapists)))
@@ -234,6 +235,7 @@ def _fill(therapists, technique, day, count):
                 client_name=f"Client {i}",
                 client_email=f"c{i}@example.com",
                 client_phone="07700 900000",
+                client=someone,
                 reference=f"R{i:07d}",
             )
         )

@@ -809,8 +809,8 @@ def test_why_not_free_names_the_rule_that_applies():
     assert _why(at(TUESDAY, 12, 5), [anna]) == SlotProblem.OFF_GRID
     assert _why(at(TUESDAY, 23, 30), [anna]) == SlotProblem.OVERNIGHT
     assert _why(at(TUESDAY, 16, 30), [anna]) == SlotProblem.OUTSIDE_HOURS
-    assert _why(at(MONDAY, 12) + timedelta(days=5), [anna, ben]) == SlotProblem.OUTSIDE_HOURS  # Saturday
-    assert _why(at(TUESDAY, 12), []) == SlotProblem.OUTSIDE_HOURS  # nobody at all
+    assert _why(at(MONDAY, 12) + timedelta(days=5), [anna, ben]) == SlotProblem.DAY_OFF  # Saturday
+    assert _why(at(TUESDAY, 12), []) == SlotProblem.DAY_OFF  # nobody at all
     off = schedule(1, anna.periods, time_off=[Interval(at(TUESDAY, 12), at(TUESDAY, 13))])
     assert _why(at(TUESDAY, 11, 30), [off]) == SlotProblem.TIME_OFF
     # Booked with Anna while Ben does not work yet: it was a real time, now taken.

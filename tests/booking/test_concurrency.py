@@ -14,7 +14,13 @@ from booking.choices import AppointmentStatus
 from booking.models import Appointment, Technique
 from booking.services import appointments
 from tests.conftest import LONDON
-from tests.factories import HEALTH_NO, TechniqueFactory, TechniqueLengthFactory, TherapistFactory
+from tests.factories import (
+    HEALTH_NO,
+    ClientFactory,
+    TechniqueFactory,
+    TechniqueLengthFactory,
+    TherapistFactory,
+)
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
 ATTEMPTS = 20
@@ -135,6 +141,7 @@ def test_database_refuses_overlaps_that_bypass_the_services():
     fields = dict(
         therapist=therapist, technique=swedish, duration_minutes=60, price=50, buffer_minutes=15,
         client_name="A", client_email="a@example.com", client_phone="1",
+        client=ClientFactory(),
     )  # fmt: skip
     Appointment.objects.create(
         start=start, end=start + timedelta(hours=1), occupied_until=start + timedelta(minutes=75), **fields

@@ -388,7 +388,12 @@ def test_a_time_on_a_closed_day_says_closed_not_taken(client, anna):
         assert "has just been booked by someone else" not in html
     # Sundays nobody works: closed too, and a time off or outside the hours says why.
     sunday = client.get(url("booking:details", start=at(TUESDAY - timedelta(days=2), "10:00")))
-    assert sunday.status_code == 400 and "Nobody is working at that time." in sunday.content.decode()
+    assert sunday.status_code == 400
+    assert "The clinic is closed on Sundays." in sunday.content.decode()
+    named = client.get(
+        url("booking:details", start=at(TUESDAY - timedelta(days=2), "10:00"), therapist=anna.slug)
+    )
+    assert "Anna Price does not work on Sundays." in named.content.decode()
     late = client.get(url("booking:details", start=at(TUESDAY + timedelta(days=1), "19:00")))
     assert late.status_code == 400 and "Nobody is working at that time." in late.content.decode()
     from booking.models import TimeOff
@@ -939,10 +944,59 @@ def test_confirming_runs_a_fixed_number_of_queries(
     start = at(TUESDAY, "15:00")
     client.post(url("booking:details", start=start), DETAILS)
     # The booking transaction: checks, locks, the insert and two queued emails; the rate
-    # limit's counter, and the look-up of the confirmation's one-time key; the health
-    # rules, the client record and this visit's intake.
-    with django_assert_max_num_queries(38):
+    # limit's counter, and the look-up of the confirmation's one-time key; the client
+    # record found or made (a look-up; for a new client an insert in a savepoint: 3 more);
+    # the health rules and this visit's intake.
+    with django_assert_max_num_queries(40):
         assert client.post(url("booking:review", start=start)).status_code == 302
+
+
+# --------------------------------------------------------------------------- client records
+
+
+def test_the_booking_flow_answers_identically_for_a_known_and_an_unknown_email(client, anna, swedish):
+    """Nothing a client sees reveals that an address is known to the clinic, or anything
+    of another booking made with it (issue 11)."""
+    import re
+
+    from django.db import transaction
+
+    from booking.models import Client
+
+    known = Client.objects.create(name="Olivia Brown", email="known@example.com", phone="+447700900101")
+    earlier = book_directly(swedish, at(TUESDAY, "09:00"), anna, email="known@example.com", notify=False)
+    assert earlier.client_id == known.pk
+    start = at(TUESDAY, "14:00")
+
+    def flow(email: str) -> list[tuple[int, str]]:
+        client.cookies.clear()
+        details = {**DETAILS, "email": email}
+        pages = [client.get(url("booking:details", start=start, therapist="anna"))]
+        pages.append(client.post(url("booking:details", start=start, therapist="anna"), details))
+        pages.append(client.get(pages[-1]["Location"]))
+        pages.append(client.post(pages[-2]["Location"]))
+        booked = Appointment.objects.get(start=start)
+        owners[email] = booked.client_id
+        pages.append(client.get(pages[-1]["Location"]))
+        seen = []
+        for response in pages:
+            text = response.content.decode() + response.get("Location", "")
+            for secret in (booked.reference, booked.manage_token, email):
+                text = text.replace(secret, "<X>")
+            text = re.sub(r'(name="(csrfmiddlewaretoken|confirmation_key)" value=")[^"]*', r"\1", text)
+            text = re.sub(r"/book/(confirmed|manage|again)/[^/\"?]+", r"/book/\1/<T>", text)
+            seen.append((response.status_code, text))
+        return seen
+
+    answers, owners = {}, {}
+    for email in ("Known@Example.com", "unknown@example.com"):
+        point = transaction.savepoint()
+        answers[email] = flow(email)
+        transaction.savepoint_rollback(point)
+    assert [s for s, _ in answers["Known@Example.com"]] == [200, 302, 200, 302, 200]
+    assert answers["Known@Example.com"] == answers["unknown@example.com"]
+    assert earlier.reference not in "".join(t for _, t in answers["Known@Example.com"])
+    assert owners["Known@Example.com"] == known.pk != owners["unknown@example.com"]
 
 
 # --------------------------------------------------------------------------- health intake
@@ -1095,6 +1149,18 @@ def test_a_book_again_link_signed_for_something_else_is_refused(anna):
 
     from booking import drafts
 
-    forged = signing.dumps({"client": 1}, salt="booking.appointment-manage")
-    assert drafts.rebook_client_id(forged) is None
-    assert drafts.rebook_client_id(drafts.rebook_token(1)) == 1
+    forged = signing.dumps({"appointment": 1}, salt="booking.appointment-manage")
+    assert drafts.rebook_appointment_id(forged) is None
+    assert drafts.rebook_appointment_id(drafts.rebook_token(1)) == 1
+
+
+def test_booking_with_someone_elses_address_never_offers_their_answers_back(client, anna):
+    details = {**DETAILS, "health_blood_thinners": "yes", "health_blood_thinners_details": "Warfarin"}
+    book_through_pages(client, at(TUESDAY, "10:00"), details=details)
+    stranger = Client()
+    confirmed = book_through_pages(stranger, at(TUESDAY, "14:00"))  # the same address, own answers
+    token = stranger.get(confirmed["Location"]).context["rebook_token"]
+    stranger.get(reverse("booking:book-again", args=[token]))
+    html = stranger.get(url("booking:details", start=at(TUESDAY, "16:00"))).content.decode()
+    assert "Nothing has changed since my last visit" in html
+    assert "Warfarin" not in html

@@ -91,7 +91,7 @@ def test_nothing_has_changed_keeps_the_last_answers():
 def test_details_form_wants_a_phone_number(phone):
     form = ClientDetailsForm({**VALID, "phone": phone})
     assert not form.is_valid()
-    assert "Enter a phone number" in form.errors["phone"][0]
+    assert "not a phone number we can call" in form.errors["phone"][0]
 
 
 def test_details_form_requires_the_policy_and_every_health_answer():
@@ -187,8 +187,9 @@ def test_details_form_makes_the_name_one_plain_line(name):
     assert form.cleaned_data["name"] == "Olivia Brown"
 
 
-def test_details_form_refuses_a_name_of_control_characters_only():
-    form = ClientDetailsForm({**VALID, "name": "\x07\u202e\x1b"})
+@pytest.mark.parametrize("name", ["\x07\u202e\x1b", "\u202e\u200b", "\u200c\u200d", "-- ."])
+def test_details_form_refuses_a_name_with_nothing_to_read(name):
+    form = ClientDetailsForm({**VALID, "name": name})
     assert not form.is_valid()
     assert form.errors["name"] == ["This field is required."]
 

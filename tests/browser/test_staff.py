@@ -25,7 +25,13 @@ from booking.choices import AppointmentSource, AppointmentStatus
 from booking.models import Appointment, TimeOff
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import PHONE, SCREENSHOT_DIR, take_screenshot
-from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory, user_in_role
+from tests.factories import (
+    TechniqueFactory,
+    TechniqueLengthFactory,
+    TherapistFactory,
+    client_for,
+    user_in_role,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -74,7 +80,7 @@ def ensure_roles() -> None:
     with post_migrate, groups do not), so recreate them when a test needs them."""
     from django.contrib.auth.models import Group, Permission
 
-    from booking.roles import PERMISSIONS
+    from booking.roles import CLIENT_RECORD_PERMISSIONS, PERMISSIONS
 
     for role, grants in PERMISSIONS.items():
         group, _created = Group.objects.get_or_create(name=role)
@@ -84,6 +90,10 @@ def ensure_roles() -> None:
             for model in [label.split(".")[1]]
             for action in actions
         ]
+        # Client records (issue 11): their permissions by codename (some are custom).
+        wanted += Permission.objects.filter(
+            content_type__app_label="booking", codename__in=CLIENT_RECORD_PERMISSIONS.get(role, ())
+        )
         group.permissions.set(wanted)
 
 
@@ -114,6 +124,7 @@ def appointment(therapist, technique, start: datetime, minutes: int = 60, **extr
         "source": AppointmentSource.STAFF,
     }
     fields.update(extra)
+    fields.setdefault("client", client_for(fields["client_name"], fields["client_email"]))
     return Appointment.objects.create(**fields)
 
 

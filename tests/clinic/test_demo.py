@@ -88,3 +88,15 @@ def test_demo_ships_a_starting_health_rule_set_labelled_for_review(db):
     assert rules["injury_or_surgery", None, None].outcome == RuleOutcome.DOCTOR_NOTE
     assert rules["illness_or_fever", None, None].outcome == RuleOutcome.CALL
     assert all(DEMO_RULE_LABEL in rule.staff_note for rule in rules.values())
+
+
+@pytest.mark.django_db
+def test_demo_appointments_all_have_a_client_and_desk_clients_have_a_history():
+    from booking.models import Appointment, Client
+    from clinic.demo import load_demo_booking
+
+    load_demo_booking()
+    assert Appointment.objects.exists()
+    assert not Appointment.objects.filter(client__isnull=True).exists()
+    olivia = Client.objects.filter(email_key="olivia-brown@example.com").first()
+    assert olivia is not None and olivia.appointments.count() > 1

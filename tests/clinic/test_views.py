@@ -93,3 +93,20 @@ def test_media_files_are_still_served(client, settings):
     response = client.get("/media/therapists/photo.txt")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == b"hello"
+
+
+def test_a_form_sent_without_its_security_token_gets_a_page_in_the_sites_look(db):
+    browser = Client(enforce_csrf_checks=True)
+    response = browser.post(reverse("booking:technique-list"), {"anything": "1"})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Please try that again" in html and "Nothing was booked or changed" in html
+    assert "01227 123 456" in html
+    # The site's own page: no inline style for the Content-Security-Policy to refuse.
+    assert "<style" not in html and "Content-Security-Policy" in response.headers
+
+
+def test_a_request_for_an_unknown_host_gets_the_400_page(db):
+    response = Client(HTTP_HOST="evil.example").get("/")
+    assert response.status_code == 400
+    assert "We couldn’t understand that request" in response.content.decode()

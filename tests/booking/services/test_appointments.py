@@ -90,7 +90,7 @@ def test_online_rules_notice_horizon_grid_hours_closure_time_off(
     assert info.value.code == "outside_hours"
     with pytest.raises(appointments.SlotUnavailable) as info:
         book(swedish, swedish_60, at(29, 10), client_details, therapist, monday_morning)
-    assert info.value.code == "outside_hours"
+    assert info.value.code == "day_off"
     Closure.objects.create(first_day=at(25, 0).date(), last_day=at(25, 0).date(), reason="Holiday")
     with pytest.raises(appointments.SlotUnavailable) as info:
         book(swedish, swedish_60, at(25, 10), client_details, therapist, monday_morning)
