@@ -84,6 +84,7 @@ def run(args) -> None:
             for key in HealthQuestion.objects.filter(active=True).values_list("key", flat=True)
         },
         "agree_policy": "on",
+        "consent_name": "Bench Client",
     }
     totals = []
     # Spread the runs over the free times so each confirm books a different one.

@@ -42,7 +42,7 @@ from .models import (
     WorkingHours,
 )
 from .phones import phone_e164
-from .services import appointments, schedules
+from .services import appointments, consent, schedules
 
 
 class SaveRefused(Exception):
@@ -453,6 +453,16 @@ class AppointmentAdminForm(forms.ModelForm):
             "Closures and other appointments still apply."
         ),
     )
+    agreed_by_phone = forms.BooleanField(
+        required=False,
+        label=_("Client agreed by phone"),
+        help_text=_(
+            "Tick when you have read the cancellation policy and the treatment consent to the "
+            "client (or they agreed in person). Recorded with your name and the versions agreed."
+        ),
+    )
+    # Set by the admin before saving: who took the client's agreement.
+    staff_user = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -532,6 +542,9 @@ class AppointmentAdminForm(forms.ModelForm):
             record=cleaned.get("client"),
             # The health answers taken on the phone, when asked (admin_intake).
             health=admin_intake.health_from_form(self),
+            agreement=consent.Agreement(
+                by_phone=bool(cleaned.get("agreed_by_phone")), recorded_by=self.staff_user
+            ),
         )
 
     def save(self, commit=True) -> Appointment:
@@ -681,8 +694,8 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         "source",
         "created_at",
         "updated_at",
-        "policy_agreed_at",
         "client_record",
+        "consents_agreed",
     ]
 
     def lookup_allowed(self, lookup, value, request=None):
@@ -727,6 +740,29 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
     @admin.display(description=_("technique"), ordering="technique__name")
     def technique_and_length(self, obj: Appointment) -> str:
         return f"{obj.technique.name}, {obj.duration_minutes} min"
+
+    @admin.display(description=_("consent"))
+    def consents_agreed(self, obj: Appointment) -> str:
+        """Which versions of the policy texts this booking agreed to, when and how (read only:
+        a consent is a record of what happened)."""
+        rows = obj.consents.select_related("policy", "recorded_by").order_by("policy__kind", "agreed_at")
+        zone = selectors.clinic_zone()
+        lines = format_html_join(
+            "",
+            "<li>{} v{}: {}, {}{}</li>",
+            (
+                (
+                    c.policy.get_kind_display(),
+                    c.policy.version,
+                    c.get_method_display(),
+                    formats.date_format(c.agreed_at.astimezone(zone), "D j M Y, H:i"),
+                    (f" ({_('by')} {c.recorded_by.get_username()})" if c.recorded_by else "")
+                    + (f" — “{c.typed_name}”" if c.typed_name else ""),
+                )
+                for c in rows
+            ),
+        )
+        return format_html('<ul class="consent-list">{}</ul>', lines) if lines else _("None recorded")
 
     def get_urls(self):
         export = self.admin_site.admin_view(self.export_view)
@@ -834,6 +870,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["therapist", "technique", "length", "start", "allow_outside_hours", "status"]
+        consent_fields = ["agreed_by_phone"] if obj is None else ["consents_agreed"]
         if obj is not None:
             fields = ["reference", "therapist", "technique", "duration_minutes", "price", "start", "end",
                       "allow_outside_hours", "status", "source"]  # fmt: skip
@@ -841,7 +878,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         fields += ["client_name", "client_email", "client_phone", "client_notes"]
         if obj is None:
             fields += admin_intake.health_field_names()
-        return fields + (["policy_agreed_at"] if obj is not None else [])
+        return fields + consent_fields
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Built from the object the user may open, never from the raw id in the address.
@@ -849,6 +886,8 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
             context["history"] = selectors.appointment_history(appointment=obj)
             # Health flags for everyone; answers only for those allowed (admin_intake).
             context["health_panel"] = admin_intake.appointment_health_panel(request, obj)
+            # Treatment note (issue 11): a link for those who may write or read it.
+            context["treatment_note"] = admin_notes.note_link(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_changeform_initial_data(self, request):
@@ -924,15 +963,16 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
     def save_form(self, request, form, change):
         # The services validate and write in one step (book, move, cancel, mark, edit).
+        form.staff_user = request.user
         return form.save()
 
     def save_model(self, request, obj, form, change):
         pass  # written by save_form, through the services
 
 
-# The task results, shown to staff as the email outbox; client records (issue 11);
-# health questions, rules, doctors' notes, and the health panel of an appointment.
-from . import admin_clients, admin_intake, admin_outbox  # noqa: E402, F401, I001
+# The task results, shown to staff as the email outbox; client records, treatment notes
+# (SOAP), the versioned policy texts, and the health intake (issue 11).
+from . import admin_clients, admin_intake, admin_notes, admin_outbox  # noqa: E402, F401, I001
 
 # --------------------------------------------------------------------------- sign-in lockouts
 

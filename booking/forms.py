@@ -17,7 +17,7 @@ from . import selectors
 from .intake import Answer, answers_from_dict, answers_to_dict
 from .models import Appointment, HealthQuestion, Technique, TechniqueLength, Therapist
 from .phones import phone_e164
-from .services import appointments
+from .services import appointments, consent
 
 ANY = "any"
 MAX_DAYS = 31
@@ -259,6 +259,17 @@ class ClientDetailsForm(forms.Form):
         label=_("I agree to the cancellation policy above"),
         error_messages={"required": _("Please agree to the cancellation policy to book.")},
     )
+    # The treatment consent, agreed by typing one's full name (see services.consent). Asked
+    # of everyone: asking only new clients would tell a visitor the address is known.
+    consent_name = forms.CharField(
+        label=_("Type your full name to agree to the treatment consent above"),
+        max_length=_stored_length("client_name"),
+        error_messages={
+            **TOO_LONG,
+            "required": _("Please type your full name to agree to the treatment consent."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
     # A field people never see and bots fill in. Named like a real field so bots do.
     website = forms.CharField(
         label=_("Leave this empty"),
@@ -305,6 +316,15 @@ class ClientDetailsForm(forms.Form):
                 self.add_error(
                     f"{name}_number", forms.ValidationError(_("Please give the number."), code="required")
                 )
+        name, typed = cleaned.get("name"), cleaned.get("consent_name")
+        if name and typed and consent.name_key(typed) != consent.name_key(name):
+            self.add_error(
+                "consent_name",
+                forms.ValidationError(
+                    _("Please type the same full name as above (%(name)s).") % {"name": name},
+                    code="consent_name_mismatch",
+                ),
+            )
         return cleaned
 
     def _questions_to_answer(self, cleaned: dict) -> list[HealthQuestion]:
@@ -345,10 +365,11 @@ class ClientDetailsForm(forms.Form):
         return name
 
     def to_session(self) -> dict:
+        # The health fields travel as one "health" dict; the file and the honeypot not at all.
         data = {
             name: value
             for name, value in self.cleaned_data.items()
-            if name in ("name", "email", "phone", "notes", "agree_policy")
+            if name not in ("website", "doctor_note") and not name.startswith("health_")
         }
         data["health"] = answers_to_dict(self.health_answers())
         return data
@@ -434,6 +455,7 @@ def client_details_from(data: dict) -> appointments.ClientDetails:
         health=answers_from_dict(health) if isinstance(health, dict) else None,
         health_unchanged_since=data.get("health_unchanged_since"),
         doctor_note_token=data.get("doctor_note_token") or "",
+        agreement=consent.Agreement(typed_name=data.get("consent_name", "")),
     )
 
 

@@ -462,9 +462,6 @@ class Appointment(models.Model):
     client_phone = models.CharField(_("client phone"), max_length=40)
     client_notes = models.TextField(_("notes for the therapist"), blank=True, max_length=2000)
     # Health answers live in HealthIntake (one per visit, encrypted), not here.
-    policy_agreed_at = models.DateTimeField(
-        _("agreed to the cancellation policy"), null=True, blank=True, editable=False
-    )
     reference = models.CharField(
         _("reference"), max_length=12, unique=True, default=new_reference, editable=False
     )
@@ -787,12 +784,13 @@ class TreatmentNote(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
-    subjective = EncryptedTextField(_("subjective (what the client reports)"), blank=True)
-    objective = EncryptedTextField(_("objective (what you found and did)"), blank=True)
+    # null=True: the encrypted field stores an empty text as NULL (nothing to encrypt).
+    subjective = EncryptedTextField(_("subjective (what the client reports)"), blank=True, null=True)
+    objective = EncryptedTextField(_("objective (what you found and did)"), blank=True, null=True)
     areas = EncryptedJSONField(_("areas treated"), default=list, blank=True)  # BodyArea codes
     pressure = models.CharField(_("pressure used"), max_length=10, choices=Pressure.choices, blank=True)
-    assessment = EncryptedTextField(_("assessment"), blank=True)
-    plan = EncryptedTextField(_("plan"), blank=True)
+    assessment = EncryptedTextField(_("assessment"), blank=True, null=True)
+    plan = EncryptedTextField(_("plan"), blank=True, null=True)
     signed_at = models.DateTimeField(_("signed"), null=True, blank=True, editable=False)
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -39,7 +39,7 @@ from .forms import (
 )
 from .intake import answers_from_dict
 from .models import Appointment, HealthIntake, HealthQuestion, Technique, TechniqueLength, Therapist
-from .services import appointments, intake
+from .services import appointments, consent, intake
 
 
 class TechniqueListView(ListView):
@@ -517,6 +517,8 @@ class DetailsView(SlotStepMixin, View):
             "step": 3,
             "needs_note": needs_note,
             "last_intake": self.last_intake,
+            # The words agreed to are the current versions (services.consent).
+            "consent_texts": consent.policy_texts_current(),
             # Before the details are saved, alternatives lead back here; afterwards, on.
             "alternatives": self.alternatives(
                 "booking:review" if self.request.method == "POST" else "booking:details"

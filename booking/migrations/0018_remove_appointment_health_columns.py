@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0017_appointment_client_required'),
+        ('booking', '0019_remove_appointment_policy_agreed_at'),
     ]
 
     operations = [

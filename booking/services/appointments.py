@@ -28,7 +28,7 @@ from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus, IntakeSource
 from ..intake import Answer
 from ..models import Appointment, Client, ClientChange, Technique, TechniqueLength, Therapist
-from . import clients, intake
+from . import clients, consent, intake
 
 
 class SlotUnavailable(ValidationError):
@@ -52,6 +52,9 @@ class ClientDetails:
     health: Mapping[str, Answer] | None = None
     health_unchanged_since: int | None = None
     doctor_note_token: str = ""
+    # Consent (issue 11): the typed name or the staff's "agreed by phone"; None when the
+    # caller asked nothing (imports, demo data). See consent.consents_record.
+    agreement: consent.Agreement | None = None
 
 
 def _slot_taken() -> SlotUnavailable:
@@ -342,7 +345,6 @@ def appointment_book(
             client_email=client.email.strip(),
             client_phone=client.phone.strip(),
             client_notes=client.notes.strip(),
-            policy_agreed_at=now if client.policy_agreed else None,
             source=source,
             idempotency_key=idempotency_key or None,
         )
@@ -368,6 +370,17 @@ def appointment_book(
                 unchanged_since_id=client.health_unchanged_since,
                 doctor_note_token=client.doctor_note_token,
             )
+        # Consent (issue 11): which versions of the policy texts this booking agreed to,
+        # when and how. Inside the transaction: a refusal here books nothing.
+        consent.consents_record(
+            client=record,
+            appointment=appointment,
+            given_name=appointment.client_name,
+            policy_agreed=client.policy_agreed,
+            agreement=client.agreement,
+            online=not staff,
+            now=now,
+        )
         if notify:
             notifications.notify(notifications.EmailKind.CONFIRMATION, appointment)
             if source == AppointmentSource.ONLINE:

@@ -189,7 +189,7 @@ def test_a_manager_adds_a_rule_in_the_admin_and_the_online_flow_obeys_it(client,
     start = upcoming_tuesday_at(10)
     query = urlencode({"length": 60, "therapist": "any", "start": start.isoformat()})
     details = {"name": "Pat", "email": "pat@example.com", "phone": "07700 900102", **HEALTH_NO,
-               "health_illness_or_fever": "yes", "agree_policy": "on"}  # fmt: skip
+               "health_illness_or_fever": "yes", "agree_policy": "on", "consent_name": "Pat"}  # fmt: skip
     page = client.post(f"/book/swedish/details/?{query}", details)
     assert page.status_code == 200 and "Please call us to book" in page.content.decode()
 

@@ -186,6 +186,7 @@ def test_simultaneous_booking_requests_through_the_web_accept_exactly_one(settin
             "phone": "07700 900000",
             **HEALTH_NO,
             "agree_policy": "on",
+            "consent_name": f"Client {n}",
         }
         assert browser.post(f"/book/race-swedish/details/?{query}", details).status_code == 302
         browsers.append(browser)
@@ -256,7 +257,10 @@ def test_simultaneous_confirms_of_one_review_book_once(settings):
     for _ in range(3):
         Appointment.objects.all().delete()
         browser = Client()
-        response = browser.post(f"/book/race-swedish/details/?{query}", {**details, "agree_policy": "on"})
+        response = browser.post(
+            f"/book/race-swedish/details/?{query}",
+            {**details, "agree_policy": "on", "consent_name": "Olivia"},
+        )
         assert response.status_code == 302
         key = browser.get(f"/book/race-swedish/review/?{query}").context["confirmation_key"]
         session = browser.cookies[settings.SESSION_COOKIE_NAME].value

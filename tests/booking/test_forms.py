@@ -17,6 +17,7 @@ VALID = {
     "health_pregnancy_number": "20",
     "health_skin": "no",
     "agree_policy": "on",
+    "consent_name": "olivia brown",
 }
 # Plain stand-ins for HealthQuestion rows: the form only reads these attributes.
 QUESTIONS = [

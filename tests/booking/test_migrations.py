@@ -93,3 +93,34 @@ def test_health_columns_become_intakes_before_they_are_removed():
         assert record.appointment.reference == "MIGR0002"
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_policy_agreed_times_become_consents_before_the_column_goes():
+    old = _migrate([("booking", "0014_security_detected_image_names")])
+    Appointment = old.get_model("booking", "Appointment")
+    start = datetime(2026, 11, 24, 10, tzinfo=LONDON)
+    agreed = datetime(2026, 11, 20, 9, tzinfo=LONDON)
+    Appointment.objects.create(
+        therapist=old.get_model("booking", "Therapist").objects.create(name="Anna", slug="anna-consent"),
+        technique=old.get_model("booking", "Technique").objects.create(name="Consent", slug="consent-t"),
+        duration_minutes=60, price="55.00", buffer_minutes=15, start=start,
+        end=start.replace(hour=11), occupied_until=start.replace(hour=11, minute=15),
+        client_name="Ida", client_email="ida@example.com", client_phone="1", reference="CONS0001",
+        manage_secret="x" * 32, policy_agreed_at=agreed,
+    )  # fmt: skip
+    try:
+        new = _migrate([("booking", "0019_remove_appointment_policy_agreed_at")])
+        consent = new.get_model("booking", "Consent").objects.select_related("policy", "appointment").get()
+        assert (consent.policy.kind, consent.policy.version) == ("cancellation", 1)
+        assert (consent.agreed_at, consent.method, consent.appointment.reference) == (
+            agreed, "online_tick", "CONS0001")  # fmt: skip
+        columns = [
+            c.name
+            for c in connection.introspection.get_table_description(
+                connection.cursor(), "booking_appointment"
+            )
+        ]
+        assert "policy_agreed_at" not in columns
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -292,6 +292,7 @@ def fill_details(page, client: Client) -> None:
     if client.notes:
         page.get_by_label("Anything your therapist should know?").fill(client.notes)
     page.get_by_label("I agree to the cancellation policy above").check()
+    page.get_by_label("Type your full name to agree to the treatment consent").fill(client.name)
 
 
 def details_then_review(
@@ -307,10 +308,10 @@ def details_then_review(
         # Only the name first: the rest is missing, and the name must survive the round trip.
         page.get_by_label("Your name").fill(client.name)
         page.get_by_role("button", name="Continue to check and confirm").click()
-        # Email, phone, the policy and the seven health questions.
-        expect(page.locator("#form-errors")).to_have_text("Please check the 10 highlighted fields below.")
+        # Email, phone, the policy, the typed name and the seven health questions.
+        expect(page.locator("#form-errors")).to_have_text("Please check the 12 highlighted fields below.")
         expect(page.get_by_label("Your name")).to_have_value(client.name)
-        expect(page.locator(".invalid-feedback:visible")).to_have_count(10)
+        expect(page.locator(".invalid-feedback:visible")).to_have_count(12)
         if visit:
             visit.check("details-errors")
     fill_details(page, client)
@@ -766,6 +767,10 @@ def test_booking_with_the_keyboard_only(desktop_page, live_server, hot_stone):
     assert_focus_visible(page, "policy checkbox")
     page.keyboard.press("Space")
     expect(agree).to_be_checked()
+    page.keyboard.press("Tab")
+    consent_name = page.get_by_label("Type your full name to agree to the treatment consent")
+    expect(consent_name).to_be_focused()
+    page.keyboard.type(SAM.name)
     take_screenshot(page, "keyboard-06-details", full_page=False)
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Continue to check and confirm")).to_be_focused()
@@ -833,7 +838,7 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     )
     assert response.status == 200
     summary = page.locator("#form-errors")
-    expect(summary).to_have_text("Please check the 11 highlighted fields below.")  # 4 + 7 questions
+    expect(summary).to_have_text("Please check the 13 highlighted fields below.")  # 6 + 7 questions
     expect(summary).to_have_attribute("role", "alert")
     expect(summary).to_be_focused()  # booking.js moves the focus there
     assert_error_announced(page, "id_name", required)
@@ -871,7 +876,7 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     pregnant.get_by_role("radio", name="Yes").check()
     page.get_by_label("How many weeks? (if yes)").fill("20")
     page.get_by_role("button", name="Continue to check and confirm").click()
-    expect(summary).to_have_text("Please check the 3 highlighted fields below.")
+    expect(summary).to_have_text("Please check the 4 highlighted fields below.")
     expect(page.get_by_label("Your name")).to_have_value("  Olivia   Brown ")  # as typed; tidied when saved
     expect(page.get_by_label("Email")).to_have_value("olivia@example")
     expect(page.get_by_label("Phone")).to_have_value("call me")
@@ -882,7 +887,12 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     expect(page.get_by_label("I agree to the cancellation policy above")).not_to_be_checked()
     expect(page.locator("#id_name")).not_to_have_attribute("aria-invalid", "true")
     assert_error_announced(page, "id_email", "Enter a valid email address.")
-    assert_error_announced(page, "id_phone", "Enter a phone number, such as 07700 900123.")
+    assert_error_announced(
+        page,
+        "id_phone",
+        "That is not a phone number we can call. Enter it as you would dial it, such as 07700 900123, "
+        "or with the country code, such as +33 6 12 34 56 78.",
+    )
     assert_error_announced(page, "id_agree_policy", "Please agree to the cancellation policy to book.")
     expect(page.locator("#id_health_pregnancy_error")).to_have_count(0)
     # Help text is still read with the field, after the error.
@@ -896,6 +906,7 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     page.get_by_label("Email").fill("olivia@example.com")
     page.get_by_label("Phone").fill("07700 900101")
     page.get_by_label("I agree to the cancellation policy above").check()
+    page.get_by_label("Type your full name to agree to the treatment consent").fill("olivia brown")
     page.get_by_role("button", name="Continue to check and confirm").click()
     expect(page.locator("h1")).to_have_text("Check and confirm")
     you = page.locator("section[aria-labelledby=you-heading]")

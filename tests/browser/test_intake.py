@@ -55,6 +55,7 @@ def fill_contact(page) -> None:
     page.get_by_label("Your name").fill("Olivia Brown")
     page.get_by_label("Email").fill("olivia@example.com")
     page.get_by_label("Phone").fill("07700 900101")
+    page.get_by_label("Type your full name to agree to the treatment consent").fill("Olivia Brown")
 
 
 def answer(page, question: str, yes: bool) -> None:
@@ -149,6 +150,7 @@ def test_a_returning_client_books_with_nothing_has_changed(new_page, live_server
     expect(later.get_by_label("Email")).to_have_value("olivia@example.com")
     expect(later.get_by_label("Which medication? (if yes)")).to_have_value("Apixaban")
     later.get_by_label("Nothing has changed since my last visit").check()
+    later.get_by_label("Type your full name to agree to the treatment consent").fill("Olivia Brown")
     later.get_by_label("I agree to the cancellation policy above").check()
     take_screenshot(later, "intake-05-returning-nothing-changed")
     axe(later, "returning client's details")

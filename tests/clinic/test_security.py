@@ -113,6 +113,7 @@ def public_pages(monkeypatch, swedish):
         "phone": "07700 900101",
         **HEALTH_NO,
         "agree_policy": "on",
+        "consent_name": "Olivia Brown",
     }
     review = client.post(urls["details"], details)
     assert review.status_code == 302, review.content.decode()[:500]
