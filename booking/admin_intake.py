@@ -143,8 +143,9 @@ def client_health_history(request, client) -> dict:
             return {"intakes": [], "allowed": False}
         intakes = intakes.filter(appointment__therapist=therapist)
     intakes = list(intakes.order_by("-created_at", "-id"))
-    questions = {question.key: question for question in HealthQuestion.objects.all()}
+    questions = {}
     if intakes:
+        questions = {question.key: question for question in HealthQuestion.objects.all()}
         privacy.health_access_record(user=user, client=client, kind=HealthAccessKind.CLIENT_RECORD)
     return {
         "allowed": True,
