@@ -39,7 +39,7 @@ def run(args) -> None:
     from django.test.utils import CaptureQueriesContext
 
     from booking import selectors
-    from booking.models import Appointment, Technique
+    from booking.models import Appointment, HealthQuestion, Technique
 
     settings.BOOKING_RATE_LIMIT = 10**6
     settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 10**6
@@ -78,7 +78,11 @@ def run(args) -> None:
         "name": "Bench Client",
         "email": "bench@example.com",
         "phone": "07700 900000",
-        "pregnant": "no",
+        # Every health question the clinic asks, answered no.
+        **{
+            f"health_{key}": "no"
+            for key in HealthQuestion.objects.filter(active=True).values_list("key", flat=True)
+        },
         "agree_policy": "on",
         "consent_name": "Bench Client",
     }

@@ -495,7 +495,6 @@ class AppointmentAdminForm(forms.ModelForm):
         fields = [
             "therapist", "technique", "start", "status", "client",
             "client_name", "client_email", "client_phone", "client_notes",
-            "pregnant", "recent_injury", "health_conditions",
         ]  # fmt: skip
 
     def clean(self):
@@ -540,10 +539,9 @@ class AppointmentAdminForm(forms.ModelForm):
             email=cleaned["client_email"],
             phone=cleaned["client_phone"],
             notes=cleaned.get("client_notes", ""),
-            pregnant=cleaned.get("pregnant", False),
-            recent_injury=cleaned.get("recent_injury", ""),
-            health_conditions=cleaned.get("health_conditions", ""),
             record=cleaned.get("client"),
+            # The health answers taken on the phone, when asked (admin_intake).
+            health=admin_intake.health_from_form(self),
             agreement=consent.Agreement(
                 by_phone=bool(cleaned.get("agreed_by_phone")), recorded_by=self.staff_user
             ),
@@ -718,6 +716,12 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
             return queryset.filter(therapist=therapist) if therapist else queryset.none()
         return queryset
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            # Booking on the phone: the health questions (data, not code) are asked too.
+            kwargs["form"] = admin_intake.form_with_health_fields(kwargs.get("form", self.form))
+        return super().get_form(request, obj, change, **kwargs)
+
     def get_ordering(self, request):
         # Upcoming first: today and later in time order, then the past, latest first.
         zone = selectors.clinic_zone()
@@ -872,13 +876,16 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
                       "allow_outside_hours", "status", "source"]  # fmt: skip
         fields += ["client"] if obj is None else ["client_record"]
         fields += ["client_name", "client_email", "client_phone", "client_notes"]
-        fields += ["pregnant", "recent_injury", "health_conditions"]
+        if obj is None:
+            fields += admin_intake.health_field_names()
         return fields + consent_fields
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Built from the object the user may open, never from the raw id in the address.
         if obj is not None and obj.pk is not None:
             context["history"] = selectors.appointment_history(appointment=obj)
+            # Health flags for everyone; answers only for those allowed (admin_intake).
+            context["health_panel"] = admin_intake.appointment_health_panel(request, obj)
             # Treatment note (issue 11): a link for those who may write or read it.
             context["treatment_note"] = admin_notes.note_link(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -945,7 +952,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
             label = str(form.fields[name].label or name)
             if name in ("allow_outside_hours", "length"):
                 continue  # instructions for this save, not data of the appointment
-            if name in ("pregnant", "recent_injury", "health_conditions", "client_notes"):
+            if name == "client_notes":
                 # The client's own words may hold health details: say that, not what.
                 parts.append(_("%(field)s changed") % {"field": label})
                 continue
@@ -963,9 +970,9 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         pass  # written by save_form, through the services
 
 
-# The task results, shown to staff as the email outbox; client records (issue 11); treatment
-# notes (SOAP) and the versioned policy texts (issue 11).
-from . import admin_clients, admin_notes, admin_outbox  # noqa: E402, F401, I001
+# The task results, shown to staff as the email outbox; client records, treatment notes
+# (SOAP), the versioned policy texts, and the health intake (issue 11).
+from . import admin_clients, admin_intake, admin_notes, admin_outbox  # noqa: E402, F401, I001
 
 # --------------------------------------------------------------------------- sign-in lockouts
 

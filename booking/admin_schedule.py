@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
+from . import admin_intake, dayplan, roles, selectors
 from . import availability as engine
-from . import dayplan, roles, selectors
 from .choices import OCCUPYING_STATUSES
 from .forms import parse_iso_date
 from .models import Appointment, Therapist
@@ -44,6 +44,7 @@ class Item:
     detail: str = ""
     href: str = ""
     status: str = ""
+    flags: list[str] = field(default_factory=list)  # "Health flag: pregnancy", never answers
 
 
 @dataclass
@@ -289,6 +290,7 @@ class ScheduleView(TemplateView):
                 detail=detail,
                 status=appointment.get_status_display(),
                 href=reverse("admin:booking_appointment_change", args=[appointment.pk]),
+                flags=admin_intake.appointment_flag_labels(appointment),
             )
         if block.kind == kind.FREE:
             href = ""

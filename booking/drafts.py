@@ -15,6 +15,7 @@ import re
 import secrets
 
 from django.conf import settings
+from django.core import signing
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -85,6 +86,7 @@ def booking_done(request: HttpRequest, *, choice: str, token: str) -> None:
     """Drop the draft (health answers included) and remember, for a short while, which
     booking ``choice`` became: the browser's Back button then leads to it."""
     request.session.pop(DRAFT_KEY, None)
+    request.session.pop(RETURNING_KEY, None)
     request.session[BOOKED_KEY] = {"saved_at": _now(), "choice": choice, "token": token}
     _keep_visitor_session_short(request)
 
@@ -104,3 +106,53 @@ def restore_session_length(sender, request: HttpRequest | None, user, **kwargs) 
     """On signing in: back to the site's usual session length (SESSION_COOKIE_AGE)."""
     if request is not None and hasattr(request, "session"):
         request.session.set_expiry(None)
+
+
+# --------------------------------------------------------------------------- returning clients
+
+RETURNING_KEY = "booking_returning"
+REBOOK_SALT = "booking.client-rebook"
+# How long a "Book again" link identifies its client.
+REBOOK_MAX_AGE_SECONDS = 60 * 24 * 3600
+
+
+def rebook_token(appointment_id: int) -> str:
+    """The signed, expiring key of a "Book again" link from one booking's own pages.
+
+    It names the booking, not the client: what it offers back is what was given for that
+    booking (its contact details and health answers), so someone who booked with another
+    person's address gets back only what they typed themselves, and no typed address ever
+    reveals whether the clinic knows it. A salt of its own: no other signed value is valid.
+    """
+    return signing.dumps({"appointment": appointment_id}, salt=REBOOK_SALT, compress=True)
+
+
+def rebook_appointment_id(token: str) -> int | None:
+    """The booking a "Book again" token names, or None if it is tampered or too old."""
+    try:
+        data = signing.loads(token, salt=REBOOK_SALT, max_age=REBOOK_MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+    found = data.get("appointment") if isinstance(data, dict) else None
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
+
+
+def returning_save(request: HttpRequest, appointment_id: int) -> None:
+    """Remember, for this booking only, that the visitor came by a "Book again" link."""
+    request.session[RETURNING_KEY] = {"saved_at": _now(), "appointment": appointment_id}
+    _keep_visitor_session_short(request)
+
+
+def returning_appointment_id(request: HttpRequest) -> int | None:
+    entry = request.session.get(RETURNING_KEY)
+    if entry is None:
+        return None
+    if not _fresh(entry):
+        del request.session[RETURNING_KEY]
+        return None
+    return entry.get("appointment")
+
+
+def draft_forget(request: HttpRequest) -> None:
+    """Drop the draft, health answers and all (a booking that cannot go ahead online)."""
+    request.session.pop(DRAFT_KEY, None)

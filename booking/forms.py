@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from django import forms
@@ -13,7 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from clinic.text import has_visible_text, single_line
 
 from . import selectors
-from .models import Appointment, Technique, TechniqueLength, Therapist
+from .intake import Answer, answers_from_dict, answers_to_dict
+from .models import Appointment, HealthQuestion, Technique, TechniqueLength, Therapist
 from .phones import phone_e164
 from .services import appointments, consent
 
@@ -247,31 +249,11 @@ class ClientDetailsForm(forms.Form):
         help_text=_("For example areas to focus on or avoid, or pressure you prefer."),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    pregnant = forms.TypedChoiceField(
-        label=_("Are you pregnant?"),
-        choices=[("no", _("No")), ("yes", _("Yes"))],
-        coerce=lambda value: value == "yes",
-        widget=forms.RadioSelect,
-        help_text=_("Massage in pregnancy is adapted; your therapist will prepare for it."),
-        error_messages={"required": _("Please answer this question.")},
-    )
-    recent_injury = forms.CharField(
-        label=_("Any injuries or surgery in the last six months? (optional)"),
+    doctor_note = forms.FileField(
+        label=_("Your doctor's note"),
         required=False,
-        max_length=_stored_length("recent_injury"),
-        error_messages=TOO_LONG,
-        help_text=_("What and when, so your therapist can work around it."),
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-    health_conditions = forms.CharField(
-        label=_("Any conditions or medication your therapist should know about? (optional)"),
-        required=False,
-        max_length=_stored_length("health_conditions"),
-        error_messages=TOO_LONG,
-        help_text=_(
-            "For example blood-thinning medicine, high blood pressure, diabetes or a skin condition."
-        ),
-        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("A PDF, or a photo (JPEG or PNG), of at most 5 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"}),
     )
     agree_policy = forms.BooleanField(
         label=_("I agree to the cancellation policy above"),
@@ -295,8 +277,19 @@ class ClientDetailsForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, questions: Sequence[HealthQuestion] = (), last_answers=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The health questions are data the manager edits (HealthQuestion), not code.
+        self.questions = list(questions)
+        self.last_answers = last_answers
+        for question in self.questions:
+            self.fields.update(health_fields(question))
+        if last_answers is not None:
+            self.fields["health_unchanged"] = forms.BooleanField(
+                label=_("Nothing has changed since my last visit"),
+                required=False,
+                help_text=_("Tick to keep the answers below as they were; or change them."),
+            )
         for field in self.fields.values():
             # A browser cuts pasted text at maxlength without a word (a 360-character name
             # became its first 120). Without the attribute the server's length check
@@ -310,6 +303,19 @@ class ClientDetailsForm(forms.Form):
             raise forms.ValidationError(
                 _("This form could not be sent. Please call us to book."), code="spam"
             )
+        for question in self._questions_to_answer(cleaned):
+            name = f"health_{question.key}"
+            if cleaned.get(name) is None and name not in self.errors:
+                self.add_error(name, forms.ValidationError(ANSWER_REQUIRED, code="required"))
+            elif (
+                cleaned.get(name)
+                and question.number_label
+                and cleaned.get(f"{name}_number") is None
+                and f"{name}_number" not in self.errors
+            ):
+                self.add_error(
+                    f"{name}_number", forms.ValidationError(_("Please give the number."), code="required")
+                )
         name, typed = cleaned.get("name"), cleaned.get("consent_name")
         if name and typed and consent.name_key(typed) != consent.name_key(name):
             self.add_error(
@@ -321,6 +327,35 @@ class ClientDetailsForm(forms.Form):
             )
         return cleaned
 
+    def _questions_to_answer(self, cleaned: dict) -> list[HealthQuestion]:
+        # "Nothing has changed" covers the questions answered last time; one added since
+        # still needs an answer.
+        if cleaned.get("health_unchanged") and self.last_answers is not None:
+            return [q for q in self.questions if q.key not in self.last_answers]
+        return self.questions
+
+    def health_rows(self) -> list[dict]:
+        """Each question's fields together, in order, for the template."""
+        rows = []
+        for question in self.questions:
+            name = f"health_{question.key}"
+            rows.append(
+                {
+                    "question": question,
+                    "answer": self[name],
+                    "details": self[f"{name}_details"] if f"{name}_details" in self.fields else None,
+                    "number": self[f"{name}_number"] if f"{name}_number" in self.fields else None,
+                }
+            )
+        return rows
+
+    def health_answers(self) -> dict[str, Answer]:
+        """The answers given; when the client ticked "nothing has changed", their last ones."""
+        fresh = answers_from_cleaned(self._questions_to_answer(self.cleaned_data), self.cleaned_data)
+        if self.cleaned_data.get("health_unchanged") and self.last_answers is not None:
+            return {**self.last_answers, **fresh}
+        return fresh
+
     def clean_name(self) -> str:
         # One plain line: a line break or control character in a name would end up in
         # email headers, greetings and the admin.
@@ -330,21 +365,96 @@ class ClientDetailsForm(forms.Form):
         return name
 
     def to_session(self) -> dict:
-        data = dict(self.cleaned_data)
-        data.pop("website", None)
+        # The health fields travel as one "health" dict; the file and the honeypot not at all.
+        data = {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name not in ("website", "doctor_note") and not name.startswith("health_")
+        }
+        data["health"] = answers_to_dict(self.health_answers())
         return data
 
 
+ANSWER_REQUIRED = _("Please answer this question.")
+YES_NO = [("no", _("No")), ("yes", _("Yes"))]
+
+
+def health_fields(question: HealthQuestion) -> dict[str, forms.Field]:
+    name = f"health_{question.key}"
+    fields: dict[str, forms.Field] = {
+        name: forms.TypedChoiceField(
+            label=question.text,
+            choices=YES_NO,
+            coerce=lambda value: value == "yes",
+            empty_value=None,
+            required=False,  # required unless "nothing has changed": see clean()
+            widget=forms.RadioSelect,
+            help_text=question.help_text,
+        )
+    }
+    if question.details_label:
+        fields[f"{name}_details"] = forms.CharField(
+            label=_("%(label)s (if yes)") % {"label": question.details_label},
+            required=False,
+            max_length=1000,
+            error_messages=TOO_LONG,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
+    if question.number_label:
+        fields[f"{name}_number"] = forms.IntegerField(
+            label=_("%(label)s (if yes)") % {"label": question.number_label},
+            required=False,
+            min_value=0,
+            max_value=999,
+        )
+    return fields
+
+
+def answers_from_cleaned(questions: Sequence[HealthQuestion], cleaned: dict) -> dict[str, Answer]:
+    """The answers in a form's cleaned data (fields made by :func:`health_fields`)."""
+    answers = {}
+    for question in questions:
+        name = f"health_{question.key}"
+        yes = bool(cleaned.get(name))
+        answers[question.key] = Answer(
+            yes=yes,
+            # Details and numbers only mean something with a yes (they show always,
+            # without JavaScript, so a "no" may come with leftovers).
+            details=(cleaned.get(f"{name}_details") or "").strip() if yes else "",
+            number=cleaned.get(f"{name}_number") if yes else None,
+        )
+    return answers
+
+
+def details_initial(details: dict | None) -> dict:
+    """A saved draft (or a client's last answers) as the details form's initial values."""
+    if not details:
+        return {}
+    initial = {key: value for key, value in details.items() if key != "health"}
+    initial.update(health_initial(answers_from_dict(details.get("health"))))
+    return initial
+
+
+def health_initial(answers: dict[str, Answer]) -> dict:
+    initial = {}
+    for key, answer in answers.items():
+        initial[f"health_{key}"] = "yes" if answer.yes else "no"
+        initial[f"health_{key}_details"] = answer.details
+        initial[f"health_{key}_number"] = answer.number
+    return initial
+
+
 def client_details_from(data: dict) -> appointments.ClientDetails:
+    health = data.get("health")
     return appointments.ClientDetails(
         name=data["name"],
         email=data["email"],
         phone=data["phone"],
         notes=data.get("notes", ""),
-        pregnant=bool(data.get("pregnant")),
-        recent_injury=data.get("recent_injury", ""),
-        health_conditions=data.get("health_conditions", ""),
         policy_agreed=bool(data.get("agree_policy")),
+        health=answers_from_dict(health) if isinstance(health, dict) else None,
+        health_unchanged_since=data.get("health_unchanged_since"),
+        doctor_note_token=data.get("doctor_note_token") or "",
         agreement=consent.Agreement(typed_name=data.get("consent_name", "")),
     )
 

@@ -461,15 +461,7 @@ class Appointment(models.Model):
     client_email = models.EmailField(_("client email"))
     client_phone = models.CharField(_("client phone"), max_length=40)
     client_notes = models.TextField(_("notes for the therapist"), blank=True, max_length=2000)
-    # Health questions asked before a massage. Special-category data: only staff who need
-    # it see it (see the staff roles), and it is never put in emails.
-    pregnant = models.BooleanField(_("pregnant"), default=False)
-    recent_injury = models.TextField(
-        _("recent injuries or surgery"), blank=True, max_length=1000, help_text=_("As told by the client.")
-    )
-    health_conditions = models.TextField(
-        _("conditions or medication"), blank=True, max_length=1000, help_text=_("As told by the client.")
-    )
+    # Health answers live in HealthIntake (one per visit, encrypted), not here.
     reference = models.CharField(
         _("reference"), max_length=12, unique=True, default=new_reference, editable=False
     )

@@ -431,7 +431,9 @@ def schedule_load(*, first_day: date, days: int = 1, therapist: Therapist | None
         appointments_qs = appointments_qs.filter(therapist=therapist)
         therapists_qs = therapists_qs.filter(pk=therapist.pk)
     appointments: dict[int, list[Appointment]] = {}
-    for appointment in appointments_qs.select_related("technique").order_by("start", "pk"):  # query 1
+    # With each visit's health intake (its flags; the answers are not needed), in the same query.
+    appointments_qs = appointments_qs.select_related("technique", "intake").defer("intake__answers")
+    for appointment in appointments_qs.order_by("start", "pk"):  # query 1
         appointments.setdefault(appointment.therapist_id, []).append(appointment)
     if therapist is None:
         therapists_qs = therapists_qs.filter(Q(active=True) | Q(pk__in=list(appointments)))

@@ -7,6 +7,7 @@ app_name = "booking"
 urlpatterns = [
     path("", views.TechniqueListView.as_view(), name="technique-list"),
     path("api/availability/", views.AvailabilityApiView.as_view(), name="availability-api"),
+    path("again/<str:token>/", views.BookAgainView.as_view(), name="book-again"),
     path("confirmed/<str:token>/", views.AppointmentConfirmedView.as_view(), name="appointment-confirmed"),
     path("manage/<str:token>/", views.AppointmentManageView.as_view(), name="appointment-manage"),
     path(

@@ -24,7 +24,7 @@ from clinic import ratelimit
 from . import availability as engine
 from . import drafts, explanations, ics, notifications, selectors
 from .availability import SlotProblem
-from .choices import AppointmentStatus
+from .choices import AppointmentStatus, RuleOutcome
 from .forms import (
     ANY,
     AvailabilityQueryForm,
@@ -34,9 +34,12 @@ from .forms import (
     SlotForm,
     TimesForm,
     client_details_from,
+    details_initial,
+    health_initial,
 )
-from .models import Appointment, Technique, TechniqueLength, Therapist
-from .services import appointments, consent
+from .intake import answers_from_dict
+from .models import Appointment, HealthIntake, HealthQuestion, Technique, TechniqueLength, Therapist
+from .services import appointments, consent, intake
 
 
 class TechniqueListView(ListView):
@@ -419,20 +422,50 @@ class SlotStepMixin:
 
 
 class DetailsView(SlotStepMixin, View):
-    """Step 4: the client's details, health questions and the cancellation policy."""
+    """Step 4: the client's details, health questions and the cancellation policy.
+
+    The answers go through the clinic's rules at once: "please call" stops here (nothing
+    is booked), "doctor's note" asks for the upload before going on. The booking service
+    applies the rules again at "Confirm booking"."""
 
     template_name = "booking/details.html"
 
     def dispatch(self, request, *args, **kwargs):
         problem = self.setup_choice(request, kwargs["technique"])
-        return problem or super().dispatch(request, *args, **kwargs)
+        if problem:
+            return problem
+        self.questions = intake.questions_active()
+        # Came by a "Book again" link: the answers given for that booking, to confirm or update.
+        self.returning = _returning_appointment(drafts.returning_appointment_id(request))
+        self.last_intake = (
+            HealthIntake.objects.filter(appointment=self.returning).first() if self.returning else None
+        )
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_kwargs(self) -> dict:
+        last = answers_from_dict(self.last_intake.answers) if self.last_intake else None
+        return {"questions": self.questions, "last_answers": last}
 
     def get(self, request, technique):
-        form = ClientDetailsForm(initial=drafts.draft_details(request) or {})
-        return self.render(form)
+        draft = drafts.draft_details(request)
+        if draft:
+            initial = details_initial(draft)
+        elif self.returning is not None:
+            # Their details as they gave them for that booking.
+            last = self.returning
+            initial = {
+                "name": last.client_name,
+                "email": last.client_email,
+                "phone": last.client_phone,
+                **(health_initial(answers_from_dict(self.last_intake.answers)) if self.last_intake else {}),
+            }
+        else:
+            initial = {}
+        form = ClientDetailsForm(initial=initial, **self.form_kwargs())
+        return self.render(form, needs_note=bool(draft and draft.get("doctor_note_token")))
 
     def post(self, request, technique):
-        form = ClientDetailsForm(request.POST)
+        form = ClientDetailsForm(request.POST, request.FILES, **self.form_kwargs())
         if not form.is_valid():
             return self.render(form)
         try:
@@ -442,17 +475,48 @@ class DetailsView(SlotStepMixin, View):
         except ValidationError as error:
             form.add_error("email", error)
             return self.render(form, status=400)
-        drafts.draft_save(request, form.to_session())
+        answers = form.health_answers()
+        evaluation = intake.intake_evaluate(technique=self.technique, answers=answers)
+        if evaluation.outcome == RuleOutcome.CALL:
+            # Nothing is kept: the answers are not needed for a booking that is not made.
+            drafts.draft_forget(request)
+            return render(
+                request,
+                "booking/intake_call.html",
+                {**self.base_context(), "message": intake.call_message(), "step": 3},
+            )
+        details = form.to_session()
+        previous = drafts.draft_details(request) or {}
+        note_token = previous.get("doctor_note_token") or ""
+        if evaluation.outcome == RuleOutcome.DOCTOR_NOTE:
+            upload = request.FILES.get("doctor_note")
+            if upload is not None:
+                try:
+                    note_token = intake.doctor_note_upload(upload=upload).draft_token
+                except ValidationError as error:
+                    form.add_error("doctor_note", error)
+                    drafts.draft_save(request, {**details, "doctor_note_token": ""})
+                    return self.render(form, status=400, needs_note=True)
+            if not intake.doctor_note_pending(note_token):
+                # Their answers are kept; the page asks for the note.
+                drafts.draft_save(request, {**details, "doctor_note_token": ""})
+                return self.render(form, needs_note=True)
+        details["doctor_note_token"] = note_token
+        if form.cleaned_data.get("health_unchanged") and self.last_intake is not None:
+            details["health_unchanged_since"] = self.last_intake.pk
+        drafts.draft_save(request, details)
         if self.check.problem == SlotProblem.TAKEN:
             # Their details are saved: each alternative goes straight to the review.
             return self.render(form, status=409)
         return redirect(self.step_url("booking:review"))
 
-    def render(self, form, status: int = 200):
+    def render(self, form, status: int = 200, needs_note: bool = False):
         context = {
             **self.base_context(),
             "form": form,
             "step": 3,
+            "needs_note": needs_note,
+            "last_intake": self.last_intake,
             # The words agreed to are the current versions (services.consent).
             "consent_texts": consent.policy_texts_current(),
             # Before the details are saved, alternatives lead back here; afterwards, on.
@@ -461,6 +525,24 @@ class DetailsView(SlotStepMixin, View):
             ),
         }
         return render(self.request, self.template_name, context, status=status)
+
+
+def _returning_appointment(appointment_id: int | None) -> Appointment | None:
+    """The booking a "Book again" link named, unless its client has since been erased."""
+    if appointment_id is None:
+        return None
+    return Appointment.objects.filter(pk=appointment_id, client__erased_at__isnull=True).first()
+
+
+class BookAgainView(View):
+    """The "Book again" link from a client's own pages: a signed, expiring token names
+    the client, so their last answers can be offered. A bad token just starts afresh."""
+
+    def get(self, request, token):
+        appointment_id = drafts.rebook_appointment_id(token)
+        if appointment_id is not None and _returning_appointment(appointment_id) is not None:
+            drafts.returning_save(request, appointment_id)
+        return redirect("booking:technique-list")
 
 
 class ReviewView(SlotStepMixin, View):
@@ -527,6 +609,7 @@ class ReviewView(SlotStepMixin, View):
         context = {
             **self.base_context(),
             "details": self.details,
+            "health_rows": _health_review_rows(self.details),
             "details_url": self.step_url("booking:details"),
             "confirmation_key": drafts.confirmation_key(self.request, self.choice()),
             "step": 4,
@@ -534,6 +617,15 @@ class ReviewView(SlotStepMixin, View):
             "alternatives": self.alternatives("booking:review"),
         }
         return render(self.request, self.template_name, context, status=status)
+
+
+def _health_review_rows(details: dict) -> list[dict]:
+    """The draft's answers beside their questions, for the client to check."""
+    answers = answers_from_dict(details.get("health"))
+    questions = {question.key: question for question in HealthQuestion.objects.filter(key__in=answers)}
+    return [
+        {"question": questions[key], "answer": answer} for key, answer in answers.items() if key in questions
+    ]
 
 
 # --------------------------------------------------------------------------- after booking
@@ -565,6 +657,7 @@ class AppointmentTokenMixin:
             "can_change": self.can_change,
             "policy": self.policy,
             "is_past": self.appointment.start <= self.now,
+            "rebook_token": drafts.rebook_token(self.appointment.pk),
         }
 
 

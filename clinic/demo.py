@@ -172,6 +172,7 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
 
     now = now or timezone.now()
     zone = selectors.clinic_zone()
+    load_demo_health_rules()
     techniques = {t.slug: t for t in Technique.objects.prefetch_related("lengths")}
     therapists = []
     for name, bio, offers, week in DEMO_THERAPISTS:
@@ -253,7 +254,9 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                                 length=length,
                                 start=start,
                                 therapist=therapist,
-                                client=appointments.ClientDetails(name=name, email=email, phone=phone),
+                                client=appointments.ClientDetails(
+                                    name=name, email=email, phone=phone, health=_demo_health(rng)
+                                ),
                                 source=source,
                                 now=now,
                                 notify=False,  # no emails to made-up clients
@@ -269,6 +272,60 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                         except appointments.SlotUnavailable:
                             continue
     return {"therapists": len(therapists), "appointments_created": created}
+
+
+# A starting rule set for the health questions (seeded by booking migration 0016), for
+# the clinic to review: (question, from, up to, outcome, note for the therapist).
+DEMO_HEALTH_RULES = [
+    ("pregnancy", None, 12, "call", "First trimester: talk to the client before booking."),
+    ("pregnancy", 13, None, "flag", "Pregnancy massage: side-lying, no deep abdominal work."),
+    ("blood_thinners", None, None, "flag", "Blood thinners: lighter pressure, watch for bruising."),
+    ("injury_or_surgery", None, None, "doctor_note", "Recent surgery or injury: doctor's note first."),
+    ("illness_or_fever", None, None, "call", "Unwell or feverish: suggest another day."),
+    ("skin", None, None, "flag", "Skin condition: avoid affected areas."),
+    ("oil_allergy", None, None, "flag", "Allergy: unscented, nut-free oil."),
+    ("conditions", None, None, "flag", "Medical condition: read the details before starting."),
+]
+DEMO_RULE_LABEL = "Starting rule, for the clinic to review."
+
+# Health answers some demo bookings bring (each only leads to a flag).
+DEMO_HEALTH_ANSWERS = [
+    {"blood_thinners": {"yes": True, "details": "Warfarin", "number": None}},
+    {"pregnancy": {"yes": True, "details": "", "number": 22}},
+    {"oil_allergy": {"yes": True, "details": "Almond oil", "number": None}},
+    {"skin": {"yes": True, "details": "Eczema on the forearms", "number": None}},
+]
+
+
+def load_demo_health_rules() -> int:
+    """The starting rule set, once: nothing is added when the clinic has rules already."""
+    from booking.models import HealthQuestion, HealthRule
+
+    if HealthRule.objects.exists():
+        return 0
+    questions = {question.key: question for question in HealthQuestion.objects.all()}
+    rules = [
+        HealthRule(
+            question=questions[key],
+            number_min=low,
+            number_max=high,
+            outcome=outcome,
+            staff_note=f"{note} {DEMO_RULE_LABEL}",
+        )
+        for key, low, high, outcome, note in DEMO_HEALTH_RULES
+        if key in questions
+    ]
+    HealthRule.objects.bulk_create(rules)
+    return len(rules)
+
+
+def _demo_health(rng):
+    from booking.intake import answers_from_dict
+
+    # About one booking in four brings a yes; the rest answer no to everything.
+    if rng.random() < 0.75:
+        return {}
+    return answers_from_dict(rng.choice(DEMO_HEALTH_ANSWERS))
 
 
 def date_of_next_month_first(today):

@@ -112,13 +112,24 @@ def encryption_salts(settings):
 
 
 @pytest.fixture
-def private_files(monkeypatch, tmp_path):
-    """Doctors' note files go to a throwaway folder (their storage is fixed when the model
-    loads, so the setting alone would not move it)."""
+def private_media(settings, tmp_path, monkeypatch):
+    """Doctors' notes go to a throwaway private folder (the storage is built once, with
+    the model, so the setting alone would not move it)."""
     from django.core.files.storage import FileSystemStorage
 
     from booking.models import DoctorNote
 
-    storage = FileSystemStorage(tmp_path / "private")
-    monkeypatch.setattr(DoctorNote._meta.get_field("file"), "storage", storage)
-    return storage
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    field = DoctorNote._meta.get_field("file")
+    monkeypatch.setattr(
+        field, "storage", FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+    )
+    return settings.PRIVATE_MEDIA_ROOT
+
+
+@pytest.fixture
+def private_files(private_media):
+    """The private storage itself, for tests that read and write note files directly."""
+    from booking.models import DoctorNote
+
+    return DoctorNote._meta.get_field("file").storage

@@ -261,3 +261,47 @@ def client_with_health_record(
     )
     NoteAddendum.objects.create(note=treatment, text="Also mentioned a headache")
     return client, appointment
+
+
+# --------------------------------------------------------------------------- health intake
+
+# The questions booking migration 0016 seeds, each answered no, as the details form posts them.
+HEALTH_QUESTION_KEYS = (
+    "pregnancy",
+    "injury_or_surgery",
+    "conditions",
+    "blood_thinners",
+    "skin",
+    "illness_or_fever",
+    "oil_allergy",
+)
+HEALTH_NO = {f"health_{key}": "no" for key in HEALTH_QUESTION_KEYS}
+
+
+def seed_health_questions() -> None:
+    """The questions booking migration 0016 seeds, again: a transactional test's flush
+    empties the tables the migrations filled."""
+    from importlib import import_module
+
+    from booking.models import HealthQuestion
+
+    seed = import_module("booking.migrations.0016_clients_from_appointments")
+    for order, (key, text, help_text, details, number) in enumerate(seed.QUESTIONS):
+        HealthQuestion.objects.get_or_create(
+            key=key,
+            defaults={
+                "text": text,
+                "help_text": help_text,
+                "details_label": details,
+                "number_label": number,
+                "display_order": order,
+            },
+        )
+
+
+def health_rule(key: str, outcome: str, **extra):
+    """A rule for the seeded question ``key``."""
+    from booking.models import HealthQuestion, HealthRule
+
+    seed_health_questions()
+    return HealthRule.objects.create(question=HealthQuestion.objects.get(key=key), outcome=outcome, **extra)

@@ -615,6 +615,9 @@ def test_staff_site_never_answers_with_a_server_error_for_a_superuser(client, wo
         # The record of looks at health data is evidence: nobody adds or deletes it.
         "/admin/booking/healthdataaccess/add/": 403,
         "/admin/booking/healthdataaccess/1/delete/": 403,
+        # The world holds no doctor's note file; marking one received is a POST only.
+        "/admin/booking/doctornote/1/file/": 404,
+        "/admin/booking/doctornote/received/1/": 405,
         # Issue 11: policy texts and treatment notes are never deleted; only a therapist
         # (a Therapist linked to the account) writes a note; there is no note 1 to open.
         "/admin/booking/policytext/1/delete/": 403,

@@ -10,6 +10,7 @@ and the insert of one booking cannot interleave with another's).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -24,9 +25,10 @@ from clinic.text import single_line
 from .. import availability as engine
 from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
-from ..choices import AppointmentSource, AppointmentStatus
+from ..choices import AppointmentSource, AppointmentStatus, IntakeSource
+from ..intake import Answer
 from ..models import Appointment, Client, ClientChange, Technique, TechniqueLength, Therapist
-from . import clients, consent
+from . import clients, consent, intake
 
 
 class SlotUnavailable(ValidationError):
@@ -41,12 +43,15 @@ class ClientDetails:
     email: str
     phone: str
     notes: str = ""
-    pregnant: bool = False
-    recent_injury: str = ""
-    health_conditions: str = ""
     policy_agreed: bool = False
     # Clients: the record staff picked for a phone booking (None: found by email or new).
     record: Client | None = None
+    # Health intake (booking.services.intake): this visit's answers, None when none were
+    # asked (then no intake is recorded); the earlier intake the client confirmed had not
+    # changed; the draft token of a doctor's note uploaded before confirming.
+    health: Mapping[str, Answer] | None = None
+    health_unchanged_since: int | None = None
+    doctor_note_token: str = ""
     # Consent (issue 11): the typed name or the staff's "agreed by phone"; None when the
     # caller asked nothing (imports, demo data). See consent.consents_record.
     agreement: consent.Agreement | None = None
@@ -273,6 +278,17 @@ def appointment_book(
                 return existing
         if not staff:
             _check_upcoming_cap(client.email, now)
+        # Health intake: the rules are applied again here, whatever the pages did. Online,
+        # "please call" and a missing doctor's note refuse; staff on the phone decide.
+        health = None
+        if client.health is not None:
+            health = (
+                intake.intake_evaluate(technique=technique, answers=client.health)
+                if staff
+                else intake.intake_check_online(
+                    technique=technique, answers=client.health, doctor_note_token=client.doctor_note_token
+                )
+            )
         free, found, day = _free_therapists(
             technique=technique,
             length=length,
@@ -329,9 +345,6 @@ def appointment_book(
             client_email=client.email.strip(),
             client_phone=client.phone.strip(),
             client_notes=client.notes.strip(),
-            pregnant=client.pregnant,
-            recent_injury=client.recent_injury.strip(),
-            health_conditions=client.health_conditions.strip(),
             source=source,
             idempotency_key=idempotency_key or None,
         )
@@ -347,6 +360,16 @@ def appointment_book(
             if existing is None:
                 raise
             return existing
+        if health is not None:
+            # This visit's answers, stored with the booking (never overwriting earlier ones).
+            intake.intake_record(
+                appointment=appointment,
+                answers=client.health,
+                evaluation=health,
+                source=IntakeSource.STAFF if staff else IntakeSource.ONLINE,
+                unchanged_since_id=client.health_unchanged_since,
+                doctor_note_token=client.doctor_note_token,
+            )
         # Consent (issue 11): which versions of the policy texts this booking agreed to,
         # when and how. Inside the transaction: a refusal here books nothing.
         consent.consents_record(
@@ -563,9 +586,6 @@ def appointment_update(
             "client_email": client.email.strip(),
             "client_phone": client.phone.strip(),
             "client_notes": client.notes.strip(),
-            "pregnant": client.pregnant,
-            "recent_injury": client.recent_injury.strip(),
-            "health_conditions": client.health_conditions.strip(),
         }
         changed = [name for name, value in details.items() if getattr(current, name) != value]
         if changed:

@@ -422,7 +422,7 @@ def test_change_history_shows_before_and_after(staff_client, swedish, swedish_60
     )  # fmt: skip
     url = f"{LIST}{booked.pk}/change/"
     data = add_data(therapist, swedish, swedish_60, start.replace(hour=11), client_name="Hana Kato",
-                    recent_injury="Sprained wrist")  # fmt: skip
+                    client_notes="Sprained wrist")  # fmt: skip
     assert staff_client.post(url, data).status_code == 302
     booking_row, entry = staff_client.get(url).context["history"]
     assert (booking_row.who, booking_row.what) == ("Staff", "Booked")
@@ -432,7 +432,8 @@ def test_change_history_shows_before_and_after(staff_client, swedish, swedish_60
     )
     assert "Client name: Phone Client" not in entry.what
     # Health answers are special-category data: the log says they changed, not what they say.
-    assert "recent injuries or surgery changed" in entry.what.lower()
+    assert "notes for the therapist changed" in entry.what.lower()
+    assert "Sprained wrist" not in entry.what
     assert "Sprained" not in entry.what
 
 

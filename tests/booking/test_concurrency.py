@@ -14,7 +14,13 @@ from booking.choices import AppointmentStatus
 from booking.models import Appointment, Technique
 from booking.services import appointments
 from tests.conftest import LONDON
-from tests.factories import ClientFactory, TechniqueFactory, TechniqueLengthFactory, TherapistFactory
+from tests.factories import (
+    HEALTH_NO,
+    ClientFactory,
+    TechniqueFactory,
+    TechniqueLengthFactory,
+    TherapistFactory,
+)
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
 ATTEMPTS = 20
@@ -178,7 +184,7 @@ def test_simultaneous_booking_requests_through_the_web_accept_exactly_one(settin
             "name": f"Client {n}",
             "email": f"c{n}@example.com",
             "phone": "07700 900000",
-            "pregnant": "no",
+            **HEALTH_NO,
             "agree_policy": "on",
             "consent_name": f"Client {n}",
         }
@@ -246,7 +252,7 @@ def test_simultaneous_confirms_of_one_review_book_once(settings):
     for _ in range(4):
         TherapistFactory(techniques=[technique])
     query = urlencode({"length": 60, "therapist": "any", "start": next_working_day_at_ten().isoformat()})
-    details = {"name": "Olivia", "email": "olivia@example.com", "phone": "07700 900000", "pregnant": "no"}
+    details = {"name": "Olivia", "email": "olivia@example.com", "phone": "07700 900000", **HEALTH_NO}
 
     for _ in range(3):
         Appointment.objects.all().delete()

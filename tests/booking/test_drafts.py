@@ -11,7 +11,11 @@ from django.utils import timezone
 from booking import drafts
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-DETAILS = {"name": "Olivia Brown", "email": "olivia@example.com", "recent_injury": "Sprained ankle"}
+DETAILS = {
+    "name": "Olivia Brown",
+    "email": "olivia@example.com",
+    "health": {"injury_or_surgery": {"yes": True, "details": "Sprained ankle", "number": None}},
+}
 
 
 @pytest.fixture

@@ -9,16 +9,19 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.conf import settings
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from booking.choices import AppointmentSource, AppointmentStatus
-from booking.models import Appointment, Closure
+from booking.choices import AppointmentSource, AppointmentStatus, RuleOutcome
+from booking.models import Appointment, Closure, DoctorNote
 from booking.services import appointments
 from tests.conftest import LONDON
-from tests.factories import TherapistFactory
+from tests.factories import HEALTH_NO, TherapistFactory, health_rule, seed_health_questions
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +31,9 @@ DETAILS = {
     "name": "Olivia  Brown",
     "email": "olivia@example.com",
     "phone": "07700 900101",
-    "pregnant": "no",
-    "recent_injury": "Sprained left ankle in October",
-    "health_conditions": "",
+    **HEALTH_NO,
+    "health_injury_or_surgery": "yes",
+    "health_injury_or_surgery_details": "Sprained left ankle in October",
     "notes": "Go easy on the shoulders",
     "agree_policy": "on",
     "consent_name": "Olivia Brown",
@@ -42,6 +45,11 @@ DETAILS = {
 def frozen_now(monkeypatch):
     monkeypatch.setattr(timezone, "now", lambda: NOW.astimezone(UTC))
     return NOW
+
+
+@pytest.fixture(autouse=True)
+def health_questions(db):
+    seed_health_questions()
 
 
 @pytest.fixture
@@ -275,14 +283,14 @@ def test_details_page_shows_the_choice_the_policy_and_labelled_fields(client, an
     html = response.content.decode()
     assert "Tuesday 24 November 2026, 10:00" in html
     assert "until 24 hours before it starts" in html
-    for field in ("name", "email", "phone", "notes", "recent_injury", "health_conditions", "agree_policy"):
+    for field in ("name", "email", "phone", "notes", "health_injury_or_surgery_details", "agree_policy"):
         assert f'for="id_{field}"' in html, field
     assert "Are you pregnant?" in html
     assert 'class="honeypot" aria-hidden="true"' in html
 
 
 def test_details_with_errors_keep_what_was_typed_and_mark_the_fields(client, anna):
-    typed = {**DETAILS, "email": "not-an-email", "agree_policy": "", "pregnant": ""}
+    typed = {**DETAILS, "email": "not-an-email", "agree_policy": "", "health_pregnancy": ""}
     response = client.post(url("booking:details", start=at(TUESDAY, "10:00")), typed)
     assert response.status_code == 200
     html = response.content.decode()
@@ -334,8 +342,13 @@ def test_confirming_books_and_shows_the_confirmation(client, anna):
     assert response["Location"] == reverse("booking:appointment-confirmed", args=[appointment.manage_token])
     assert appointment.source == AppointmentSource.ONLINE
     assert appointment.client_name == "Olivia Brown"
-    assert appointment.recent_injury == "Sprained left ankle in October"
-    assert appointment.pregnant is False
+    answers = appointment.intake.answers
+    assert answers["injury_or_surgery"] == {
+        "yes": True,
+        "details": "Sprained left ankle in October",
+        "number": None,
+    }
+    assert answers["pregnancy"]["yes"] is False
     agreed = {
         (c.policy.kind, c.policy.version, c.method, c.typed_name, c.agreed_at)
         for c in appointment.consents.all()
@@ -941,8 +954,9 @@ def test_confirming_runs_a_fixed_number_of_queries(
     # The booking transaction: checks, locks, the insert and two queued emails; the rate
     # limit's counter, and the look-up of the confirmation's one-time key; the client
     # record found or made (a look-up; for a new client an insert in a savepoint: 3 more);
-    # the consents: the current policy texts and one insert (2 more).
-    with django_assert_max_num_queries(38):
+    # the consents: the current policy texts and one insert (2 more); the health rules and
+    # this visit's intake.
+    with django_assert_max_num_queries(42):
         assert client.post(url("booking:review", start=start)).status_code == 302
 
 
@@ -979,7 +993,7 @@ def test_the_booking_flow_answers_identically_for_a_known_and_an_unknown_email(c
             for secret in (booked.reference, booked.manage_token, email):
                 text = text.replace(secret, "<X>")
             text = re.sub(r'(name="(csrfmiddlewaretoken|confirmation_key)" value=")[^"]*', r"\1", text)
-            text = re.sub(r"/book/(confirmed|manage)/[^/\"?]+", r"/book/\1/<T>", text)
+            text = re.sub(r"/book/(confirmed|manage|again)/[^/\"?]+", r"/book/\1/<T>", text)
             seen.append((response.status_code, text))
         return seen
 
@@ -992,6 +1006,173 @@ def test_the_booking_flow_answers_identically_for_a_known_and_an_unknown_email(c
     assert answers["Known@Example.com"] == answers["unknown@example.com"]
     assert earlier.reference not in "".join(t for _, t in answers["Known@Example.com"])
     assert owners["Known@Example.com"] == known.pk != owners["unknown@example.com"]
+
+
+# --------------------------------------------------------------------------- health intake
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_allow_continues_and_stores_the_answers(client, anna):
+    response = book_through_pages(client, at(TUESDAY, "10:00"))
+    assert response.status_code == 302
+    record = Appointment.objects.get().intake
+    assert record.outcome == RuleOutcome.ALLOW and not record.flagged
+
+
+def test_flag_continues_and_is_stored_for_the_therapist(client, anna):
+    health_rule("blood_thinners", RuleOutcome.FLAG)
+    details = {**DETAILS, "health_blood_thinners": "yes", "health_blood_thinners_details": "Apixaban"}
+    response = book_through_pages(client, at(TUESDAY, "10:00"), details=details)
+    assert response.status_code == 302
+    record = Appointment.objects.get().intake
+    assert record.outcome == RuleOutcome.FLAG and record.flags == ["blood_thinners"]
+    assert record.answers["blood_thinners"]["details"] == "Apixaban"
+    assert "booking_details" not in client.session  # the draft (answers and all) is gone
+
+
+def test_first_trimester_is_asked_to_call_and_nothing_is_kept_or_booked(client, anna):
+    health_rule("pregnancy", RuleOutcome.CALL, number_max=12)
+    health_rule("pregnancy", RuleOutcome.FLAG, number_min=13)
+    start = at(TUESDAY, "10:00")
+    details = {**DETAILS, "health_pregnancy": "yes", "health_pregnancy_number": "9"}
+    response = client.post(url("booking:details", start=start), details)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Please call us to book" in html and settings.CLINIC["phone"] in html
+    assert "booking_details" not in client.session
+    # The review cannot be reached, and a confirm sent anyway books nothing.
+    assert client.get(url("booking:review", start=start)).status_code == 302
+    client.post(url("booking:review", start=start))
+    assert not Appointment.objects.exists()
+
+
+def test_a_call_answer_smuggled_past_the_details_page_is_refused_by_the_service(client, anna):
+    start = at(TUESDAY, "10:00")
+    details = {**DETAILS, "health_illness_or_fever": "yes"}
+    assert client.post(url("booking:details", start=start), details).status_code == 302
+    # The rule arrives after the details were saved (or the page was skipped somehow).
+    health_rule("illness_or_fever", RuleOutcome.CALL)
+    response = client.post(url("booking:review", start=start))
+    assert response.status_code == 400
+    assert settings.CLINIC["phone"] in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_second_trimester_is_flagged_and_books(client, anna):
+    health_rule("pregnancy", RuleOutcome.CALL, number_max=12)
+    health_rule("pregnancy", RuleOutcome.FLAG, number_min=13)
+    details = {**DETAILS, "health_pregnancy": "yes", "health_pregnancy_number": "20"}
+    assert book_through_pages(client, at(TUESDAY, "10:00"), details=details).status_code == 302
+    assert Appointment.objects.get().intake.flags == ["pregnancy"]
+
+
+def test_doctor_note_is_asked_for_then_uploaded_and_booked(client, anna, private_media):
+    health_rule("injury_or_surgery", RuleOutcome.DOCTOR_NOTE)
+    start = at(TUESDAY, "10:00")
+    first = client.post(url("booking:details", start=start), DETAILS)
+    assert first.status_code == 200
+    html = first.content.decode()
+    assert "we need a note from your doctor" in html and 'name="doctor_note"' in html
+    assert "Sprained left ankle in October" in html  # answers kept
+    # Confirming without the note books nothing.
+    assert client.post(url("booking:review", start=start)).status_code in (302, 400)
+    assert not Appointment.objects.exists()
+    upload = SimpleUploadedFile("scan.pdf", PDF, content_type="application/pdf")
+    second = client.post(url("booking:details", start=start), {**DETAILS, "doctor_note": upload})
+    assert second.status_code == 302, second.content.decode()[:1000]
+    assert "Uploaded" in client.get(second["Location"]).content.decode()
+    assert client.post(second["Location"]).status_code == 302
+    appointment = Appointment.objects.get()
+    note = DoctorNote.objects.get()
+    assert note.appointment == appointment and note.content_type == "application/pdf"
+    assert appointment.intake.outcome == RuleOutcome.DOCTOR_NOTE
+
+
+@pytest.mark.parametrize(
+    "upload, message",
+    [
+        (SimpleUploadedFile("scan.pdf", b"<html>not a pdf</html>"), "could not read this file"),
+        (SimpleUploadedFile("scan.pdf", PDF + b"0" * (5 * 1024 * 1024)), "too large"),
+    ],
+)
+def test_fake_or_oversized_doctor_note_gets_a_clear_message_and_keeps_the_answers(
+    client, anna, private_media, upload, message
+):
+    health_rule("injury_or_surgery", RuleOutcome.DOCTOR_NOTE)
+    start = at(TUESDAY, "10:00")
+    response = client.post(url("booking:details", start=start), {**DETAILS, "doctor_note": upload})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html and "Sprained left ankle in October" in html and 'value="Olivia  Brown"' in html
+    assert not DoctorNote.objects.exists() and not Appointment.objects.exists()
+
+
+def test_returning_client_confirms_nothing_has_changed_through_the_signed_link(client, anna):
+    health_rule("blood_thinners", RuleOutcome.FLAG)
+    details = {**DETAILS, "health_blood_thinners": "yes", "health_blood_thinners_details": "Warfarin"}
+    book_through_pages(client, at(TUESDAY, "10:00"), details=details)
+    first = Appointment.objects.get()
+    manage = client.get(reverse("booking:appointment-manage", args=[first.manage_token]))
+    token = manage.context["rebook_token"]
+    assert reverse("booking:book-again", args=[token]) in manage.content.decode()
+
+    visitor = Client()  # a new session, as from the email days later
+    assert visitor.get(reverse("booking:book-again", args=[token])).status_code == 302
+    start = at(TUESDAY, "14:00")
+    page = visitor.get(url("booking:details", start=start))
+    html = page.content.decode()
+    assert "Nothing has changed since my last visit" in html
+    assert "Warfarin" in html and 'value="olivia@example.com"' in html
+    response = visitor.post(
+        url("booking:details", start=start),
+        {"name": "Olivia Brown", "email": "olivia@example.com", "phone": "07700 900101",
+         "health_unchanged": "on", "agree_policy": "on", "consent_name": "Olivia Brown"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.context["form"].errors
+    assert visitor.post(response["Location"]).status_code == 302
+    second = Appointment.objects.exclude(pk=first.pk).get()
+    assert second.intake.unchanged_since == first.intake
+    assert second.intake.answers == first.intake.answers and second.intake.flags == ["blood_thinners"]
+
+
+def test_without_the_link_an_email_address_reveals_nothing(client, anna):
+    book_through_pages(client, at(TUESDAY, "10:00"))
+    stranger = Client()
+    html = stranger.get(url("booking:details", start=at(TUESDAY, "14:00"))).content.decode()
+    assert "Nothing has changed" not in html and "olivia@example.com" not in html
+
+
+@pytest.mark.parametrize("token", ["nonsense", "eyJjbGllbnQiOjF9:1abc:def"])
+def test_a_tampered_book_again_link_just_starts_afresh(client, anna, token):
+    book_through_pages(Client(), at(TUESDAY, "10:00"))
+    assert client.get(reverse("booking:book-again", args=[token])).status_code == 302
+    assert (
+        "Nothing has changed"
+        not in client.get(url("booking:details", start=at(TUESDAY, "14:00"))).content.decode()
+    )
+
+
+def test_a_book_again_link_signed_for_something_else_is_refused(anna):
+    from django.core import signing
+
+    from booking import drafts
+
+    forged = signing.dumps({"appointment": 1}, salt="booking.appointment-manage")
+    assert drafts.rebook_appointment_id(forged) is None
+    assert drafts.rebook_appointment_id(drafts.rebook_token(1)) == 1
+
+
+def test_booking_with_someone_elses_address_never_offers_their_answers_back(client, anna):
+    details = {**DETAILS, "health_blood_thinners": "yes", "health_blood_thinners_details": "Warfarin"}
+    book_through_pages(client, at(TUESDAY, "10:00"), details=details)
+    stranger = Client()
+    confirmed = book_through_pages(stranger, at(TUESDAY, "14:00"))  # the same address, own answers
+    token = stranger.get(confirmed["Location"]).context["rebook_token"]
+    stranger.get(reverse("booking:book-again", args=[token]))
+    html = stranger.get(url("booking:details", start=at(TUESDAY, "16:00"))).content.decode()
+    assert "Nothing has changed since my last visit" in html
+    assert "Warfarin" not in html
 
 
 # --------------------------------------------------------------------------- consent (issue 11)

@@ -1,20 +1,33 @@
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from booking.forms import ClientDetailsForm, ClinicDateTimeField, SlotForm, client_details_from
+from booking.intake import Answer
 
 LONDON = ZoneInfo("Europe/London")
 VALID = {
     "name": "  Olivia   Brown ",
     "email": "olivia@example.com",
     "phone": "+44 7700 900101",
-    "pregnant": "yes",
+    "health_pregnancy": "yes",
+    "health_pregnancy_number": "20",
+    "health_skin": "no",
     "agree_policy": "on",
     "consent_name": "olivia brown",
 }
+# Plain stand-ins for HealthQuestion rows: the form only reads these attributes.
+QUESTIONS = [
+    SimpleNamespace(
+        key="pregnancy", text="Are you pregnant?", help_text="", details_label="", number_label="Weeks?"
+    ),
+    SimpleNamespace(
+        key="skin", text="Skin condition?", help_text="", details_label="Where?", number_label=""
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -41,13 +54,38 @@ def test_clinic_datetime_field_refuses_what_is_not_a_time(text):
 
 
 def test_details_form_cleans_and_converts():
-    form = ClientDetailsForm(VALID)
+    form = ClientDetailsForm({**VALID, "health_skin_details": "left over from a no"}, questions=QUESTIONS)
     assert form.is_valid(), form.errors
-    details = client_details_from(form.cleaned_data)
+    session = form.to_session()
+    details = client_details_from(session)
     assert details.name == "Olivia Brown"
-    assert details.pregnant is True
+    # Details given with a "no" (the fields show without JavaScript) are dropped.
+    assert details.health == {"pregnancy": Answer(yes=True, number=20), "skin": Answer(yes=False)}
     assert details.policy_agreed is True
-    assert "website" not in form.to_session()
+    assert "website" not in session
+
+
+def test_details_form_asks_the_questions_it_is_given_with_if_yes_fields():
+    form = ClientDetailsForm(questions=QUESTIONS)
+    assert {"health_pregnancy", "health_pregnancy_number", "health_skin", "health_skin_details"} <= set(
+        form.fields
+    )
+    assert form.fields["health_pregnancy_number"].label == "Weeks? (if yes)"
+    assert "health_unchanged" not in form.fields
+
+
+def test_details_form_wants_the_number_with_a_yes():
+    form = ClientDetailsForm({**VALID, "health_pregnancy_number": ""}, questions=QUESTIONS)
+    assert not form.is_valid()
+    assert form.errors["health_pregnancy_number"] == ["Please give the number."]
+
+
+def test_nothing_has_changed_keeps_the_last_answers():
+    last = {"pregnancy": Answer(yes=False), "skin": Answer(yes=True, details="eczema")}
+    data = {**VALID, "health_pregnancy": "", "health_skin": "", "health_unchanged": "on"}
+    form = ClientDetailsForm(data, questions=QUESTIONS, last_answers=last)
+    assert form.is_valid(), form.errors
+    assert form.health_answers() == last
 
 
 @pytest.mark.parametrize("phone", ["call me", "123", "0770090010101234567890123456"])
@@ -57,10 +95,11 @@ def test_details_form_wants_a_phone_number(phone):
     assert "not a phone number we can call" in form.errors["phone"][0]
 
 
-def test_details_form_requires_the_policy_and_the_pregnancy_answer():
-    form = ClientDetailsForm({**VALID, "agree_policy": "", "pregnant": ""})
+def test_details_form_requires_the_policy_and_every_health_answer():
+    form = ClientDetailsForm({**VALID, "agree_policy": "", "health_pregnancy": ""}, questions=QUESTIONS)
     assert not form.is_valid()
-    assert set(form.errors) == {"agree_policy", "pregnant"}
+    assert set(form.errors) == {"agree_policy", "health_pregnancy"}
+    assert form.errors["health_pregnancy"] == ["Please answer this question."]
 
 
 def test_honeypot():
@@ -121,8 +160,6 @@ def test_clinic_dates_and_times_stay_within_the_clinics_years(value, ok):
         ("email", "client_email"),
         ("phone", "client_phone"),
         ("notes", "client_notes"),
-        ("recent_injury", "recent_injury"),
-        ("health_conditions", "health_conditions"),
     ],
 )
 def test_details_form_allows_what_the_appointment_stores_and_says_when_too_long(field, column):
@@ -156,3 +193,14 @@ def test_details_form_refuses_a_name_with_nothing_to_read(name):
     form = ClientDetailsForm({**VALID, "name": name})
     assert not form.is_valid()
     assert form.errors["name"] == ["This field is required."]
+
+
+def test_nothing_has_changed_still_asks_a_question_added_since():
+    last = {"pregnancy": Answer(yes=False)}
+    data = {**VALID, "health_pregnancy": "", "health_skin": "", "health_unchanged": "on"}
+    form = ClientDetailsForm(data, questions=QUESTIONS, last_answers=last)
+    assert not form.is_valid()
+    assert set(form.errors) == {"health_skin"}
+    form = ClientDetailsForm({**data, "health_skin": "yes"}, questions=QUESTIONS, last_answers=last)
+    assert form.is_valid(), form.errors
+    assert form.health_answers() == {"pregnancy": Answer(yes=False), "skin": Answer(yes=True)}

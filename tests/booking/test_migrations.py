@@ -61,6 +61,41 @@ def test_client_change_sentences_become_codes_and_times():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_health_columns_become_intakes_before_they_are_removed():
+    old = _migrate([("booking", "0015_clients_health_notes")])
+    Technique = old.get_model("booking", "Technique")
+    Therapist = old.get_model("booking", "Therapist")
+    Appointment = old.get_model("booking", "Appointment")
+    start = datetime(2026, 11, 24, 10, tzinfo=LONDON)
+    Appointment.objects.create(
+        therapist=Therapist.objects.create(name="Anna", slug="anna-health-migration"),
+        technique=Technique.objects.create(name="Migration", slug="health-migration-technique"),
+        duration_minutes=60, price="55.00", buffer_minutes=15, start=start,
+        end=start.replace(hour=11), occupied_until=start.replace(hour=11, minute=15),
+        client_name="Ida", client_email="ida@example.com", client_phone="1", reference="MIGR0002",
+        manage_secret="x" * 32, pregnant=True, recent_injury="Sprained wrist", health_conditions="Warfarin",
+    )  # fmt: skip
+    try:
+        new = _migrate([("booking", "0018_remove_appointment_health_columns")])
+        column_names = {
+            column.name
+            for column in connection.introspection.get_table_description(
+                connection.cursor(), "booking_appointment"
+            )
+        }
+        assert not {"pregnant", "recent_injury", "health_conditions"} & column_names
+        record = new.get_model("booking", "HealthIntake").objects.get()
+        assert record.answers == {
+            "pregnancy": {"yes": True, "details": "", "number": None},
+            "injury_or_surgery": {"yes": True, "details": "Sprained wrist", "number": None},
+            "conditions": {"yes": True, "details": "Warfarin", "number": None},
+        }
+        assert record.appointment.reference == "MIGR0002"
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
 def test_policy_agreed_times_become_consents_before_the_column_goes():
     old = _migrate([("booking", "0014_security_detected_image_names")])
     Appointment = old.get_model("booking", "Appointment")

@@ -22,6 +22,7 @@ from django_tasks_db.models import DBTaskResult
 
 from booking import notifications, tasks
 from booking.choices import AppointmentSource
+from booking.intake import Answer
 from booking.models import Appointment, SentEmail, TaskWorker
 from booking.services import appointments
 from tests.conftest import LONDON
@@ -196,7 +197,13 @@ def test_health_answers_never_go_into_emails(swedish, appointment_start):
         start=appointment_start,
         therapist=therapist,
         client=appointments.ClientDetails(
-            "Pat", "pat@example.com", "07700 900102", health_conditions="Takes warfarin", pregnant=True
+            "Pat",
+            "pat@example.com",
+            "07700 900102",
+            health={
+                "blood_thinners": Answer(yes=True, details="Takes warfarin"),
+                "pregnancy": Answer(yes=True, number=20),
+            },
         ),
     )
     run_worker()

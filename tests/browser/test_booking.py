@@ -23,7 +23,7 @@ from booking.choices import AppointmentStatus
 from booking.models import Appointment
 from booking.services import appointments
 from tests.browser.conftest import take_screenshot
-from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
+from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory, seed_health_questions
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,6 +47,7 @@ SAM = Client("Sam Patel", "sam@example.com", "07700 900202")
 @pytest.fixture
 def hot_stone(transactional_db):
     """A technique in two lengths, offered by three therapists (Monday to Saturday, 09 to 18)."""
+    seed_health_questions()  # emptied by an earlier test's flush
     technique = TechniqueFactory(
         name="Hot stone",
         slug="hot-stone",
@@ -277,11 +278,17 @@ def choose_length_and_therapist(page, *, minutes: int, therapist_name: str | Non
     expect(page.locator(".lead")).to_contain_text(f"Hot stone, {minutes} minutes (£{price}), with {who}.")
 
 
+def answer_all_no(page) -> None:
+    """Answer every health question no (each is a group of Yes/No radios)."""
+    for question in page.locator(".health-question").all():
+        question.get_by_role("radio", name="No").check()
+
+
 def fill_details(page, client: Client) -> None:
     page.get_by_label("Your name").fill(client.name)
     page.get_by_label("Email").fill(client.email)
     page.get_by_label("Phone").fill(client.phone)
-    page.get_by_role("group", name=re.compile("^Are you pregnant")).get_by_role("radio", name="No").check()
+    answer_all_no(page)
     if client.notes:
         page.get_by_label("Anything your therapist should know?").fill(client.notes)
     page.get_by_label("I agree to the cancellation policy above").check()
@@ -301,9 +308,10 @@ def details_then_review(
         # Only the name first: the rest is missing, and the name must survive the round trip.
         page.get_by_label("Your name").fill(client.name)
         page.get_by_role("button", name="Continue to check and confirm").click()
-        expect(page.locator("#form-errors")).to_have_text("Please check the 5 highlighted fields below.")
+        # Email, phone, the policy, the typed name and the seven health questions.
+        expect(page.locator("#form-errors")).to_have_text("Please check the 12 highlighted fields below.")
         expect(page.get_by_label("Your name")).to_have_value(client.name)
-        expect(page.locator(".invalid-feedback:visible")).to_have_count(5)
+        expect(page.locator(".invalid-feedback:visible")).to_have_count(12)
         if visit:
             visit.check("details-errors")
     fill_details(page, client)
@@ -316,7 +324,7 @@ def details_then_review(
         ("Name", client.name),
         ("Email", client.email),
         ("Phone", client.phone),
-        ("Pregnant", "No"),
+        ("Are you pregnant?", "No"),
     ):
         expect(you.locator(f"dt:text-is('{term}') + dd")).to_have_text(value)
 
@@ -748,6 +756,12 @@ def test_booking_with_the_keyboard_only(desktop_page, live_server, hot_stone):
     assert_focus_visible(page, "pregnancy radio")
     page.keyboard.press("Space")
     expect(no).to_be_checked()
+    # The other questions, each reached by Tab and answered with Space.
+    for question in page.locator(".health-question").all()[1:]:
+        other_no = question.get_by_role("radio", name="No")
+        tab_to(page, other_no)
+        page.keyboard.press("Space")
+        expect(other_no).to_be_checked()
     agree = page.get_by_label("I agree to the cancellation policy above")
     tab_to(page, agree)
     assert_focus_visible(page, "policy checkbox")
@@ -781,7 +795,8 @@ def test_booking_with_the_keyboard_only(desktop_page, live_server, hot_stone):
         60,
         SAM.name,
     )
-    assert appointment.status == AppointmentStatus.CONFIRMED and not appointment.pregnant
+    assert appointment.status == AppointmentStatus.CONFIRMED
+    assert not any(answer["yes"] for answer in appointment.intake.answers.values())
 
 
 # --------------------------------------------------------------------------- validation
@@ -823,7 +838,7 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     )
     assert response.status == 200
     summary = page.locator("#form-errors")
-    expect(summary).to_have_text("Please check the 6 highlighted fields below.")
+    expect(summary).to_have_text("Please check the 13 highlighted fields below.")  # 6 + 7 questions
     expect(summary).to_have_attribute("role", "alert")
     expect(summary).to_be_focused()  # booking.js moves the focus there
     assert_error_announced(page, "id_name", required)
@@ -833,12 +848,16 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     # The radios: crispy-bootstrap5 marks each radio invalid and describes the group (the
     # fieldset), not each radio, with the error.
     pregnant = page.get_by_role("group", name=re.compile("^Are you pregnant"))
-    expect(pregnant).to_have_attribute("aria-describedby", re.compile(r"(^|\s)id_pregnant_error(\s|$)"))
+    expect(pregnant).to_have_attribute(
+        "aria-describedby", re.compile(r"(^|\s)id_health_pregnancy_error(\s|$)")
+    )
     expect(pregnant).to_have_accessible_description(re.compile("Please answer this question."))
     for radio in pregnant.get_by_role("radio").all():
         expect(radio).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#div_id_pregnant #id_pregnant_error")).to_have_text("Please answer this question.")
-    expect(page.locator("#id_pregnant_error")).to_be_visible()
+    expect(page.locator("#div_id_health_pregnancy #id_health_pregnancy_error")).to_have_text(
+        "Please answer this question."
+    )
+    expect(page.locator("#id_health_pregnancy_error")).to_be_visible()
     # Optional fields are not marked.
     expect(page.locator("#id_notes")).not_to_have_attribute("aria-invalid", "true")
     take_screenshot(page, "desktop-details-all-errors")
@@ -849,15 +868,21 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     page.get_by_label("Email").fill("olivia@example")
     page.get_by_label("Phone").fill("call me")
     page.get_by_label("Anything your therapist should know?").fill("Left knee is sore.")
-    page.get_by_label("Any injuries or surgery").fill("Knee surgery in May.")
+    answer_all_no(page)
+    page.get_by_role("group", name=re.compile("^Have you had an injury")).get_by_role(
+        "radio", name="Yes"
+    ).check()
+    page.get_by_label("What and when? (if yes)").fill("Knee surgery in May.")
     pregnant.get_by_role("radio", name="Yes").check()
+    page.get_by_label("How many weeks? (if yes)").fill("20")
     page.get_by_role("button", name="Continue to check and confirm").click()
     expect(summary).to_have_text("Please check the 4 highlighted fields below.")
     expect(page.get_by_label("Your name")).to_have_value("  Olivia   Brown ")  # as typed; tidied when saved
     expect(page.get_by_label("Email")).to_have_value("olivia@example")
     expect(page.get_by_label("Phone")).to_have_value("call me")
     expect(page.get_by_label("Anything your therapist should know?")).to_have_value("Left knee is sore.")
-    expect(page.get_by_label("Any injuries or surgery")).to_have_value("Knee surgery in May.")
+    expect(page.get_by_label("What and when? (if yes)")).to_have_value("Knee surgery in May.")
+    expect(page.get_by_label("How many weeks? (if yes)")).to_have_value("20")
     expect(pregnant.get_by_role("radio", name="Yes")).to_be_checked()
     expect(page.get_by_label("I agree to the cancellation policy above")).not_to_be_checked()
     expect(page.locator("#id_name")).not_to_have_attribute("aria-invalid", "true")
@@ -869,7 +894,7 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
         "or with the country code, such as +33 6 12 34 56 78.",
     )
     assert_error_announced(page, "id_agree_policy", "Please agree to the cancellation policy to book.")
-    expect(page.locator("#id_pregnant_error")).to_have_count(0)
+    expect(page.locator("#id_health_pregnancy_error")).to_have_count(0)
     # Help text is still read with the field, after the error.
     expect(page.locator("#id_email")).to_have_accessible_description(
         re.compile(r"We send your confirmation here\.")
@@ -888,8 +913,8 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     for term, value in (
         ("Name", "Olivia Brown"),
         ("Email", "olivia@example.com"),
-        ("Pregnant", "Yes"),
-        ("Injuries or surgery", "Knee surgery in May."),
+        ("Are you pregnant?", "Yes. How many weeks? 20"),
+        ("Have you had an injury or surgery in the last six months?", "Yes. Knee surgery in May."),
         ("Notes", "Left knee is sore."),
     ):
         expect(you.locator(f"dt:text-is('{term}') + dd")).to_have_text(value)

@@ -71,6 +71,25 @@ def test_demo_data_refuses_to_run_in_production(settings):
         call_command("demo_data", stdout=StringIO())
 
 
+def test_demo_ships_a_starting_health_rule_set_labelled_for_review(db):
+    from booking.choices import RuleOutcome
+    from booking.models import HealthRule
+    from clinic.demo import DEMO_RULE_LABEL, load_demo_health_rules
+    from tests.factories import seed_health_questions
+
+    seed_health_questions()
+    assert load_demo_health_rules() == 8
+    assert load_demo_health_rules() == 0  # once only: the clinic's own rules are kept
+    rules = {
+        (r.question.key, r.number_min, r.number_max): r for r in HealthRule.objects.select_related("question")
+    }
+    assert rules["pregnancy", None, 12].outcome == RuleOutcome.CALL
+    assert rules["pregnancy", 13, None].outcome == RuleOutcome.FLAG
+    assert rules["injury_or_surgery", None, None].outcome == RuleOutcome.DOCTOR_NOTE
+    assert rules["illness_or_fever", None, None].outcome == RuleOutcome.CALL
+    assert all(DEMO_RULE_LABEL in rule.staff_note for rule in rules.values())
+
+
 @pytest.mark.django_db
 def test_demo_appointments_all_have_a_client_and_desk_clients_have_a_history():
     from booking.models import Appointment, Client

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from booking.services import appointments
 from tests.conftest import LONDON
-from tests.factories import ArticleFactory, ReferenceFactory, TherapistFactory, TopicFactory
+from tests.factories import HEALTH_NO, ArticleFactory, ReferenceFactory, TherapistFactory, TopicFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +111,7 @@ def public_pages(monkeypatch, swedish):
         "name": "Olivia Brown",
         "email": "olivia@example.com",
         "phone": "07700 900101",
-        "pregnant": "no",
+        **HEALTH_NO,
         "agree_policy": "on",
         "consent_name": "Olivia Brown",
     }
