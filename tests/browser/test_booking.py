@@ -309,9 +309,9 @@ def details_then_review(
         page.get_by_label("Your name").fill(client.name)
         page.get_by_role("button", name="Continue to check and confirm").click()
         # Email, phone, the policy, the typed name and the seven health questions.
-        expect(page.locator("#form-errors")).to_have_text("Please check the 12 highlighted fields below.")
+        expect(page.locator("#form-errors")).to_have_text("Please check the 11 highlighted fields below.")
         expect(page.get_by_label("Your name")).to_have_value(client.name)
-        expect(page.locator(".invalid-feedback:visible")).to_have_count(12)
+        expect(page.locator(".invalid-feedback:visible")).to_have_count(11)
         if visit:
             visit.check("details-errors")
     fill_details(page, client)
@@ -838,7 +838,7 @@ def test_details_errors_are_shown_and_announced_beside_each_field(desktop_page, 
     )
     assert response.status == 200
     summary = page.locator("#form-errors")
-    expect(summary).to_have_text("Please check the 13 highlighted fields below.")  # 6 + 7 questions
+    expect(summary).to_have_text("Please check the 12 highlighted fields below.")  # 5 + 7 questions
     expect(summary).to_have_attribute("role", "alert")
     expect(summary).to_be_focused()  # booking.js moves the focus there
     assert_error_announced(page, "id_name", required)
