@@ -128,7 +128,7 @@ class ClinicAdminSite(admin.AdminSite):
         return super().admin_view(guarded, cacheable)
 
     def get_urls(self):
-        from booking.admin_schedule import ScheduleView
+        from booking.admin.schedule import ScheduleView
 
         schedule = self.admin_view(ScheduleView.as_view(admin_site=self))
         # Before the model URLs, so the app's catch-all does not take it.

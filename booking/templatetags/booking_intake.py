@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from .. import admin_intake
+from ..admin import intake as admin_intake
 
 register = template.Library()
 
@@ -12,7 +12,7 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def client_health(context, client) -> dict:
     """The client's health answers, latest first, as the signed-in staff member may see
-    them (recording the look): see :func:`booking.admin_intake.client_health_history`."""
+    them (recording the look): see :func:`booking.admin.intake.client_health_history`."""
     request = context.get("request")
     if request is None or client is None:
         return {"intakes": []}

@@ -107,7 +107,7 @@ def staff(role: str, username: str, therapist=None):
 
 
 def appointment(therapist, technique, start: datetime, minutes: int = 60, **extra) -> Appointment:
-    """A row straight into the table (as in tests/booking/test_admin_schedule.py): it may
+    """A row straight into the table (as in tests/booking/admin/test_schedule.py): it may
     start in the past, which no booking form allows a client to do."""
     fields = {
         "therapist": therapist,

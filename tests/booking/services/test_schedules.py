@@ -1,5 +1,5 @@
 """The schedules services: weekly working hours and time off. Each rule is tested here
-directly; tests/booking/test_admin.py drives the same rules through the admin."""
+directly; tests/booking/admin/test_core.py drives the same rules through the admin."""
 
 from datetime import datetime, time
 

@@ -20,9 +20,9 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.admin import DBTaskResultAdmin
 from django_tasks_db.models import DBTaskResult
 
-from .models import Appointment
-from .notifications import EmailKind
-from .tasks import EmailRetrying
+from ..models import Appointment
+from ..notifications import EmailKind
+from ..tasks import EmailRetrying
 
 RETRYING = f"{EmailRetrying.__module__}.{EmailRetrying.__qualname__}"
 

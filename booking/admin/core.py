@@ -27,11 +27,11 @@ from django.utils.translation import ngettext
 
 from clinic import uploads
 
-from . import availability as engine
-from . import dayplan, exports, roles, selectors
-from .choices import AppointmentSource, AppointmentStatus
-from .forms import PhoneField, parse_iso_date, validate_clinic_date
-from .models import (
+from .. import availability as engine
+from .. import dayplan, exports, roles, selectors
+from ..choices import AppointmentSource, AppointmentStatus
+from ..forms import PhoneField, parse_iso_date, validate_clinic_date
+from ..models import (
     Appointment,
     BookingPolicy,
     Closure,
@@ -41,8 +41,8 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
-from .phones import phone_e164
-from .services import appointments, consent, schedules
+from ..phones import phone_e164
+from ..services import appointments, consent, schedules
 
 
 class SaveRefused(Exception):
@@ -972,7 +972,10 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
 # The task results, shown to staff as the email outbox; client records, treatment notes
 # (SOAP), the versioned policy texts, and the health intake (issue 11).
-from . import admin_clients, admin_intake, admin_notes, admin_outbox  # noqa: E402, F401, I001
+from . import clients as admin_clients  # noqa: E402, I001
+from . import intake as admin_intake  # noqa: E402
+from . import notes as admin_notes  # noqa: E402
+from . import outbox  # noqa: E402, F401
 
 # --------------------------------------------------------------------------- sign-in lockouts
 
@@ -991,4 +994,4 @@ if admin.site.is_registered(AccessAttempt):
 
 
 # Privacy: who looked at health data; a client's export and erasure.
-from . import admin_privacy  # noqa: E402, F401
+from . import privacy  # noqa: E402, F401

@@ -19,11 +19,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
-from . import admin_intake, dayplan, roles, selectors
-from . import availability as engine
-from .choices import OCCUPYING_STATUSES
-from .forms import parse_iso_date
-from .models import Appointment, Therapist
+from .. import availability as engine
+from .. import dayplan, roles, selectors
+from ..choices import OCCUPYING_STATUSES
+from ..forms import parse_iso_date
+from ..models import Appointment, Therapist
+from . import intake as admin_intake
 
 HOUR_HEIGHT_PX = 72  # tall enough for two lines in a 30-minute appointment
 

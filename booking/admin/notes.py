@@ -20,11 +20,11 @@ from django.utils import formats
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from . import roles, selectors
-from .admin import SaveRefused, ServiceSaveMixin
-from .choices import BodyArea, HealthAccessKind, PolicyKind
-from .models import Appointment, PolicyText, TreatmentNote
-from .services import consent, notes, privacy
+from .. import roles, selectors
+from ..choices import BodyArea, HealthAccessKind, PolicyKind
+from ..models import Appointment, PolicyText, TreatmentNote
+from ..services import consent, notes, privacy
+from .core import SaveRefused, ServiceSaveMixin
 
 SOAP_FIELDS = ["subjective", "objective", "areas", "pressure", "assessment", "plan"]
 SOAP_READONLY = ["subjective", "objective", "areas_treated", "pressure", "assessment", "plan"]

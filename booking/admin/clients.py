@@ -24,10 +24,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from . import admin_privacy, roles, selectors
-from .forms import PhoneField
-from .models import Client, Consent
-from .services import clients
+from .. import roles, selectors
+from ..forms import PhoneField
+from ..models import Client, Consent
+from ..services import clients
+from . import privacy as admin_privacy
 
 
 class ClientAdminForm(forms.ModelForm):

@@ -21,8 +21,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import roles
-from .choices import (
+from .. import roles
+from ..choices import (
     AppointmentSource,
     AppointmentStatus,
     BodyArea,
@@ -34,8 +34,8 @@ from .choices import (
     RuleOutcome,
     TherapistPreference,
 )
-from .models import Client, HealthDataAccess, HealthQuestion
-from .services import privacy
+from ..models import Client, HealthDataAccess, HealthQuestion
+from ..services import privacy
 
 ACCESS_LOG_ON_CLIENT_PAGE = 20
 

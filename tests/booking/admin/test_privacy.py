@@ -1,4 +1,4 @@
-"""booking/admin_privacy.py: the record of looks at health data (managers only, read
+"""booking/admin/privacy.py: the record of looks at health data (managers only, read
 only), and a client's export and erasure pages."""
 
 import json
@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from booking import admin_privacy
+from booking.admin import privacy as admin_privacy
 from booking.choices import HealthAccessKind
 from booking.models import Client, HealthDataAccess
 from booking.services import privacy

@@ -1,4 +1,4 @@
-"""Tests for booking.admin_intake: who sees health flags, answers and doctors' notes in
+"""Tests for booking.admin.intake: who sees health flags, answers and doctors' notes in
 the staff admin, and the questions and rules managers edit."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from booking.admin_intake import flag_label
+from booking.admin.intake import flag_label
 from booking.choices import HealthAccessKind, RuleOutcome
 from booking.intake import Answer
 from booking.models import Appointment, DoctorNote, HealthDataAccess, HealthIntake, HealthRule

@@ -15,12 +15,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import forms as booking_forms
-from . import roles
-from .choices import HealthAccessKind, RuleOutcome
-from .intake import Answer
-from .models import Appointment, DoctorNote, HealthIntake, HealthQuestion, HealthRule
-from .services import intake, privacy
+from .. import forms as booking_forms
+from .. import roles
+from ..choices import HealthAccessKind, RuleOutcome
+from ..intake import Answer
+from ..models import Appointment, DoctorNote, HealthIntake, HealthQuestion, HealthRule
+from ..services import intake, privacy
 
 EXTENSIONS = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 

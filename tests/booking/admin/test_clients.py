@@ -1,4 +1,4 @@
-"""booking.admin_clients: the client list and search, the client's page, role scoping,
+"""booking.admin.clients: the client list and search, the client's page, role scoping,
 "Book for this client", the appointment form's client autocomplete, and merging."""
 
 from datetime import datetime, timedelta

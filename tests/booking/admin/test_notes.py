@@ -8,7 +8,7 @@ from django.utils import timezone
 from booking.choices import HealthAccessKind
 from booking.models import Consent, HealthDataAccess, PolicyText, TreatmentNote
 from booking.services import consent, notes
-from tests.booking.test_admin import add_data, upcoming_tuesday
+from tests.booking.admin.test_core import add_data, upcoming_tuesday
 from tests.factories import StaffFactory, TherapistFactory, appointment_row, user_in_role
 
 pytestmark = pytest.mark.django_db
