@@ -9,15 +9,36 @@ class AppointmentStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
     COMPLETED = "completed", _("Completed")
     NO_SHOW = "no_show", _("No-show")
+    # A time kept for one waitlisted client for a short window (issue 14): it occupies
+    # the therapist and room like a booking, so the database's no-overlap guarantee
+    # covers it; it becomes CONFIRMED when taken and CANCELLED when it lapses.
+    HELD = "held", _("Held for the waitlist")
 
 
 # Statuses whose time stays taken: only a cancellation gives the time back.
-OCCUPYING_STATUSES = (AppointmentStatus.CONFIRMED, AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW)
+OCCUPYING_STATUSES = (
+    AppointmentStatus.CONFIRMED,
+    AppointmentStatus.COMPLETED,
+    AppointmentStatus.NO_SHOW,
+    AppointmentStatus.HELD,
+)
 
 
 class AppointmentSource(models.TextChoices):
     ONLINE = "online", _("Online")
     STAFF = "staff", _("Staff")
+
+
+class TherapistGender(models.TextChoices):
+    # What "a female / male therapist" preferences match (TherapistPreference).
+    UNSTATED = "unstated", _("Not stated")
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+
+
+class RoomCapacity(models.IntegerChoices):
+    ONE = 1, _("One table")
+    TWO = 2, _("Two tables (couples)")
 
 
 class Weekday(models.IntegerChoices):

@@ -34,7 +34,9 @@ from .choices import (
     IntakeSource,
     PolicyKind,
     Pressure,
+    RoomCapacity,
     RuleOutcome,
+    TherapistGender,
     TherapistPreference,
     Weekday,
 )
@@ -85,6 +87,19 @@ class Technique(models.Model):
     )
     active = models.BooleanField(_("offered"), default=True, help_text=_("Untick to stop online booking."))
     display_order = models.PositiveSmallIntegerField(_("order"), default=0)
+    # Rooms (issue 12): what the room must have for this technique (a mat for Shiatsu);
+    # ignored while the clinic has no rooms set up.
+    required_features = models.ManyToManyField(
+        "RoomFeature",
+        related_name="techniques",
+        blank=True,
+        verbose_name=_("needs a room with"),
+    )
+    for_two = models.BooleanField(
+        _("also for two"),
+        default=False,
+        help_text=_("Also offer it as a session for two: two therapists, the same time, one room for two."),
+    )
 
     objects = TechniqueQuerySet.as_manager()
 
@@ -134,6 +149,58 @@ class TechniqueLength(models.Model):
         return f"{self.technique.name}, {self.duration_minutes} min"
 
 
+class RoomFeature(models.Model):
+    """Something a room has that a technique may need: a floor mat, a shower, two tables."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("room feature")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoomQuerySet(models.QuerySet):
+    def active(self) -> RoomQuerySet:
+        return self.filter(active=True)
+
+
+class Room(models.Model):
+    """A treatment room. Optional: with no active rooms, bookings need no room at all
+    (a single-room or home-visit practice does not model them)."""
+
+    name = models.CharField(_("name"), max_length=60, unique=True)
+    capacity = models.PositiveSmallIntegerField(
+        _("tables"), choices=RoomCapacity.choices, default=RoomCapacity.ONE
+    )
+    features = models.ManyToManyField(
+        RoomFeature, related_name="rooms", blank=True, verbose_name=_("features")
+    )
+    turnover_minutes = models.PositiveSmallIntegerField(
+        _("turnover (minutes)"),
+        default=0,
+        validators=[MaxValueValidator(120)],
+        help_text=_("Time to reset the room after each session (linen), apart from the therapist's cleanup."),
+    )
+    active = models.BooleanField(_("in use"), default=True)
+    display_order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    objects = RoomQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["display_order", "name", "id"]
+        verbose_name = _("room")
+        constraints = [
+            models.CheckConstraint(condition=Q(capacity__in=[1, 2]), name="room_capacity_one_or_two"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class TherapistQuerySet(models.QuerySet):
     def active(self) -> TherapistQuerySet:
         return self.filter(active=True)
@@ -163,6 +230,33 @@ class Therapist(models.Model):
         related_name="therapist",
         verbose_name=_("staff account"),
         help_text=_("Lets this therapist sign in and see their own schedule."),
+    )
+    # Issue 12: what "a female / male therapist" matches, the room they like to work in,
+    # and how much hands-on work a day (and in one stretch) their hands can take.
+    gender = models.CharField(
+        _("gender"), max_length=10, choices=TherapistGender.choices, default=TherapistGender.UNSTATED
+    )
+    preferred_room = models.ForeignKey(
+        Room,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="preferred_by",
+        verbose_name=_("preferred room"),
+    )
+    max_daily_minutes = models.PositiveSmallIntegerField(
+        _("most hands-on minutes a day"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(15), MaxValueValidator(24 * 60)],
+        help_text=_("Leave empty for no limit."),
+    )
+    max_continuous_minutes = models.PositiveSmallIntegerField(
+        _("most minutes back to back"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(15), MaxValueValidator(24 * 60)],
+        help_text=_("Hands-on minutes without a break of at least 15 minutes. Leave empty for no limit."),
     )
 
     objects = TherapistQuerySet.as_manager()
@@ -445,6 +539,23 @@ class Appointment(models.Model):
     # end + buffer: the time the therapist and room are taken. Stored so the database can
     # index it and refuse overlaps itself.
     occupied_until = models.DateTimeField(_("occupied until"), editable=False)
+    # The room (issue 12), empty when the clinic has no rooms. room_until = end + the
+    # room's turnover: the time the room is taken, which the database keeps from
+    # overlapping (migration 0021, PostgreSQL).
+    room = models.ForeignKey(
+        Room,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        verbose_name=_("room"),
+    )
+    room_until = models.DateTimeField(_("room taken until"), null=True, blank=True, editable=False)
+    # A session for two is two appointments with one reference and manage link: seat 1
+    # (the one who booked) and seat 2 (their guest), booked, moved and cancelled together.
+    seat = models.PositiveSmallIntegerField(_("seat"), default=1, editable=False)
+    # Until when a HELD appointment (a waitlist offer) keeps its time.
+    held_until = models.DateTimeField(_("held until"), null=True, blank=True, editable=False)
     status = models.CharField(
         _("status"), max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.CONFIRMED
     )
@@ -462,9 +573,7 @@ class Appointment(models.Model):
     client_phone = models.CharField(_("client phone"), max_length=40)
     client_notes = models.TextField(_("notes for the therapist"), blank=True, max_length=2000)
     # Health answers live in HealthIntake (one per visit, encrypted), not here.
-    reference = models.CharField(
-        _("reference"), max_length=12, unique=True, default=new_reference, editable=False
-    )
+    reference = models.CharField(_("reference"), max_length=12, default=new_reference, editable=False)
     manage_secret = models.CharField(max_length=64, default=new_secret, editable=False)
     source = models.CharField(
         _("booked via"), max_length=10, choices=AppointmentSource.choices, default=AppointmentSource.STAFF
@@ -484,12 +593,22 @@ class Appointment(models.Model):
 
     class Meta:
         ordering = ["start"]
-        indexes = [models.Index(fields=["therapist", "start"], name="appointment_therapist_start")]
+        indexes = [
+            models.Index(fields=["therapist", "start"], name="appointment_therapist_start"),
+            models.Index(fields=["room", "start"], name="appointment_room_start"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(start__lt=F("end")), name="appointment_start_before_end"),
             models.CheckConstraint(
                 condition=Q(occupied_until__gte=F("end")), name="appointment_buffer_after_end"
             ),
+            models.CheckConstraint(
+                condition=Q(room__isnull=True, room_until__isnull=True)
+                | Q(room__isnull=False, room_until__gte=F("end")),
+                name="appointment_room_until_after_end",
+            ),
+            models.CheckConstraint(condition=Q(seat__in=[1, 2]), name="appointment_seat_one_or_two"),
+            models.UniqueConstraint(fields=["reference", "seat"], name="appointment_reference_seat"),
             # On PostgreSQL the migration 0002_no_overlap also adds an exclusion
             # constraint: one therapist never has two occupying appointments whose time,
             # buffer included, overlaps. It lives in a migration, not here, because
