@@ -976,3 +976,19 @@ class HealthDataAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username}: {self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M})"
+
+
+class ScheduleVersion(models.Model):
+    """A clinic-wide counter that every change to what can be booked moves on (one row).
+
+    Database triggers (installed by ``booking.schedule_version``) bump it inside the
+    writing transaction, so cached availability keyed by it is never older than the
+    last committed change."""
+
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("schedule version")
+
+    def __str__(self) -> str:
+        return str(self.value)

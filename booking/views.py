@@ -22,7 +22,7 @@ from django.views.generic import DetailView, ListView
 from clinic import ratelimit
 
 from . import availability as engine
-from . import drafts, explanations, ics, notifications, selectors
+from . import availability_cache, drafts, explanations, ics, notifications, selectors
 from .availability import SlotProblem
 from .choices import AppointmentStatus, RuleOutcome
 from .forms import (
@@ -96,11 +96,10 @@ class AvailabilityApiView(View):
         now = timezone.now()
         first_day = form.cleaned_data["start"] or now.astimezone(zone).date()
         days = form.cleaned_data["days"] or 7
-        free = selectors.free_starts(
+        free = availability_cache.availability(
             technique=technique, length=length, first_day=first_day, days=days, therapist=therapist, now=now
         )
-        slugs = {t.pk: t.slug for t in free.data.therapists}
-        merged = free.merged()
+        slugs, merged = free.slugs, free.merged
         return JsonResponse(
             {
                 "time_zone": str(zone),
@@ -207,7 +206,7 @@ def _manage_rate_limited(request, appointment: Appointment):
     return _too_many(request, window_seconds=window, changes=True)
 
 
-def _day_items(week: selectors.WeekAvailability, *, selected: date, link) -> list[dict]:
+def _day_items(week: availability_cache.CachedWeek, *, selected: date, link) -> list[dict]:
     items = []
     for summary in week.days:
         if summary.closed_reason:
@@ -236,7 +235,7 @@ def _day_items(week: selectors.WeekAvailability, *, selected: date, link) -> lis
 
 
 def _times_context(
-    *, week: selectors.WeekAvailability, week_start: date, day: date | None, today: date, link, slot_link
+    *, week: availability_cache.CachedWeek, week_start: date, day: date | None, today: date, link, slot_link
 ) -> dict:
     """Everything the day strip and time list need, whether booking or rescheduling."""
     last_day = today + timedelta(days=week.policy.horizon_days)
@@ -298,7 +297,7 @@ class TimesView(View):
         week_start = _week_start(
             form.cleaned_data["week"] or form.cleaned_data["day"], today, policy.horizon_days
         )
-        week = selectors.week_availability(
+        week = availability_cache.week(
             technique=technique, length=length, therapist=therapist, first_day=week_start, now=now
         )
         base = reverse("booking:times", args=[technique.slug])
@@ -734,7 +733,7 @@ class AppointmentRescheduleView(AppointmentTokenMixin, View):
         week_start = _week_start(
             form.cleaned_data["week"] or form.cleaned_data["day"], today, self.policy.horizon_days
         )
-        week = selectors.week_availability(
+        week = availability_cache.week(
             technique=appointment.technique,
             length=appointment.length_as_booked(),
             therapist=appointment.therapist,

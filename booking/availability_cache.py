@@ -1,0 +1,203 @@
+"""Free start times for the public pages, kept in the shared cache by schedule version.
+
+The availability JSON, the times page and the client's reschedule page all read through
+:func:`availability`; the one cached answer serves all of them. Nothing that decides
+whether a booking is made reads it: the slot check before the review page and the
+booking service always load the schedule live (and the service under row locks).
+
+Correctness, in three parts:
+
+* **Changes**: the key starts with :func:`booking.schedule_version.current`, read from
+  the database *before* the schedule is loaded; every committed change to what can be
+  booked moves it on (see that module). A cached answer is therefore never older than
+  the last committed booking, across every process and host, because the number lives
+  in the one database and the answers in the one shared cache (Django's database cache
+  table by default, Redis with ``REDIS_URL``).
+* **Time passing**: "now" matters only as the earliest start (``now + min_notice``) and
+  the horizon. The answer is computed for the start of the current minute, which is part
+  of the key, and starts earlier than the real ``now + min_notice`` are dropped on the
+  way out, so the minimum notice is exact; the horizon's last minute may be missing
+  until the next minute's key (never an extra time).
+* **Same key, same answer**: the key holds everything the answer is made from
+  (technique, length, therapist or "any", first day, days, the appointment being moved,
+  the minute), so two processes racing to fill it store the same value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.cache import cache
+
+from . import schedule_version, selectors
+from .models import BookingPolicy, Technique, TechniqueLength, Therapist
+
+# Part of every key: a deploy that changes what is stored never reads an old shape.
+FORMAT = 1
+# Long enough to be useful, short enough that keys of past minutes leave a size-bounded
+# cache quickly (they are never asked for again once their minute is over).
+TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class CachedAvailability:
+    """Plain values only (it is pickled into a shared cache)."""
+
+    merged: dict[date, list[tuple[datetime, tuple[int, ...]]]]  # day -> (start UTC, therapist ids)
+    slugs: dict[int, str]  # therapist id -> slug
+    closure_reasons: dict[date, str]
+    working_weekdays: frozenset[int]
+    policy: BookingPolicy
+    min_notice: timedelta
+    zone_name: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.zone_name)
+
+    def from_now(self, now: datetime) -> CachedAvailability:
+        """The same answer without starts that are now too soon."""
+        earliest = now.astimezone(UTC) + self.min_notice
+        return CachedAvailability(
+            # Every day stays, empty or not (the JSON lists each day asked for).
+            merged={day: [e for e in entries if e[0] >= earliest] for day, entries in self.merged.items()},
+            slugs=self.slugs,
+            closure_reasons=self.closure_reasons,
+            working_weekdays=self.working_weekdays,
+            policy=self.policy,
+            min_notice=self.min_notice,
+            zone_name=self.zone_name,
+        )
+
+
+def _key(*, version: int, minute: int, technique, length, therapist, first_day, days, exclude) -> str:
+    who = therapist.pk if therapist is not None else "any"
+    return (
+        f"availability:{FORMAT}:{version}:{minute}:{settings.CLINIC_TIME_ZONE}:{technique.pk}:{length.pk}:"
+        f"{who}:{first_day.isoformat()}:{days}:{exclude or '-'}"
+    )
+
+
+def _compute(*, technique, length, therapist, first_day, days, now, exclude) -> CachedAvailability:
+    free = selectors.free_starts(
+        technique=technique,
+        length=length,
+        first_day=first_day,
+        days=days,
+        therapist=therapist,
+        now=now,
+        exclude_appointment_id=exclude,
+    )
+    data = free.data
+    return CachedAvailability(
+        merged=free.merged(),
+        slugs={t.pk: t.slug for t in data.therapists},
+        closure_reasons={
+            day: free.closure_reason(day) for day in (first_day + timedelta(n) for n in range(days))
+        },
+        working_weekdays=frozenset(p.weekday for s in data.schedules for p in s.periods),
+        policy=data.policy,
+        min_notice=free.policy.min_notice,
+        zone_name=str(data.zone),
+    )
+
+
+def availability(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    therapist: Therapist | None,
+    first_day: date,
+    days: int,
+    now: datetime,
+    exclude_appointment_id: int | None = None,
+) -> CachedAvailability:
+    """Free starts online (the clinic's policy) per day, from the cache when it has them.
+
+    One query (the version) on a hit; the version plus the selector's six on a miss."""
+    version = schedule_version.current()  # first: see the module's docstring
+    minute = int(now.timestamp() // 60)
+    key = _key(
+        version=version,
+        minute=minute,
+        technique=technique,
+        length=length,
+        therapist=therapist,
+        first_day=first_day,
+        days=days,
+        exclude=exclude_appointment_id,
+    )
+    answer = cache.get(key)
+    if answer is None:
+        answer = _compute(
+            technique=technique,
+            length=length,
+            therapist=therapist,
+            first_day=first_day,
+            days=days,
+            now=datetime.fromtimestamp(minute * 60, UTC),
+            exclude=exclude_appointment_id,
+        )
+        cache.set(key, answer, TIMEOUT_SECONDS)
+    return answer.from_now(now)
+
+
+@dataclass
+class CachedWeek:
+    """What the day strip and the time list need (see ``views._times_context``)."""
+
+    days: list[selectors.DaySummary]
+    therapist_ids_by_start: dict[datetime, tuple[int, ...]]
+    policy: BookingPolicy
+    zone: ZoneInfo
+    named_therapist: bool
+
+
+def week(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    therapist: Therapist | None,
+    first_day: date,
+    now: datetime,
+    days: int = 7,
+    exclude_appointment_id: int | None = None,
+) -> CachedWeek:
+    """:func:`selectors.week_availability`'s day summaries, through the cache."""
+    answer = availability(
+        technique=technique,
+        length=length,
+        therapist=therapist,
+        first_day=first_day,
+        days=days,
+        now=now,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+    zone = answer.zone
+    today = now.astimezone(zone).date()
+    last_day = (now + timedelta(days=answer.policy.horizon_days)).astimezone(zone).date()
+    summaries = []
+    by_start: dict[datetime, tuple[int, ...]] = {}
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        entries = answer.merged.get(day, [])
+        by_start.update(entries)
+        summaries.append(
+            selectors.DaySummary(
+                day=day,
+                starts=[start for start, _ in entries],
+                closed_reason=answer.closure_reasons.get(day, ""),
+                bookable=today <= day <= last_day,
+                working=day.weekday() in answer.working_weekdays,
+            )
+        )
+    return CachedWeek(
+        days=summaries,
+        therapist_ids_by_start=by_start,
+        policy=answer.policy,
+        zone=zone,
+        named_therapist=therapist is not None,
+    )
