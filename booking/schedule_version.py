@@ -86,10 +86,13 @@ def trigger_name(table: str, operation: str = "") -> str:
 def install_triggers(connection=None) -> None:
     """Create the bump triggers on every availability table; safe to run again."""
     connection = connection or default_connection
+    # A table added to the list by a later migration gets its triggers after that one.
+    existing = set(connection.introspection.table_names())
+    tables = [table for table in availability_tables() if table in existing]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(_PG_FUNCTION)
-            for table in availability_tables():
+            for table in tables:
                 # Row-level: a statement that changes nothing (a claim that lost its
                 # race) bumps nothing, so the hot row is locked only by real changes.
                 cursor.execute(
@@ -98,7 +101,7 @@ def install_triggers(connection=None) -> None:
                     "FOR EACH ROW EXECUTE FUNCTION booking_schedule_version_bump()"
                 )
         elif connection.vendor == "sqlite":
-            for table in availability_tables():
+            for table in tables:
                 for operation in ("INSERT", "UPDATE", "DELETE"):
                     cursor.execute(
                         f"CREATE TRIGGER IF NOT EXISTS {trigger_name(table, operation)} "
@@ -106,6 +109,21 @@ def install_triggers(connection=None) -> None:
                     )
         else:  # pragma: no cover - the project runs on these two only
             raise NotImplementedError(f"No schedule version triggers for {connection.vendor}")
+
+
+def drop_triggers(connection=None) -> None:
+    """Remove the triggers (migrating back past the version table)."""
+    connection = connection or default_connection
+    existing = set(connection.introspection.table_names())
+    with connection.cursor() as cursor:
+        for table in (table for table in availability_tables() if table in existing):
+            if connection.vendor == "postgresql":
+                cursor.execute(f"DROP TRIGGER IF EXISTS {trigger_name(table)} ON {table}")
+            else:
+                for operation in ("INSERT", "UPDATE", "DELETE"):
+                    cursor.execute(f"DROP TRIGGER IF EXISTS {trigger_name(table, operation)}")
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP FUNCTION IF EXISTS booking_schedule_version_bump()")
 
 
 def installed_trigger_tables(connection=None) -> set[str]:
@@ -130,7 +148,10 @@ def installed_trigger_tables(connection=None) -> set[str]:
 def on_post_migrate(sender, using="default", **kwargs) -> None:
     from django.db import connections
 
-    install_triggers(connections[using])
+    connection = connections[using]
+    # Not when the database was migrated back to before the version table.
+    if VERSION_TABLE in connection.introspection.table_names():
+        install_triggers(connection)
 
 
 def current() -> int:

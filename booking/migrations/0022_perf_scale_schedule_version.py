@@ -3,6 +3,18 @@
 from django.db import migrations, models
 
 
+def install(apps, schema_editor):
+    from booking import schedule_version
+
+    schedule_version.install_triggers(schema_editor.connection)
+
+
+def drop(apps, schema_editor):
+    from booking import schedule_version
+
+    schedule_version.drop_triggers(schema_editor.connection)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -20,4 +32,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'schedule version',
             },
         ),
+        # Installed here and again after every migrate (post_migrate): a later
+        # migration that rebuilds a table on SQLite drops that table's triggers.
+        migrations.RunPython(install, drop),
     ]
