@@ -10,8 +10,6 @@ scheduled articles appear on time.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from functools import wraps
 
 from django.conf import settings
@@ -20,6 +18,8 @@ from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.http import urlencode
+
+from clinic.recent import RecentValues
 
 from .models import Article
 
@@ -45,40 +45,10 @@ def content_version() -> str:
     return f"{changed}-{count}".replace(" ", "_")
 
 
-class _RecentPages:
-    """This process's most recently served pages, in front of the shared cache.
-
-    A page is found here under the same key as in the shared cache, which holds the
-    content version just read from the database and the minute, so a copy here is
-    exactly as fresh as the shared one; it only saves the round trip to the cache (a
-    query to the database cache table, or to Redis) on every hit."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.pages: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> tuple[bytes, str] | None:
-        with self.lock:
-            page = self.pages.get(key)
-            if page is not None:
-                self.pages.move_to_end(key)
-            return page
-
-    def put(self, key: str, page: tuple[bytes, str]) -> None:
-        with self.lock:
-            self.pages[key] = page
-            self.pages.move_to_end(key)
-            while len(self.pages) > self.size:
-                self.pages.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.pages.clear()
-
-
-# A few hundred pages of some tens of kilobytes: a few megabytes per process at most.
-recent_pages = _RecentPages(size=256)
+# This process's most recently served pages, in front of the shared cache, under the
+# same versioned keys (see clinic/recent.py). A few hundred pages of some tens of
+# kilobytes: a few megabytes per process at most.
+recent_pages = RecentValues(size=256)
 
 
 def _cacheable(request) -> bool:

@@ -205,7 +205,10 @@ def run_pages_benchmark(doc: str, run) -> None:
             **settings.STORAGES,
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         }
-        run(args)
+        import common
+
+        with common.InProcessRun(Path(sys.argv[0]).stem):
+            run(args)
 
 
 def first_monday_after(day: dt.date) -> dt.date:
@@ -527,12 +530,15 @@ def main() -> int:
             version = sqlite3.sqlite_version
             label = f"SQLite {version} (file in a temp dir)"
 
+        import common
+
         seeded, results = [], []
-        for n in SIZES:
-            print(f"Seeding {n} therapists...", flush=True)
-            seeded.append(seed(n, first_day, zone))
-            print(f"Measuring {n} therapists...", flush=True)
-            results.extend(measure(n, first_day, zone, args))
+        with common.InProcessRun("availability") as machine:
+            for n in SIZES:
+                print(f"Seeding {n} therapists...", flush=True)
+                seeded.append(seed(n, first_day, zone))
+                print(f"Measuring {n} therapists...", flush=True)
+                results.extend(measure(n, first_day, zone, args))
 
         target = next(
             r
@@ -560,6 +566,8 @@ def main() -> int:
             "results": results,
             "reference": REFERENCE,
             "aim": aim,
+            "trivial_view_ms": machine.trivial_ms,
+            "machine_load": machine.watch.result,
         }
         print_report(report)
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)

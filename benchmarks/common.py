@@ -351,3 +351,26 @@ def git_commit() -> str | None:
     if done.returncode != 0:
         return None
     return done.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+class InProcessRun:
+    """For benchmarks that time pages with Django's test client in this process: wrap the
+    measuring in it, and it prints the machine's line and the trivial view's median
+    milliseconds (timed in the same run, same process, same middleware) at the end."""
+
+    def __init__(self, label: str, trivial_runs: int = 200) -> None:
+        self.watch = MachineWatch(label)
+        self.trivial_runs = trivial_runs
+        self.trivial_ms: float | None = None
+
+    def __enter__(self) -> InProcessRun:
+        self.watch.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self.trivial_ms = trivial_view_ms(self.trivial_runs)
+        self.watch.__exit__(*exc)
+        if exc[0] is None:
+            print(f"\ntrivial view, same run (test client, all middleware): {self.trivial_ms:.2f} ms median")
+        print(self.watch.line())

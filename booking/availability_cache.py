@@ -18,6 +18,9 @@ Correctness, in three parts:
   of the key, and starts earlier than the real ``now + min_notice`` are dropped on the
   way out, so the minimum notice is exact; the horizon's last minute may be missing
   until the next minute's key (never an extra time).
+* **Each process's copy**: the most recent answers are also kept in the process
+  (``clinic.recent``), under the same key; as the key holds the version just read from
+  the database, that copy is exactly as fresh as the shared one.
 * **Same key, same answer**: the key holds everything the answer is made from
   (technique, length, therapist or "any", first day, days, the appointment being moved,
   the minute), so two processes racing to fill it store the same value.
@@ -32,6 +35,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 
+from clinic.recent import RecentValues
+
 from . import schedule_version, selectors
 from .models import BookingPolicy, Technique, TechniqueLength, Therapist
 
@@ -40,6 +45,10 @@ FORMAT = 1
 # Long enough to be useful, short enough that keys of past minutes leave a size-bounded
 # cache quickly (they are never asked for again once their minute is over).
 TIMEOUT_SECONDS = 120
+
+# This process's recent answers in front of the shared cache, under the same versioned
+# keys (see clinic/recent.py): a hit costs the version's query and nothing else.
+recent_answers = RecentValues(size=512)
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,11 @@ def availability(
         days=days,
         exclude=exclude_appointment_id,
     )
-    answer = cache.get(key)
+    answer = recent_answers.get(key)
+    if answer is None:
+        answer = cache.get(key)
+        if answer is not None:
+            recent_answers.put(key, answer)
     if answer is None:
         answer = _compute(
             technique=technique,
@@ -142,6 +155,7 @@ def availability(
             exclude=exclude_appointment_id,
         )
         cache.set(key, answer, TIMEOUT_SECONDS)
+        recent_answers.put(key, answer)
     return answer.from_now(now)
 
 

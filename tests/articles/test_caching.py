@@ -69,15 +69,3 @@ def test_a_page_served_again_by_the_same_process_skips_the_shared_cache(
     article.title = "Sleep much better"
     article.save()
     assert "Sleep much better" in client.get(url).content.decode()
-
-
-def test_the_process_copy_keeps_only_the_most_recent_pages():
-    from articles.caching import _RecentPages
-
-    pages = _RecentPages(size=2)
-    pages.put("a", (b"A", "text/html"))
-    pages.put("b", (b"B", "text/html"))
-    assert pages.get("a") == (b"A", "text/html")  # now the most recent
-    pages.put("c", (b"C", "text/html"))
-    assert pages.get("b") is None
-    assert pages.get("a") and pages.get("c")

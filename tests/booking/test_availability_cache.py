@@ -84,6 +84,21 @@ def test_a_repeat_is_served_from_the_cache_with_one_query(client, django_assert_
 
 
 @pytest.mark.django_db
+def test_a_repeat_in_the_same_process_skips_the_shared_cache(client, settings, django_assert_num_queries):
+    # The site's own shared cache, in the database: a hit there is a query of its own.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "clinic_cache"}
+    }
+    technique = make_technique()
+    TherapistFactory(slug="anna", techniques=[technique])
+    params = {"technique": technique.slug, "length": 60, "start": next_tuesday().isoformat(), "days": 7}
+    first = client.get(API, params)
+    # Technique, length, the version: the answer is this process's copy.
+    with django_assert_num_queries(3):
+        assert client.get(API, params).json() == first.json()
+
+
+@pytest.mark.django_db
 def test_the_times_page_uses_the_answer_the_json_stored(client, django_assert_max_num_queries):
     technique = make_technique()
     TherapistFactory(slug="anna", techniques=[technique])
