@@ -37,19 +37,25 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from booking.choices import AppointmentStatus
-from booking.models import Appointment, SentEmail, Technique
+from booking.models import Appointment, SentEmail
 from tests.booking.test_worker_crash import FakeSMTPServer, database_url
 from tests.conftest import LONDON
-from tests.factories import HEALTH_NO, ArticleFactory, TherapistFactory
+from tests.factories import (
+    HEALTH_NO,
+    ArticleFactory,
+    TechniqueFactory,
+    TechniqueLengthFactory,
+    TherapistFactory,
+    seed_health_questions,
+)
 
 pytestmark = [
     pytest.mark.skipif(
         "postgresql" not in settings.DATABASES["default"]["ENGINE"],
         reason="several servers share one PostgreSQL; SQLite is one machine's file (CI runs this on PG)",
     ),
-    # Committed data the servers can see, and the migrations' rows (techniques, health
-    # questions, policy texts) put back after other transactional tests emptied them.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # Committed data the servers can see.
+    pytest.mark.django_db(transaction=True),
 ]
 
 WAIT = 90  # seconds: generous for a busy machine; a pass never waits this long
@@ -253,7 +259,11 @@ def free_times(base: str, day, therapist: str) -> set[str]:
 
 def test_two_servers_and_two_workers_share_one_database_and_one_cache(cluster, smtp_server):
     a, b = cluster["servers"]
-    swedish = Technique.objects.get(slug="swedish")
+    # The migrations' rows may have been emptied by an earlier transactional test.
+    swedish = TechniqueFactory(name="Swedish", slug="swedish")
+    if not swedish.lengths.filter(duration_minutes=60).exists():
+        TechniqueLengthFactory(technique=swedish, duration_minutes=60)
+    seed_health_questions()
     TherapistFactory(name="Anna", slug="anna", techniques=[swedish])
     TherapistFactory(name="Ben", slug="ben", techniques=[swedish])
     day = timezone.now().astimezone(LONDON).date() + timedelta(days=3)
