@@ -649,7 +649,7 @@ def test_the_fuzzer_sees_a_server_error(client, world, monkeypatch):
     def broken(*args, **kwargs):
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr(views.selectors, "week_availability", broken)
+    monkeypatch.setattr(views.availability_cache, "week", broken)
     fuzz = Fuzzer(client, "visitor")
     fuzz.send("get", "/book/swedish/times/", {"length": "60"})
     assert fuzz.failures == [
