@@ -451,7 +451,11 @@ def free_starts(
         room=room,
     )
     if ignore_working_hours:
-        data.schedules = [replace(s, periods=WHOLE_DAY) for s in data.schedules]
+        # Staff booking "outside working hours" also decide past the therapist's own
+        # daily and back-to-back limits (a decision about the same person's day).
+        data.schedules = [
+            replace(s, periods=WHOLE_DAY, max_daily=None, max_continuous=None) for s in data.schedules
+        ]
     seat_choices = None
     if party_size == 2:
         wanted = gender_wanted(gender)
