@@ -695,6 +695,12 @@ def test_a_session_for_two_refuses_one_therapist_twice_and_a_technique_not_for_t
     with pytest.raises(ValidationError) as info:
         book_pair(swedish, swedish_60, at(24, 10), monday_morning, therapists=(anna, anna))
     assert info.value.code == "same_therapist"
+    same_address = appointments.ClientDetails("Sam Green", " Olivia@Example.com", "")
+    booker = appointments.ClientDetails("Olivia Brown", "olivia@example.com", "07700 900101")
+    with pytest.raises(ValidationError) as info:
+        book_pair(swedish, swedish_60, at(24, 10), monday_morning, clients=(booker, same_address))
+    assert info.value.code == "guest_same_email"
+    assert not Appointment.objects.exists()
 
 
 def test_each_guest_of_a_pair_gets_their_own_health_intake(for_two, swedish_60, monday_morning):
@@ -731,6 +737,13 @@ def test_the_party_is_cancelled_moved_and_marked_together(for_two, swedish_60, m
         seat.refresh_from_db()
         assert seat.start == at(24, 14) and seat.room == suite and seat.sequence == 1
     assert [t.args_kwargs["kwargs"]["appointment_id"] for t in DBTaskResult.objects.all()] == [first.pk]
+    # The booker moves both online, from the manage link (seat 1).
+    appointments.appointment_reschedule(
+        appointment=first, new_start=at(24, 15), by_client=True, now=monday_morning
+    )
+    assert set(Appointment.objects.filter(reference=first.reference).values_list("start", flat=True)) == {
+        at(24, 15)
+    }
     # The 10:00 room is free again for another pair.
     book_pair(for_two, swedish_60, at(24, 10), monday_morning, notify=False)
     appointments.appointment_cancel(appointment=first, by_client=True, now=monday_morning)
