@@ -97,6 +97,7 @@ def _find(
     ``therapists`` is given, for a session for two (each seat named or None)."""
     party_size = 1 if therapists is None else 2
     seats = (therapist,) if therapists is None else therapists
+    _check_room(room, technique=technique, party_size=party_size)
     _lock_resources(
         therapists=_candidate_therapists(technique=technique, seats=seats),
         rooms=(
@@ -148,6 +149,29 @@ def _lock_resources(*, therapists: QuerySet[Therapist], rooms: QuerySet[Room]) -
     in at a time (clinic settings)."""
     list(therapists.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
     list(rooms.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+
+
+def _check_room(room: Room | None, *, technique: Technique, party_size: int) -> None:
+    """A room staff chose must be in use, big enough, and have what the technique needs:
+    said plainly, rather than as "taken"."""
+    if room is None:
+        return
+    if not room.active:
+        raise ValidationError(
+            _("%(room)s is not in use. Choose another room.") % {"room": room.name}, code="room_inactive"
+        )
+    if party_size == 2 and room.capacity < 2:
+        raise ValidationError(
+            _("%(room)s has one table; a session for two needs a room for two.") % {"room": room.name},
+            code="room_too_small",
+        )
+    suitable = selectors.rooms_suitable(technique=technique, party_size=party_size).filter(pk=room.pk)
+    if not suitable.exists():
+        raise ValidationError(
+            _("%(room)s does not have what %(technique)s needs.")
+            % {"room": room.name, "technique": technique.name},
+            code="room_unsuitable",
+        )
 
 
 def _lock_party(appointment: Appointment) -> list[Appointment]:

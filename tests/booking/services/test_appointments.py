@@ -830,3 +830,29 @@ def test_locks_are_taken_on_therapists_then_rooms_each_in_id_order(
     if connection.vendor == "postgresql":
         assert sql[therapists].endswith('FOR UPDATE OF "booking_therapist"')
         assert sql[rooms].endswith('FOR UPDATE OF "booking_room"')
+
+
+def test_a_room_staff_choose_must_be_in_use_big_enough_and_suitable(
+    for_two, swedish_60, client_details, monday_morning
+):
+    closed = room("Closed room")
+    closed.active = False
+    closed.save()
+    single = room("Single room")
+    room("Couples suite", capacity=2)
+    anna, ben = (TherapistFactory(techniques=[for_two]) for _ in range(2))
+    with pytest.raises(ValidationError) as info:
+        staff_book(for_two, swedish_60, at(24, 10), client_details, anna, monday_morning, room=closed)
+    assert info.value.code == "room_inactive"
+    with pytest.raises(ValidationError) as info:
+        book_pair(
+            for_two, swedish_60, at(24, 10), monday_morning, source=AppointmentSource.STAFF, room=single
+        )
+    assert info.value.code == "room_too_small"
+    for_two.required_features.set([feature("Floor mat")])
+    with pytest.raises(ValidationError) as info:
+        staff_book(for_two, swedish_60, at(24, 10), client_details, anna, monday_morning, room=single)
+    assert (
+        info.value.code == "room_unsuitable" and "does not have what Swedish needs" in info.value.messages[0]
+    )
+    assert not Appointment.objects.exists()
