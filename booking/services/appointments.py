@@ -317,27 +317,63 @@ def _explain_to_staff(
             duration=timedelta(minutes=duration_minutes),
             zone=zone,
         )
-    elif found is not None and found.free.rooms_in_use:
-        end = start + timedelta(minutes=duration_minutes)
-        rooms = (
-            [room]
-            if room is not None
-            else selectors.rooms_for_technique(technique=technique, party_size=party_size)
-        )
+    elif found is not None:
         excluded = {*exclude_appointment_ids, *([exclude_appointment_id] if exclude_appointment_id else [])}
-        clashes = selectors.room_clashes(rooms=rooms, start=start, end=end, exclude_appointment_ids=excluded)
-        if not rooms:
-            messages.append(
-                explanations.staff_no_room_message(technique_name=technique.name, party_size=party_size)
-            )
-        elif len({r.pk for r, _other in clashes}) == len(rooms):
-            messages += explanations.staff_room_messages(clashes, zone=zone)
+        messages += _room_messages(
+            found=found,
+            technique=technique,
+            start=start,
+            duration_minutes=duration_minutes,
+            room=room,
+            party_size=party_size,
+            exclude_appointment_ids=excluded,
+        )
     if not messages and found is not None:
         problem = found.free.why_not(start)
         if problem in LIMIT_PROBLEMS:
             messages.append(
                 explanations.staff_limit_message(problem, therapist=therapist, day=start.astimezone(zone))
             )
+    if messages:
+        raise SlotUnavailable(messages, code="slot_taken")
+
+
+def _room_messages(
+    *,
+    found: _Found,
+    technique: Technique,
+    start: datetime,
+    duration_minutes: int,
+    room: Room | None,
+    party_size: int,
+    exclude_appointment_ids: Iterable[int] = (),
+) -> list[str]:
+    """For staff, when the rooms are what stands in the way: which session holds each
+    room that would do (``room`` alone when staff chose it), or that no room in use has
+    what the technique needs. [] when a room would be free (something else is in the way)."""
+    if not found.free.rooms_in_use:
+        return []
+    rooms = (
+        [room]
+        if room is not None
+        else selectors.rooms_for_technique(technique=technique, party_size=party_size)
+    )
+    if not rooms:
+        return [explanations.staff_no_room_message(technique_name=technique.name, party_size=party_size)]
+    clashes = selectors.room_clashes(
+        rooms=rooms,
+        start=start,
+        end=start + timedelta(minutes=duration_minutes),
+        exclude_appointment_ids=exclude_appointment_ids,
+    )
+    if len({r.pk for r, _other in clashes}) < len(rooms):
+        return []
+    return explanations.staff_room_messages(clashes, zone=selectors.clinic_zone())
+
+
+def _explain_rooms_to_staff(**kwargs) -> None:
+    """Raise the rooms' story for staff (see :func:`_room_messages`) when it is the one."""
+    messages = _room_messages(**kwargs)
     if messages:
         raise SlotUnavailable(messages, code="slot_taken")
 
@@ -555,6 +591,14 @@ def appointment_book(
             if therapist is not None and not found.free.data.therapists:
                 raise ValidationError(_("This therapist does not offer this technique."), code="not_offered")
             if staff:
+                _explain_rooms_to_staff(
+                    found=found,
+                    technique=technique,
+                    start=start,
+                    duration_minutes=length.duration_minutes,
+                    room=room,
+                    party_size=1,
+                )
                 raise _slot_taken()
             _explain_to_client(start=start, free=found.free, therapist=therapist)
         if therapist is None:
@@ -684,6 +728,14 @@ def appointment_book_pair(
                             room=room,
                             party_size=2,
                         )
+                _explain_rooms_to_staff(
+                    found=found,
+                    technique=technique,
+                    start=start,
+                    duration_minutes=length.duration_minutes,
+                    room=room,
+                    party_size=2,
+                )
                 raise _slot_taken()
             _explain_to_client(start=start, free=found.free, therapist=first or second)
         chosen_room = room if room is not None else _pick_pair_room(found, start, pair, keep=None)

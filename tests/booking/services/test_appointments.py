@@ -504,6 +504,21 @@ def test_every_room_taken_is_named_to_staff(swedish, swedish_60, client_details,
     text = " ".join(info.value.messages)
     assert "Garden room is taken 10:00–11:10" in text and "Quiet room is taken 10:00–11:10" in text
     assert one.reference in text and two.reference in text
+    # The same for "any available", and for a session for two in a room for two.
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        staff_book(swedish, swedish_60, at(24, 10, 30), client_details, None, monday_morning)
+    assert len(info.value.messages) == 2 and "Garden room is taken 10:00–11:10" in info.value.messages[0]
+    swedish.for_two = True
+    swedish.save()
+    suite = room("Couples suite", capacity=2, order=2)
+    TherapistFactory(techniques=[swedish])
+    pair = book_pair(swedish, swedish_60, at(24, 14), monday_morning, source=AppointmentSource.STAFF)
+    assert {seat.room for seat in pair} == {suite}
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        book_pair(swedish, swedish_60, at(24, 14, 30), monday_morning, source=AppointmentSource.STAFF)
+    assert info.value.messages == [
+        f"Couples suite is taken 14:00–15:10 by {pair[0].reference} (Swedish, Olivia Brown)."
+    ]
 
 
 def test_a_move_keeps_the_room_when_free_else_takes_another(
