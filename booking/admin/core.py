@@ -314,7 +314,7 @@ class TherapistAdminForm(forms.ModelForm):
 
     class Meta:
         model = Therapist
-        fields = "__all__"
+        fields = ["name", "gender"]  # the admin adds the rest from its fieldsets
 
     def clean_gender(self):
         return self.cleaned_data.get("gender") or TherapistGender.UNSTATED
