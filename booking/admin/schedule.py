@@ -400,6 +400,8 @@ class ScheduleView(TemplateView):
         if by_room.get(None):
             # Booked before the rooms were set up (or while none was in use): shown apart.
             columns.append((None, by_room[None]))
+        # The schedule's appointments come without their therapist: take it from the list.
+        self.therapist_names = {t.pk: t.name for t in data.therapists}
         for room, room_sessions in columns:
             context["columns"].append(self._room_column(room, room_sessions, day, window, closed))
         context.update(
@@ -461,7 +463,7 @@ class ScheduleView(TemplateView):
             start, end = block.start.astimezone(self.zone), block.end.astimezone(self.zone)
             lead = seats[0]
             detail = f"{lead.technique.name}, {lead.duration_minutes} min · " + " & ".join(
-                a.therapist.name for a in seats
+                self.therapist_names.get(a.therapist_id, "") for a in seats
             )
             column.items.append(
                 Item(
