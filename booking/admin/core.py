@@ -201,15 +201,19 @@ class TechniqueAdmin(admin.ModelAdmin):
                 "under “Offers” on a therapist's page, or untick “Offered” here."
             ),
             "no_length": _("%(name)s has no length and price yet, so clients cannot book it online."),
+            "no_room": _(
+                "No room in use has everything %(name)s needs, so clients cannot book it online. "
+                "Give a room the features it needs, or change what it needs here."
+            ),
         }
         # Rooms (issue 12): no room that suits it is its own reason, said by the rooms admin.
-        admin_rooms.warn_roomless_techniques(request, technique_id=technique_id)
         roomless = {
-            found.technique.pk for found in selectors.techniques_without_room(technique_id=technique_id)
+            found.technique.pk
+            for found in admin_rooms.warn_roomless_techniques(request, technique_id=technique_id)
         }
         for technique, reason in selectors.techniques_hidden_online(technique_id=technique_id):
-            if technique.pk in roomless:
-                continue
+            if reason == "no_room" and technique.pk in roomless:
+                continue  # said above, with what is missing
             messages.warning(request, reasons[reason] % {"name": technique.name})
 
     def changelist_view(self, request, extra_context=None):

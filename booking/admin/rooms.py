@@ -142,12 +142,14 @@ class RoomAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.path)
 
 
-def warn_roomless_techniques(request, technique_id: int | None = None) -> None:
+def warn_roomless_techniques(request, technique_id: int | None = None) -> list[selectors.RoomlessTechnique]:
     """Tell a manager about offered techniques no room in use can host: clients cannot
-    book them online (the booking pages leave them out)."""
+    book them online (the booking pages leave them out). Returns those it named (none
+    for other roles: they cannot change rooms)."""
     if not roles.is_manager(request.user):
-        return
-    for found in selectors.techniques_without_room(technique_id=technique_id):
+        return []
+    roomless = selectors.techniques_without_room(technique_id=technique_id)
+    for found in roomless:
         name = found.technique.name
         if found.for_two_only:
             text = _(
@@ -161,3 +163,4 @@ def warn_roomless_techniques(request, technique_id: int | None = None) -> None:
                 "or change what %(name)s needs."
             ) % {"name": name, "missing": ", ".join(f.name for f in found.missing)}
         messages.warning(request, text)
+    return roomless
