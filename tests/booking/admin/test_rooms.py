@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from booking import notifications, selectors
 from booking.choices import AppointmentStatus
-from booking.models import Room, RoomFeature
+from booking.models import Appointment, Room, RoomFeature
 from booking.notifications import EmailKind
+from booking.services import appointments
 from booking.services import rooms as room_services
 from tests.conftest import LONDON
 from tests.factories import TherapistFactory, appointment_row, user_in_role
@@ -309,3 +310,61 @@ def test_staff_emails_name_the_room(swedish):
     plain = in_room(TherapistFactory(techniques=[swedish]), swedish, soon(days=5), garden)
     plain.room, plain.room_until = None, None
     assert "Room:" not in notifications.build_email(EmailKind.STAFF_NOTICE, plain).body
+
+
+# --------------------------------------------------------------------------- booking with a room
+
+
+def test_staff_book_into_a_chosen_room_or_the_best_free_one(staff_client, swedish, swedish_60):
+    from tests.booking.admin.test_core import ADD, add_data, upcoming_tuesday
+
+    garden, quiet = make_room("Garden room", order=1), make_room("Quiet room", order=2)
+    anna = TherapistFactory(name="Anna Field", techniques=[swedish])
+    ben = TherapistFactory(name="Ben Stone", techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    response = staff_client.post(ADD, add_data(anna, swedish, swedish_60, start, room_choice=quiet.pk))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    chosen = Appointment.objects.get()
+    assert chosen.room == quiet and chosen.room_until == chosen.end + timedelta(minutes=10)
+    # None chosen: the services pick the free one.
+    response = staff_client.post(ADD, add_data(ben, swedish, swedish_60, start, client_email="b@example.com"))
+    assert response.status_code == 302
+    assert Appointment.objects.exclude(pk=chosen.pk).get().room == garden
+    # A room already held at that time is a form message naming the room, not a 500.
+    carl = TherapistFactory(name="Carl Third", techniques=[swedish])
+    response = staff_client.post(ADD, add_data(carl, swedish, swedish_60, start, room_choice=garden.pk))
+    assert response.status_code == 200
+    errors = " ".join(response.context["adminform"].form.non_field_errors())
+    assert "Garden room" in errors
+    assert Appointment.objects.count() == 2
+    # A room id that does not exist is a field message.
+    response = staff_client.post(ADD, add_data(carl, swedish, swedish_60, start, room_choice="999999"))
+    assert response.status_code == 200 and "room_choice" in response.context["adminform"].form.errors
+
+
+def test_staff_move_an_appointment_to_another_room(staff_client, swedish, swedish_60):
+    from tests.booking.admin.test_core import add_data, upcoming_tuesday
+
+    garden, quiet = make_room("Garden room", order=1), make_room("Quiet room", order=2)
+    anna = TherapistFactory(techniques=[swedish])
+    start = upcoming_tuesday().replace(hour=10)
+    booked = appointments.appointment_book(
+        technique=swedish, length=swedish_60, start=start, therapist=anna, notify=False,
+        client=appointments.ClientDetails("Olivia Brown", "olivia@example.com", "07700 900101"),
+    )  # fmt: skip
+    assert booked.room == garden
+    url = f"/admin/booking/appointment/{booked.pk}/change/"
+    # Saved as shown (the room untouched): it stays where it is.
+    data = add_data(anna, swedish, swedish_60, start, room_choice=garden.pk)
+    data["client_name"] = "Olivia Brown"
+    assert staff_client.post(url, data).status_code == 302
+    booked.refresh_from_db()
+    assert booked.room == garden
+    data["room_choice"] = quiet.pk
+    response = staff_client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    booked.refresh_from_db()
+    assert booked.room == quiet
+    from django.contrib.admin.models import LogEntry
+
+    assert "Room: Garden room → Quiet room" in LogEntry.objects.latest("pk").get_change_message()
