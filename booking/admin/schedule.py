@@ -499,14 +499,23 @@ class ScheduleView(TemplateView):
                 d_start, d_end = spans[d]
                 todays = [p for p in periods if p.weekday == d.weekday()]
                 away = [o for o in data.time_off.get(t.pk, []) if o.start < d_end and o.end > d_start]
+                hours = ", ".join(f"{_clock(p.start)}–{_clock(p.end)}" for p in todays)
                 if d in data.closures:
                     note = _("Closed: %(reason)s") % {"reason": data.closures[d]}
-                elif away and todays:
-                    note = _("Time off: %(reason)s") % {"reason": away[0].reason or _("away")}
-                elif todays:
-                    note = ", ".join(f"{_clock(p.start)}–{_clock(p.end)}" for p in todays)
-                else:
+                elif not todays:
                     note = _("Not working")
+                elif away and any(o.start <= d_start and o.end >= d_end for o in away):
+                    note = _("Time off: %(reason)s") % {"reason": away[0].reason or _("away")}
+                else:
+                    # Part of the day off: the hours, then when they are away and why.
+                    note = " · ".join(
+                        [hours]
+                        + [
+                            _("off %(span)s") % {"span": self._span_on(o.start, o.end, d_start, d_end)}
+                            + (f" ({o.reason})" if o.reason else "")
+                            for o in away
+                        ]
+                    )
                 cell = WeekCell(day=d, note=note, today=d == self.today)
                 for a in data.appointments.get(t.pk, []):
                     if not (a.start < d_end and a.end > d_start):
@@ -551,6 +560,11 @@ class ScheduleView(TemplateView):
         return context
 
     # ------------------------------------------------------------------ helpers
+
+    def _span_on(self, start: datetime, end: datetime, day_start: datetime, day_end: datetime) -> str:
+        """The part of [start, end) on one day, as local clock times."""
+        first, last = max(start, day_start).astimezone(self.zone), min(end, day_end).astimezone(self.zone)
+        return f"{_clock(first)}–{_clock(last)}"
 
     def _marks(self, window: tuple[datetime, datetime]) -> list[Item]:
         return [

@@ -416,12 +416,17 @@ def test_everyones_week_is_a_table_of_therapists_and_days(staff_client, clinic_d
     assert tuesday.note == "09:00–13:00, 14:00–18:00"
     assert [(i.when, i.title, i.kind) for i in tuesday.items] == [("10:00", "Jane Doe", "booked")]
     ben_tuesday = rows["Ben Stone"].cells[1]
-    assert ben_tuesday.note == "Time off: Dentist"
+    assert ben_tuesday.note == "10:00–16:00 · off 14:00–16:00 (Dentist)"
     assert [(i.title, i.kind, i.status) for i in ben_tuesday.items] == [
         ("Sam Gone", "cancelled", "Cancelled")
     ]
     assert rows["Anna Field"].cells[0].note == "Not working"
     assert rows["Anna Field"].cells[4].note == "Closed: Boiler"
+    TimeOff.objects.create(
+        therapist=anna, start=at(TUESDAY, 0), end=at(TUESDAY + timedelta(days=2), 0), reason="Leave"
+    )
+    again = staff_client.get(URL, {"date": "2026-11-26", "view": "week"}).context["week_rows"][0]
+    assert [again.cells[1].note, again.cells[2].note] == ["Time off: Leave", "Not working"]
     assert rows["Anna Field"].href == f"{URL}?date=2026-11-23&therapist={anna.pk}"
     assert context["next_href"] == f"{URL}?date=2026-11-30&view=week"
     html = response.content.decode()
