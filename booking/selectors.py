@@ -282,9 +282,14 @@ def week_availability(
     days: int = 7,
     now: datetime | None = None,
     exclude_appointment_id: int | None = None,
+    exclude_appointment_ids: tuple[int, ...] = (),
+    party_size: int = 1,
+    therapists: tuple[Therapist | None, Therapist | None] | None = None,
+    gender: str | None = None,
 ) -> WeekAvailability:
     """Free start times for each of ``days`` days from ``first_day``: the six queries of
-    :func:`availability_load` and one pass of the engine."""
+    :func:`availability_load` and one pass of the engine. ``party_size``, ``therapists``
+    and ``gender`` as :func:`free_starts` (a session for two; whom "any" may be)."""
     now = now or timezone.now()
     free = free_starts(
         technique=technique,
@@ -294,6 +299,10 @@ def week_availability(
         therapist=therapist,
         now=now,
         exclude_appointment_id=exclude_appointment_id,
+        exclude_appointment_ids=exclude_appointment_ids,
+        party_size=party_size,
+        therapists=therapists,
+        gender=gender,
     )
     data, policy, merged = free.data, free.policy, free.merged()
     today = now.astimezone(data.zone).date()
@@ -322,7 +331,7 @@ def week_availability(
         engine_policy=policy,
         zone=data.zone,
         free=free,
-        named_therapist=therapist is not None,
+        named_therapist=therapist is not None or (therapists is not None and None not in therapists),
     )
 
 
@@ -375,6 +384,10 @@ def slot_check(
     now: datetime | None = None,
     exclude_appointment_id: int | None = None,
     alternatives: int = 6,
+    exclude_appointment_ids: tuple[int, ...] = (),
+    party_size: int = 1,
+    therapists: tuple[Therapist | None, Therapist | None] | None = None,
+    gender: str | None = None,
 ) -> SlotCheck:
     """Check one start time against the policy and the diaries (read only: the booking
     service checks again under lock). Alternatives come from that day and the six after."""
@@ -388,6 +401,10 @@ def slot_check(
         first_day=day,
         now=now,
         exclude_appointment_id=exclude_appointment_id,
+        exclude_appointment_ids=exclude_appointment_ids,
+        party_size=party_size,
+        therapists=therapists,
+        gender=gender,
     )
     problem = None if start in week.therapist_ids_by_start else week.free.why_not(start)
     taken = problem == engine.SlotProblem.TAKEN
