@@ -64,6 +64,16 @@ def client_message(
         return _("Nobody is working at that time. Please choose one of the offered start times.")
     if problem == SlotProblem.TIME_OFF:
         return _("The therapist is away at that time. Please choose another time.")
+    if problem == SlotProblem.DAY_LIMIT:
+        if therapist_name:
+            return _("%(name)s is fully booked that day. Please choose another day.") % {
+                "name": therapist_name
+            }
+        return _("Our therapists are fully booked that day. Please choose another day.")
+    if problem == SlotProblem.STRETCH_LIMIT:
+        return _("The therapist needs a break at that time. Please choose a time a little earlier or later.")
+    if problem == SlotProblem.NO_ROOM:
+        return _("All our treatment rooms are taken at that time. Please choose another time.")
     return _("Sorry, this time was just taken by someone else. Please choose another time.")
 
 
@@ -147,4 +157,18 @@ def staff_messages(
             )
         elif problem == SlotProblem.HORIZON:
             messages.append(_("That time is too far ahead to book."))
+        elif problem == SlotProblem.DAY_LIMIT:
+            messages.append(
+                _("This would take %(name)s over their most hands-on minutes for the day.")
+                % {"name": therapist_name}
+            )
+        elif problem == SlotProblem.STRETCH_LIMIT:
+            messages.append(
+                _("This would give %(name)s too long a stretch without a 15-minute break.")
+                % {"name": therapist_name}
+            )
+        elif problem == SlotProblem.NO_ROOM:
+            messages.append(
+                _("No suitable room is free for %(technique)s then.") % {"technique": technique_name}
+            )
     return messages

@@ -186,6 +186,10 @@ class TechniqueAdmin(admin.ModelAdmin):
                 "under “Offers” on a therapist's page, or untick “Offered” here."
             ),
             "no_length": _("%(name)s has no length and price yet, so clients cannot book it online."),
+            "no_room": _(
+                "No room in use has everything %(name)s needs, so clients cannot book it online. "
+                "Give a room the features it needs, or change what it needs here."
+            ),
         }
         for technique, reason in selectors.techniques_hidden_online(technique_id=technique_id):
             messages.warning(request, reasons[reason] % {"name": technique.name})
