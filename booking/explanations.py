@@ -172,3 +172,48 @@ def staff_messages(
                 _("No suitable room is free for %(technique)s then.") % {"technique": technique_name}
             )
     return messages
+
+
+# Rooms and therapist limits, for staff (issue 12) ------------------------------------
+
+
+def staff_room_messages(clashes, *, zone: ZoneInfo) -> list[str]:
+    """Which session holds each room staff could use, and until when (the room's turnover
+    included): "Room 2 is taken 10:00–11:15 by ABCD2345 (Swedish, Ana Lopez)."
+    ``clashes`` are (room, appointment) pairs from ``selectors.room_clashes``."""
+    return [
+        _("%(room)s is taken %(start)s–%(until)s by %(reference)s (%(technique)s, %(client)s).")
+        % {
+            "room": room.name,
+            "start": clock(other.start.astimezone(zone)),
+            "until": clock(other.room_until.astimezone(zone)),
+            "reference": other.reference,
+            "technique": other.technique.name,
+            "client": other.client_name,
+        }
+        for room, other in clashes
+    ]
+
+
+def staff_no_room_message(*, technique_name: str, party_size: int = 1) -> str:
+    """No room in use has what the technique needs (or two tables, for two)."""
+    if party_size == 2:
+        return _("No room in use has two tables and what %(technique)s needs.") % {
+            "technique": technique_name
+        }
+    return _("No room in use has what %(technique)s needs.") % {"technique": technique_name}
+
+
+def staff_limit_message(problem: SlotProblem, *, therapist, day: datetime) -> str:
+    """The therapist's own limit that the booking would pass, and how to book anyway."""
+    if problem == SlotProblem.DAY_LIMIT:
+        text = _("That would take %(name)s past %(minutes)s hands-on minutes on %(day)s.") % {
+            "name": therapist.name,
+            "minutes": therapist.max_daily_minutes,
+            "day": formats.date_format(day, "l d F"),
+        }
+    else:
+        text = _(
+            "That would give %(name)s more than %(minutes)s hands-on minutes without a 15-minute break."
+        ) % {"name": therapist.name, "minutes": therapist.max_continuous_minutes}
+    return text + " " + _("Tick “Book outside working hours” to book it anyway.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -601,8 +601,12 @@ def appointment_by_token(token: str) -> Appointment | None:
     except signing.BadSignature:
         return None
     reference, _, secret = value.partition(".")
+    # Seat 1: a session for two shares one link, and it belongs to the booker.
     appointment = (
-        Appointment.objects.select_related("technique", "therapist").filter(reference=reference).first()
+        Appointment.objects.select_related("technique", "therapist", "room")
+        .filter(reference=reference)
+        .order_by("seat")
+        .first()
     )
     # The secret can be replaced to revoke a link; compare it in constant time anyway.
     if appointment is None or not constant_time_compare(appointment.manage_secret, secret):
@@ -1025,3 +1029,70 @@ def client_visits(*, client, therapist: Therapist | None = None, now: datetime |
         late_cancellations=sum(a.updated_at >= a.start - cutoff for a in cancelled),
         cancellations=len(cancelled),
     )
+
+
+# Rooms and sessions for two (issue 12) ------------------------------------------------
+
+
+def appointment_party(appointment: Appointment) -> list[Appointment]:
+    """Every seat of the appointment's session, seat 1 (the booker) first: both guests of
+    a session for two, or just the appointment itself. One query."""
+    return list(
+        Appointment.objects.select_related("technique", "therapist", "room")
+        .filter(reference=appointment.reference)
+        .order_by("seat", "pk")
+    )
+
+
+def rooms_suitable(*, technique: Technique, party_size: int = 1) -> QuerySet[Room]:
+    """The active rooms with every feature ``technique`` needs (and two tables for a
+    session for two), as one query: no feature the technique needs is missing from the
+    room. Empty when the clinic has no rooms in use."""
+    has_it = Room.features.through.objects.filter(
+        room_id=OuterRef(OuterRef("pk")), roomfeature_id=OuterRef("roomfeature_id")
+    )
+    missing = Technique.required_features.through.objects.filter(technique_id=technique.pk).exclude(
+        Exists(has_it)
+    )
+    rooms = Room.objects.active().exclude(Exists(missing))
+    if party_size == 2:
+        rooms = rooms.filter(capacity=2)
+    return rooms
+
+
+def rooms_for_technique(*, technique: Technique, party_size: int = 1) -> list[Room]:
+    """:func:`rooms_suitable` in the rooms' order. One query."""
+    return list(
+        rooms_suitable(technique=technique, party_size=party_size).order_by("display_order", "name", "pk")
+    )
+
+
+def room_clashes(
+    *, rooms: Sequence[Room], start: datetime, end: datetime, exclude_appointment_ids: Iterable[int] = ()
+) -> list[tuple[Room, Appointment]]:
+    """What holds each of ``rooms`` when a session ``[start, end)`` (plus the room's own
+    turnover) would need it: (room, appointment) pairs, in the rooms' order then by time.
+    One query."""
+    if not rooms:
+        return []
+    longest = max(timedelta(minutes=room.turnover_minutes) for room in rooms)
+    holders = (
+        Appointment.objects.occupying()
+        .filter(room__in=list(rooms), start__lt=end + longest, room_until__gt=start)
+        .exclude(pk__in=list(exclude_appointment_ids))
+        .select_related("technique", "therapist")
+        .order_by("start", "seat", "pk")
+    )
+    by_room: dict[int, list[Appointment]] = {}
+    for other in holders:
+        by_room.setdefault(other.room_id, []).append(other)
+    clashes: list[tuple[Room, Appointment]] = []
+    for room in rooms:
+        until = end + timedelta(minutes=room.turnover_minutes)
+        seen: set[str] = set()
+        for other in by_room.get(room.pk, []):
+            # The two seats of one session for two hold the room once.
+            if other.start < until and other.reference not in seen:
+                seen.add(other.reference)
+                clashes.append((room, other))
+    return clashes
