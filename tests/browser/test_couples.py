@@ -105,9 +105,12 @@ def test_a_couples_booking_on_a_phone_by_keyboard(phone_page, live_server, side_
     assert_focus_visible(page, "guest's therapist select")
     guest_seat.press("ArrowDown")  # Amy Clarke, the first after "Any available"
     expect(guest_seat).to_have_value("amy-clarke")
-    female = page.get_by_role("radio", name="A female therapist")
-    tab_to(page, female)
+    # Tab enters the group at its chosen radio, "No preference"; the arrow key moves on.
+    tab_to(page, page.get_by_role("radio", name="No preference"))
+    assert_focus_visible(page, "gender radio")
     page.keyboard.press("ArrowRight")
+    female = page.get_by_role("radio", name="A female therapist")
+    expect(female).to_be_focused()
     expect(female).to_be_checked()
     show = page.get_by_role("button", name="Show free times")
     tab_to(page, show)
