@@ -185,3 +185,55 @@ def test_a_couples_booking_on_a_phone_by_keyboard(phone_page, live_server, side_
     assert {a.status for a in seats} == {AppointmentStatus.CONFIRMED}
     assert seats[0].reference == seats[1].reference
     assert_no_third_party_requests(page, live_server)
+
+
+def test_a_couples_booking_without_javascript_then_moved_and_cancelled(nojs_page, live_server, side_by_side):
+    """Plain links and forms all the way: the therapists' form, both guests, one booking,
+    and the manage link moving and cancelling both seats."""
+    page = nojs_page
+    day, later = open_days()[1], open_days()[2]
+    page.goto(f"{live_server.url}/book/side-by-side/times/?length=60&therapist=any&party=2&therapist2=any")
+    page.get_by_label("Your therapist", exact=True).select_option("ben-hughes")
+    page.get_by_role("radio", name="A female therapist").check()
+    page.get_by_role("button", name="Show free times").click()
+    expect(page).to_have_url(re.compile(r"therapist=ben-hughes.*gender=female"))
+    page.get_by_role("link", name="Later week").click()
+    day_link(page, day).click()
+    time_link(page, at(day, "10:00")).click()
+    expect(page.locator("h1")).to_have_text("Your details")
+    page.get_by_label("Your name").fill("Olivia Brown")
+    page.locator("#id_email").fill("olivia@example.com")
+    page.locator("#id_phone").fill("07700 900101")
+    for no in page.locator(".health-question").get_by_role("radio", name="No").all():
+        no.check()
+    page.get_by_label("Your guest's name").fill("Noah Green")
+    page.get_by_label("I agree to the cancellation policy above").check()
+    page.get_by_label("My guest agrees to the cancellation policy above").check()
+    page.get_by_label("Type your full name to agree to the treatment consent above").fill("Olivia Brown")
+    # The guest's typed name left out: the page says so and keeps everything else.
+    page.get_by_role("button", name="Continue to check and confirm").click()
+    expect(page.locator("#form-errors")).to_contain_text("Please check the 1 highlighted field below.")
+    expect(page.get_by_label("Your guest's name")).to_have_value("Noah Green")
+    take_screenshot(page, "nojs-couples-01-details-error")
+    page.get_by_label("Your guest types their full name to agree to the treatment consent above").fill(
+        "Noah Green"
+    )
+    page.get_by_role("button", name="Continue to check and confirm").click()
+    page.get_by_role("button", name="Confirm booking").click()
+    expect(page.get_by_text("Noah Green, with Amy Clarke")).to_be_visible()  # the first female free
+    expect(page.get_by_text("Olivia Brown, with Ben Hughes")).to_be_visible()
+    take_screenshot(page, "nojs-couples-02-booked")
+
+    page.get_by_role("link", name="Change the time").click()
+    page.get_by_role("link", name="Later week").click()
+    day_link(page, later).click()
+    time_link(page, at(later, "11:00")).click()
+    expect(page.get_by_text("Both move together.")).to_be_visible()
+    page.get_by_role("button", name="Confirm the new time").click()
+    assert {a.start for a in Appointment.objects.all()} == {at(later, "11:00")}
+    page.get_by_role("link", name="Cancel the appointment").click()
+    page.get_by_role("button", name="Yes, cancel it").click()
+    expect(page.get_by_text("for both of you, are cancelled")).to_be_visible()
+    take_screenshot(page, "nojs-couples-03-cancelled")
+    assert {a.status for a in Appointment.objects.all()} == {AppointmentStatus.CANCELLED}
+    assert Appointment.objects.count() == 2
