@@ -28,6 +28,7 @@ Correctness, in three parts:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -38,7 +39,7 @@ from django.core.cache import cache
 from clinic.recent import RecentValues
 
 from . import schedule_version, selectors
-from .models import BookingPolicy, Technique, TechniqueLength, Therapist
+from .models import BookingPolicy, Technique
 
 # Part of every key: a deploy that changes what is stored never reads an old shape.
 FORMAT = 1
@@ -82,24 +83,38 @@ class CachedAvailability:
         )
 
 
-def _key(*, version: int, minute: int, technique, length, therapist, first_day, days, exclude) -> str:
-    who = therapist.pk if therapist is not None else "any"
+def _plain(value) -> str:
+    """A selector argument as text for the key: a model by its primary key, collections
+    item by item (the selectors take therapists, pairs of them and lists of ids)."""
+    if value is None or isinstance(value, str | int | bool):
+        return repr(value)
+    if hasattr(value, "_meta"):
+        return f"{value._meta.label}:{value.pk}"
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_plain(item) for item in value]
+        return "(" + ",".join(sorted(items) if isinstance(value, set | frozenset) else items) + ")"
+    raise TypeError(f"availability cache cannot key on {type(value).__name__}")
+
+
+def _key(*, version: int, minute: int, technique, first_day, days, choice: dict) -> str:
+    # Every argument of the selector is in the key: the same key always means the same answer.
+    # Arguments left at the selector's defaults are left out, so that the JSON (which
+    # passes fewer) and the times page share the answer for the same choice.
+    given = {
+        name: value
+        for name, value in choice.items()
+        if not (value is None or value == "" or value == () or (name == "party_size" and value == 1))
+    }
+    arguments = ";".join(f"{name}={_plain(value)}" for name, value in sorted(given.items()))
+    digest = hashlib.sha256(arguments.encode()).hexdigest()[:32]
     return (
-        f"availability:{FORMAT}:{version}:{minute}:{settings.CLINIC_TIME_ZONE}:{technique.pk}:{length.pk}:"
-        f"{who}:{first_day.isoformat()}:{days}:{exclude or '-'}"
+        f"availability:{FORMAT}:{version}:{minute}:{settings.CLINIC_TIME_ZONE}:{technique.pk}:"
+        f"{first_day.isoformat()}:{days}:{digest}"
     )
 
 
-def _compute(*, technique, length, therapist, first_day, days, now, exclude) -> CachedAvailability:
-    free = selectors.free_starts(
-        technique=technique,
-        length=length,
-        first_day=first_day,
-        days=days,
-        therapist=therapist,
-        now=now,
-        exclude_appointment_id=exclude,
-    )
+def _compute(*, technique, first_day, days, now, choice: dict) -> CachedAvailability:
+    free = selectors.free_starts(technique=technique, first_day=first_day, days=days, now=now, **choice)
     data = free.data
     return CachedAvailability(
         merged=free.merged(),
@@ -115,29 +130,17 @@ def _compute(*, technique, length, therapist, first_day, days, now, exclude) -> 
 
 
 def availability(
-    *,
-    technique: Technique,
-    length: TechniqueLength,
-    therapist: Therapist | None,
-    first_day: date,
-    days: int,
-    now: datetime,
-    exclude_appointment_id: int | None = None,
+    *, technique: Technique, first_day: date, days: int, now: datetime, **choice
 ) -> CachedAvailability:
     """Free starts online (the clinic's policy) per day, from the cache when it has them.
 
-    One query (the version) on a hit; the version plus the selector's six on a miss."""
+    ``choice`` is :func:`selectors.free_starts`'s other arguments (length, therapist,
+    party size, gender, appointments being moved ...), all of them part of the key.
+    One query (the version) on a hit; the version and the selector's own on a miss."""
     version = schedule_version.current()  # first: see the module's docstring
     minute = int(now.timestamp() // 60)
     key = _key(
-        version=version,
-        minute=minute,
-        technique=technique,
-        length=length,
-        therapist=therapist,
-        first_day=first_day,
-        days=days,
-        exclude=exclude_appointment_id,
+        version=version, minute=minute, technique=technique, first_day=first_day, days=days, choice=choice
     )
     answer = recent_answers.get(key)
     if answer is None:
@@ -147,12 +150,10 @@ def availability(
     if answer is None:
         answer = _compute(
             technique=technique,
-            length=length,
-            therapist=therapist,
             first_day=first_day,
             days=days,
             now=datetime.fromtimestamp(minute * 60, UTC),
-            exclude=exclude_appointment_id,
+            choice=choice,
         )
         cache.set(key, answer, TIMEOUT_SECONDS)
         recent_answers.put(key, answer)
@@ -170,26 +171,10 @@ class CachedWeek:
     named_therapist: bool
 
 
-def week(
-    *,
-    technique: Technique,
-    length: TechniqueLength,
-    therapist: Therapist | None,
-    first_day: date,
-    now: datetime,
-    days: int = 7,
-    exclude_appointment_id: int | None = None,
-) -> CachedWeek:
-    """:func:`selectors.week_availability`'s day summaries, through the cache."""
-    answer = availability(
-        technique=technique,
-        length=length,
-        therapist=therapist,
-        first_day=first_day,
-        days=days,
-        now=now,
-        exclude_appointment_id=exclude_appointment_id,
-    )
+def week(*, technique: Technique, first_day: date, now: datetime, days: int = 7, **choice) -> CachedWeek:
+    """:func:`selectors.week_availability`'s day summaries, through the cache (``choice``:
+    its other arguments)."""
+    answer = availability(technique=technique, first_day=first_day, days=days, now=now, **choice)
     zone = answer.zone
     today = now.astimezone(zone).date()
     last_day = (now + timedelta(days=answer.policy.horizon_days)).astimezone(zone).date()
@@ -208,10 +193,14 @@ def week(
                 working=day.weekday() in answer.working_weekdays,
             )
         )
+    party_size = choice.get("party_size", 1)
     return CachedWeek(
         days=summaries,
         therapist_ids_by_start=by_start,
         policy=answer.policy,
         zone=zone,
-        named_therapist=therapist is not None,
+        # As week_availability says it: one therapist chosen (for a pair, either seat).
+        named_therapist=choice.get("therapist") is not None
+        if party_size == 1
+        else any(choice.get("therapists") or ()),
     )

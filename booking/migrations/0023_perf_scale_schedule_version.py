@@ -18,7 +18,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0021_room_no_overlap'),
+        ('booking', '0022_rooms_staff_permissions'),
     ]
 
     operations = [
