@@ -22,7 +22,8 @@ from django.views.generic import DetailView, ListView
 from clinic import ratelimit
 
 from . import availability as engine
-from . import drafts, explanations, ics, notifications, selectors
+from . import client_session, drafts, explanations, ics, notifications, selectors
+from .account import prefill as account_prefill
 from .availability import SlotProblem
 from .choices import AppointmentStatus, RuleOutcome
 from .forms import (
@@ -459,6 +460,9 @@ class DetailsView(SlotStepMixin, View):
                 "phone": last.client_phone,
                 **(health_initial(answers_from_dict(self.last_intake.answers)) if self.last_intake else {}),
             }
+        elif (signed_in := client_session.signed_in_client(request)) is not None:
+            # A signed-in client (issue 14): their saved details.
+            initial = account_prefill.details_initial(signed_in)
         else:
             initial = {}
         form = ClientDetailsForm(initial=initial, **self.form_kwargs())

@@ -435,8 +435,15 @@ def appointment_reschedule(
     allow_outside_hours: bool = False,
     now: datetime | None = None,
     notify: bool = True,
+    any_therapist: bool = False,
+    length: TechniqueLength | None = None,
 ) -> Appointment:
     """Move an appointment and queue the client's email with the new time.
+
+    ``any_therapist``: whoever is free then (the current therapist first, else chosen
+    fairly, as a new booking is); otherwise ``therapist``, or the same one. ``length``:
+    another length of the same technique, at its price now; otherwise the length and
+    price as booked.
 
     The old time is released only when the new one is secured: both happen in one update
     of the same row, inside one transaction."""
@@ -453,15 +460,19 @@ def appointment_reschedule(
             raise ValidationError(_("Only confirmed appointments can be moved."), code="not_confirmed")
         if by_client:
             _check_client_cutoff(appointment, now)
-        target = therapist or appointment.therapist
-        if new_start == appointment.start and target == appointment.therapist:
+        if length is not None:
+            _check_length(appointment.technique, length)
+        new_length = length or appointment.length_as_booked()
+        same_length = new_length.duration_minutes == appointment.duration_minutes
+        target = None if any_therapist else (therapist or appointment.therapist)
+        if new_start == appointment.start and same_length and target in (None, appointment.therapist):
             # Nothing would change; a "Moved" email about it would only confuse the client.
             raise ValidationError(
                 _("The appointment is already at that time. Choose a different time."), code="same_time"
             )
-        free, found, _day = _free_therapists(
+        free, found, day = _free_therapists(
             technique=appointment.technique,
-            length=appointment.length_as_booked(),
+            length=new_length,
             start=new_start,
             therapist=target,
             staff=not by_client,
@@ -472,18 +483,33 @@ def appointment_reschedule(
         if not free:
             if by_client:
                 _explain_to_client(start=new_start, free=found, therapist=target)
+            if target is None:
+                raise _slot_taken()
             _explain_to_staff(
                 therapist=target,
                 technique=appointment.technique,
                 start=new_start,
-                duration_minutes=appointment.duration_minutes,
+                duration_minutes=new_length.duration_minutes,
                 buffer_minutes=appointment.buffer_minutes,
                 allow_outside_hours=allow_outside_hours,
                 exclude_appointment_id=appointment.pk,
                 now=now,
             )
             raise _slot_taken()
+        if target is None:
+            # "Any available": stay with the same therapist when they are free then.
+            target = next((t for t in free if t.pk == appointment.therapist_id), None)
+            if target is None:
+                chosen_id = engine.pick_therapist(
+                    candidates=[t.pk for t in free],
+                    bookings_that_day={t.pk: found.data.bookings_per_day[t.pk, day] for t in free},
+                    order=[t.pk for t in found.data.therapists],
+                )
+                target = next(t for t in free if t.pk == chosen_id)
         start_utc = new_start.astimezone(UTC)
+        if length is not None:
+            appointment.duration_minutes = new_length.duration_minutes
+            appointment.price = new_length.price
         duration = timedelta(minutes=appointment.duration_minutes)
         previous_start = appointment.start
         appointment.therapist = target
