@@ -10,6 +10,7 @@ import json
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -31,7 +32,16 @@ from ..forms import ANY, answers_from_cleaned, health_fields, health_initial
 from ..intake import answers_from_dict
 from ..models import Appointment, Client, HealthQuestion, Technique, TechniqueLength, Therapist
 from ..services import account, appointments, intake, privacy, signin
-from ..views import ALTERNATIVES_SHOWN, _manage_rate_limited, _start_param, _times_context, _week_start
+
+# The booking pages' helpers, shared so a move here reads and behaves as one there.
+from ..views import (
+    ALTERNATIVES_SHOWN,
+    _manage_rate_limited,
+    _problem_page,
+    _start_param,
+    _times_context,
+    _week_start,
+)
 from . import prefill
 from .forms import RescheduleChoiceForm, RescheduleSlotForm, SignInForm
 
@@ -248,8 +258,6 @@ class HealthUpdateView(ClientPageMixin, View):
     template_name = "booking/account/health_update.html"
 
     def form(self, data=None):
-        from django import forms
-
         questions = intake.questions_active()
         latest = intake.intake_latest(self.client)
         form = forms.Form(data, initial=health_initial(answers_from_dict(latest.answers)) if latest else None)
@@ -419,8 +427,6 @@ class RescheduleConfirmView(RescheduleMixin, View):
         )
         self.check = self.slot_check()
         if self.check.problem not in (None, SlotProblem.TAKEN):
-            from ..views import _problem_page
-
             return _problem_page(
                 request,
                 technique=self.appointment.technique,

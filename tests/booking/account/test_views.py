@@ -247,6 +247,11 @@ def test_a_client_never_sees_another_clients_visits(client, olivia_visit, strang
     ):
         response = client.get(reverse(f"booking:{name}", args=[stranger_visit.pk]))
         assert response.status_code == 404, name
+    start = at(TUESDAY, "16:00").isoformat(timespec="minutes")
+    confirm = reverse("booking:account-reschedule-confirm", args=[stranger_visit.pk]) + f"?start={start}"
+    assert client.post(confirm).status_code == 404
+    stranger_visit.refresh_from_db()
+    assert stranger_visit.start == at(TUESDAY, "14:00")
     export = json.loads(client.get(reverse("booking:account-export")).content)
     text = json.dumps(export)
     assert stranger_visit.reference not in text
@@ -484,3 +489,18 @@ def test_delete_is_refused_while_visits_are_ahead(client, olivia_visit):
     assert response.status_code == 400
     assert "cancel them first" in response.content.decode()
     assert Client.objects.get(pk=olivia_visit.client_id).erased_at is None
+
+
+def test_a_visit_past_the_cutoff_is_not_changed_online(client, olivia_visit, now):
+    now.move(4 * 24 * 60 - 60)  # Monday 08:00: under 24 hours before Tuesday 10:00
+    sign_in(client)
+    html = client.get(reverse("booking:account-home")).content.decode()
+    assert reverse("booking:account-reschedule", args=[olivia_visit.pk]) not in html
+    assert "please call us" in html
+    response = client.get(reverse("booking:account-reschedule", args=[olivia_visit.pk]))
+    assert response.status_code == 302
+    start = at(TUESDAY, "15:00").isoformat(timespec="minutes")
+    confirm = reverse("booking:account-reschedule-confirm", args=[olivia_visit.pk]) + f"?start={start}"
+    assert client.post(confirm).status_code == 302
+    olivia_visit.refresh_from_db()
+    assert olivia_visit.start == at(TUESDAY, "10:00")

@@ -120,3 +120,15 @@ def anna_visit(swedish):
 
     anna = TherapistFactory(techniques=[swedish])
     return appointment_row(anna, swedish, datetime(2027, 1, 5, 10, 0, tzinfo=LONDON))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_link_opened_ten_times_at_once_signs_in_once():
+    from tests.booking.test_concurrency import race
+
+    client = ClientFactory()
+    link = signin.signin_link_request(email=client.email, browser_key=BROWSER)
+    ClientLink.objects.filter(pk=link.pk).update(client=client, email="")
+    token = signin.link_token(link)
+    outcomes = race([lambda: signin.signin_link_use(token=token, browser_key=BROWSER)] * 10)
+    assert sorted(str(problem) for _client, problem in outcomes) == ["None"] + ["used"] * 9
