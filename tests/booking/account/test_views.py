@@ -292,7 +292,7 @@ def test_the_page_runs_a_fixed_number_of_queries_with_1_or_200_visits(
     with django_assert_max_num_queries(6):
         response = client.get(reverse("booking:account-home"))
     assert response.status_code == 200
-    assert "The latest 50 of 199" in response.content.decode()
+    assert "The latest 20 of 199" in response.content.decode()
 
 
 # --------------------------------------------------------------------------- book again
