@@ -101,3 +101,41 @@ def test_sign_in_by_link_and_book_again_in_four_taps_on_a_phone(
         "amy-clarke",
         60,
     )
+
+
+def test_move_a_visit_to_another_therapist_and_length_on_a_phone(
+    phone_page, live_server, returning_client, axe, screenshot
+):
+    from tests.factories import TechniqueLengthFactory as Length
+
+    technique = returning_client.technique
+    Length(technique=technique, duration_minutes=90, price="80.00")
+    amy = returning_client.therapist
+    start = (timezone.now() + timedelta(days=8)).replace(hour=10, minute=0, second=0, microsecond=0)
+    upcoming = appointment_row(amy, technique, start, source="online", client=returning_client.client)
+    page = phone_page
+    page.goto(live_server.url + "/book/account/signin/")
+    page.get_by_label("Your email").fill("olivia@example.com")
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    run_link_tasks()
+    page.goto(live_server.url + link_from(mail.outbox[-1]))
+    page.get_by_role("link", name="Change").first.click()
+    page.get_by_label("Length", exact=True).select_option("90")
+    page.get_by_label("Therapist", exact=True).select_option("ben-hughes")
+    page.get_by_role("button", name="Show times").click()
+    expect(page.get_by_role("heading", name="Change your appointment")).to_be_visible()
+    axe(page, "change a visit")
+    screenshot(page, "account-reschedule-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.locator("a.time-btn").first.click()
+    expect(page.get_by_text("90 minutes with Ben Hughes")).to_be_visible()
+    axe(page, "confirm the move")
+    screenshot(page, "account-reschedule-confirm-phone")
+    page.get_by_role("button", name="Confirm the new time").click()
+    expect(page.get_by_text("Your appointment has been moved.")).to_be_visible()
+    upcoming.refresh_from_db()
+    assert (upcoming.therapist.slug, upcoming.duration_minutes, str(upcoming.price)) == (
+        "ben-hughes",
+        90,
+        "80.00",
+    )
