@@ -36,6 +36,10 @@ def test_the_header_links_to_your_bookings(client, db):
     html = client.get(reverse("home")).content.decode()
     assert f'href="{reverse("booking:account-home")}"' in html
     assert "Your bookings" in html
+    # On the client's pages the header marks "Your bookings" as the current page, not "Book".
+    signin = client.get(reverse("booking:account-signin")).content.decode()
+    assert f'href="{reverse("booking:account-home")}" aria-current="page">Your bookings' in signin
+    assert 'aria-current="page">Book<' not in signin
 
 
 def test_the_client_page_sends_strangers_to_sign_in(client, db):
