@@ -462,7 +462,7 @@ class DetailsView(SlotStepMixin, View):
             }
         elif (signed_in := client_session.signed_in_client(request)) is not None:
             # A signed-in client (issue 14): their saved details.
-            initial = account_prefill.details_initial(signed_in)
+            initial = account_prefill.details_initial(signed_in, last=account_prefill.last_booking(signed_in))
         else:
             initial = {}
         form = ClientDetailsForm(initial=initial, **self.form_kwargs())

@@ -22,6 +22,11 @@ def details_initial(client: Client, *, last: Appointment | None = None) -> dict:
     }
 
 
+def last_booking(client: Client) -> Appointment | None:
+    """The client's latest booking: its notes to the therapist are offered again."""
+    return client.appointments.order_by("-start", "-pk").first()
+
+
 def _agreed_to_current_wording(client: Client) -> bool:
     """Whether the client has agreed to every current policy text, in these versions."""
     current = consent.policy_texts_current()

@@ -508,3 +508,21 @@ def test_a_visit_past_the_cutoff_is_not_changed_online(client, olivia_visit, now
     assert client.post(confirm).status_code == 302
     olivia_visit.refresh_from_db()
     assert olivia_visit.start == at(TUESDAY, "10:00")
+
+
+def test_a_signed_in_client_finds_their_details_filled_in_on_any_booking(
+    client, olivia_visit, health_questions
+):
+    Appointment.objects.filter(pk=olivia_visit.pk).update(client_notes="Firm pressure, not the neck")
+    sign_in(client)
+    slot = at(TUESDAY, "15:00").isoformat(timespec="minutes")
+    html = client.get(
+        reverse("booking:details", args=["swedish"]) + f"?length=60&therapist=any&start={slot}"
+    ).content.decode()
+    assert 'value="Olivia Brown"' in html and 'value="olivia@example.com"' in html
+    assert "Firm pressure, not the neck" in html
+    # Nobody else's: a visitor who is not signed in gets an empty form.
+    other = Browser().get(
+        reverse("booking:details", args=["swedish"]) + f"?length=60&therapist=any&start={slot}"
+    )
+    assert "Olivia" not in other.content.decode()
