@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0021_room_no_overlap'),
+        ('booking', '0022_rooms_staff_permissions'),
     ]
 
     operations = [
