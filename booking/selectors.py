@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.db import connection
-from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, TextField, Value
+from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -135,9 +136,43 @@ def appointments_in_window(
     if excluded:
         appointments = appointments.exclude(pk__in=excluded)
     # Unordered: the engine sorts what it needs, and a sort here would cost the database.
-    return appointments.order_by().values_list(
-        "therapist_id", "start", "end", "occupied_until", "room_id", "room_until"
-    )
+    appointments = appointments.order_by()
+    if connection.vendor == "sqlite":
+        # As text: the sqlite3 module's per-value datetime converter (and Django's after
+        # it) cost more than everything else about a row; appointment_rows() parses each
+        # distinct value once (starts repeat across therapists on the slot grid).
+        return appointments.values_list(
+            "therapist_id",
+            Cast("start", TextField()),
+            Cast("end", TextField()),
+            Cast("occupied_until", TextField()),
+            "room_id",
+            Cast("room_until", TextField()),
+        )
+    return appointments.values_list("therapist_id", "start", "end", "occupied_until", "room_id", "room_until")
+
+
+AppointmentRow = tuple[int, datetime, datetime, datetime, int | None, datetime | None]
+
+
+def appointment_rows(query: QuerySet) -> list[AppointmentRow]:
+    """The rows of :func:`appointments_in_window` with aware UTC datetimes."""
+    rows = list(query)
+    if connection.vendor != "sqlite":
+        return rows
+    parsed: dict[str | None, datetime | None] = {None: None}
+
+    def moment(text: str | None) -> datetime | None:
+        found = parsed.get(text, parsed)
+        if found is parsed:
+            # Stored as naive UTC text ("2026-11-23 10:00:00"), as Django writes it.
+            found = parsed[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return found  # type: ignore[return-value]
+
+    return [
+        (therapist_id, moment(start), moment(end), moment(until), room_id, moment(room_until))
+        for therapist_id, start, end, until, room_id, room_until in rows
+    ]  # type: ignore[misc]
 
 
 ROOM_FIELDS = ["id", "name", "capacity", "turnover_minutes", "active", "display_order"]
@@ -246,18 +281,25 @@ def availability_load(
     hands_on: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
     room_busy: dict[int, list[engine.Interval]] = {r.pk: [] for r in rooms}
     bookings_per_day: Counter = Counter()
-    for therapist_id, start, end, occupied_until, room_id, room_until in appointments_in_window(
-        therapist_ids=ids,
-        rooms=rooms_in_use,
-        window_start=window_start,
-        window_end=window_end,
-        excluded=excluded,
-    ):  # query 5 (4 without rooms)
+    rows = appointment_rows(
+        appointments_in_window(
+            therapist_ids=ids,
+            rooms=rooms_in_use,
+            window_start=window_start,
+            window_end=window_end,
+            excluded=excluded,
+        )
+    )  # query 5 (4 without rooms)
+    local_dates: dict[datetime, date] = {}  # starts repeat across therapists: convert each once
+    for therapist_id, start, end, occupied_until, room_id, room_until in rows:
         blocked = busy.get(therapist_id)
         if blocked is not None:
             blocked.append(unchecked(start, occupied_until))
             hands_on[therapist_id].append(unchecked(start, end))
-            bookings_per_day[therapist_id, start.astimezone(zone).date()] += 1
+            local_date = local_dates.get(start)
+            if local_date is None:
+                local_date = local_dates[start] = start.astimezone(zone).date()
+            bookings_per_day[therapist_id, local_date] += 1
         if room_id is not None and room_id in room_busy:
             room_busy[room_id].append(unchecked(start, room_until))
     closure_rows = list(
