@@ -368,3 +368,30 @@ def test_staff_move_an_appointment_to_another_room(staff_client, swedish, swedis
     from django.contrib.admin.models import LogEntry
 
     assert "Room: Garden room → Quiet room" in LogEntry.objects.latest("pk").get_change_message()
+
+
+def test_room_pages_run_a_fixed_number_of_queries(staff_client, swedish, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    anna = TherapistFactory(techniques=[swedish])
+    counts = {}
+    for total in (2, 20):
+        Room.objects.filter(appointments__isnull=True).delete()
+        for n in range(Room.objects.count(), total):
+            room = make_room(f"Room {n:02d}", features=[feature("Floor mat"), feature(f"Extra {n}")])
+            in_room(anna, swedish, soon(days=3 + n), room)
+        pages = (
+            "/admin/booking/room/",
+            "/admin/booking/roomfeature/",
+            "/admin/booking/technique/",
+            "/admin/",
+        )
+        for url in pages:
+            staff_client.get(url)  # warm the session and permission caches alike
+            with CaptureQueriesContext(connection) as queries:
+                assert staff_client.get(url).status_code == 200
+            counts.setdefault(url, []).append(len(queries))
+    assert all(a == b for a, b in counts.values()), counts
+    with django_assert_max_num_queries(14):  # the rooms warning reads 4 of them
+        staff_client.get("/admin/booking/room/")
