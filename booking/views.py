@@ -107,8 +107,17 @@ class AvailabilityApiView(View):
         now = timezone.now()
         first_day = form.cleaned_data["start"] or now.astimezone(zone).date()
         days = form.cleaned_data["days"] or 7
+        party, gender = form.cleaned_data["party"], form.cleaned_data["gender"]
+        pair = {"party_size": 2, "therapists": (therapist, None)} if party == 2 else {}
         free = selectors.free_starts(
-            technique=technique, length=length, first_day=first_day, days=days, therapist=therapist, now=now
+            technique=technique,
+            length=length,
+            first_day=first_day,
+            days=days,
+            therapist=None if party == 2 else therapist,
+            now=now,
+            gender=gender,
+            **pair,
         )
         slugs = {t.pk: t.slug for t in free.data.therapists}
         merged = free.merged()
@@ -118,6 +127,8 @@ class AvailabilityApiView(View):
                 "technique": technique.slug,
                 "length": length.duration_minutes,
                 "therapist": therapist.slug if therapist else "any",
+                "party": party,
+                "gender": gender or "any",
                 "days": [
                     {
                         "date": day.isoformat(),
