@@ -114,6 +114,32 @@ def _meeting_window(appointments: QuerySet, window_start: datetime, window_end: 
     )
 
 
+def appointments_in_window(
+    *,
+    therapist_ids: list[int],
+    rooms: bool,
+    window_start: datetime,
+    window_end: datetime,
+    excluded: Iterable[int] = (),
+) -> QuerySet:
+    """Rows (therapist id, start, end, occupied until, room id, room until) of the
+    occupying appointments that meet the window: the therapists' and, when ``rooms``,
+    every session in a room (one query for both)."""
+    appointments = Appointment.objects.occupying()
+    if rooms:
+        appointments = appointments.filter(Q(therapist_id__in=therapist_ids) | Q(room_id__isnull=False))
+    else:
+        appointments = appointments.filter(therapist_id__in=therapist_ids)
+    appointments = _meeting_window(appointments, window_start, window_end)
+    excluded = list(excluded)
+    if excluded:
+        appointments = appointments.exclude(pk__in=excluded)
+    # Unordered: the engine sorts what it needs, and a sort here would cost the database.
+    return appointments.order_by().values_list(
+        "therapist_id", "start", "end", "occupied_until", "room_id", "room_until"
+    )
+
+
 ROOM_FIELDS = ["id", "name", "capacity", "turnover_minutes", "active", "display_order"]
 # Stands for a required feature no active room has: no room can be suitable then.
 MISSING_FEATURE = -1
@@ -220,17 +246,12 @@ def availability_load(
     hands_on: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
     room_busy: dict[int, list[engine.Interval]] = {r.pk: [] for r in rooms}
     bookings_per_day: Counter = Counter()
-    appointments = Appointment.objects.occupying()
-    if rooms_in_use:
-        # One query for both: the therapists' diaries and every session in a room.
-        appointments = appointments.filter(Q(therapist_id__in=ids) | Q(room_id__isnull=False))
-    else:
-        appointments = appointments.filter(therapist_id__in=ids)
-    appointments = _meeting_window(appointments, window_start, window_end)
-    if excluded:
-        appointments = appointments.exclude(pk__in=excluded)
-    for therapist_id, start, end, occupied_until, room_id, room_until in appointments.values_list(
-        "therapist_id", "start", "end", "occupied_until", "room_id", "room_until"
+    for therapist_id, start, end, occupied_until, room_id, room_until in appointments_in_window(
+        therapist_ids=ids,
+        rooms=rooms_in_use,
+        window_start=window_start,
+        window_end=window_end,
+        excluded=excluded,
     ):  # query 5 (4 without rooms)
         blocked = busy.get(therapist_id)
         if blocked is not None:
@@ -451,7 +472,11 @@ def free_starts(
         room=room,
     )
     if ignore_working_hours:
-        data.schedules = [replace(s, periods=WHOLE_DAY) for s in data.schedules]
+        # Staff booking "outside working hours" also decide past the therapist's own
+        # daily and back-to-back limits (a decision about the same person's day).
+        data.schedules = [
+            replace(s, periods=WHOLE_DAY, max_daily=None, max_continuous=None) for s in data.schedules
+        ]
     seat_choices = None
     if party_size == 2:
         wanted = gender_wanted(gender)

@@ -97,6 +97,7 @@ def _find(
     ``therapists`` is given, for a session for two (each seat named or None)."""
     party_size = 1 if therapists is None else 2
     seats = (therapist,) if therapists is None else therapists
+    _check_room(room, technique=technique, party_size=party_size)
     _lock_resources(
         therapists=_candidate_therapists(technique=technique, seats=seats),
         rooms=(
@@ -148,6 +149,29 @@ def _lock_resources(*, therapists: QuerySet[Therapist], rooms: QuerySet[Room]) -
     in at a time (clinic settings)."""
     list(therapists.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
     list(rooms.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+
+
+def _check_room(room: Room | None, *, technique: Technique, party_size: int) -> None:
+    """A room staff chose must be in use, big enough, and have what the technique needs:
+    said plainly, rather than as "taken"."""
+    if room is None:
+        return
+    if not room.active:
+        raise ValidationError(
+            _("%(room)s is not in use. Choose another room.") % {"room": room.name}, code="room_inactive"
+        )
+    if party_size == 2 and room.capacity < 2:
+        raise ValidationError(
+            _("%(room)s has one table; a session for two needs a room for two.") % {"room": room.name},
+            code="room_too_small",
+        )
+    suitable = selectors.rooms_suitable(technique=technique, party_size=party_size).filter(pk=room.pk)
+    if not suitable.exists():
+        raise ValidationError(
+            _("%(room)s does not have what %(technique)s needs.")
+            % {"room": room.name, "technique": technique.name},
+            code="room_unsuitable",
+        )
 
 
 def _lock_party(appointment: Appointment) -> list[Appointment]:
@@ -293,27 +317,63 @@ def _explain_to_staff(
             duration=timedelta(minutes=duration_minutes),
             zone=zone,
         )
-    elif found is not None and found.free.rooms_in_use:
-        end = start + timedelta(minutes=duration_minutes)
-        rooms = (
-            [room]
-            if room is not None
-            else selectors.rooms_for_technique(technique=technique, party_size=party_size)
-        )
+    elif found is not None:
         excluded = {*exclude_appointment_ids, *([exclude_appointment_id] if exclude_appointment_id else [])}
-        clashes = selectors.room_clashes(rooms=rooms, start=start, end=end, exclude_appointment_ids=excluded)
-        if not rooms:
-            messages.append(
-                explanations.staff_no_room_message(technique_name=technique.name, party_size=party_size)
-            )
-        elif len({r.pk for r, _other in clashes}) == len(rooms):
-            messages += explanations.staff_room_messages(clashes, zone=zone)
+        messages += _room_messages(
+            found=found,
+            technique=technique,
+            start=start,
+            duration_minutes=duration_minutes,
+            room=room,
+            party_size=party_size,
+            exclude_appointment_ids=excluded,
+        )
     if not messages and found is not None:
         problem = found.free.why_not(start)
         if problem in LIMIT_PROBLEMS:
             messages.append(
                 explanations.staff_limit_message(problem, therapist=therapist, day=start.astimezone(zone))
             )
+    if messages:
+        raise SlotUnavailable(messages, code="slot_taken")
+
+
+def _room_messages(
+    *,
+    found: _Found,
+    technique: Technique,
+    start: datetime,
+    duration_minutes: int,
+    room: Room | None,
+    party_size: int,
+    exclude_appointment_ids: Iterable[int] = (),
+) -> list[str]:
+    """For staff, when the rooms are what stands in the way: which session holds each
+    room that would do (``room`` alone when staff chose it), or that no room in use has
+    what the technique needs. [] when a room would be free (something else is in the way)."""
+    if not found.free.rooms_in_use:
+        return []
+    rooms = (
+        [room]
+        if room is not None
+        else selectors.rooms_for_technique(technique=technique, party_size=party_size)
+    )
+    if not rooms:
+        return [explanations.staff_no_room_message(technique_name=technique.name, party_size=party_size)]
+    clashes = selectors.room_clashes(
+        rooms=rooms,
+        start=start,
+        end=start + timedelta(minutes=duration_minutes),
+        exclude_appointment_ids=exclude_appointment_ids,
+    )
+    if len({r.pk for r, _other in clashes}) < len(rooms):
+        return []
+    return explanations.staff_room_messages(clashes, zone=selectors.clinic_zone())
+
+
+def _explain_rooms_to_staff(**kwargs) -> None:
+    """Raise the rooms' story for staff (see :func:`_room_messages`) when it is the one."""
+    messages = _room_messages(**kwargs)
     if messages:
         raise SlotUnavailable(messages, code="slot_taken")
 
@@ -531,6 +591,14 @@ def appointment_book(
             if therapist is not None and not found.free.data.therapists:
                 raise ValidationError(_("This therapist does not offer this technique."), code="not_offered")
             if staff:
+                _explain_rooms_to_staff(
+                    found=found,
+                    technique=technique,
+                    start=start,
+                    duration_minutes=length.duration_minutes,
+                    room=room,
+                    party_size=1,
+                )
                 raise _slot_taken()
             _explain_to_client(start=start, free=found.free, therapist=therapist)
         if therapist is None:
@@ -660,6 +728,14 @@ def appointment_book_pair(
                             room=room,
                             party_size=2,
                         )
+                _explain_rooms_to_staff(
+                    found=found,
+                    technique=technique,
+                    start=start,
+                    duration_minutes=length.duration_minutes,
+                    room=room,
+                    party_size=2,
+                )
                 raise _slot_taken()
             _explain_to_client(start=start, free=found.free, therapist=first or second)
         chosen_room = room if room is not None else _pick_pair_room(found, start, pair, keep=None)

@@ -293,3 +293,60 @@ def test_any_available_over_30_days_with_rooms_runs_at_most_eight_queries(
         )
         free.merged()
     assert free.rooms_in_use and len(free.data.rooms) == 3
+
+
+@pytest.mark.parametrize("rooms", [False, True])
+def test_the_appointments_query_reads_an_index_not_the_history(swedish, rooms):
+    """Five years of past appointments: the query for one day must not read them all.
+    PostgreSQL: the plan uses the exclusion constraint's GiST index (range overlap), no
+    sequential scan of booking_appointment, with statistics that know the table's size.
+    SQLite: the plan searches the start index with both bounds."""
+    from django.db import connection
+
+    from booking.models import Appointment
+    from tests.factories import appointment_row
+
+    anna = TherapistFactory(techniques=[swedish])
+    first = appointment_row(anna, swedish, datetime(2021, 11, 23, 10, tzinfo=LONDON))
+    history = []
+    for n in range(1, 5 * 366 * 4):  # four a day, every day, for five years and more
+        start = first.start + timedelta(hours=6 * n)
+        history.append(
+            Appointment(
+                therapist=anna, technique=swedish, client=first.client, duration_minutes=60, price=55,
+                buffer_minutes=15, start=start, end=start + timedelta(minutes=60),
+                occupied_until=start + timedelta(minutes=75), client_name="A", client_email="a@example.com",
+                client_phone="1",
+            )
+        )  # fmt: skip
+    Appointment.objects.bulk_create(history, batch_size=2000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE booking_appointment" if connection.vendor == "postgresql" else "ANALYZE")
+    window_start = datetime(2026, 11, 22, tzinfo=LONDON)
+    query = selectors.appointments_in_window(
+        therapist_ids=[anna.pk],
+        rooms=rooms,
+        window_start=window_start,
+        window_end=window_start + timedelta(days=3),
+    )
+    rows = list(query)
+    assert len(rows) == 12  # the 3 days' rows, no more
+    plan = query.explain()
+    if connection.vendor == "postgresql":
+        assert "Seq Scan on booking_appointment" not in plan, plan
+        assert "Index Scan" in plan and "appointment_no_overlap" in plan, plan
+        # The history is large enough to matter: bounded by the end alone (as before),
+        # the planner reads the whole table.
+        naive = (
+            Appointment.objects.occupying()
+            .filter(
+                therapist_id=anna.pk,
+                start__lt=window_start + timedelta(days=3),
+                occupied_until__gt=window_start,
+            )
+            .values_list("start", "occupied_until")
+        )
+        assert "Seq Scan on booking_appointment" in naive.explain()
+    else:
+        assert "SCAN booking_appointment" not in plan, plan
+        assert "SEARCH booking_appointment USING INDEX" in plan and "start>? AND start<?" in plan, plan

@@ -504,6 +504,21 @@ def test_every_room_taken_is_named_to_staff(swedish, swedish_60, client_details,
     text = " ".join(info.value.messages)
     assert "Garden room is taken 10:00–11:10" in text and "Quiet room is taken 10:00–11:10" in text
     assert one.reference in text and two.reference in text
+    # The same for "any available", and for a session for two in a room for two.
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        staff_book(swedish, swedish_60, at(24, 10, 30), client_details, None, monday_morning)
+    assert len(info.value.messages) == 2 and "Garden room is taken 10:00–11:10" in info.value.messages[0]
+    swedish.for_two = True
+    swedish.save()
+    suite = room("Couples suite", capacity=2, order=2)
+    TherapistFactory(techniques=[swedish])
+    pair = book_pair(swedish, swedish_60, at(24, 14), monday_morning, source=AppointmentSource.STAFF)
+    assert {seat.room for seat in pair} == {suite}
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        book_pair(swedish, swedish_60, at(24, 14, 30), monday_morning, source=AppointmentSource.STAFF)
+    assert info.value.messages == [
+        f"Couples suite is taken 14:00–15:10 by {pair[0].reference} (Swedish, Olivia Brown)."
+    ]
 
 
 def test_a_move_keeps_the_room_when_free_else_takes_another(
@@ -584,12 +599,12 @@ def test_back_to_back_limit_needs_a_fifteen_minute_gap(swedish, swedish_60, clie
     therapist = TherapistFactory(techniques=[swedish], max_continuous_minutes=120)
     book(swedish, swedish_60, at(24, 9), client_details, therapist, monday_morning)
     book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
-    # 11:00 would make three hands-on hours without a break; 11:10 leaves only 10 minutes.
-    for start in (at(24, 11), at(24, 11, 10)):
-        with pytest.raises(appointments.SlotUnavailable):
-            book(swedish, swedish_60, start, client_details, therapist, monday_morning)
+    # 11:00 would make three hands-on hours without a break; 11:10 (staff may book any
+    # 5-minute mark) leaves only a 10-minute one.
+    with pytest.raises(appointments.SlotUnavailable):
+        book(swedish, swedish_60, at(24, 11), client_details, therapist, monday_morning)
     with pytest.raises(appointments.SlotUnavailable) as info:
-        staff_book(swedish, swedish_60, at(24, 11), client_details, therapist, monday_morning)
+        staff_book(swedish, swedish_60, at(24, 11, 10), client_details, therapist, monday_morning)
     assert "without a 15-minute break" in info.value.messages[0]
     book(swedish, swedish_60, at(24, 11, 15), client_details, therapist, monday_morning)
 
@@ -695,6 +710,12 @@ def test_a_session_for_two_refuses_one_therapist_twice_and_a_technique_not_for_t
     with pytest.raises(ValidationError) as info:
         book_pair(swedish, swedish_60, at(24, 10), monday_morning, therapists=(anna, anna))
     assert info.value.code == "same_therapist"
+    same_address = appointments.ClientDetails("Sam Green", " Olivia@Example.com", "")
+    booker = appointments.ClientDetails("Olivia Brown", "olivia@example.com", "07700 900101")
+    with pytest.raises(ValidationError) as info:
+        book_pair(swedish, swedish_60, at(24, 10), monday_morning, clients=(booker, same_address))
+    assert info.value.code == "guest_same_email"
+    assert not Appointment.objects.exists()
 
 
 def test_each_guest_of_a_pair_gets_their_own_health_intake(for_two, swedish_60, monday_morning):
@@ -704,8 +725,10 @@ def test_each_guest_of_a_pair_gets_their_own_health_intake(for_two, swedish_60, 
     seed_health_questions()
     TherapistFactory(techniques=[for_two])
     TherapistFactory(techniques=[for_two])
-    no = {"yes": False, "details": "", "number": None}
-    answers = {"pregnancy": no, "conditions": {"yes": True, "details": "Asthma", "number": None}}
+    from booking.intake import Answer
+
+    no = Answer(yes=False)
+    answers = {"pregnancy": no, "conditions": Answer(yes=True, details="Asthma")}
     booker = appointments.ClientDetails(
         "Olivia Brown", "olivia@example.com", "07700 900101", health={"pregnancy": no}
     )
@@ -729,6 +752,13 @@ def test_the_party_is_cancelled_moved_and_marked_together(for_two, swedish_60, m
         seat.refresh_from_db()
         assert seat.start == at(24, 14) and seat.room == suite and seat.sequence == 1
     assert [t.args_kwargs["kwargs"]["appointment_id"] for t in DBTaskResult.objects.all()] == [first.pk]
+    # The booker moves both online, from the manage link (seat 1).
+    appointments.appointment_reschedule(
+        appointment=first, new_start=at(24, 15), by_client=True, now=monday_morning
+    )
+    assert set(Appointment.objects.filter(reference=first.reference).values_list("start", flat=True)) == {
+        at(24, 15)
+    }
     # The 10:00 room is free again for another pair.
     book_pair(for_two, swedish_60, at(24, 10), monday_morning, notify=False)
     appointments.appointment_cancel(appointment=first, by_client=True, now=monday_morning)
@@ -802,7 +832,7 @@ def test_locks_are_taken_on_therapists_then_rooms_each_in_id_order(
         [index] = [
             i
             for i, text in enumerate(sql)
-            if f'FROM "{table}"' in text and f'ORDER BY "{table}"."id" ASC' in text
+            if text.startswith(f'SELECT "{table}"."id" AS "pk" FROM "{table}" WHERE')
         ]
         return index
 
@@ -815,3 +845,29 @@ def test_locks_are_taken_on_therapists_then_rooms_each_in_id_order(
     if connection.vendor == "postgresql":
         assert sql[therapists].endswith('FOR UPDATE OF "booking_therapist"')
         assert sql[rooms].endswith('FOR UPDATE OF "booking_room"')
+
+
+def test_a_room_staff_choose_must_be_in_use_big_enough_and_suitable(
+    for_two, swedish_60, client_details, monday_morning
+):
+    closed = room("Closed room")
+    closed.active = False
+    closed.save()
+    single = room("Single room")
+    room("Couples suite", capacity=2)
+    anna, ben = (TherapistFactory(techniques=[for_two]) for _ in range(2))
+    with pytest.raises(ValidationError) as info:
+        staff_book(for_two, swedish_60, at(24, 10), client_details, anna, monday_morning, room=closed)
+    assert info.value.code == "room_inactive"
+    with pytest.raises(ValidationError) as info:
+        book_pair(
+            for_two, swedish_60, at(24, 10), monday_morning, source=AppointmentSource.STAFF, room=single
+        )
+    assert info.value.code == "room_too_small"
+    for_two.required_features.set([feature("Floor mat")])
+    with pytest.raises(ValidationError) as info:
+        staff_book(for_two, swedish_60, at(24, 10), client_details, anna, monday_morning, room=single)
+    assert (
+        info.value.code == "room_unsuitable" and "does not have what Swedish needs" in info.value.messages[0]
+    )
+    assert not Appointment.objects.exists()
