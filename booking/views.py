@@ -605,6 +605,12 @@ class DetailsView(SlotStepMixin, View):
         except ValidationError as error:
             form.add_error("email", error)
             return self.render(form, guest, status=400)
+        if guest is not None and _same_email(guest.cleaned_data["email"], form.cleaned_data["email"]):
+            # appointment_book_pair refuses it at Confirm; said here, beside the field.
+            guest.add_error(
+                "email", _("Please give the second guest's own email address, or leave it empty.")
+            )
+            return self.render(form, guest, status=400)
         evaluation = intake.intake_evaluate(technique=self.technique, answers=form.health_answers())
         guest_evaluation = (
             intake.intake_evaluate(technique=self.technique, answers=guest.health_answers())
@@ -693,6 +699,10 @@ class DetailsView(SlotStepMixin, View):
             ),
         }
         return render(self.request, self.template_name, context, status=status)
+
+
+def _same_email(guest: str, booker: str) -> bool:
+    return bool(guest.strip()) and guest.strip().lower() == booker.strip().lower()
 
 
 def _returning_appointment(appointment_id: int | None) -> Appointment | None:

@@ -1549,3 +1549,13 @@ def test_a_pair_whose_time_was_taken_keeps_both_guests_details(client, couples, 
     assert alternatives and "14:00" not in alternatives
     assert "party=2" in response.context["alternatives"][0]["url"]
     assert Appointment.objects.count() == 1
+
+
+def test_the_guest_cannot_give_the_bookers_own_email(client, couples):
+    typed = {**DETAILS, **GUEST, "guest-email": "Olivia@Example.com"}
+    response = client.post(pair_url("booking:details", start=at(TUESDAY, "14:00")), typed)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Please give the second guest&#x27;s own email address, or leave it empty." in html
+    assert 'value="Olivia@Example.com"' in html  # kept, to change
+    assert "booking_details" not in client.session
