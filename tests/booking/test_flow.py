@@ -1559,3 +1559,14 @@ def test_the_guest_cannot_give_the_bookers_own_email(client, couples):
     assert "Please give the second guest&#x27;s own email address, or leave it empty." in html
     assert 'value="Olivia@Example.com"' in html  # kept, to change
     assert "booking_details" not in client.session
+
+
+def test_two_named_therapists_need_no_gender_choice(client, couples, swedish, anna):
+    book_directly(swedish, at(TUESDAY, "10:00"), anna)
+    page = client.get(pair_url("booking:times", therapist="anna", therapist2="ben", day=TUESDAY.isoformat()))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="gender"' not in html  # nobody is left to "any available"
+    assert '<option value="anna" selected>Anna Price</option>' in html
+    assert '<option value="ben" selected>Ben Hall</option>' in html
+    assert "10:00" not in times_of(page) and "14:00" in times_of(page)
