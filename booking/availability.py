@@ -287,6 +287,8 @@ def free_slots(
         policy=policy,
         now=now,
     )
+    if seats not in (1, 2):
+        raise ValueError(f"seats must be 1 or 2 (a session for two), got {seats}")
 
     dates = [first_day + timedelta(days=i) for i in range(days)]
     closed = _closed_dates(closures, dates[0], dates[-1])

@@ -12,19 +12,21 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.db import connection
-from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, TextField, Value
+from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from . import availability as engine
-from .choices import AppointmentStatus, TherapistGender
+from .choices import OCCUPYING_STATUSES, AppointmentStatus, TherapistGender
 from .models import (
     Appointment,
     BookingPolicy,
     ClientChange,
     Closure,
     Room,
+    RoomFeature,
     Technique,
     TechniqueLength,
     Therapist,
@@ -135,9 +137,43 @@ def appointments_in_window(
     if excluded:
         appointments = appointments.exclude(pk__in=excluded)
     # Unordered: the engine sorts what it needs, and a sort here would cost the database.
-    return appointments.order_by().values_list(
-        "therapist_id", "start", "end", "occupied_until", "room_id", "room_until"
-    )
+    appointments = appointments.order_by()
+    if connection.vendor == "sqlite":
+        # As text: the sqlite3 module's per-value datetime converter (and Django's after
+        # it) cost more than everything else about a row; appointment_rows() parses each
+        # distinct value once (starts repeat across therapists on the slot grid).
+        return appointments.values_list(
+            "therapist_id",
+            Cast("start", TextField()),
+            Cast("end", TextField()),
+            Cast("occupied_until", TextField()),
+            "room_id",
+            Cast("room_until", TextField()),
+        )
+    return appointments.values_list("therapist_id", "start", "end", "occupied_until", "room_id", "room_until")
+
+
+AppointmentRow = tuple[int, datetime, datetime, datetime, int | None, datetime | None]
+
+
+def appointment_rows(query: QuerySet) -> list[AppointmentRow]:
+    """The rows of :func:`appointments_in_window` with aware UTC datetimes."""
+    rows = list(query)
+    if connection.vendor != "sqlite":
+        return rows
+    parsed: dict[str | None, datetime | None] = {None: None}
+
+    def moment(text: str | None) -> datetime | None:
+        found = parsed.get(text, parsed)
+        if found is parsed:
+            # Stored as naive UTC text ("2026-11-23 10:00:00"), as Django writes it.
+            found = parsed[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return found  # type: ignore[return-value]
+
+    return [
+        (therapist_id, moment(start), moment(end), moment(until), room_id, moment(room_until))
+        for therapist_id, start, end, until, room_id, room_until in rows
+    ]  # type: ignore[misc]
 
 
 ROOM_FIELDS = ["id", "name", "capacity", "turnover_minutes", "active", "display_order"]
@@ -246,18 +282,25 @@ def availability_load(
     hands_on: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
     room_busy: dict[int, list[engine.Interval]] = {r.pk: [] for r in rooms}
     bookings_per_day: Counter = Counter()
-    for therapist_id, start, end, occupied_until, room_id, room_until in appointments_in_window(
-        therapist_ids=ids,
-        rooms=rooms_in_use,
-        window_start=window_start,
-        window_end=window_end,
-        excluded=excluded,
-    ):  # query 5 (4 without rooms)
+    rows = appointment_rows(
+        appointments_in_window(
+            therapist_ids=ids,
+            rooms=rooms_in_use,
+            window_start=window_start,
+            window_end=window_end,
+            excluded=excluded,
+        )
+    )  # query 5 (4 without rooms)
+    local_dates: dict[datetime, date] = {}  # starts repeat across therapists: convert each once
+    for therapist_id, start, end, occupied_until, room_id, room_until in rows:
         blocked = busy.get(therapist_id)
         if blocked is not None:
             blocked.append(unchecked(start, occupied_until))
             hands_on[therapist_id].append(unchecked(start, end))
-            bookings_per_day[therapist_id, start.astimezone(zone).date()] += 1
+            local_date = local_dates.get(start)
+            if local_date is None:
+                local_date = local_dates[start] = start.astimezone(zone).date()
+            bookings_per_day[therapist_id, local_date] += 1
         if room_id is not None and room_id in room_busy:
             room_busy[room_id].append(unchecked(start, room_until))
     closure_rows = list(
@@ -747,7 +790,8 @@ def schedule_load(*, first_day: date, days: int = 1, therapist: Therapist | None
         therapists_qs = therapists_qs.filter(pk=therapist.pk)
     appointments: dict[int, list[Appointment]] = {}
     # With each visit's health intake (its flags; the answers are not needed), in the same query.
-    appointments_qs = appointments_qs.select_related("technique", "intake").defer("intake__answers")
+    # The room too (issue 12): every block names it, and the room view groups by it.
+    appointments_qs = appointments_qs.select_related("technique", "intake", "room").defer("intake__answers")
     for appointment in appointments_qs.order_by("start", "pk"):  # query 1
         appointments.setdefault(appointment.therapist_id, []).append(appointment)
     if therapist is None:
@@ -772,6 +816,74 @@ def schedule_load(*, first_day: date, days: int = 1, therapist: Therapist | None
     return ScheduleData(
         therapists=therapists, appointments=appointments, time_off=time_off, closures=closures, zone=zone
     )
+
+
+def clinic_has_rooms() -> bool:
+    """Whether the clinic has set rooms up (any in use). One query."""
+    return Room.objects.active().exists()
+
+
+def schedule_rooms(data: ScheduleData) -> list[Room]:
+    """The rooms the schedule's "by room" view has a column for: those in use, and any
+    inactive one still holding an appointment in the days loaded. One query."""
+    held = {a.room_id for items in data.appointments.values() for a in items if a.room_id}
+    return list(Room.objects.filter(Q(active=True) | Q(pk__in=held)).order_by("display_order", "name", "id"))
+
+
+@dataclass(frozen=True)
+class RoomHoldings:
+    """The appointments that keep a room from being deleted."""
+
+    upcoming: list[Appointment]  # the first few occupying ones from now on, by start
+    upcoming_count: int
+    past_count: int  # before now, or cancelled: the record still names the room
+
+
+def room_holdings(*, room: Room, now: datetime | None = None, limit: int = 50) -> RoomHoldings:
+    """What points at ``room``: upcoming appointments (to list, with links) and how many
+    others. Three queries."""
+    now = now or timezone.now()
+    on_room = Appointment.objects.filter(room=room)
+    upcoming = on_room.filter(start__gte=now, status__in=OCCUPYING_STATUSES)
+    return RoomHoldings(
+        upcoming=list(upcoming.select_related("therapist", "technique").order_by("start", "pk")[:limit]),
+        upcoming_count=upcoming.count(),
+        past_count=on_room.exclude(pk__in=upcoming.values("pk")).count(),
+    )
+
+
+@dataclass(frozen=True)
+class RoomlessTechnique:
+    """An offered technique no room in use can host (so it is not offered online)."""
+
+    technique: Technique
+    missing: list[RoomFeature]  # what no single room has, of what it needs
+    for_two_only: bool = False  # a room suits one client, but none suits a session for two
+
+
+def techniques_without_room(*, technique_id: int | None = None) -> list[RoomlessTechnique]:
+    """Offered techniques that no active room can host: every room lacks one of the
+    features they need (or, for "also for two", no room for two has them all). Empty
+    while the clinic has no active rooms, since then rooms are not used at all. Four
+    queries at most."""
+    rooms = list(Room.objects.active().prefetch_related("features"))
+    if not rooms:
+        return []
+    techniques = Technique.objects.active().prefetch_related("required_features")
+    if technique_id is not None:
+        techniques = techniques.filter(pk=technique_id)
+    found = []
+    for technique in techniques.order_by("display_order", "name"):
+        needs = {f.pk: f for f in technique.required_features.all()}
+        suits = [r for r in rooms if set(needs) <= {f.pk for f in r.features.all()}]
+        if not suits:
+            # Name what the best room still lacks, so the manager knows what to add.
+            best = min(rooms, key=lambda r: len(set(needs) - {f.pk for f in r.features.all()}))
+            missing = [needs[pk] for pk in sorted(set(needs) - {f.pk for f in best.features.all()})]
+            found.append(RoomlessTechnique(technique, sorted(missing, key=lambda f: f.name)))
+        elif technique.for_two and not any(r.capacity >= 2 for r in suits):
+            found.append(RoomlessTechnique(technique, [], for_two_only=True))
+    return found
 
 
 class TherapistProblem(StrEnum):

@@ -125,6 +125,33 @@ def _find(
     return _Found(free=free, day=day)
 
 
+def _free_therapists(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    start: datetime,
+    therapist: Therapist | None,
+    staff: bool,
+    allow_outside_hours: bool,
+    now: datetime,
+    exclude_appointment_id: int | None = None,
+) -> tuple[list[Therapist], selectors.FreeStarts, date]:
+    """The older shape of :func:`_find` for one person (who is free, the pipeline's
+    answer, the local day), with the same locks, rooms included. A caller writing an
+    appointment also takes its room: :func:`_pick_room` and :func:`_room_until`."""
+    found = _find(
+        technique=technique,
+        length=length,
+        start=start,
+        staff=staff,
+        allow_outside_hours=allow_outside_hours,
+        now=now,
+        therapist=therapist,
+        exclude_appointment_ids=[exclude_appointment_id] if exclude_appointment_id else [],
+    )
+    return found.free.therapists_free_at(start), found.free, found.day
+
+
 def _candidate_therapists(*, technique: Technique, seats: Sequence[Therapist | None]) -> QuerySet[Therapist]:
     """The therapists a booking might take: the named ones, and for a seat left to "any
     available", everyone who offers the technique."""
@@ -193,14 +220,16 @@ def _room_until(end: datetime, room: Room | None) -> datetime | None:
     return None if room is None else end + timedelta(minutes=room.turnover_minutes)
 
 
-def _pick_room(found: _Found, start: datetime, therapist: Therapist, keep: Room | None = None) -> Room | None:
+def _pick_room(
+    free: selectors.FreeStarts, start: datetime, therapist: Therapist, keep: Room | None = None
+) -> Room | None:
     """The room for a booking once its therapist is chosen: the one it has (``keep``)
     when that is still free, else the best fit the pipeline gives. None when the clinic
     does not use rooms. Raises "just taken" when rooms are in use and none is free (the
     pipeline only offers starts with a room, so that is a race lost)."""
-    if not found.free.rooms_in_use:
+    if not free.rooms_in_use:
         return None
-    rooms = found.free.rooms_free_at(start, therapist_id=therapist.pk)
+    rooms = free.rooms_free_at(start, therapist_id=therapist.pk)
     if keep is not None and any(r.pk == keep.pk for r in rooms):
         return keep
     if not rooms:
@@ -608,7 +637,7 @@ def appointment_book(
                 order=[t.pk for t in found.free.data.therapists],
             )
             therapist = next(t for t in free if t.pk == chosen_id)
-        chosen_room = room if room is not None else _pick_room(found, start, therapist)
+        chosen_room = room if room is not None else _pick_room(found.free, start, therapist)
         # After the slot checks, so a refused booking makes no client.
         record = _client_record(client=client, staff=staff)
         appointment = _new_appointment(
@@ -935,7 +964,7 @@ def appointment_reschedule(
         elif pair:
             new_room = _pick_pair_room(found, new_start, (targets[0], targets[1]), keep=lead.room)
         else:
-            new_room = _pick_room(found, new_start, targets[0], keep=lead.room)
+            new_room = _pick_room(found.free, new_start, targets[0], keep=lead.room)
         start_utc = new_start.astimezone(UTC)
         end = start_utc + timedelta(minutes=lead.duration_minutes)
         previous_start = lead.start

@@ -21,6 +21,7 @@ from booking.availability import (
     free_pairs,
     free_slots,
     merge_any,
+    pick_rooms,
     pick_therapist,
     slot_problems,
     why_not_free,
@@ -74,6 +75,7 @@ def run(
     policy: Policy | None = None,
     now: datetime = LONG_AGO,
     tz: ZoneInfo = ZONE_UTC,
+    **resources,
 ) -> dict[int, dict[date, list[datetime]]]:
     if policy is None:
         policy = Policy(min_notice=timedelta(0), horizon=timedelta(days=5000), step=timedelta(minutes=step))
@@ -87,6 +89,7 @@ def run(
         policy=policy,
         now=now,
         tz=tz,
+        **resources,
     )
 
 
@@ -972,3 +975,64 @@ def test_slot_problems_lists_every_rule_broken():
         tz=ZONE_UTC,
     )
     assert problems == [SlotProblem.CLOSED, SlotProblem.OFF_GRID, SlotProblem.OUTSIDE_HOURS]
+
+
+# --------------------------------------------------------------------------- rooms, pairs, limits
+
+
+def room(room_id, capacity=1, turnover=0, features=(), busy=()):
+    return RoomSchedule(room_id, capacity, timedelta(minutes=turnover), frozenset(features), list(busy))
+
+
+def test_pick_rooms_best_fit_then_preferred_then_order():
+    rooms = [room(1, capacity=2), room(2, features=[7]), room(3), room(4), room(5, features=[8])]
+    start, hour = at(MONDAY, 10), timedelta(hours=1)
+    assert pick_rooms(rooms=rooms, start=start, duration=hour) == [3, 4, 1, 2, 5]
+    assert pick_rooms(rooms=rooms, start=start, duration=hour, preferred_room=4) == [4, 3, 1, 2, 5]
+    assert pick_rooms(rooms=rooms, start=start, duration=hour, required_features=frozenset([7])) == [2]
+    assert pick_rooms(rooms=rooms, start=start, duration=hour, seats=2) == [1]
+    # The turnover counts: a session ending at 11:00 needs room 6 until 11:30.
+    later = [room(6, turnover=30, busy=[Interval(at(MONDAY, 11, 15), at(MONDAY, 12))]), room(7, features=[1])]
+    assert pick_rooms(rooms=later, start=start, duration=hour) == [7]
+    assert pick_rooms(rooms=later, start=start, duration=hour - 30 * MINUTE) == [6, 7]
+
+
+def test_rooms_in_use_but_none_suitable_offers_nothing_and_says_so():
+    anna = schedule(periods=[period(0, "09:00", "12:00")])
+    assert run([anna])[1][MONDAY]  # rooms not in use: as before
+    none_suit = {"rooms": [room(1, features=[2])], "required_features": frozenset([1])}
+    assert run([anna], **none_suit)[1][MONDAY] == []
+    assert run([anna], rooms=[])[1][MONDAY] == []
+    assert slot_problems(
+        schedule=anna, closures=[], start=at(MONDAY, 10), duration=timedelta(hours=1), buffer=timedelta(0),
+        policy=OPEN_POLICY, now=LONG_AGO, tz=ZONE_UTC, **none_suit,
+    ) == [SlotProblem.NO_ROOM]  # fmt: skip
+
+
+def test_limits_count_hands_on_time_not_the_buffer():
+    hands_on = [Interval(at(MONDAY, 9), at(MONDAY, 10))]
+    busy = [Interval(at(MONDAY, 9), at(MONDAY, 10, 5))]  # with a 5-minute cleanup
+    hours = [period(0, "09:00", "18:00")]
+    tired = TherapistSchedule(1, hours, [], busy, hands_on, max_continuous=timedelta(minutes=90))
+    starts = hm(run([tired], step=5, buffer=5)[1][MONDAY])
+    # 10:05 and 10:10 join the 09:00 session (gaps of 5 and 10 minutes): 120 minutes in one
+    # stretch. From 10:15 the gap is a break (the cleanup time counts toward it).
+    assert "10:05" not in starts and "10:10" not in starts and starts[0] == "10:15"
+    fresh = TherapistSchedule(1, hours, [], busy, hands_on, max_continuous=timedelta(minutes=120))
+    assert hm(run([fresh], step=5, buffer=5)[1][MONDAY])[0] == "10:05"
+    # The day's limit counts the 60 hands-on minutes, not the 65 with cleanup.
+    daily = TherapistSchedule(1, hours, [], busy, hands_on, max_daily=timedelta(minutes=120))
+    assert run([daily], buffer=5)[1][MONDAY]
+    assert run([daily], duration=61, step=5, buffer=5)[1][MONDAY] == []
+
+
+def test_free_pairs_needs_two_different_therapists():
+    slots = {1: {MONDAY: [at(MONDAY, 9), at(MONDAY, 10)]}, 2: {MONDAY: [at(MONDAY, 10)]}}
+    assert free_pairs(slots, (None, None)) == {MONDAY: [(at(MONDAY, 10), (1, 2))]}
+    assert free_pairs(slots, ([1], [1])) == {MONDAY: []}
+    assert free_pairs(slots, ([2], None)) == {MONDAY: [(at(MONDAY, 10), (1, 2))]}
+
+
+def test_seats_must_be_one_or_two():
+    with pytest.raises(ValueError, match="seats"):
+        run([schedule(periods=[period(0, "09:00", "12:00")])], seats=3)

@@ -375,6 +375,25 @@ def test_the_overlap_query_finds_overlaps(db):
     assert overlaps() == 0
 
 
+@pytest.fixture
+def database_refusals(monkeypatch):
+    """The error codes of every refusal the database gave the services during a race. A
+    deadlock (40P01) would also read as "just taken" to a client, so the tests look for
+    it here: the sorted locks must make racing bookings queue, never deadlock."""
+    seen: list = []
+    original = appointments._is_conflict
+
+    def recording(error):
+        seen.append(getattr(error.__cause__, "pgcode", None))
+        return original(error)
+
+    monkeypatch.setattr(appointments, "_is_conflict", recording)
+    return seen
+
+
+NO_DEADLOCK = {"40P01", "40001"}
+
+
 def make_room(name, *, capacity=1, turnover=10, order=0):
     return Room.objects.create(name=name, capacity=capacity, turnover_minutes=turnover, display_order=order)
 
@@ -391,7 +410,7 @@ def guest(n):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_clients_for_the_last_room_with_three_free_therapists_accept_exactly_one():
+def test_twenty_clients_for_the_last_room_with_three_free_therapists_accept_exactly_one(database_refusals):
     technique = make_technique()
     length = technique.lengths.get(duration_minutes=60)
     for _ in range(3):
@@ -412,10 +431,11 @@ def test_twenty_clients_for_the_last_room_with_three_free_therapists_accept_exac
         assert all(getattr(o, "code", None) == "slot_taken" for o in outcomes if o not in winners), outcomes
         assert Appointment.objects.get().room == only
         assert overlaps() == 0
+        assert not NO_DEADLOCK & set(database_refusals), database_refusals
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_couples_for_one_couples_room_accept_exactly_one_pair():
+def test_twenty_couples_for_one_couples_room_accept_exactly_one_pair(database_refusals):
     technique = make_for_two()
     length = technique.lengths.get(duration_minutes=60)
     for _ in range(6):
@@ -439,10 +459,11 @@ def test_twenty_couples_for_one_couples_room_accept_exactly_one_pair():
         assert [a.seat for a in booked] == [1, 2] and {a.room for a in booked} == {suite}
         assert len({a.therapist_id for a in booked}) == 2
         assert overlaps() == 0
+        assert not NO_DEADLOCK & set(database_refusals), database_refusals
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_couples_booking_racing_two_singles_for_one_of_its_therapists():
+def test_a_couples_booking_racing_two_singles_for_one_of_its_therapists(database_refusals):
     technique = make_for_two()
     length = technique.lengths.get(duration_minutes=60)
     anna, ben = (TherapistFactory(techniques=[technique]) for _ in range(2))
@@ -469,10 +490,11 @@ def test_a_couples_booking_racing_two_singles_for_one_of_its_therapists():
         # The pair's two seats, or the one single: never a half pair.
         assert Appointment.objects.count() == (2 if isinstance(succeeded[0], tuple) else 1)
         assert overlaps() == 0
+        assert not NO_DEADLOCK & set(database_refusals), database_refusals
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_staff_move_into_a_room_races_an_online_booking_for_it():
+def test_a_staff_move_into_a_room_races_an_online_booking_for_it(database_refusals):
     technique = make_technique()
     length = technique.lengths.get(duration_minutes=60)
     mover, online, other = (TherapistFactory(techniques=[technique]) for _ in range(3))
@@ -516,3 +538,4 @@ def test_a_staff_move_into_a_room_races_an_online_booking_for_it():
         moving.refresh_from_db()
         assert moving.start == (ten if succeeded[0].pk == moving.pk else ten + timedelta(hours=4))
         assert overlaps() == 0
+        assert not NO_DEADLOCK & set(database_refusals), database_refusals

@@ -871,3 +871,23 @@ def test_a_room_staff_choose_must_be_in_use_big_enough_and_suitable(
         info.value.code == "room_unsuitable" and "does not have what Swedish needs" in info.value.messages[0]
     )
     assert not Appointment.objects.exists()
+
+
+def test_the_one_person_lookup_other_services_use_sees_rooms(
+    swedish, swedish_60, client_details, monday_morning
+):
+    # services.waitlist holds a time through this path: it must see the rooms too.
+    only = room("Only room")
+    anna, ben = (TherapistFactory(techniques=[swedish]) for _ in range(2))
+    free, found, day = appointments._free_therapists(
+        technique=swedish, length=swedish_60, start=at(24, 10), therapist=None, staff=False,
+        allow_outside_hours=False, now=monday_morning,
+    )  # fmt: skip
+    assert {t.pk for t in free} == {anna.pk, ben.pk} and day == at(24, 10).date()
+    assert appointments._pick_room(found, at(24, 10), anna) == only
+    book(swedish, swedish_60, at(24, 10), client_details, anna, monday_morning)
+    free, found, _day = appointments._free_therapists(
+        technique=swedish, length=swedish_60, start=at(24, 10), therapist=ben, staff=False,
+        allow_outside_hours=False, now=monday_morning,
+    )  # fmt: skip
+    assert free == [] and found.why_not(at(24, 10)) == "no_room"
