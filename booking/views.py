@@ -108,8 +108,17 @@ class AvailabilityApiView(View):
         now = timezone.now()
         first_day = form.cleaned_data["start"] or now.astimezone(zone).date()
         days = form.cleaned_data["days"] or 7
+        party, gender = form.cleaned_data["party"], form.cleaned_data["gender"]
+        pair = {"party_size": 2, "therapists": (therapist, None)} if party == 2 else {}
         free = selectors.free_starts(
-            technique=technique, length=length, first_day=first_day, days=days, therapist=therapist, now=now
+            technique=technique,
+            length=length,
+            first_day=first_day,
+            days=days,
+            therapist=None if party == 2 else therapist,
+            now=now,
+            gender=gender,
+            **pair,
         )
         slugs = {t.pk: t.slug for t in free.data.therapists}
         merged = free.merged()
@@ -119,6 +128,8 @@ class AvailabilityApiView(View):
                 "technique": technique.slug,
                 "length": length.duration_minutes,
                 "therapist": therapist.slug if therapist else "any",
+                "party": party,
+                "gender": gender or "any",
                 "days": [
                     {
                         "date": day.isoformat(),
@@ -598,6 +609,12 @@ class DetailsView(SlotStepMixin, View):
         except ValidationError as error:
             form.add_error("email", error)
             return self.render(form, guest, status=400)
+        if guest is not None and _same_email(guest.cleaned_data["email"], form.cleaned_data["email"]):
+            # appointment_book_pair refuses it at Confirm; said here, beside the field.
+            guest.add_error(
+                "email", _("Please give the second guest's own email address, or leave it empty.")
+            )
+            return self.render(form, guest, status=400)
         evaluation = intake.intake_evaluate(technique=self.technique, answers=form.health_answers())
         guest_evaluation = (
             intake.intake_evaluate(technique=self.technique, answers=guest.health_answers())
@@ -686,6 +703,10 @@ class DetailsView(SlotStepMixin, View):
             ),
         }
         return render(self.request, self.template_name, context, status=status)
+
+
+def _same_email(guest: str, booker: str) -> bool:
+    return bool(guest.strip()) and guest.strip().lower() == booker.strip().lower()
 
 
 def _returning_appointment(appointment_id: int | None) -> Appointment | None:
