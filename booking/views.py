@@ -24,6 +24,7 @@ from clinic import ratelimit
 
 from . import availability as engine
 from . import availability_cache, client_session, drafts, explanations, ics, notifications, selectors
+from .account import prefill as account_prefill
 from .availability import SlotProblem
 from .choices import AppointmentStatus, RuleOutcome, TherapistGender, TherapistPreference
 from .forms import (
@@ -107,8 +108,17 @@ class AvailabilityApiView(View):
         now = timezone.now()
         first_day = form.cleaned_data["start"] or now.astimezone(zone).date()
         days = form.cleaned_data["days"] or 7
+        party, gender = form.cleaned_data["party"], form.cleaned_data["gender"]
+        pair = {"party_size": 2, "therapists": (therapist, None)} if party == 2 else {}
         free = availability_cache.availability(
-            technique=technique, length=length, first_day=first_day, days=days, therapist=therapist, now=now
+            technique=technique,
+            length=length,
+            first_day=first_day,
+            days=days,
+            therapist=None if party == 2 else therapist,
+            now=now,
+            gender=gender,
+            **pair,
         )
         slugs, merged = free.slugs, free.merged
         return JsonResponse(
@@ -117,6 +127,8 @@ class AvailabilityApiView(View):
                 "technique": technique.slug,
                 "length": length.duration_minutes,
                 "therapist": therapist.slug if therapist else "any",
+                "party": party,
+                "gender": gender or "any",
                 "days": [
                     {
                         "date": day.isoformat(),
@@ -565,6 +577,9 @@ class DetailsView(SlotStepMixin, View):
                 "phone": last.client_phone,
                 **(health_initial(answers_from_dict(self.last_intake.answers)) if self.last_intake else {}),
             }
+        elif (signed_in := client_session.signed_in_client(request)) is not None:
+            # A signed-in client (issue 14): their saved details.
+            initial = account_prefill.details_initial(signed_in, last=account_prefill.last_booking(signed_in))
         else:
             initial = {}
         form = ClientDetailsForm(initial=initial, **self.form_kwargs())
@@ -592,6 +607,12 @@ class DetailsView(SlotStepMixin, View):
             appointments.upcoming_cap_check(email=form.cleaned_data["email"])
         except ValidationError as error:
             form.add_error("email", error)
+            return self.render(form, guest, status=400)
+        if guest is not None and _same_email(guest.cleaned_data["email"], form.cleaned_data["email"]):
+            # appointment_book_pair refuses it at Confirm; said here, beside the field.
+            guest.add_error(
+                "email", _("Please give the second guest's own email address, or leave it empty.")
+            )
             return self.render(form, guest, status=400)
         evaluation = intake.intake_evaluate(technique=self.technique, answers=form.health_answers())
         guest_evaluation = (
@@ -681,6 +702,10 @@ class DetailsView(SlotStepMixin, View):
             ),
         }
         return render(self.request, self.template_name, context, status=status)
+
+
+def _same_email(guest: str, booker: str) -> bool:
+    return bool(guest.strip()) and guest.strip().lower() == booker.strip().lower()
 
 
 def _returning_appointment(appointment_id: int | None) -> Appointment | None:

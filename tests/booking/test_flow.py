@@ -1556,3 +1556,24 @@ def test_a_pair_whose_time_was_taken_keeps_both_guests_details(client, couples, 
     assert alternatives and "14:00" not in alternatives
     assert "party=2" in response.context["alternatives"][0]["url"]
     assert Appointment.objects.count() == 1
+
+
+def test_the_guest_cannot_give_the_bookers_own_email(client, couples):
+    typed = {**DETAILS, **GUEST, "guest-email": "Olivia@Example.com"}
+    response = client.post(pair_url("booking:details", start=at(TUESDAY, "14:00")), typed)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Please give the second guest&#x27;s own email address, or leave it empty." in html
+    assert 'value="Olivia@Example.com"' in html  # kept, to change
+    assert "booking_details" not in client.session
+
+
+def test_two_named_therapists_need_no_gender_choice(client, couples, swedish, anna):
+    book_directly(swedish, at(TUESDAY, "10:00"), anna)
+    page = client.get(pair_url("booking:times", therapist="anna", therapist2="ben", day=TUESDAY.isoformat()))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="gender"' not in html  # nobody is left to "any available"
+    assert '<option value="anna" selected>Anna Price</option>' in html
+    assert '<option value="ben" selected>Ben Hall</option>' in html
+    assert "10:00" not in times_of(page) and "14:00" in times_of(page)

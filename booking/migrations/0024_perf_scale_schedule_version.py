@@ -18,7 +18,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0022_rooms_staff_permissions'),
+        ('booking', '0023_client_signin_links'),
     ]
 
     operations = [
