@@ -388,6 +388,13 @@ def appointment_book(
     return appointment
 
 
+def waitlist_hook():
+    """The waitlist service (issue 14); imported late because it imports this module."""
+    from . import waitlist
+
+    return waitlist
+
+
 def _check_client_cutoff(appointment: Appointment, now: datetime) -> None:
     policy = selectors.policy_load()
     if now > selectors.client_change_deadline(appointment=appointment, policy=policy):
@@ -419,6 +426,10 @@ def appointment_cancel(
         appointment.save(update_fields=["status", "sequence", "updated_at"])
         if by_client:
             ClientChange.objects.create(appointment=appointment, kind=ClientChange.Kind.CANCELLED)
+        # Waitlist (issue 14): offer the freed time to the first in line, once this commits.
+        waitlist_hook().time_freed_span(
+            start=appointment.start, end=appointment.occupied_until, therapist_id=appointment.therapist_id
+        )
         if notify:
             notifications.notify(notifications.EmailKind.CANCELLATION, appointment)
             if by_client:
@@ -494,6 +505,10 @@ def appointment_reschedule(
         # A new time deserves its own reminder.
         appointment.reminder_queued_at = None
         _save_or_taken(appointment)
+        # Waitlist (issue 14): the old time is free now; offered once this commits.
+        waitlist_hook().time_freed_span(
+            start=previous_start, end=previous_start + duration, therapist_id=None
+        )
         if by_client:
             ClientChange.objects.create(
                 appointment=appointment,
