@@ -200,6 +200,15 @@ def time_freed(*, first_day: date, last_day: date | None = None, therapist_id: i
     from ..tasks import waitlist_match  # tasks import the services
 
     last_day = last_day or first_day
+    # No task when nobody waits for those days (most cancellations). A client joining at
+    # this moment is covered too: joining runs its own match once it commits.
+    waiting = WaitlistEntry.objects.filter(
+        status=WaitlistStatus.WAITING, first_day__lte=last_day, last_day__gte=first_day
+    )
+    if therapist_id is not None:
+        waiting = waiting.filter(Q(therapist__isnull=True) | Q(therapist_id=therapist_id))
+    if not waiting.exists():
+        return
     kwargs = {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()}
     if therapist_id is not None:
         kwargs["therapist_id"] = therapist_id

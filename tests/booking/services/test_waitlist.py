@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from booking import exports, notifications, selectors
@@ -328,7 +329,16 @@ def test_staff_offer_by_hand_and_leaving_releases_the_hold(swedish_60, anna, sta
     assert offer.appointment.status == AppointmentStatus.CANCELLED
 
 
-def test_removed_time_off_and_new_hours_queue_the_match(swedish_60, anna):
+def test_removed_time_off_and_new_hours_queue_the_match_only_when_someone_waits(swedish_60, anna):
+    time_off, _ = schedules.time_off_add(therapist=anna, start=at("09:00"), end=at("13:00"))
+    schedules.time_off_delete(time_off=time_off)
+    assert not DBTaskResult.objects.exists()  # nobody waits: no task
+    # Someone waits for that Tuesday, and (new hours count from the real today) for the
+    # days ahead: each change queues one match for Anna's time.
+    join(swedish_60, 1)
+    ahead = timezone.now().astimezone(LONDON).date() + timedelta(days=2)
+    wish = waitlist.Wish(swedish_60.technique, swedish_60, None, ahead, ahead, frozenset({"morning"}))
+    waitlist.entry_join(wish=wish, name="Later", email="later@example.com", phone="07700 900300")
     DBTaskResult.objects.all().delete()
     time_off, _ = schedules.time_off_add(therapist=anna, start=at("09:00"), end=at("13:00"))
     schedules.time_off_delete(time_off=time_off)
