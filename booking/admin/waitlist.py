@@ -107,7 +107,7 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "technique", "source"]
     search_fields = ["client__name", "client__email_key"]
-    list_select_related = ["client", "technique", "length", "therapist"]
+    list_select_related = ["client", "technique", "length__technique", "therapist"]
     autocomplete_fields = ["client"]
     inlines = [OfferInline]
     actions = ["take_off_list"]
@@ -115,6 +115,9 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(offer_count=Count("offers"))
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new entry has no offers
 
     @admin.display(description=_("therapist"))
     def therapist_or_any(self, entry):
