@@ -73,6 +73,14 @@ def test_the_times_page_offers_to_tell_me_when_nothing_is_free(client, swedish, 
     assert page.status_code == 200
     assert "Tell me if a time frees up" in html
     assert f'action="{join_url(swedish)}"' in html
+    assert f'name="first_day" value="{day.isoformat()}"' in html
+    # A day with free times, or a closed one, does not offer it.
+    other = day + timedelta(days=1 if day.weekday() != 5 else 2)
+    html = client.get(
+        reverse("booking:times", args=[swedish.slug]),
+        {"length": 60, "therapist": "any", "day": other.isoformat()},
+    ).content.decode()
+    assert "Tell me if a time frees up" not in html
 
 
 def test_without_sign_in_the_quick_join_asks_who_to_tell_then_joins(client, swedish, anna, full_day, day):

@@ -356,3 +356,19 @@ def test_the_offer_email_names_the_time_and_the_deadline(swedish_60, anna, full_
     assert "Tuesday 24 November 2026, 10:00" in message.body
     assert "until 08:30" in message.body
     assert message.subject.startswith("A time has come free")
+
+
+def test_erasing_a_client_takes_them_off_the_waitlist_and_releases_their_hold(
+    swedish_60, anna, full_tuesday, staff_user
+):
+    from booking.services import privacy
+
+    entry = join(swedish_60, 1)
+    appointments.appointment_cancel(appointment=full_tuesday[0], now=NOW)
+    [offer] = match()
+    privacy.client_erase(client=entry.client, by=staff_user)
+    entry.refresh_from_db()
+    offer.appointment.refresh_from_db()
+    assert entry.status == WaitlistStatus.LEFT
+    assert offer.appointment.status == AppointmentStatus.CANCELLED
+    assert offer.appointment.client_email == ""
