@@ -116,3 +116,20 @@ def test_a_held_time_is_kept_for_the_client_while_online_bookings_race_their_boo
     held = Appointment.objects.get(pk=offer.appointment_id)
     assert held.status == AppointmentStatus.CONFIRMED
     assert occupying_at(TEN) == 1
+
+
+def test_sweepers_run_at_once_release_a_lapsed_hold_once_and_offer_it_onward_once(setup):
+    technique, length, therapist = setup
+    booked = book_staff(technique, length, therapist, TEN, 0)
+    book_staff(technique, length, therapist, ELEVEN_FIFTEEN, 1)
+    first, second = join(technique, length, 1), join(technique, length, 2)
+    appointments.appointment_cancel(appointment=booked, now=NOW)
+    [offer] = waitlist.offers_make(first_day=TUESDAY, last_day=TUESDAY, now=NOW)
+    later = NOW + timedelta(hours=1)
+    outcomes = race([lambda: waitlist.holds_release_lapsed(now=later)] * 4)
+    assert sum(o.released for o in outcomes) == 1, outcomes
+    onward = race([lambda: waitlist.offers_make(first_day=TUESDAY, last_day=TUESDAY, now=later)] * 3)
+    assert sum(len(o) for o in onward) == 1, onward
+    offers = list(WaitlistOffer.objects.order_by("offered_at", "pk"))
+    assert [(o.entry_id, o.outcome) for o in offers] == [(first.pk, "lapsed"), (second.pk, "")]
+    assert occupying_at(TEN) == 1

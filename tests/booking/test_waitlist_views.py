@@ -251,3 +251,27 @@ def test_the_join_page_and_entry_page_run_few_queries(
 
     with django_assert_max_num_queries(2):
         assert client.get(reverse("booking:waitlist-entry", args=[entry_token(entry)])).status_code == 200
+
+
+def test_joining_without_sign_in_is_rate_limited_per_address(client, swedish, anna, day, settings):
+    settings.BOOKING_RATE_LIMIT = 1
+    data = {
+        **quick_post(day),
+        "quick": "",
+        "name": "Nina Park",
+        "email": "nina@example.com",
+        "phone": "07700 900123",
+    }
+    assert client.post(join_url(swedish), data).status_code == 302
+    assert client.post(join_url(swedish), {**data, "email": "other@example.com"}).status_code == 429
+    assert WaitlistEntry.objects.count() == 1
+
+
+def test_the_clients_open_offers_for_their_page(offer, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        found = waitlist.offers_open_for(offer.entry.client)
+        assert [o.appointment.technique.name for o in found] == ["Swedish"]
+    from django.template.loader import render_to_string
+
+    html = render_to_string("booking/waitlist/_client_offers.html", {"waitlist_offers": found})
+    assert reverse("booking:waitlist-offer", args=[offer.token]) in html
