@@ -162,9 +162,6 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
             wish=form.wish, client=form.cleaned_data["client"], source=AppointmentSource.STAFF
         )
 
-    def save_related(self, request, form, formsets, change):
-        pass  # offers are read only
-
     def has_delete_permission(self, request, obj=None):
         return False  # the history of offers stays; take an entry off the list instead
 
@@ -177,16 +174,16 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
     def get_urls(self):
         offer = self.admin_site.admin_view(self.offer_view)
         return [
-            path("<int:pk>/offer/", offer, name="booking_waitlistentry_offer"),
+            path("<int:object_id>/offer/", offer, name="booking_waitlistentry_offer"),
             *super().get_urls(),
         ]
 
-    def offer_view(self, request, pk):
+    def offer_view(self, request, object_id):
         """Offer a time by hand: held and emailed like an automatic offer."""
         if not self.has_change_permission(request):
             raise PermissionDenied
         entry = get_object_or_404(
-            WaitlistEntry.objects.select_related("client", "technique", "length"), pk=pk
+            WaitlistEntry.objects.select_related("client", "technique", "length"), pk=object_id
         )
         form = HandOfferForm(request.POST or None)
         if request.method == "POST" and form.is_valid():

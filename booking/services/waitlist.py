@@ -278,6 +278,16 @@ def offers_make(
     return made
 
 
+def offers_catch_up(*, now: datetime | None = None) -> list[WaitlistOffer]:
+    """:func:`offers_make` over every day clients can book: finds time freed without a
+    hook (a change made outside the services), for ``release_lapsed_holds --catch-up``."""
+    now = now or timezone.now()
+    today = _today(now)
+    return offers_make(
+        first_day=today, last_day=today + timedelta(days=selectors.policy_load().horizon_days), now=now
+    )
+
+
 def suitable_starts(
     entry: WaitlistEntry, *, first_day: date, last_day: date, now: datetime
 ) -> list[datetime]:

@@ -372,3 +372,12 @@ def test_erasing_a_client_takes_them_off_the_waitlist_and_releases_their_hold(
     assert entry.status == WaitlistStatus.LEFT
     assert offer.appointment.status == AppointmentStatus.CANCELLED
     assert offer.appointment.client_email == ""
+
+
+def test_the_catch_up_offers_time_freed_without_a_hook(swedish_60, anna, full_tuesday):
+    entry = join(swedish_60, 1)
+    # Freed behind the services' back (a data fix): no task was queued.
+    Appointment.objects.filter(pk=full_tuesday[0].pk).update(status=AppointmentStatus.CANCELLED)
+    [offer] = waitlist.offers_catch_up(now=NOW)
+    assert offer.entry == entry and offer.start == at("10:00")
+    assert waitlist.offers_catch_up(now=NOW) == []
