@@ -59,6 +59,14 @@ LOCKOUT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Rooms (issue 12), granted by their own migration (booking 0022) once the models exist:
+# managers set rooms up; reception sees them (to choose one when booking by phone).
+ROOM_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    MANAGER: {"booking.room": _ALL, "booking.roomfeature": _ALL},
+    RECEPTION: {"booking.room": ("view",), "booking.roomfeature": ("view",)},
+}
+
+
 def role_names(user) -> frozenset[str]:
     """The user's group names, read once per user object (that is, once per request):
     admin pages ask about the role several times."""

@@ -13,5 +13,6 @@ Importing this package registers every model admin with the site.
 
 from . import (
     core,  # noqa: F401
+    rooms,  # noqa: F401
     waitlist,  # noqa: F401
 )

@@ -420,6 +420,8 @@ def _hold(*, entry: WaitlistEntry, start: datetime, therapist: Therapist | None,
         therapist = next(t for t in free if t.pk == therapist.pk)
     start_utc = start.astimezone(UTC)
     duration = timedelta(minutes=length.duration_minutes)
+    # Rooms (issue 12): the hold takes a room like a booking, so accepting keeps it.
+    room = appointments._pick_room(found, start, therapist)
     client = entry.client
     appointment = Appointment(
         client=client,
@@ -431,6 +433,8 @@ def _hold(*, entry: WaitlistEntry, start: datetime, therapist: Therapist | None,
         start=start_utc,
         end=start_utc + duration,
         occupied_until=start_utc + duration + timedelta(minutes=technique.buffer_minutes),
+        room=room,
+        room_until=appointments._room_until(start_utc + duration, room),
         client_name=single_line(client.name),
         client_email=client.email.strip(),
         client_phone=str(client.phone or ""),

@@ -22,7 +22,7 @@ def grant(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("booking", "0022_waitlist_entries_offers"),
+        ("booking", "0023_waitlist_entries_offers"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
