@@ -31,7 +31,7 @@ from ..availability import SlotProblem
 from ..forms import ANY, answers_from_cleaned, health_fields, health_initial
 from ..intake import answers_from_dict
 from ..models import Appointment, Client, HealthQuestion, Technique, TechniqueLength, Therapist
-from ..services import account, appointments, intake, privacy, signin
+from ..services import account, appointments, intake, privacy, signin, waitlist
 
 # The booking pages' helpers, shared so a move here reads and behaves as one there.
 from ..views import (
@@ -194,6 +194,8 @@ class AccountView(ClientPageMixin, View):
                 "visits": visits,
                 "latest_intake": latest,
                 "health_rows": _health_rows(latest),
+                # Times a waitlist offer holds for them: answered from their page too.
+                "waitlist_offers": waitlist.offers_open_for(self.client),
                 "zone": selectors.clinic_zone(),
             },
         )

@@ -271,7 +271,7 @@ def test_the_page_runs_a_fixed_number_of_queries_with_1_or_200_visits(
 
     account.health_update(client=olivia, answers={"pregnancy": Answer(yes=False)})
     sign_in(client)
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         assert client.get(reverse("booking:account-home")).status_code == 200
     first = at(TUESDAY, "09:00") - timedelta(days=400)
     Appointment.objects.bulk_create(
@@ -293,7 +293,7 @@ def test_the_page_runs_a_fixed_number_of_queries_with_1_or_200_visits(
         for n in range(199)
     )
     assert Appointment.objects.filter(client=olivia).count() == 200
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):
         response = client.get(reverse("booking:account-home"))
     assert response.status_code == 200
     assert "The latest 20 of 199" in response.content.decode()
@@ -526,3 +526,40 @@ def test_a_signed_in_client_finds_their_details_filled_in_on_any_booking(
         reverse("booking:details", args=["swedish"]) + f"?length=60&therapist=any&start={slot}"
     )
     assert "Olivia" not in other.content.decode()
+
+
+def test_a_time_held_for_the_client_by_the_waitlist_is_offered_on_their_page_not_as_a_visit(
+    client, olivia, anna, swedish, now
+):
+    from booking.models import WaitlistEntry, WaitlistOffer
+
+    start = at(TUESDAY, "15:00")
+    held = appointment_row(
+        anna,
+        swedish,
+        start,
+        client=olivia,
+        status=AppointmentStatus.HELD,
+        held_until=now.value + timedelta(minutes=30),
+        reference="HELD0001",
+    )
+    entry = WaitlistEntry.objects.create(
+        client=olivia,
+        technique=swedish,
+        length=swedish.lengths.get(duration_minutes=60),
+        first_day=TUESDAY,
+        last_day=TUESDAY,
+    )
+    offer = WaitlistOffer.objects.create(
+        entry=entry,
+        appointment=held,
+        start=start,
+        offered_at=now.value,
+        expires_at=now.value + timedelta(minutes=30),
+    )
+    sign_in(client)
+    page = client.get(reverse("booking:account-home")).content.decode()
+    assert "Times held for you" in page
+    assert reverse("booking:waitlist-offer", args=[offer.token]) in page
+    # The hold is an offer, not one of her visits: only her real booking is listed to change.
+    assert "HELD0001" not in page
