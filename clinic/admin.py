@@ -10,14 +10,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import ValidationError
 from django.db import DataError, NotSupportedError
-from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.views.decorators.cache import never_cache
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 # Lookups the admin lets any local field take from the query string, but which no admin
 # page uses and the database may refuse at run time: a pattern PostgreSQL cannot compile
@@ -176,7 +176,9 @@ class ClinicAdminSite(admin.AdminSite):
             ),
         ]
         signed_in = [
-            path("two-factor/", self.admin_view(staff_views.TwoFactorAccountView.as_view()), name="two_factor"),
+            path(
+                "two-factor/", self.admin_view(staff_views.TwoFactorAccountView.as_view()), name="two_factor"
+            ),
             path(
                 "two-factor/backup-codes/",
                 self.admin_view(staff_views.BackupCodesView.as_view()),

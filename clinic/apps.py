@@ -25,10 +25,11 @@ class ClinicConfig(apps.AppConfig):
     default = True
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the checks
-
         # After every app's admin module (django-otp's included), which this replaces.
-        from . import admin_security
+        from . import (
+            admin_security,
+            checks,  # noqa: F401 - registers the checks
+        )
 
         admin_security.register()
 

@@ -88,10 +88,7 @@ def authenticator_setup_confirm(*, user, token: str, request: HttpRequest | None
     token = normalise_code(token)
     with transaction.atomic():
         device = (
-            TOTPDevice.objects.select_for_update()
-            .filter(user=user, confirmed=False)
-            .order_by("-pk")
-            .first()
+            TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("-pk").first()
         )
         if device is None or not token.isdigit() or not device.verify_token(token):
             return None

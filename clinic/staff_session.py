@@ -19,6 +19,12 @@ LAST_SEEN_KEY = "clinic_staff_seen"
 WRITE_EVERY_SECONDS = 60
 
 
+def stamp(request) -> None:
+    """Start the idle clock at sign-in (so the first page after it writes nothing more)."""
+    request.session[LAST_SEEN_KEY] = int(time.time())
+    request.session.set_expiry(settings.STAFF_IDLE_MINUTES * 60 + WRITE_EVERY_SECONDS)
+
+
 class StaffIdleTimeoutMiddleware:
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -43,7 +49,6 @@ class StaffIdleTimeoutMiddleware:
             signin_event_record(kind=Kind.SESSION_EXPIRED, request=request, user=user)
             return
         if not isinstance(last, int) or now - last >= WRITE_EVERY_SECONDS:
-            session[LAST_SEEN_KEY] = now
             # The stored session and its cookie expire too, so an idle session is gone
             # from the database without waiting for a request.
-            session.set_expiry(idle + WRITE_EVERY_SECONDS)
+            stamp(request)

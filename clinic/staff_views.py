@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView, TemplateView
 from django_otp import login as otp_login
 
-from clinic import otp, ratelimit
+from clinic import otp, ratelimit, staff_session
 from clinic.signin import lockout_response
 from clinic.signin_log import Kind, signin_event_record
 
@@ -47,6 +47,7 @@ def sign_in_complete(request, *, user, device, backup_code: bool = False) -> Non
     user.otp_device = device
     login(request, user, backend=user.backend)
     otp_login(request, device)
+    staff_session.stamp(request)
     request.session["clinic_next"] = next_url
     signin_event_record(
         kind=Kind.BACKUP_CODE_USED if backup_code else Kind.SIGNED_IN, request=request, user=user
@@ -71,6 +72,7 @@ class StaffLoginView(auth_views.LoginView):
             step = "admin:two_factor_verify" if otp.has_two_factor(user) else "admin:two_factor_setup"
             return redirect(step)
         login(self.request, user)
+        staff_session.stamp(self.request)
         self.request.session[otp.PASSWORD_ONLY_KEY] = True
         signin_event_record(kind=Kind.SIGNED_IN, request=self.request, user=user)
         return redirect(next_url)
@@ -135,10 +137,15 @@ class TwoFactorVerifyView(PendingMixin, FormView):
         check = otp.second_factor_check(user=self.user, token=form.cleaned_data["code"])
         if check.device is None:
             if check.throttled:
-                return self.wrong_code(form, _("Too many wrong codes in a row: wait a minute, then try again."))
+                return self.wrong_code(
+                    form, _("Too many wrong codes in a row: wait a minute, then try again.")
+                )
             return self.wrong_code(
                 form,
-                _("That code is not right. Type the 6 digits your app shows now, or one of your backup codes."),
+                _(
+                    "That code is not right. Type the 6 digits your app shows now, "
+                    "or one of your backup codes."
+                ),
             )
         sign_in_complete(self.request, user=self.user, device=check.device, backup_code=check.backup_code)
         if check.backup_code:
@@ -146,9 +153,7 @@ class TwoFactorVerifyView(PendingMixin, FormView):
             if left <= FEW_BACKUP_CODES:
                 messages.warning(
                     self.request,
-                    _(
-                        "You have %(left)d backup codes left: make new ones on your two-factor page."
-                    )
+                    _("You have %(left)d backup codes left: make new ones on your two-factor page.")
                     % {"left": left},
                 )
         return redirect(safe_next(self.request, self.request.session.pop("clinic_next", "")))

@@ -23,9 +23,7 @@ urlpatterns = [
     path("book/", include("booking.urls")),
     # "Forgot your password?" on the staff sign-in page: Django's reset by email, for
     # staff accounts, rate limited (clinic/staff_views.py). Before the admin's own URLs.
-    path(
-        "admin/password-reset/", staff_views.StaffPasswordResetView.as_view(), name="admin_password_reset"
-    ),
+    path("admin/password-reset/", staff_views.StaffPasswordResetView.as_view(), name="admin_password_reset"),
     path(
         "admin/password-reset/sent/",
         staff_views.StaffPasswordResetDoneView.as_view(),

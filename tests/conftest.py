@@ -47,7 +47,7 @@ def _force_login_passes_two_factor(monkeypatch):
     def _login(self, user, backend=None):
         # Both force_login() and login() end here.
         original(self, user, backend)
-        from clinic import otp
+        from clinic import otp, staff_session
 
         if user.is_staff:
             from django_otp import DEVICE_ID_SESSION_KEY
@@ -56,6 +56,8 @@ def _force_login_passes_two_factor(monkeypatch):
             device = otp.authenticator(user) or TOTPDevice.objects.create(user=user, name="Test app")
             session = self.session
             session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            # The idle clock starts at sign-in, as the sign-in pages start it.
+            session[staff_session.LAST_SEEN_KEY] = int(staff_session.time.time())
             session.save()
 
     monkeypatch.setattr(Client, "_login", _login)

@@ -131,7 +131,9 @@ def test_first_sign_in_setup_scan_confirm_and_see_the_backup_codes_once(client, 
     client.get("/admin/two-factor/setup/")
     assert TOTPDevice.objects.filter(user=amara).count() == 1
 
-    wrong = code_step(client, "000000" if code_now(device) != "000000" else "111111", "/admin/two-factor/setup/")
+    wrong = code_step(
+        client, "000000" if code_now(device) != "000000" else "111111", "/admin/two-factor/setup/"
+    )
     assert wrong.status_code == 200 and "That code is not right" in wrong.content.decode()
     assert "_auth_user_id" not in client.session
 
