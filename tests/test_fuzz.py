@@ -611,6 +611,7 @@ def test_staff_site_never_answers_with_a_server_error_for_a_superuser(client, wo
         # Issue 15: the sign-in log is written only by sign-ins; two-factor devices only by
         # their owner's setup (clinic/otp.py).
         "/admin/clinic/signinevent/add/": 403,
+        "/admin/clinic/signinevent/1/delete/": 403,
         "/admin/otp_totp/totpdevice/add/": 403,
         "/admin/otp_static/staticdevice/add/": 403,
         "/admin/django_tasks_database/dbtaskresult/add/": 403,
