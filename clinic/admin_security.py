@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_tasks_db.models import DBTaskResult
 
 from clinic import otp
 from clinic.models import SignInEvent
@@ -69,3 +70,6 @@ def register(site=None) -> None:
     site.register(TOTPDevice, TwoFactorDeviceAdmin)
     site.register(StaticDevice, TwoFactorDeviceAdmin)
     site.register(SignInEvent, SignInEventAdmin)
+    # The email queue's rows, in the section "Email outbox" (clinic/apps.py).
+    DBTaskResult._meta.verbose_name = _("email")
+    DBTaskResult._meta.verbose_name_plural = _("emails")

@@ -107,9 +107,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): has this session passed the second factor (clinic/otp.py).
     "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     # Signs staff out after STAFF_IDLE_MINUTES without a request (clinic/staff_session.py).
     "clinic.staff_session.StaffIdleTimeoutMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clinic.site.RequestBaseUrlMiddleware",
     # Last: turns a locked-out sign-in into the lockout page (clinic/signin.py).

@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
+from django.utils.translation import gettext as _
 
 from clinic.signin_log import Kind, signin_event_record
 
@@ -47,6 +49,11 @@ class StaffIdleTimeoutMiddleware:
         if isinstance(last, int) and now - last > idle:
             logout(request)
             signin_event_record(kind=Kind.SESSION_EXPIRED, request=request, user=user)
+            messages.info(
+                request,
+                _("You were signed out after %(minutes)d minutes without activity. Please sign in again.")
+                % {"minutes": settings.STAFF_IDLE_MINUTES},
+            )
             return
         if not isinstance(last, int) or now - last >= WRITE_EVERY_SECONDS:
             # The stored session and its cookie expire too, so an idle session is gone

@@ -36,6 +36,8 @@ def test_a_staff_session_ends_after_the_idle_time(client, clock, settings):
     response = client.get("/admin/booking/appointment/")
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
     assert "_auth_user_id" not in client.session
+    page = client.get(response["Location"]).content.decode()
+    assert "You were signed out after 30 minutes without activity" in page
     assert SignInEvent.objects.filter(user=desk, kind=SignInEvent.Kind.SESSION_EXPIRED).count() == 1
 
 
