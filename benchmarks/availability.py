@@ -18,6 +18,16 @@ month with 60-minute appointments plus their 15-minute cleanup buffer, then time
 * each (a) through ``selectors.free_starts`` (load, then the engine; each half timed too) and
   (b) through the JSON endpoint ``/book/api/availability/`` with Django's test client.
 
+Then, in the same run and on the same 50 therapists (issue 12): 20 rooms (two of them
+for two, 10 minutes' turnover), with about 60% of the rooms' working time taken by
+appointments given a room (the rest have none, as if booked before the clinic set up
+rooms, so the diaries stay exactly as full), "any available" for 1 and 30 days. Then
+(issue 13) five years of past appointments are added (four a day per therapist) and the
+rooms cases are timed again: the history should change them by little.
+
+The load average is printed before and after, with the share of the wall time this
+process had the CPU, so figures from a busy machine can be judged.
+
 It prints the median and minimum milliseconds over ``--runs`` runs (after ``--warmups``
 warm-ups), the SQL query count and the number of free (therapist, start) slots found,
 next to reference figures from another scheduler, and writes the same to
@@ -217,7 +227,7 @@ def seed(n: int, first_day: dt.date, zone: ZoneInfo) -> dict:
     from django.db import connection, transaction
 
     from booking.choices import AppointmentSource, AppointmentStatus
-    from booking.models import Appointment, Client, Technique, Therapist, TimeOff, WorkingHours
+    from booking.models import Appointment, Client, Technique, Therapist, TimeOff, WorkingHours, email_key
 
     technique = Technique.objects.get(slug="swedish")
     price = technique.lengths.get(duration_minutes=APPOINTMENT_MINUTES).price
@@ -245,7 +255,9 @@ def seed(n: int, first_day: dt.date, zone: ZoneInfo) -> dict:
         last_day = first_day + dt.timedelta(days=DAYS_BOOKED)  # exclusive
         rows = []
         # One client for every row: the benchmark measures the diary, not client records.
-        someone = Client.objects.create(name="Benchmark client", email="benchmark@example.com")
+        # (Kept from the previous size: the address is unique.)
+        someone = Client.objects.filter(email_key=email_key("benchmark@example.com")).first()
+        someone = someone or Client.objects.create(name="Benchmark client", email="benchmark@example.com")
         booked_in_window = worked_in_window = 0
         for index, therapist in enumerate(therapists):
             day = today
@@ -299,6 +311,118 @@ def seed(n: int, first_day: dt.date, zone: ZoneInfo) -> dict:
     }
 
 
+ROOMS = 20
+ROOM_TURNOVER = 10
+ROOM_SHARE = 0.6  # of the rooms' working time
+HISTORY_YEARS = 5
+ROOM_CASES = [
+    ("all therapists, 1 day", False, 1),
+    ("all therapists, 30 days", False, 30),
+]
+
+
+def seed_rooms(first_day: dt.date, zone: ZoneInfo) -> dict:
+    """20 rooms (two for two); give rooms to appointments, earliest first, until about 60%
+    of the rooms' working time in the window is taken (turnover included). The others
+    keep no room. Seeded, so every run gives the same rooms."""
+    from django.db import connection, transaction
+
+    from booking.models import Appointment, Room
+
+    with transaction.atomic():
+        rooms = Room.objects.bulk_create(
+            Room(
+                name=f"Room {i:02d}",
+                capacity=2 if i < 2 else 1,
+                turnover_minutes=ROOM_TURNOVER,
+                display_order=i,
+            )
+            for i in range(ROOMS)
+        )
+        rows = list(Appointment.objects.order_by("start", "pk").only("pk", "start", "end"))
+        # Chance of wanting a room, so that the rooms end up about ROOM_SHARE full: the
+        # diaries hold ~60% of 50 therapists' time, the rooms are 20.
+        rng = random.Random(12)
+        therapist_minutes = sum((a.end - a.start).total_seconds() / 60 + BUFFER_MINUTES for a in rows)
+        room_minutes_wanted = ROOM_SHARE * ROOMS * WORK_MINUTES * len({a.start.date() for a in rows})
+        chance = min(1.0, room_minutes_wanted / therapist_minutes * 1.25)
+        free_at = {room.pk: dt.datetime.min.replace(tzinfo=dt.UTC) for room in rooms}
+        taken_in_window = 0.0
+        changed = []
+        turnover = dt.timedelta(minutes=ROOM_TURNOVER)
+        for appointment in rows:
+            if rng.random() >= chance:
+                continue
+            room_id = next((pk for pk, at in free_at.items() if at <= appointment.start), None)
+            if room_id is None:
+                continue
+            appointment.room_id = room_id
+            appointment.room_until = appointment.end + turnover
+            free_at[room_id] = appointment.room_until
+            changed.append(appointment)
+            if appointment.start.astimezone(zone).date() >= first_day:
+                taken_in_window += (appointment.room_until - appointment.start).total_seconds() / 60
+        Appointment.objects.bulk_update(changed, ["room", "room_until"], batch_size=1000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    working_days = sum(1 for i in range(DAYS_BOOKED) if (first_day + dt.timedelta(days=i)).weekday() < 6)
+    return {
+        "rooms": ROOMS,
+        "appointments_with_a_room": len(changed),
+        "room_share_of_working_time": round(taken_in_window / (ROOMS * WORK_MINUTES * working_days), 3),
+    }
+
+
+def seed_history(zone: ZoneInfo) -> dict:
+    """Five years of completed appointments before today: four a day per therapist."""
+    from django.db import connection, transaction
+
+    from booking.choices import AppointmentSource, AppointmentStatus
+    from booking.models import Appointment, Client, Technique, Therapist
+
+    technique = Technique.objects.get(slug="swedish")
+    someone = Client.objects.first()
+    therapists = list(Therapist.objects.values_list("pk", flat=True))
+    today = dt.datetime.now(zone).date()
+    day = today - dt.timedelta(days=365 * HISTORY_YEARS)
+    hours = [dt.time(9, 0), dt.time(10, 30), dt.time(12, 0), dt.time(14, 0)]
+    minutes = dt.timedelta(minutes=APPOINTMENT_MINUTES)
+    buffer = dt.timedelta(minutes=BUFFER_MINUTES)
+    count = 0
+    with transaction.atomic():
+        batch = []
+        while day < today:
+            if day.weekday() < 6:
+                for wall in hours:
+                    start = dt.datetime.combine(day, wall, tzinfo=zone).astimezone(dt.UTC)
+                    for therapist_id in therapists:
+                        batch.append(
+                            Appointment(
+                                therapist_id=therapist_id, technique=technique, duration_minutes=60,
+                                price=50, buffer_minutes=BUFFER_MINUTES, start=start, end=start + minutes,
+                                occupied_until=start + minutes + buffer, status=AppointmentStatus.COMPLETED,
+                                client_name="Past client", client_email="past@example.com",
+                                client_phone="01227 000 000", client=someone, reference=f"H{count:010d}",
+                                source=AppointmentSource.STAFF,
+                            )
+                        )  # fmt: skip
+                        count += 1
+                if len(batch) >= 20000:
+                    Appointment.objects.bulk_create(batch, batch_size=5000)
+                    batch = []
+            day += dt.timedelta(days=1)
+        Appointment.objects.bulk_create(batch, batch_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {"history_years": HISTORY_YEARS, "past_appointments": count}
+
+
+def machine_load() -> dict:
+    """The load average, and this process's share of the wall time on a CPU since start."""
+    one, five, fifteen = os.getloadavg()
+    return {"loadavg": [round(one, 2), round(five, 2), round(fifteen, 2)], "cpus": os.cpu_count()}
+
+
 # --------------------------------------------------------------------------- measuring
 
 
@@ -332,7 +456,15 @@ def _summary(samples: list[float]) -> dict:
     }
 
 
-def measure(n: int, first_day: dt.date, zone: ZoneInfo, args: argparse.Namespace) -> list[dict]:
+def measure(
+    n: int,
+    first_day: dt.date,
+    zone: ZoneInfo,
+    args: argparse.Namespace,
+    cases=CASES,
+    suffix: str = "",
+    endpoint: bool = True,
+) -> list[dict]:
     from django.test import Client
 
     from booking import availability, selectors
@@ -347,8 +479,9 @@ def measure(n: int, first_day: dt.date, zone: ZoneInfo, args: argparse.Namespace
     now = dt.datetime.combine(first_day, dt.time(7, 0), tzinfo=zone)
     client = Client()
     results = []
-    for label, single, days in CASES:
+    for label, single, days in cases:
         therapist = one if single else None
+        label += suffix
 
         def load(therapist=therapist, days=days):
             return selectors.availability_load(
@@ -367,6 +500,8 @@ def measure(n: int, first_day: dt.date, zone: ZoneInfo, args: argparse.Namespace
                 policy=data.engine_policy(),
                 now=now,
                 tz=data.zone,
+                rooms=data.room_schedules,
+                required_features=data.required_features,
             )
 
         def selector_path(therapist=therapist, days=days):
@@ -404,11 +539,15 @@ def measure(n: int, first_day: dt.date, zone: ZoneInfo, args: argparse.Namespace
         engine_samples = _timed(lambda engine=engine, data=data: engine(data), args.runs, args.warmups)
 
         # (b) the JSON endpoint through the test client (full middleware stack).
-        endpoint_queries, response = _count_queries(endpoint_path)
-        body = json.loads(response.content)
-        endpoint_slots = sum(len(t["therapists"]) for d in body["days"] for t in d["times"])
-        endpoint_starts = sum(len(d["times"]) for d in body["days"])
-        endpoint_samples = _timed(endpoint_path, args.runs, args.warmups)
+        if endpoint:
+            endpoint_queries, response = _count_queries(endpoint_path)
+            body = json.loads(response.content)
+            endpoint_slots = sum(len(t["therapists"]) for d in body["days"] for t in d["times"])
+            endpoint_starts = sum(len(d["times"]) for d in body["days"])
+            endpoint_samples = _timed(endpoint_path, args.runs, args.warmups)
+        else:
+            endpoint_queries, endpoint_slots, endpoint_starts, endpoint_samples = 0, selector_slots, 0, [0.0]
+            response = None
 
         if selector_slots == 0:
             raise BenchError(f"N={n}, {label}: no free slots found; the seeding is wrong")
@@ -435,7 +574,7 @@ def measure(n: int, first_day: dt.date, zone: ZoneInfo, args: argparse.Namespace
                     "queries": endpoint_queries,
                     "slots": endpoint_slots,
                     "distinct_starts": endpoint_starts,
-                    "response_bytes": len(response.content),
+                    "response_bytes": len(response.content) if response else 0,
                 },
             }
         )
@@ -480,6 +619,34 @@ def print_report(report: dict) -> None:
             f"{'':>3}  {'':<24} {'endpoint':<9} {e['median_ms']:>10.2f} {e['min_ms']:>8.2f} "
             f"{'':>8} {'':>9} {e['queries']:>7} {e['slots']:>7}"
         )
+    rooms, history = report["rooms_seeded"], report["history_seeded"]
+    print()
+    print(
+        f"Rooms: {rooms['rooms']}, {rooms['appointments_with_a_room']} appointments in a room, "
+        f"{rooms['room_share_of_working_time']:.0%} of room working time taken; history: "
+        f"{history['past_appointments']} past appointments over {history['history_years']} years"
+    )
+    by_case = {row["case"]: row["selector"] for row in report["results"] if row["therapists"] == 50}
+    base = by_case.get("all therapists, 30 days")
+    for days in (1, 30):
+        plain = by_case.get(f"all therapists, {days} day{'s' if days > 1 else ''}")
+        roomed = by_case.get(f"all therapists, {days} day{'s' if days > 1 else ''}, 20 rooms")
+        old = by_case.get(f"all therapists, {days} day{'s' if days > 1 else ''}, 20 rooms, history")
+        if plain and roomed and old:
+            change = old["median_ms"] / roomed["median_ms"] - 1
+            print(
+                f"  50 therapists, {days:>2} days, any: therapists only {plain['median_ms']:.2f} ms "
+                f"({plain['queries']} q); with rooms {roomed['median_ms']:.2f} ms ({roomed['queries']} q, "
+                f"x{roomed['median_ms'] / plain['median_ms']:.2f}); with 5 years of history "
+                f"{old['median_ms']:.2f} ms ({old['queries']} q, {change:+.0%})"
+            )
+    if base:
+        print(f"  (therapist-only 50 x 30 days in this run: {base['median_ms']:.2f} ms)")
+    print(
+        f"Load average before {report['load_before']['loadavg']}, after {report['load_after']['loadavg']} "
+        f"on {report['load_after']['cpus']} CPUs; this process had the CPU "
+        f"{report['process_cpu_share']:.0%} of the wall time"
+    )
     print()
     print("Reference (a popular open-source Django scheduler, this machine):")
     for label, ref in REFERENCE.items():
@@ -527,12 +694,32 @@ def main() -> int:
             version = sqlite3.sqlite_version
             label = f"SQLite {version} (file in a temp dir)"
 
+        load_before = machine_load()
+        print(f"Load average before: {load_before['loadavg']} on {load_before['cpus']} CPUs", flush=True)
+        wall_started, cpu_started = time.perf_counter(), time.process_time()
         seeded, results = [], []
         for n in SIZES:
             print(f"Seeding {n} therapists...", flush=True)
             seeded.append(seed(n, first_day, zone))
             print(f"Measuring {n} therapists...", flush=True)
             results.extend(measure(n, first_day, zone, args))
+        # Issue 12: the same 50 therapists, now with rooms.
+        n = SIZES[-1]
+        print(f"Adding {ROOMS} rooms...", flush=True)
+        rooms_seeded = seed_rooms(first_day, zone)
+        print(f"  {rooms_seeded}", flush=True)
+        results.extend(
+            measure(n, first_day, zone, args, cases=ROOM_CASES, suffix=", 20 rooms", endpoint=False)
+        )
+        # Issue 13: five years of history under the same lookups.
+        print(f"Adding {HISTORY_YEARS} years of past appointments...", flush=True)
+        history_seeded = seed_history(zone)
+        print(f"  {history_seeded}", flush=True)
+        results.extend(
+            measure(n, first_day, zone, args, cases=ROOM_CASES, suffix=", 20 rooms, history", endpoint=False)
+        )
+        wall, cpu = time.perf_counter() - wall_started, time.process_time() - cpu_started
+        load_after = machine_load()
 
         target = next(
             r
@@ -557,6 +744,13 @@ def main() -> int:
             "runs": args.runs,
             "warmups": args.warmups,
             "seeded": seeded,
+            "rooms_seeded": rooms_seeded,
+            "history_seeded": history_seeded,
+            "load_before": load_before,
+            "load_after": load_after,
+            # This process's CPU time over wall time (the database server's own work on
+            # PostgreSQL is not in it): well under 1 on SQLite means others had the CPU.
+            "process_cpu_share": round(cpu / wall, 3),
             "results": results,
             "reference": REFERENCE,
             "aim": aim,

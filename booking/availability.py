@@ -53,6 +53,8 @@ from zoneinfo import ZoneInfo
 __all__ = [
     "Interval",
     "Policy",
+    "RoomSchedule",
+    "STRETCH_GAP",
     "SlotProblem",
     "TherapistSchedule",
     "WorkingPeriod",
@@ -66,7 +68,14 @@ __all__ = [
     "period_span",
     "wall_instant",
     "pick_therapist",
+    "pick_rooms",
+    "free_pairs",
+    "suitable_rooms",
 ]
+
+# A break of at least this long ends a stretch of hands-on work (issue 12's
+# max_continuous_minutes): shorter gaps between appointments do not rest the hands.
+STRETCH_GAP = timedelta(minutes=15)
 
 _DAY = timedelta(days=1)
 _MINUTE = timedelta(minutes=1)
@@ -96,6 +105,21 @@ class Interval:
         # ignoring `fold`, which is wrong inside a repeated (fall-back) hour.
         if self.end.astimezone(UTC) < self.start.astimezone(UTC):
             raise ValueError(f"Interval ends before it starts: {self.start} - {self.end}")
+
+    @classmethod
+    def unchecked(cls, start: datetime, end: datetime) -> Interval:
+        """An interval from trusted values (rows the database already checks: aware, in
+        order) without the checks of ``__post_init__``, which cost more than the rest of
+        loading a row."""
+        interval = object.__new__(cls)
+        _set_start(interval, start)
+        _set_end(interval, end)
+        return interval
+
+
+# Setting a slot through its descriptor skips the frozen dataclass's __setattr__ guard.
+_set_start = Interval.start.__set__  # type: ignore[attr-defined]
+_set_end = Interval.end.__set__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +168,39 @@ class TherapistSchedule:
     ``busy`` holds existing appointments, each already extended by its own
     cleanup buffer (``[start, end + buffer)``), so that a new booking can never
     eat into the cleanup time of an earlier one.
+
+    The limits (issue 12) read ``hands_on``: the same appointments without their
+    buffer (``[start, end)``). ``max_daily``: the most hands-on time starting on one
+    local day; ``max_continuous``: the most hands-on time in one stretch, a stretch
+    being appointments separated by gaps (one's end to the next's start, buffer time
+    included) shorter than :data:`STRETCH_GAP`. ``None`` means no limit.
+    ``preferred_room`` is a room id the room picker favours among equals.
     """
 
     therapist_id: int
     periods: Sequence[WorkingPeriod]
     time_off: Sequence[Interval]
+    busy: Sequence[Interval]
+    hands_on: Sequence[Interval] = ()
+    max_daily: timedelta | None = None
+    max_continuous: timedelta | None = None
+    preferred_room: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSchedule:
+    """One treatment room: what it holds and when it is taken.
+
+    ``busy`` holds the sessions in it, each extended by the room's turnover as it was
+    when booked (``[start, room_until)``). A new session needs the room over
+    ``[start, start + duration + turnover)``. Rooms are given in the clinic's room
+    order, which breaks the last ties of :func:`pick_rooms`.
+    """
+
+    room_id: int
+    capacity: int
+    turnover: timedelta
+    features: frozenset[int]
     busy: Sequence[Interval]
 
 
@@ -166,6 +218,9 @@ class SlotProblem(StrEnum):
     OUTSIDE_HOURS = "outside_hours"  # not inside any of the therapist's working periods
     TIME_OFF = "time_off"  # meets the therapist's time off
     TAKEN = "taken"  # meets another appointment (or its cleanup)
+    DAY_LIMIT = "day_limit"  # would take the therapist over their hands-on minutes for the day
+    STRETCH_LIMIT = "stretch_limit"  # would make too long a stretch without a 15-minute break
+    NO_ROOM = "no_room"  # no suitable room is free for the session and its turnover
 
 
 # --------------------------------------------------------------------------- public functions
@@ -182,6 +237,9 @@ def free_slots(
     policy: Policy,
     now: datetime,
     tz: ZoneInfo,
+    rooms: Sequence[RoomSchedule] | None = None,
+    required_features: frozenset[int] = frozenset(),
+    seats: int = 1,
 ) -> dict[int, dict[date, list[datetime]]]:
     """Return the start times each therapist can take a new appointment at.
 
@@ -202,7 +260,17 @@ def free_slots(
     5. ``s``'s local wall time is a whole multiple of ``policy.step`` after
        local midnight. Wall times skipped by spring-forward are never offered;
        on fall-back both occurrences of a repeated wall time are distinct
-       instants and may both be offered.
+       instants and may both be offered;
+    6. ``T``'s limits hold: the hands-on time starting on ``d`` plus ``duration``
+       is at most ``max_daily``, and the stretch ``[s, s + duration)`` joins
+       (gaps shorter than :data:`STRETCH_GAP`) holds at most ``max_continuous``
+       of hands-on time;
+    7. when ``rooms`` is given (``None``: the clinic does not use rooms), one of
+       :func:`suitable_rooms` (``required_features``, ``seats``) is free over
+       ``[s, s + duration + its turnover)``.
+
+    With ``seats=2`` (a session for two) each therapist's starts are those they
+    could work in a room for two; :func:`free_pairs` then finds two of them.
 
     Raises :class:`ValueError` for a range of days outside 1-366, a
     non-positive ``duration``, a negative ``buffer``, a ``step`` that is not a
@@ -219,6 +287,8 @@ def free_slots(
         policy=policy,
         now=now,
     )
+    if seats not in (1, 2):
+        raise ValueError(f"seats must be 1 or 2 (a session for two), got {seats}")
 
     dates = [first_day + timedelta(days=i) for i in range(days)]
     closed = _closed_dates(closures, dates[0], dates[-1])
@@ -238,10 +308,23 @@ def free_slots(
     grids: dict[date, list[datetime]] = {}
     spans: dict[tuple[date, time, time], tuple[datetime, datetime]] = {}
 
+    # Rooms do not depend on the therapist: the starts at which some suitable room is
+    # free are worked out once per day (lazily, for days someone works) and shared.
+    room_plans = (
+        None
+        if rooms is None
+        else [
+            (duration + room.turnover, *_merge_blocked(room.busy))
+            for room in suitable_rooms(rooms, required_features=required_features, seats=seats)
+        ]
+    )
+    room_free: dict[date, set[datetime]] = {}
+
     result: dict[int, dict[date, list[datetime]]] = {}
     for schedule in schedules:
         by_weekday = _periods_by_weekday(schedule.periods)
         block_starts, block_ends = _merge_blocked(schedule.time_off, schedule.busy)
+        limits = _Limits.build(schedule, tz) if schedule.max_daily or schedule.max_continuous else None
         per_day: dict[date, list[datetime]] = {}
         for day in dates:
             periods = by_weekday[day.weekday()]
@@ -251,6 +334,9 @@ def free_slots(
             grid = grids.get(day)
             if grid is None:
                 grid = grids[day] = _day_grid(day, tz, plan)
+            if limits is not None and not limits.day_allows(day, duration):
+                per_day[day] = []
+                continue
             slots: list[datetime] = []
             for period in periods:
                 key = (day, period.start, period.end)
@@ -275,9 +361,80 @@ def free_slots(
                     # not merged beforehand because an appointment has to fit
                     # inside a single period, not straddle two.
                     slots = sorted(set(slots).union(chunk))
+            if slots and limits is not None and schedule.max_continuous is not None:
+                slots = [start for start in slots if limits.stretch_allows(start, duration)]
+            if slots and room_plans is not None:
+                free_rooms = room_free.get(day)
+                if free_rooms is None:
+                    free_rooms = room_free[day] = _room_free_starts(grid, room_plans)
+                slots = [start for start in slots if start in free_rooms]
             per_day[day] = slots
         result[schedule.therapist_id] = per_day
     return result
+
+
+def suitable_rooms(
+    rooms: Iterable[RoomSchedule], *, required_features: frozenset[int], seats: int = 1
+) -> list[RoomSchedule]:
+    """The rooms, in their order, that have every required feature and table enough."""
+    return [room for room in rooms if room.capacity >= seats and required_features <= room.features]
+
+
+def pick_rooms(
+    *,
+    rooms: Sequence[RoomSchedule],
+    start: datetime,
+    duration: timedelta,
+    required_features: frozenset[int] = frozenset(),
+    seats: int = 1,
+    preferred_room: int | None = None,
+) -> list[int]:
+    """The ids of the suitable rooms free over ``[start, start + duration + turnover)``,
+    best fit first: the fewest things the session does not need (features it did not
+    ask for, and a table it does not use: a single session keeps out of a couples room
+    while another will do), then the therapist's preferred room, then room order."""
+    start = start.astimezone(UTC)
+    free = []
+    for position, room in enumerate(suitable_rooms(rooms, required_features=required_features, seats=seats)):
+        until = start + duration + room.turnover
+        if _meets(room.busy, start, until):
+            continue
+        unneeded = len(room.features - required_features) + room.capacity - seats
+        free.append(((unneeded, room.room_id != preferred_room, position), room.room_id))
+    return [room_id for _, room_id in sorted(free)]
+
+
+def free_pairs(
+    slots: Mapping[int, Mapping[date, Sequence[datetime]]],
+    seat_choices: tuple[Sequence[int] | None, Sequence[int] | None],
+) -> dict[date, list[tuple[datetime, tuple[int, ...]]]]:
+    """The starts of a session for two: where two different therapists, one allowed for
+    each seat (``None``: anyone in ``slots``), are both free (``slots`` from
+    :func:`free_slots` with ``seats=2``, so a room for two is free too).
+
+    Returns ``date -> [(start, ids of the therapists free then for either seat)]`` like
+    :func:`merge_any`, with only the starts where a whole pair fits."""
+    merged = merge_any(slots)
+    first = None if seat_choices[0] is None else frozenset(seat_choices[0])
+    second = None if seat_choices[1] is None else frozenset(seat_choices[1])
+    result: dict[date, list[tuple[datetime, tuple[int, ...]]]] = {}
+    for day, entries in merged.items():
+        kept = []
+        for start, ids in entries:
+            free_first = [i for i in ids if first is None or i in first]
+            free_second = [i for i in ids if second is None or i in second]
+            if pair_exists(free_first, free_second):
+                kept.append((start, tuple(sorted(set(free_first) | set(free_second)))))
+        result[day] = kept
+    return result
+
+
+def pair_exists(free_first: Sequence[int], free_second: Sequence[int]) -> bool:
+    """Whether two different therapists can take the seats: each seat has someone, and
+    they are not one and the same person."""
+    if not free_first or not free_second:
+        return False
+    return len(free_first) > 1 or len(free_second) > 1 or free_first[0] != free_second[0]
 
 
 def slot_problems(
@@ -290,6 +447,9 @@ def slot_problems(
     policy: Policy,
     now: datetime,
     tz: ZoneInfo,
+    rooms: Sequence[RoomSchedule] | None = None,
+    required_features: frozenset[int] = frozenset(),
+    seats: int = 1,
 ) -> list[SlotProblem]:
     """Every rule of :func:`free_slots` that rules ``start`` out for one therapist, in the
     order of :class:`SlotProblem`; empty exactly when :func:`free_slots` would offer it
@@ -334,6 +494,16 @@ def slot_problems(
         problems.append(SlotProblem.TIME_OFF)
     if meets(schedule.busy):
         problems.append(SlotProblem.TAKEN)
+    if schedule.max_daily is not None or schedule.max_continuous is not None:
+        limits = _Limits.build(schedule, tz)
+        if not limits.day_allows(day, duration):
+            problems.append(SlotProblem.DAY_LIMIT)
+        if schedule.max_continuous is not None and not limits.stretch_allows(start, duration):
+            problems.append(SlotProblem.STRETCH_LIMIT)
+    if rooms is not None and not pick_rooms(
+        rooms=rooms, start=start, duration=duration, required_features=required_features, seats=seats
+    ):
+        problems.append(SlotProblem.NO_ROOM)
     return problems
 
 
@@ -347,6 +517,9 @@ def why_not_free(
     policy: Policy,
     now: datetime,
     tz: ZoneInfo,
+    rooms: Sequence[RoomSchedule] | None = None,
+    required_features: frozenset[int] = frozenset(),
+    seats: int = 1,
 ) -> SlotProblem | None:
     """The one reason to give for ``start`` not being free with any of ``schedules``
     ("any available therapist"), or None when someone is free then.
@@ -366,6 +539,9 @@ def why_not_free(
             policy=policy,
             now=now,
             tz=tz,
+            rooms=rooms,
+            required_features=required_features,
+            seats=seats,
         )
         if not problems:
             return None
@@ -494,6 +670,84 @@ def _validate(
         if schedule.therapist_id in seen:
             raise ValueError(f"more than one schedule for therapist {schedule.therapist_id}")
         seen.add(schedule.therapist_id)
+
+
+def _meets(intervals: Iterable[Interval], start: datetime, until: datetime) -> bool:
+    """Whether any non-empty interval overlaps ``[start, until)`` (``start`` in UTC)."""
+    for interval in intervals:
+        first, last = interval.start.astimezone(UTC), interval.end.astimezone(UTC)
+        if first != last and first < until and start < last:
+            return True
+    return False
+
+
+def _room_free_starts(
+    grid: list[datetime], room_plans: Sequence[tuple[timedelta, list[datetime], list[datetime]]]
+) -> set[datetime]:
+    """The grid instants at which at least one of the rooms is free for its footprint."""
+    free: set[datetime] = set()
+    if not grid:
+        return free
+    for footprint, block_starts, block_ends in room_plans:
+        free.update(_free_in_window(grid, grid[0], grid[-1], footprint, block_starts, block_ends))
+    return free
+
+
+@dataclass(slots=True)
+class _Limits:
+    """One therapist's hands-on time, arranged for the limit checks: minutes per local
+    day, and the stretches (runs of appointments with gaps under STRETCH_GAP) with
+    running totals, so a start is checked with two bisections."""
+
+    max_daily: timedelta | None
+    max_continuous: timedelta | None
+    per_day: dict[date, timedelta]
+    stretch_starts: list[datetime]
+    stretch_ends: list[datetime]
+    totals: list[timedelta]  # totals[i]: hands-on time in stretches before i
+
+    @classmethod
+    def build(cls, schedule: TherapistSchedule, tz: tzinfo) -> _Limits:
+        runs = sorted(
+            (i.start.astimezone(UTC), i.end.astimezone(UTC))
+            for i in schedule.hands_on
+            if i.start.astimezone(UTC) != i.end.astimezone(UTC)
+        )
+        per_day: dict[date, timedelta] = {}
+        starts: list[datetime] = []
+        ends: list[datetime] = []
+        sums: list[timedelta] = []
+        for start, end in runs:
+            day = start.astimezone(tz).date()
+            per_day[day] = per_day.get(day, timedelta(0)) + (end - start)
+            if ends and start - ends[-1] < STRETCH_GAP:
+                ends[-1] = max(ends[-1], end)
+                sums[-1] += end - start
+            else:
+                starts.append(start)
+                ends.append(end)
+                sums.append(end - start)
+        totals = [timedelta(0)]
+        for minutes in sums:
+            totals.append(totals[-1] + minutes)
+        return cls(schedule.max_daily, schedule.max_continuous, per_day, starts, ends, totals)
+
+    def day_allows(self, day: date, duration: timedelta) -> bool:
+        if self.max_daily is None:
+            return True
+        return self.per_day.get(day, timedelta(0)) + duration <= self.max_daily
+
+    def stretch_allows(self, start: datetime, duration: timedelta) -> bool:
+        if self.max_continuous is None:
+            return True
+        end = start + duration
+        # The stretches this session joins: those ending less than a gap before it
+        # starts and starting less than a gap after it ends (a contiguous run, since
+        # stretches are at least a gap apart).
+        first = bisect_right(self.stretch_ends, start - STRETCH_GAP)
+        last = bisect_left(self.stretch_starts, end + STRETCH_GAP)
+        joined = self.totals[last] - self.totals[first] if last > first else timedelta(0)
+        return duration + joined <= self.max_continuous
 
 
 def _closed_dates(closures: Iterable[tuple[date, date]], first: date, last: date) -> set[date]:

@@ -32,6 +32,8 @@ __all__ = [
     "display_hours",
     "hour_marks",
     "plan_day",
+    "RoomUse",
+    "plan_room_day",
     "week_rows",
     "week_summary",
     "window_for",
@@ -50,6 +52,7 @@ class Kind(StrEnum):
     CANCELLED = "cancelled"
     CLEANUP = "cleanup"
     FREE = "free"
+    TURNOVER = "turnover"  # a room being reset after a session (issue 12)
 
 
 # When two background reasons cover the same minute, the first in this list wins.
@@ -239,6 +242,40 @@ def plan_day(
             for gap_start, gap_end in _subtract((max(a, start), min(b, end)), taken):
                 free.append(block(Kind.FREE, gap_start, gap_end))
     return DayPlan(day=day, start=start, end=end, background=background, bookings=drawn, free=free)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomUse:
+    """One session in a room: ``key`` names it (the first seat's appointment for a
+    session for two, whose seats share the room); ``until`` is the end plus the room's
+    turnover."""
+
+    key: int
+    start: datetime
+    end: datetime
+    until: datetime
+    occupies: bool = True
+
+
+def plan_room_day(*, window: tuple[datetime, datetime], uses: Sequence[RoomUse]) -> list[Block]:
+    """One room's sessions inside ``window`` as blocks: each session (``BOOKED``, or
+    ``CANCELLED`` for one that gave the room back) and, after an occupying one, the
+    room's ``TURNOVER``. In time order; those outside the window are left out."""
+    start, end = (moment.astimezone(UTC) for moment in window)
+    span = (end - start).total_seconds()
+
+    def block(kind: Kind, a: datetime, b: datetime, key: int) -> Block:
+        a, b = max(a, start), min(b, end)
+        return Block(kind, a, b, _percent(a - start, span), _percent(b - a, span), key=key)
+
+    blocks: list[Block] = []
+    for use in sorted(uses, key=lambda u: (u.start, u.key)):
+        u_start, u_end, u_until = (t.astimezone(UTC) for t in (use.start, use.end, use.until))
+        if u_end > start and u_start < end:
+            blocks.append(block(Kind.BOOKED if use.occupies else Kind.CANCELLED, u_start, u_end, use.key))
+        if use.occupies and u_until > u_end and u_until > start and u_end < end:
+            blocks.append(block(Kind.TURNOVER, u_end, u_until, use.key))
+    return blocks
 
 
 def _percent(part: timedelta, span: float) -> float:

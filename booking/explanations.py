@@ -64,6 +64,16 @@ def client_message(
         return _("Nobody is working at that time. Please choose one of the offered start times.")
     if problem == SlotProblem.TIME_OFF:
         return _("The therapist is away at that time. Please choose another time.")
+    if problem == SlotProblem.DAY_LIMIT:
+        if therapist_name:
+            return _("%(name)s is fully booked that day. Please choose another day.") % {
+                "name": therapist_name
+            }
+        return _("Our therapists are fully booked that day. Please choose another day.")
+    if problem == SlotProblem.STRETCH_LIMIT:
+        return _("The therapist needs a break at that time. Please choose a time a little earlier or later.")
+    if problem == SlotProblem.NO_ROOM:
+        return _("All our treatment rooms are taken at that time. Please choose another time.")
     return _("Sorry, this time was just taken by someone else. Please choose another time.")
 
 
@@ -147,4 +157,63 @@ def staff_messages(
             )
         elif problem == SlotProblem.HORIZON:
             messages.append(_("That time is too far ahead to book."))
+        elif problem == SlotProblem.DAY_LIMIT:
+            messages.append(
+                _("This would take %(name)s over their most hands-on minutes for the day.")
+                % {"name": therapist_name}
+            )
+        elif problem == SlotProblem.STRETCH_LIMIT:
+            messages.append(
+                _("This would give %(name)s too long a stretch without a 15-minute break.")
+                % {"name": therapist_name}
+            )
+        elif problem == SlotProblem.NO_ROOM:
+            messages.append(
+                _("No suitable room is free for %(technique)s then.") % {"technique": technique_name}
+            )
     return messages
+
+
+# Rooms and therapist limits, for staff (issue 12) ------------------------------------
+
+
+def staff_room_messages(clashes, *, zone: ZoneInfo) -> list[str]:
+    """Which session holds each room staff could use, and until when (the room's turnover
+    included): "Room 2 is taken 10:00–11:15 by ABCD2345 (Swedish, Ana Lopez)."
+    ``clashes`` are (room, appointment) pairs from ``selectors.room_clashes``."""
+    return [
+        _("%(room)s is taken %(start)s–%(until)s by %(reference)s (%(technique)s, %(client)s).")
+        % {
+            "room": room.name,
+            "start": clock(other.start.astimezone(zone)),
+            "until": clock(other.room_until.astimezone(zone)),
+            "reference": other.reference,
+            "technique": other.technique.name,
+            "client": other.client_name,
+        }
+        for room, other in clashes
+    ]
+
+
+def staff_no_room_message(*, technique_name: str, party_size: int = 1) -> str:
+    """No room in use has what the technique needs (or two tables, for two)."""
+    if party_size == 2:
+        return _("No room in use has two tables and what %(technique)s needs.") % {
+            "technique": technique_name
+        }
+    return _("No room in use has what %(technique)s needs.") % {"technique": technique_name}
+
+
+def staff_limit_message(problem: SlotProblem, *, therapist, day: datetime) -> str:
+    """The therapist's own limit that the booking would pass, and how to book anyway."""
+    if problem == SlotProblem.DAY_LIMIT:
+        text = _("That would take %(name)s past %(minutes)s hands-on minutes on %(day)s.") % {
+            "name": therapist.name,
+            "minutes": therapist.max_daily_minutes,
+            "day": formats.date_format(day, "l d F"),
+        }
+    else:
+        text = _(
+            "That would give %(name)s more than %(minutes)s hands-on minutes without a 15-minute break."
+        ) % {"name": therapist.name, "minutes": therapist.max_continuous_minutes}
+    return text + " " + _("Tick “Book outside working hours” to book it anyway.")

@@ -27,7 +27,7 @@ def safe_cell(value: object) -> str:
 
 def header() -> list[str]:
     return [
-        _("Reference"), _("Date"), _("Start"), _("End"), _("Therapist"), _("Technique"),
+        _("Reference"), _("Date"), _("Start"), _("End"), _("Therapist"), _("Room"), _("Technique"),
         _("Length (min)"), _("Price (£)"), _("Status"), _("Booked via"),
         _("Client name"), _("Client email"), _("Client phone"), _("Booked at"),
     ]  # fmt: skip
@@ -44,14 +44,16 @@ def _stamp(moment) -> str:
 
 def rows(appointments: Iterable[Appointment], zone: ZoneInfo) -> Iterator[list[str]]:
     """One row per appointment, times in the clinic's zone. Health answers and notes stay
-    out: a spreadsheet travels further than the admin."""
+    out: a spreadsheet travels further than the admin. Select ``room`` with the rows
+    (issue 12): the room cell is empty when the clinic does not use rooms."""
     for a in appointments:
         start, end = a.start.astimezone(zone), a.end.astimezone(zone)
         yield [
             safe_cell(cell)
             for cell in (
                 a.reference, start.date().isoformat(), _clock(start), _clock(end),
-                a.therapist.name, a.technique.name, a.duration_minutes, f"{a.price:.2f}",
+                a.therapist.name, a.room.name if a.room_id else "", a.technique.name,
+                a.duration_minutes, f"{a.price:.2f}",
                 a.get_status_display(), a.get_source_display(),
                 a.client_name, a.client_email, a.client_phone,
                 _stamp(a.created_at.astimezone(zone)),

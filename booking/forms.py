@@ -14,12 +14,21 @@ from django.utils.translation import gettext_lazy as _
 from clinic.text import has_visible_text, single_line
 
 from . import selectors
+from .choices import TherapistGender
 from .intake import Answer, answers_from_dict, answers_to_dict
 from .models import Appointment, HealthQuestion, Technique, TechniqueLength, Therapist
 from .phones import phone_e164
 from .services import appointments, consent
 
 ANY = "any"
+# A session for two (issue 12): the choice's ``party`` is 1 or 2.
+PARTY_SIZES = (1, 2)
+# What "any available" may choose among: the codes the engine takes (None: anyone).
+GENDER_CHOICES = [
+    (ANY, _("No preference")),
+    (TherapistGender.FEMALE, _("A female therapist")),
+    (TherapistGender.MALE, _("A male therapist")),
+]
 MAX_DAYS = 31
 
 # The dates the clinic can mean. Python's own limits (years 1 and 9999) are too close:
@@ -149,8 +158,24 @@ class BookingChoiceForm(forms.Form):
             code="bad_length",
         )
 
-    def clean_therapist(self) -> Therapist | None:
-        slug = self.cleaned_data.get("therapist") or ANY
+    # A session for two: how many, the second seat's therapist (the first is
+    # ``therapist``), and whom "any available" may choose among (for either seat).
+    party = forms.TypedChoiceField(
+        choices=[(str(size), str(size)) for size in PARTY_SIZES],
+        coerce=int,
+        required=False,
+        empty_value=1,
+        error_messages={"invalid_choice": _("Choose a massage for one or for two.")},
+    )
+    therapist2 = forms.SlugField(max_length=100, required=False)
+    gender = forms.ChoiceField(
+        choices=GENDER_CHOICES,
+        required=False,
+        error_messages={"invalid_choice": _("Choose no preference, a female or a male therapist.")},
+    )
+
+    def _therapist(self, field: str) -> Therapist | None:
+        slug = self.cleaned_data.get(field) or ANY
         if slug == ANY:
             return None
         therapist = selectors.therapist_for_booking(technique=self.technique, slug=slug)
@@ -161,6 +186,45 @@ class BookingChoiceForm(forms.Form):
                 code="bad_therapist",
             )
         return therapist
+
+    def clean_therapist(self) -> Therapist | None:
+        return self._therapist("therapist")
+
+    def clean_therapist2(self) -> Therapist | None:
+        if self.data.get("party") != "2":
+            return None  # only a session for two has a second seat
+        return self._therapist("therapist2")
+
+    def clean_party(self) -> int:
+        party = self.cleaned_data["party"]
+        if party == 2 and not self.technique.for_two:
+            raise forms.ValidationError(
+                _("%(name)s is not offered for two."),
+                params={"name": self.technique.name},
+                code="not_for_two",
+            )
+        return party
+
+    def clean_gender(self) -> str | None:
+        gender = self.cleaned_data.get("gender") or ANY
+        return None if gender == ANY else gender
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("therapist"), cleaned.get("therapist2")
+        if cleaned.get("party") == 2 and first is not None and first == second:
+            self.add_error(
+                "therapist2",
+                forms.ValidationError(
+                    _("One therapist cannot massage both of you: choose another, or any available."),
+                    code="same_therapist",
+                ),
+            )
+        return cleaned
+
+    def therapists(self) -> tuple[Therapist | None, Therapist | None]:
+        """Seat 1 and seat 2 (None: any available)."""
+        return self.cleaned_data.get("therapist"), self.cleaned_data.get("therapist2")
 
 
 class TimesForm(BookingChoiceForm):
@@ -375,6 +439,42 @@ class ClientDetailsForm(forms.Form):
         return data
 
 
+class GuestDetailsForm(ClientDetailsForm):
+    """The second guest of a session for two: their name, their own health answers (the
+    same questions and rules as the booker's) and their own agreement to the policies.
+    Their email and phone are optional: the booker's link and emails cover the visit."""
+
+    prefix = "guest"
+
+    def __init__(self, *args, **kwargs):
+        kwargs["last_answers"] = None  # "Book again" offers back the booker's answers only
+        super().__init__(*args, **kwargs)
+        del self.fields["website"]  # one honeypot per page is enough
+        fields = self.fields
+        fields["name"].label = _("Your guest's name")
+        fields["name"].widget.attrs["autocomplete"] = "off"  # not the booker's own name
+        fields["email"].required = False
+        fields["email"].label = _("Your guest's email (optional)")
+        fields["email"].help_text = _("Only if they would like their own client record to have it.")
+        fields["email"].widget.attrs["autocomplete"] = "off"
+        fields["phone"].required = False
+        fields["phone"].label = _("Your guest's phone (optional)")
+        fields["phone"].help_text = ""
+        fields["phone"].widget.attrs["autocomplete"] = "off"
+        fields["notes"].label = _("Anything their therapist should know? (optional)")
+        fields["doctor_note"].label = _("Your guest's doctor's note")
+        fields["agree_policy"].label = _("My guest agrees to the cancellation policy above")
+        fields["agree_policy"].error_messages["required"] = _(
+            "Your guest needs to agree to the cancellation policy too."
+        )
+        fields["consent_name"].label = _(
+            "Your guest types their full name to agree to the treatment consent above"
+        )
+        fields["consent_name"].error_messages["required"] = _(
+            "Your guest needs to type their full name to agree to the treatment consent."
+        )
+
+
 ANSWER_REQUIRED = _("Please answer this question.")
 YES_NO = [("no", _("No")), ("yes", _("Yes"))]
 
@@ -448,8 +548,8 @@ def client_details_from(data: dict) -> appointments.ClientDetails:
     health = data.get("health")
     return appointments.ClientDetails(
         name=data["name"],
-        email=data["email"],
-        phone=data["phone"],
+        email=data.get("email") or "",
+        phone=data.get("phone") or "",
         notes=data.get("notes", ""),
         policy_agreed=bool(data.get("agree_policy")),
         health=answers_from_dict(health) if isinstance(health, dict) else None,

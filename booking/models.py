@@ -60,12 +60,27 @@ class TechniqueQuerySet(models.QuerySet):
         return self.filter(active=True)
 
     def bookable(self) -> TechniqueQuerySet:
-        """Offered, in at least one length, by at least one therapist taking bookings:
-        what the booking pages list. Anything less leads a client to a week of nothing."""
+        """Offered, in at least one length, by at least one therapist taking bookings, and
+        (when the clinic uses rooms) with a room that has everything it needs: what the
+        booking pages list. Anything less leads a client to a week of nothing."""
         return self.active().filter(
             models.Exists(Therapist.objects.filter(active=True, techniques=models.OuterRef("pk"))),
             models.Exists(TechniqueLength.objects.filter(technique=models.OuterRef("pk"))),
+            self.room_suits(),
         )
+
+    @staticmethod
+    def room_suits() -> Q:
+        """The clinic uses no rooms, or an active room has every feature the technique
+        needs (no needed feature the room lacks)."""
+        room_lacks = Room.features.through.objects.filter(
+            room_id=models.OuterRef(models.OuterRef("pk")), roomfeature_id=models.OuterRef("roomfeature_id")
+        )
+        missing = Technique.required_features.through.objects.filter(
+            technique_id=models.OuterRef(models.OuterRef("pk"))
+        ).filter(~models.Exists(room_lacks))
+        suitable = Room.objects.filter(active=True).filter(~models.Exists(missing))
+        return ~models.Exists(Room.objects.filter(active=True)) | models.Exists(suitable)
 
 
 class Technique(models.Model):

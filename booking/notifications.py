@@ -97,8 +97,13 @@ def _context(
     policy = selectors.policy_load()
     deadline = selectors.client_change_deadline(appointment=appointment, policy=policy)
     base = site.base_url(site_url)
+    # A session for two: one email, to the booker, names the guest and their therapist.
+    party = selectors.appointment_party(appointment)
+    guest = next((seat for seat in party if seat.pk != appointment.pk), None)
     return {
         "appointment": appointment,
+        "guest": guest,
+        "guest_name": single_line(guest.client_name) if guest else "",
         # Names reach the greeting and the staff notice as one plain line, whatever was typed.
         "client_name": single_line(appointment.client_name),
         "start_local": appointment.start.astimezone(zone),

@@ -59,7 +59,7 @@ LOCKOUT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Staff sign-in (issue 15): managers read the sign-in log and remove a member of staff's
 # two-factor setup (a lost phone). Reception no longer sees the email outbox. Granted and
-# revoked by their own migration (booking 0022), after those apps' tables exist.
+# revoked by their own migration (booking 0023), after those apps' tables exist.
 SIGNIN_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     MANAGER: {
         "clinic.signinevent": ("view",),
@@ -69,6 +69,14 @@ SIGNIN_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 SIGNIN_REVOKED: dict[str, dict[str, tuple[str, ...]]] = {
     RECEPTION: {"django_tasks_database.dbtaskresult": ("view",)},
+}
+
+
+# Rooms (issue 12), granted by their own migration (booking 0022) once the models exist:
+# managers set rooms up; reception sees them (to choose one when booking by phone).
+ROOM_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    MANAGER: {"booking.room": _ALL, "booking.roomfeature": _ALL},
+    RECEPTION: {"booking.room": ("view",), "booking.roomfeature": ("view",)},
 }
 
 

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, TextField, Value
+from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from . import availability as engine
-from .choices import AppointmentStatus
+from .choices import OCCUPYING_STATUSES, AppointmentStatus, TherapistGender
 from .models import (
     Appointment,
     BookingPolicy,
     ClientChange,
     Closure,
+    Room,
+    RoomFeature,
     Technique,
     TechniqueLength,
     Therapist,
@@ -46,9 +51,22 @@ def technique_list_active() -> QuerySet[Technique]:
     return Technique.objects.bookable().prefetch_related("lengths")
 
 
+# No appointment, with its cleanup or the room's turnover, lasts a day (none runs
+# overnight): the lower bound on `start` that keeps the appointments query off the
+# clinic's history on SQLite.
+LONGEST_APPOINTMENT = timedelta(days=1)
+
+
+def gender_wanted(gender: str | None) -> str | None:
+    """The therapist gender a client asked for ("female" or "male"), or None for no
+    preference (also for TherapistPreference's "none" and "named")."""
+    return gender if gender in (TherapistGender.FEMALE, TherapistGender.MALE) else None
+
+
 @dataclass
 class AvailabilityData:
-    """What the engine needs for some therapists over some days, loaded in one go."""
+    """What the engine needs for some therapists (and the rooms) over some days, loaded in
+    one go."""
 
     therapists: list[Therapist]
     schedules: list[engine.TherapistSchedule]
@@ -57,6 +75,14 @@ class AvailabilityData:
     policy: BookingPolicy
     bookings_per_day: Counter  # (therapist id, local date) -> occupying appointments
     zone: ZoneInfo
+    rooms: list[Room] = field(default_factory=list)  # active rooms, in room order
+    # None when the clinic uses no rooms (no active room): bookings then take none.
+    room_schedules: list[engine.RoomSchedule] | None = None
+    required_features: frozenset[int] = frozenset()  # the technique's needs (room feature ids)
+
+    @property
+    def rooms_in_use(self) -> bool:
+        return self.room_schedules is not None
 
     def engine_policy(self) -> engine.Policy:
         return engine.Policy(
@@ -66,6 +92,126 @@ class AvailabilityData:
         )
 
 
+def _meeting_window(appointments: QuerySet, window_start: datetime, window_end: datetime) -> QuerySet:
+    """Occupying appointments whose time (with cleanup) meets the window, in a form each
+    database answers from an index rather than from the whole history: on PostgreSQL the
+    range overlap the exclusion constraint's GiST index holds (same expression, same
+    partial-index condition: the occupying statuses); elsewhere the start bounded from
+    below by the longest possible appointment."""
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.fields import DateTimeRangeField
+        from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+
+        span = Func(
+            F("start"),
+            F("occupied_until"),
+            Value("[)"),
+            function="TSTZRANGE",
+            output_field=DateTimeRangeField(),
+        )
+        window = DateTimeTZRange(window_start, window_end, "[)")
+        return appointments.alias(span=span).filter(span__overlap=window)
+    return appointments.filter(
+        start__gte=window_start - LONGEST_APPOINTMENT, start__lt=window_end, occupied_until__gt=window_start
+    )
+
+
+def appointments_in_window(
+    *,
+    therapist_ids: list[int],
+    rooms: bool,
+    window_start: datetime,
+    window_end: datetime,
+    excluded: Iterable[int] = (),
+) -> QuerySet:
+    """Rows (therapist id, start, end, occupied until, room id, room until) of the
+    occupying appointments that meet the window: the therapists' and, when ``rooms``,
+    every session in a room (one query for both)."""
+    appointments = Appointment.objects.occupying()
+    if rooms:
+        appointments = appointments.filter(Q(therapist_id__in=therapist_ids) | Q(room_id__isnull=False))
+    else:
+        appointments = appointments.filter(therapist_id__in=therapist_ids)
+    appointments = _meeting_window(appointments, window_start, window_end)
+    excluded = list(excluded)
+    if excluded:
+        appointments = appointments.exclude(pk__in=excluded)
+    # Unordered: the engine sorts what it needs, and a sort here would cost the database.
+    appointments = appointments.order_by()
+    if connection.vendor == "sqlite":
+        # As text: the sqlite3 module's per-value datetime converter (and Django's after
+        # it) cost more than everything else about a row; appointment_rows() parses each
+        # distinct value once (starts repeat across therapists on the slot grid).
+        return appointments.values_list(
+            "therapist_id",
+            Cast("start", TextField()),
+            Cast("end", TextField()),
+            Cast("occupied_until", TextField()),
+            "room_id",
+            Cast("room_until", TextField()),
+        )
+    return appointments.values_list("therapist_id", "start", "end", "occupied_until", "room_id", "room_until")
+
+
+AppointmentRow = tuple[int, datetime, datetime, datetime, int | None, datetime | None]
+
+
+def appointment_rows(query: QuerySet) -> list[AppointmentRow]:
+    """The rows of :func:`appointments_in_window` with aware UTC datetimes."""
+    rows = list(query)
+    if connection.vendor != "sqlite":
+        return rows
+    parsed: dict[str | None, datetime | None] = {None: None}
+
+    def moment(text: str | None) -> datetime | None:
+        found = parsed.get(text, parsed)
+        if found is parsed:
+            # Stored as naive UTC text ("2026-11-23 10:00:00"), as Django writes it.
+            found = parsed[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return found  # type: ignore[return-value]
+
+    return [
+        (therapist_id, moment(start), moment(end), moment(until), room_id, moment(room_until))
+        for therapist_id, start, end, until, room_id, room_until in rows
+    ]  # type: ignore[misc]
+
+
+ROOM_FIELDS = ["id", "name", "capacity", "turnover_minutes", "active", "display_order"]
+# Stands for a required feature no active room has: no room can be suitable then.
+MISSING_FEATURE = -1
+
+
+def _rooms_load(technique: Technique) -> tuple[list[Room], dict[int, set[int]], frozenset[int]]:
+    """Active rooms (in room order) with their feature ids, and the technique's required
+    feature ids, in one query: a row per (room, feature), each saying whether the
+    technique needs that feature and whether it needs one no active room has."""
+    needs = Technique.required_features.through.objects.filter(technique_id=technique.pk)
+    has = Room.features.through.objects.filter(room__active=True)
+    rows = Room.objects.active().values_list(
+        *ROOM_FIELDS,
+        "features",
+        Exists(needs.filter(roomfeature_id=OuterRef("features"))),
+        Exists(needs.exclude(roomfeature_id__in=has.values("roomfeature_id"))),
+    )
+    rooms: dict[int, Room] = {}
+    features: dict[int, set[int]] = {}
+    required: set[int] = set()
+    db = Room.objects.db
+    for *values, feature_id, needed, needs_missing in rows:
+        room_id = values[0]
+        if room_id not in rooms:
+            # Trusted rows: model instances without the per-row ORM work of a queryset.
+            rooms[room_id] = Room.from_db(db, ROOM_FIELDS, values)
+            features[room_id] = set()
+        if feature_id is not None:
+            features[room_id].add(feature_id)
+            if needed:
+                required.add(feature_id)
+        if needs_missing:
+            required.add(MISSING_FEATURE)
+    return list(rooms.values()), features, frozenset(required)
+
+
 def availability_load(
     *,
     technique: Technique,
@@ -73,60 +219,124 @@ def availability_load(
     days: int,
     therapist: Therapist | None = None,
     exclude_appointment_id: int | None = None,
+    exclude_appointment_ids: Iterable[int] = (),
+    gender: str | None = None,
+    also_therapist_ids: Iterable[int] = (),
+    only_therapist_ids: Iterable[int] | None = None,
+    room: Room | None = None,
 ) -> AvailabilityData:
-    """Load hours, time off, closures, appointments and policy: six queries, whatever the
-    number of therapists, days or appointments.
+    """Load therapists, hours, time off, rooms, appointments, closures and policy: seven
+    queries whatever the number of therapists, rooms, days or appointments; six when the
+    clinic uses no rooms (as before rooms existed).
 
-    ``therapist=None`` means every active therapist who offers the technique.
-    ``exclude_appointment_id`` leaves one appointment out (when it is being moved).
+    ``therapist=None`` means every active therapist who offers the technique (of the
+    ``gender`` asked for, if any, plus ``also_therapist_ids``: a named seat of a session
+    for two; or just ``only_therapist_ids``). ``exclude_appointment_id(s)`` leave
+    appointments out (those being moved).
+    ``room`` restricts the rooms to that one (staff's choice).
     """
     zone = clinic_zone()
     # A day of margin either side: a local day can start or end on the neighbouring UTC day.
     window_start = datetime.combine(first_day - timedelta(days=1), time.min, tzinfo=zone)
     window_end = datetime.combine(first_day + timedelta(days=days + 1), time.min, tzinfo=zone)
+    excluded = {*exclude_appointment_ids, *([exclude_appointment_id] if exclude_appointment_id else [])}
 
     therapists_qs = Therapist.objects.active().offering(technique)
     if therapist is not None:
         therapists_qs = therapists_qs.filter(pk=therapist.pk)
+    elif only_therapist_ids is not None:
+        therapists_qs = therapists_qs.filter(pk__in=list(only_therapist_ids))
+    elif wanted := gender_wanted(gender):
+        therapists_qs = therapists_qs.filter(Q(gender=wanted) | Q(pk__in=list(also_therapist_ids)))
+    # Whether the clinic uses rooms rides along (evaluated once, not per row).
     therapists = list(
-        therapists_qs.order_by("name", "id").prefetch_related(
-            Prefetch("working_hours", queryset=WorkingHours.objects.order_by("weekday", "start"))
-        )
-    )  # queries 1 and 2
+        therapists_qs.annotate(rooms_in_use=Exists(Room.objects.active())).order_by("name", "id")
+    )  # query 1
     ids = [t.pk for t in therapists]
+    periods: dict[int, list[engine.WorkingPeriod]] = {pk: [] for pk in ids}
+    # Everyone's hours in one query, as plain values.
+    for therapist_id, weekday, start, end in (
+        WorkingHours.objects.filter(therapist_id__in=ids)
+        .order_by("therapist_id", "weekday", "start")
+        .values_list("therapist_id", "weekday", "start", "end")
+    ):  # query 2
+        periods[therapist_id].append(engine.WorkingPeriod(weekday, start, end))
+    unchecked = engine.Interval.unchecked
     time_off: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
     for therapist_id, start, end in TimeOff.objects.filter(
         therapist_id__in=ids, start__lt=window_end, end__gt=window_start
     ).values_list("therapist_id", "start", "end"):  # query 3
-        time_off[therapist_id].append(engine.Interval(start, end))
+        time_off[therapist_id].append(unchecked(start, end))
+
+    # With no therapist loaded nothing is free anyway, rooms or not.
+    rooms_in_use = room is not None or any(t.rooms_in_use for t in therapists[:1])
+    rooms: list[Room] = []
+    room_features: dict[int, set[int]] = {}
+    required: frozenset[int] = frozenset()
+    if rooms_in_use:
+        rooms, room_features, required = _rooms_load(technique)  # query 4, only when rooms are in use
+    if room is not None:
+        rooms = [r for r in rooms if r.pk == room.pk]
+
     busy: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
+    hands_on: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
+    room_busy: dict[int, list[engine.Interval]] = {r.pk: [] for r in rooms}
     bookings_per_day: Counter = Counter()
-    appointments = Appointment.objects.occupying().filter(
-        therapist_id__in=ids, start__lt=window_end, occupied_until__gt=window_start
-    )
-    if exclude_appointment_id is not None:
-        appointments = appointments.exclude(pk=exclude_appointment_id)
-    for therapist_id, start, occupied_until in appointments.values_list(
-        "therapist_id", "start", "occupied_until"
-    ):  # query 4
-        busy[therapist_id].append(engine.Interval(start, occupied_until))
-        bookings_per_day[therapist_id, start.astimezone(zone).date()] += 1
+    rows = appointment_rows(
+        appointments_in_window(
+            therapist_ids=ids,
+            rooms=rooms_in_use,
+            window_start=window_start,
+            window_end=window_end,
+            excluded=excluded,
+        )
+    )  # query 5 (4 without rooms)
+    local_dates: dict[datetime, date] = {}  # starts repeat across therapists: convert each once
+    for therapist_id, start, end, occupied_until, room_id, room_until in rows:
+        blocked = busy.get(therapist_id)
+        if blocked is not None:
+            blocked.append(unchecked(start, occupied_until))
+            hands_on[therapist_id].append(unchecked(start, end))
+            local_date = local_dates.get(start)
+            if local_date is None:
+                local_date = local_dates[start] = start.astimezone(zone).date()
+            bookings_per_day[therapist_id, local_date] += 1
+        if room_id is not None and room_id in room_busy:
+            room_busy[room_id].append(unchecked(start, room_until))
     closure_rows = list(
         Closure.objects.filter(
             first_day__lt=first_day + timedelta(days=days), last_day__gte=first_day
         ).values_list("first_day", "last_day", "reason")
-    )  # query 5
-    policy = BookingPolicy.load()  # query 6
+    )  # query 6
+    policy = BookingPolicy.load()  # query 7
     schedules = [
         engine.TherapistSchedule(
             therapist_id=t.pk,
-            periods=working_periods(t),
+            periods=periods[t.pk],
             # Unsorted: the engine sorts and merges blocked time once per therapist.
             time_off=time_off[t.pk],
             busy=busy[t.pk],
+            hands_on=hands_on[t.pk],
+            max_daily=timedelta(minutes=t.max_daily_minutes) if t.max_daily_minutes else None,
+            max_continuous=timedelta(minutes=t.max_continuous_minutes) if t.max_continuous_minutes else None,
+            preferred_room=t.preferred_room_id,
         )
         for t in therapists
     ]
+    room_schedules = (
+        [
+            engine.RoomSchedule(
+                room_id=r.pk,
+                capacity=r.capacity,
+                turnover=timedelta(minutes=r.turnover_minutes),
+                features=frozenset(room_features.get(r.pk, ())),
+                busy=room_busy[r.pk],
+            )
+            for r in rooms
+        ]
+        if rooms_in_use
+        else None
+    )
     return AvailabilityData(
         therapists=therapists,
         schedules=schedules,
@@ -135,6 +345,9 @@ def availability_load(
         policy=policy,
         bookings_per_day=bookings_per_day,
         zone=zone,
+        rooms=rooms,
+        room_schedules=room_schedules,
+        required_features=required,
     )
 
 
@@ -148,7 +361,9 @@ WHOLE_DAY = [engine.WorkingPeriod(weekday, time.min, time.max) for weekday in ra
 
 @dataclass
 class FreeStarts:
-    """Free start times for some therapists over some days, and why any other time is not free."""
+    """Free start times for some therapists over some days (room- and limit-aware), and why
+    any other time is not free. ``party_size=2``: a session for two, where
+    ``seat_choices`` are the therapist ids allowed for seat 1 and seat 2."""
 
     data: AvailabilityData
     by_therapist: dict[int, dict[date, list[datetime]]]  # therapist id -> local date -> starts (UTC)
@@ -156,21 +371,81 @@ class FreeStarts:
     duration: timedelta
     buffer: timedelta
     now: datetime
+    party_size: int = 1
+    seat_choices: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    _merged: dict[date, list[tuple[datetime, tuple[int, ...]]]] | None = field(default=None, repr=False)
+    _free_sets: dict[tuple[int, date], frozenset[datetime]] = field(default_factory=dict, repr=False)
+
+    @property
+    def rooms_in_use(self) -> bool:
+        return self.data.rooms_in_use
 
     def merged(self) -> dict[date, list[tuple[datetime, tuple[int, ...]]]]:
-        """For "any available therapist": each start with the ids of those free then."""
-        return engine.merge_any(self.by_therapist)
+        """For "any available therapist": each start with the ids of those free then. For a
+        session for two, only the starts where a whole pair (and a room for two) fits,
+        with the ids of everyone free then for either seat."""
+        if self._merged is None:
+            if self.party_size == 2:
+                self._merged = engine.free_pairs(self.by_therapist, self.seat_choices or (None, None))
+            else:
+                self._merged = engine.merge_any(self.by_therapist)
+        return self._merged
+
+    def _free(self, therapist_id: int, day: date) -> frozenset[datetime]:
+        key = (therapist_id, day)
+        found = self._free_sets.get(key)
+        if found is None:
+            found = self._free_sets[key] = frozenset(self.by_therapist.get(therapist_id, {}).get(day, ()))
+        return found
 
     def therapists_free_at(self, start: datetime) -> list[Therapist]:
+        """Who can take a booking at ``start`` (for a session for two: who can take either
+        seat, in a room for two), in name order."""
         day = start.astimezone(self.data.zone).date()
         start_utc = start.astimezone(UTC)
-        return [
-            t for t in self.data.therapists if start_utc in set(self.by_therapist.get(t.pk, {}).get(day, []))
+        return [t for t in self.data.therapists if start_utc in self._free(t.pk, day)]
+
+    def rooms_free_at(self, start: datetime, therapist_id: int | None = None) -> list[Room]:
+        """The suitable rooms free at ``start`` (with their turnover), best fit first
+        (``therapist_id``'s preferred room counts); [] when the clinic uses no rooms."""
+        if self.data.room_schedules is None:
+            return []
+        preferred = next(
+            (s.preferred_room for s in self.data.schedules if s.therapist_id == therapist_id), None
+        )
+        ids = engine.pick_rooms(
+            rooms=self.data.room_schedules,
+            start=start,
+            duration=self.duration,
+            required_features=self.data.required_features,
+            seats=self.party_size,
+            preferred_room=preferred,
+        )
+        by_id = {r.pk: r for r in self.data.rooms}
+        return [by_id[room_id] for room_id in ids]
+
+    def pairs_free_at(self, start: datetime) -> list[tuple[Therapist, Therapist]]:
+        """The (seat 1, seat 2) pairs of different therapists free at ``start`` in a room
+        for two, fairest first: the fewest bookings between them that day, then name order."""
+        if self.party_size != 2:
+            return []
+        free = self.therapists_free_at(start)
+        first_ids, second_ids = self.seat_choices or ((), ())
+        day = start.astimezone(self.data.zone).date()
+        position = {t.pk: index for index, t in enumerate(self.data.therapists)}
+        load = self.data.bookings_per_day
+        pairs = [
+            (a, b) for a in free if a.pk in first_ids for b in free if b.pk in second_ids and b.pk != a.pk
         ]
+        pairs.sort(
+            key=lambda p: (load[p[0].pk, day] + load[p[1].pk, day], position[p[0].pk], position[p[1].pk])
+        )
+        return pairs
 
     def why_not(self, start: datetime) -> engine.SlotProblem | None:
-        """Why nobody loaded is free at ``start`` (a code), or None when someone is."""
-        return engine.why_not_free(
+        """Why nobody loaded is free at ``start`` (a code), or None when someone is (for a
+        session for two: when a pair is; TAKEN when only one of them is free then)."""
+        problem = engine.why_not_free(
             schedules=self.data.schedules,
             closures=self.data.closures,
             start=start,
@@ -179,7 +454,16 @@ class FreeStarts:
             policy=self.policy,
             now=self.now,
             tz=self.data.zone,
+            rooms=self.data.room_schedules,
+            required_features=self.data.required_features,
+            seats=self.party_size,
         )
+        if self.party_size == 2 and problem is None:
+            day = start.astimezone(self.data.zone).date()
+            start_utc = start.astimezone(UTC)
+            if not any(s == start_utc for s, _ in self.merged().get(day, [])):
+                return engine.SlotProblem.TAKEN
+        return problem
 
     def closure_reason(self, day: date) -> str:
         return next((reason for first, last, reason in self.data.closure_reasons if first <= day <= last), "")
@@ -196,22 +480,55 @@ def free_starts(
     staff: bool = False,
     ignore_working_hours: bool = False,
     exclude_appointment_id: int | None = None,
+    exclude_appointment_ids: Iterable[int] = (),
+    party_size: int = 1,
+    therapists: tuple[Therapist | None, Therapist | None] | None = None,
+    gender: str | None = None,
+    room: Room | None = None,
 ) -> FreeStarts:
-    """The one pipeline from the database to free start times: load (six queries), then one
-    pass of the engine. Online bookings follow the clinic's policy; ``staff`` ones
-    :data:`STAFF_POLICY`, and with ``ignore_working_hours`` any time of the day."""
+    """The one pipeline from the database to free start times: load (at most seven
+    queries), then one pass of the engine. Online bookings follow the clinic's policy;
+    ``staff`` ones :data:`STAFF_POLICY`, and with ``ignore_working_hours`` any time of
+    the day.
+
+    ``party_size=2`` asks for a session for two: ``therapists`` names seat 1 and seat 2
+    (None: any available, of ``gender`` if given; ``therapist`` alone names seat 1).
+    ``gender`` ("female"/"male"; anything else is no preference) limits "any available".
+    ``room`` restricts the rooms to that one (staff's choice)."""
     now = now or timezone.now()
+    if party_size not in (1, 2):
+        raise ValueError(f"party_size must be 1 or 2, got {party_size}")
+    named: tuple[Therapist | None, Therapist | None] = (None, None)
+    if party_size == 2:
+        named = therapists or (therapist, None)
+    named_ids = [t.pk for t in named if t is not None]
     data = availability_load(
         technique=technique,
         first_day=first_day,
         days=days,
-        therapist=therapist,
+        therapist=therapist if party_size == 1 else None,
+        only_therapist_ids=named_ids if len(named_ids) == 2 else None,
+        also_therapist_ids=named_ids,
         exclude_appointment_id=exclude_appointment_id,
+        exclude_appointment_ids=exclude_appointment_ids,
+        gender=gender,
+        room=room,
     )
     if ignore_working_hours:
+        # Staff booking "outside working hours" also decide past the therapist's own
+        # daily and back-to-back limits (a decision about the same person's day).
         data.schedules = [
-            engine.TherapistSchedule(s.therapist_id, WHOLE_DAY, s.time_off, s.busy) for s in data.schedules
+            replace(s, periods=WHOLE_DAY, max_daily=None, max_continuous=None) for s in data.schedules
         ]
+    seat_choices = None
+    if party_size == 2:
+        wanted = gender_wanted(gender)
+        anyone = tuple(t.pk for t in data.therapists if wanted is None or t.gender == wanted)
+        first, second = named
+        seat_choices = (
+            (first.pk,) if first is not None else anyone,
+            (second.pk,) if second is not None else anyone,
+        )
     policy = STAFF_POLICY if staff else data.engine_policy()
     duration = timedelta(minutes=length.duration_minutes)
     buffer = timedelta(minutes=technique.buffer_minutes)
@@ -225,9 +542,19 @@ def free_starts(
         policy=policy,
         now=now,
         tz=data.zone,
+        rooms=data.room_schedules,
+        required_features=data.required_features,
+        seats=party_size,
     )
     return FreeStarts(
-        data=data, by_therapist=by_therapist, policy=policy, duration=duration, buffer=buffer, now=now
+        data=data,
+        by_therapist=by_therapist,
+        policy=policy,
+        duration=duration,
+        buffer=buffer,
+        now=now,
+        party_size=party_size,
+        seat_choices=seat_choices,
     )
 
 
@@ -282,9 +609,14 @@ def week_availability(
     days: int = 7,
     now: datetime | None = None,
     exclude_appointment_id: int | None = None,
+    exclude_appointment_ids: Iterable[int] = (),
+    party_size: int = 1,
+    therapists: tuple[Therapist | None, Therapist | None] | None = None,
+    gender: str | None = None,
 ) -> WeekAvailability:
-    """Free start times for each of ``days`` days from ``first_day``: the six queries of
-    :func:`availability_load` and one pass of the engine."""
+    """Free start times for each of ``days`` days from ``first_day``: the queries of
+    :func:`availability_load` and one pass of the engine. The arguments after ``now`` are
+    those of :func:`free_starts`."""
     now = now or timezone.now()
     free = free_starts(
         technique=technique,
@@ -294,6 +626,10 @@ def week_availability(
         therapist=therapist,
         now=now,
         exclude_appointment_id=exclude_appointment_id,
+        exclude_appointment_ids=exclude_appointment_ids,
+        party_size=party_size,
+        therapists=therapists,
+        gender=gender,
     )
     data, policy, merged = free.data, free.policy, free.merged()
     today = now.astimezone(data.zone).date()
@@ -322,7 +658,7 @@ def week_availability(
         engine_policy=policy,
         zone=data.zone,
         free=free,
-        named_therapist=therapist is not None,
+        named_therapist=therapist is not None if party_size == 1 else any(therapists or ()),
     )
 
 
@@ -333,8 +669,12 @@ def appointment_by_token(token: str) -> Appointment | None:
     except signing.BadSignature:
         return None
     reference, _, secret = value.partition(".")
+    # Seat 1: a session for two shares one link, and it belongs to the booker.
     appointment = (
-        Appointment.objects.select_related("technique", "therapist").filter(reference=reference).first()
+        Appointment.objects.select_related("technique", "therapist", "room")
+        .filter(reference=reference)
+        .order_by("seat")
+        .first()
     )
     # The secret can be replaced to revoke a link; compare it in constant time anyway.
     if appointment is None or not constant_time_compare(appointment.manage_secret, secret):
@@ -352,6 +692,14 @@ def upcoming_online_count(*, email: str, now: datetime) -> int:
     return Appointment.objects.filter(
         client_email__iexact=email.strip(), status=AppointmentStatus.CONFIRMED, start__gte=now
     ).count()
+
+
+TAKEN_LIKE = {
+    engine.SlotProblem.TAKEN,
+    engine.SlotProblem.DAY_LIMIT,
+    engine.SlotProblem.STRETCH_LIMIT,
+    engine.SlotProblem.NO_ROOM,
+}
 
 
 @dataclass
@@ -375,6 +723,10 @@ def slot_check(
     now: datetime | None = None,
     exclude_appointment_id: int | None = None,
     alternatives: int = 6,
+    exclude_appointment_ids: Iterable[int] = (),
+    party_size: int = 1,
+    therapists: tuple[Therapist | None, Therapist | None] | None = None,
+    gender: str | None = None,
 ) -> SlotCheck:
     """Check one start time against the policy and the diaries (read only: the booking
     service checks again under lock). Alternatives come from that day and the six after."""
@@ -388,9 +740,15 @@ def slot_check(
         first_day=day,
         now=now,
         exclude_appointment_id=exclude_appointment_id,
+        exclude_appointment_ids=exclude_appointment_ids,
+        party_size=party_size,
+        therapists=therapists,
+        gender=gender,
     )
     problem = None if start in week.therapist_ids_by_start else week.free.why_not(start)
-    taken = problem == engine.SlotProblem.TAKEN
+    # Booked-up time of any kind (a therapist's, their limits, the rooms) has neighbours
+    # worth offering.
+    taken = problem in TAKEN_LIKE
     return SlotCheck(
         problem=problem,
         alternatives=engine.nearest_starts(week.therapist_ids_by_start, start, alternatives) if taken else [],
@@ -432,7 +790,8 @@ def schedule_load(*, first_day: date, days: int = 1, therapist: Therapist | None
         therapists_qs = therapists_qs.filter(pk=therapist.pk)
     appointments: dict[int, list[Appointment]] = {}
     # With each visit's health intake (its flags; the answers are not needed), in the same query.
-    appointments_qs = appointments_qs.select_related("technique", "intake").defer("intake__answers")
+    # The room too (issue 12): every block names it, and the room view groups by it.
+    appointments_qs = appointments_qs.select_related("technique", "intake", "room").defer("intake__answers")
     for appointment in appointments_qs.order_by("start", "pk"):  # query 1
         appointments.setdefault(appointment.therapist_id, []).append(appointment)
     if therapist is None:
@@ -457,6 +816,74 @@ def schedule_load(*, first_day: date, days: int = 1, therapist: Therapist | None
     return ScheduleData(
         therapists=therapists, appointments=appointments, time_off=time_off, closures=closures, zone=zone
     )
+
+
+def clinic_has_rooms() -> bool:
+    """Whether the clinic has set rooms up (any in use). One query."""
+    return Room.objects.active().exists()
+
+
+def schedule_rooms(data: ScheduleData) -> list[Room]:
+    """The rooms the schedule's "by room" view has a column for: those in use, and any
+    inactive one still holding an appointment in the days loaded. One query."""
+    held = {a.room_id for items in data.appointments.values() for a in items if a.room_id}
+    return list(Room.objects.filter(Q(active=True) | Q(pk__in=held)).order_by("display_order", "name", "id"))
+
+
+@dataclass(frozen=True)
+class RoomHoldings:
+    """The appointments that keep a room from being deleted."""
+
+    upcoming: list[Appointment]  # the first few occupying ones from now on, by start
+    upcoming_count: int
+    past_count: int  # before now, or cancelled: the record still names the room
+
+
+def room_holdings(*, room: Room, now: datetime | None = None, limit: int = 50) -> RoomHoldings:
+    """What points at ``room``: upcoming appointments (to list, with links) and how many
+    others. Three queries."""
+    now = now or timezone.now()
+    on_room = Appointment.objects.filter(room=room)
+    upcoming = on_room.filter(start__gte=now, status__in=OCCUPYING_STATUSES)
+    return RoomHoldings(
+        upcoming=list(upcoming.select_related("therapist", "technique").order_by("start", "pk")[:limit]),
+        upcoming_count=upcoming.count(),
+        past_count=on_room.exclude(pk__in=upcoming.values("pk")).count(),
+    )
+
+
+@dataclass(frozen=True)
+class RoomlessTechnique:
+    """An offered technique no room in use can host (so it is not offered online)."""
+
+    technique: Technique
+    missing: list[RoomFeature]  # what no single room has, of what it needs
+    for_two_only: bool = False  # a room suits one client, but none suits a session for two
+
+
+def techniques_without_room(*, technique_id: int | None = None) -> list[RoomlessTechnique]:
+    """Offered techniques that no active room can host: every room lacks one of the
+    features they need (or, for "also for two", no room for two has them all). Empty
+    while the clinic has no active rooms, since then rooms are not used at all. Four
+    queries at most."""
+    rooms = list(Room.objects.active().prefetch_related("features"))
+    if not rooms:
+        return []
+    techniques = Technique.objects.active().prefetch_related("required_features")
+    if technique_id is not None:
+        techniques = techniques.filter(pk=technique_id)
+    found = []
+    for technique in techniques.order_by("display_order", "name"):
+        needs = {f.pk: f for f in technique.required_features.all()}
+        suits = [r for r in rooms if set(needs) <= {f.pk for f in r.features.all()}]
+        if not suits:
+            # Name what the best room still lacks, so the manager knows what to add.
+            best = min(rooms, key=lambda r: len(set(needs) - {f.pk for f in r.features.all()}))
+            missing = [needs[pk] for pk in sorted(set(needs) - {f.pk for f in best.features.all()})]
+            found.append(RoomlessTechnique(technique, sorted(missing, key=lambda f: f.name)))
+        elif technique.for_two and not any(r.capacity >= 2 for r in suits):
+            found.append(RoomlessTechnique(technique, [], for_two_only=True))
+    return found
 
 
 class TherapistProblem(StrEnum):
@@ -640,14 +1067,19 @@ def appointments_during(*, therapist: Therapist, start: datetime, end: datetime)
 
 def techniques_hidden_online(*, technique_id: int | None = None) -> list[tuple[Technique, str]]:
     """Techniques marked offered that clients still cannot book online, each with why:
-    ``"no_length"`` or ``"no_therapist"`` (nobody taking bookings offers it). One query."""
+    ``"no_length"``, ``"no_therapist"`` (nobody taking bookings offers it) or
+    ``"no_room"`` (the clinic uses rooms and none has what it needs). One query."""
     techniques = Technique.objects.active().exclude(pk__in=Technique.objects.bookable().values("pk"))
     if technique_id is not None:
         techniques = techniques.filter(pk=technique_id)
     techniques = techniques.annotate(
-        has_length=Exists(TechniqueLength.objects.filter(technique=OuterRef("pk")))
+        has_length=Exists(TechniqueLength.objects.filter(technique=OuterRef("pk"))),
+        has_therapist=Exists(Therapist.objects.filter(active=True, techniques=OuterRef("pk"))),
     ).order_by("display_order", "name")
-    return [(t, "no_therapist" if t.has_length else "no_length") for t in techniques]
+    return [
+        (t, "no_length" if not t.has_length else "no_therapist" if not t.has_therapist else "no_room")
+        for t in techniques
+    ]
 
 
 def appointment_by_idempotency_key(key: str) -> Appointment | None:
@@ -734,3 +1166,70 @@ def client_visits(*, client, therapist: Therapist | None = None, now: datetime |
         late_cancellations=sum(a.updated_at >= a.start - cutoff for a in cancelled),
         cancellations=len(cancelled),
     )
+
+
+# Rooms and sessions for two (issue 12) ------------------------------------------------
+
+
+def appointment_party(appointment: Appointment) -> list[Appointment]:
+    """Every seat of the appointment's session, seat 1 (the booker) first: both guests of
+    a session for two, or just the appointment itself. One query."""
+    return list(
+        Appointment.objects.select_related("technique", "therapist", "room")
+        .filter(reference=appointment.reference)
+        .order_by("seat", "pk")
+    )
+
+
+def rooms_suitable(*, technique: Technique, party_size: int = 1) -> QuerySet[Room]:
+    """The active rooms with every feature ``technique`` needs (and two tables for a
+    session for two), as one query: no feature the technique needs is missing from the
+    room. Empty when the clinic has no rooms in use."""
+    has_it = Room.features.through.objects.filter(
+        room_id=OuterRef(OuterRef("pk")), roomfeature_id=OuterRef("roomfeature_id")
+    )
+    missing = Technique.required_features.through.objects.filter(technique_id=technique.pk).exclude(
+        Exists(has_it)
+    )
+    rooms = Room.objects.active().exclude(Exists(missing))
+    if party_size == 2:
+        rooms = rooms.filter(capacity=2)
+    return rooms
+
+
+def rooms_for_technique(*, technique: Technique, party_size: int = 1) -> list[Room]:
+    """:func:`rooms_suitable` in the rooms' order. One query."""
+    return list(
+        rooms_suitable(technique=technique, party_size=party_size).order_by("display_order", "name", "pk")
+    )
+
+
+def room_clashes(
+    *, rooms: Sequence[Room], start: datetime, end: datetime, exclude_appointment_ids: Iterable[int] = ()
+) -> list[tuple[Room, Appointment]]:
+    """What holds each of ``rooms`` when a session ``[start, end)`` (plus the room's own
+    turnover) would need it: (room, appointment) pairs, in the rooms' order then by time.
+    One query."""
+    if not rooms:
+        return []
+    longest = max(timedelta(minutes=room.turnover_minutes) for room in rooms)
+    holders = (
+        Appointment.objects.occupying()
+        .filter(room__in=list(rooms), start__lt=end + longest, room_until__gt=start)
+        .exclude(pk__in=list(exclude_appointment_ids))
+        .select_related("technique", "therapist")
+        .order_by("start", "seat", "pk")
+    )
+    by_room: dict[int, list[Appointment]] = {}
+    for other in holders:
+        by_room.setdefault(other.room_id, []).append(other)
+    clashes: list[tuple[Room, Appointment]] = []
+    for room in rooms:
+        until = end + timedelta(minutes=room.turnover_minutes)
+        seen: set[str] = set()
+        for other in by_room.get(room.pk, []):
+            # The two seats of one session for two hold the room once.
+            if other.start < until and other.reference not in seen:
+                seen.add(other.reference)
+                clashes.append((room, other))
+    return clashes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -22,13 +23,15 @@ from django.views.generic import DetailView, ListView
 from clinic import ratelimit
 
 from . import availability as engine
-from . import drafts, explanations, ics, notifications, selectors
+from . import client_session, drafts, explanations, ics, notifications, selectors
 from .availability import SlotProblem
-from .choices import AppointmentStatus, RuleOutcome
+from .choices import AppointmentStatus, RuleOutcome, TherapistGender, TherapistPreference
 from .forms import (
     ANY,
+    GENDER_CHOICES,
     AvailabilityQueryForm,
     ClientDetailsForm,
+    GuestDetailsForm,
     RescheduleSlotForm,
     RescheduleTimesForm,
     SlotForm,
@@ -73,6 +76,14 @@ class TechniqueDetailView(DetailView):
             chosen if chosen in lengths else str(preselected.duration_minutes) if preselected else ""
         )
         context["chosen_therapist"] = self.request.GET.get("therapist", ANY)
+        # Issue 12: "for one" or "for two" when the technique is offered for two; the
+        # second seat and the gender preference are chosen on the times page and kept.
+        context["chosen_party"] = "2" if self.object.for_two and self.request.GET.get("party") == "2" else "1"
+        context["kept"] = {
+            key: self.request.GET[key]
+            for key in ("therapist2", "gender")
+            if re.fullmatch(r"[-\w]{1,100}", self.request.GET.get(key, ""))
+        }
         return context
 
 
@@ -133,10 +144,64 @@ def _technique_or_404(slug: str) -> Technique:
     return get_object_or_404(selectors.technique_list_active(), slug=slug)
 
 
-def _choice_query(*, length: TechniqueLength, therapist: Therapist | None, **extra) -> str:
+def _choice_query(
+    *,
+    length: TechniqueLength,
+    therapist: Therapist | None,
+    party: int = 1,
+    therapist2: Therapist | None = None,
+    gender: str | None = None,
+    **extra,
+) -> str:
     params = {"length": length.duration_minutes, "therapist": therapist.slug if therapist else ANY}
+    # Only what differs from a session for one with no preference: a single's address
+    # stays as it always was.
+    if party == 2:
+        params.update(party=2, therapist2=therapist2.slug if therapist2 else ANY)
+    if gender:
+        params["gender"] = gender
     params.update({key: value for key, value in extra.items() if value is not None})
     return urlencode(params)
+
+
+def _choice_kwargs(cleaned: dict) -> dict:
+    """A cleaned booking choice as :func:`_choice_query`'s keywords."""
+    return {
+        "length": cleaned["length"],
+        "therapist": cleaned["therapist"],
+        "party": cleaned.get("party") or 1,
+        "therapist2": cleaned.get("therapist2"),
+        "gender": cleaned.get("gender"),
+    }
+
+
+def _availability_kwargs(cleaned: dict) -> dict:
+    """A cleaned booking choice as the selectors' keywords (week_availability, slot_check)."""
+    party = cleaned.get("party") or 1
+    kwargs = {
+        "length": cleaned["length"],
+        "therapist": cleaned["therapist"] if party == 1 else None,
+        "gender": cleaned.get("gender"),
+    }
+    if party == 2:
+        kwargs.update(party_size=2, therapists=(cleaned["therapist"], cleaned.get("therapist2")))
+    return kwargs
+
+
+def _saved_gender(request) -> str | None:
+    """The gender a known client asked for before (their record's preference): the
+    signed-in client's, or the one a "Book again" link named. None otherwise."""
+    client = None
+    if client_session.SESSION_KEY in request.session:
+        client = client_session.signed_in_client(request)
+    if client is None and drafts.RETURNING_KEY in request.session:
+        returning = _returning_appointment(drafts.returning_appointment_id(request))
+        client = returning.client if returning else None
+    preference = client.therapist_preference if client else None
+    return {
+        TherapistPreference.FEMALE: TherapistGender.FEMALE,
+        TherapistPreference.MALE: TherapistGender.MALE,
+    }.get(preference)
 
 
 def _start_param(start: datetime) -> str:
@@ -271,6 +336,10 @@ def _times_context(
     }
 
 
+def _gender_label(gender: str | None) -> str:
+    return str(dict(GENDER_CHOICES)[gender or ANY])
+
+
 PART_LABELS = {"morning": _("Morning"), "afternoon": _("Afternoon"), "evening": _("Evening")}
 
 
@@ -286,11 +355,19 @@ class TimesView(View):
 
     def get(self, request, technique):
         technique = _technique_or_404(technique)
-        form = TimesForm(request.GET, technique=technique)
+        query = request.GET
+        if "gender" not in query:
+            saved = _saved_gender(request)
+            if saved:
+                # A known client's preference, until they choose otherwise on this page.
+                query = query.copy()
+                query["gender"] = saved
+        form = TimesForm(query, technique=technique)
         back = reverse("booking:technique-detail", args=[technique.slug])
         if not form.is_valid():
             return _bad_choice(request, technique=technique, errors=form.errors, back_url=back)
         length, therapist = form.cleaned_data["length"], form.cleaned_data["therapist"]
+        choice = _choice_kwargs(form.cleaned_data)
         now = timezone.now()
         zone = selectors.clinic_zone()
         today = now.astimezone(zone).date()
@@ -299,21 +376,31 @@ class TimesView(View):
             form.cleaned_data["week"] or form.cleaned_data["day"], today, policy.horizon_days
         )
         week = selectors.week_availability(
-            technique=technique, length=length, therapist=therapist, first_day=week_start, now=now
+            technique=technique, first_day=week_start, now=now, **_availability_kwargs(form.cleaned_data)
         )
         base = reverse("booking:times", args=[technique.slug])
         details = reverse("booking:details", args=[technique.slug])
 
         def link(*, week: date | None, day: date | None) -> str:
-            return f"{base}?{_choice_query(length=length, therapist=therapist, week=week, day=day)}"
+            return f"{base}?{_choice_query(**choice, week=week, day=day)}"
 
         def slot_link(start: datetime) -> str:
-            return f"{details}?{_choice_query(length=length, therapist=therapist, start=_start_param(start))}"
+            return f"{details}?{_choice_query(**choice, start=_start_param(start))}"
 
+        party = choice["party"]
         context = {
             "technique": technique,
             "length": length,
             "therapist": therapist,
+            "party": party,
+            "therapist2": choice["therapist2"],
+            "gender": choice["gender"] or ANY,
+            "gender_label": _gender_label(choice["gender"]),
+            "gender_choices": GENDER_CHOICES,
+            # The gender matters only where we choose: a seat left to "any available".
+            "asks_gender": therapist is None or (party == 2 and choice["therapist2"] is None),
+            "seat_therapists": selectors.therapist_cards(technique=technique) if party == 2 else [],
+            "day_shown": form.cleaned_data["day"],
             "step": 2,
             **_times_context(
                 week=week,
@@ -342,13 +429,17 @@ class SlotStepMixin:
         self.length = self.form.cleaned_data["length"]
         self.therapist = self.form.cleaned_data["therapist"]
         self.start = self.form.cleaned_data["start"]
+        # Issue 12: a session for two names a therapist (or any) per seat; the gender
+        # limits whom "any available" may be.
+        self.party = self.form.cleaned_data["party"]
+        self.therapist2 = self.form.cleaned_data["therapist2"]
+        self.gender = self.form.cleaned_data["gender"]
         self.check = self.slot_check()
         self.times_url = (
             reverse("booking:times", args=[self.technique.slug])
             + "?"
             + _choice_query(
-                length=self.length,
-                therapist=self.therapist,
+                **self.choice_kwargs(),
                 day=self.start.astimezone(selectors.clinic_zone()).date().isoformat(),
             )
         )
@@ -369,11 +460,19 @@ class SlotStepMixin:
             )
         return None
 
+    def choice_kwargs(self) -> dict:
+        return _choice_kwargs(self.form.cleaned_data)
+
     def choice(self) -> str:
         """This page's choice in one string, naming a booking attempt in the session."""
         therapist = self.therapist.slug if self.therapist else ANY
         start = self.start.astimezone(UTC).isoformat()
-        return f"{self.technique.slug}|{self.length.duration_minutes}|{therapist}|{start}"
+        choice = f"{self.technique.slug}|{self.length.duration_minutes}|{therapist}|{start}"
+        if self.party == 2:
+            choice += f"|two|{self.therapist2.slug if self.therapist2 else ANY}"
+        if self.gender:
+            choice += f"|{self.gender}"
+        return choice
 
     def booked_here(self):
         token = drafts.booked_token(self.request, self.choice())
@@ -385,19 +484,16 @@ class SlotStepMixin:
     def slot_check(self) -> selectors.SlotCheck:
         return selectors.slot_check(
             technique=self.technique,
-            length=self.length,
-            therapist=self.therapist,
             start=self.start,
             alternatives=ALTERNATIVES_SHOWN,
+            **_availability_kwargs(self.form.cleaned_data),
         )
 
     def step_url(self, name: str, start: datetime | None = None) -> str:
         return (
             reverse(name, args=[self.technique.slug])
             + "?"
-            + _choice_query(
-                length=self.length, therapist=self.therapist, start=_start_param(start or self.start)
-            )
+            + _choice_query(**self.choice_kwargs(), start=_start_param(start or self.start))
         )
 
     def base_context(self) -> dict:
@@ -406,6 +502,10 @@ class SlotStepMixin:
             "technique": self.technique,
             "length": self.length,
             "therapist": self.therapist,
+            "party": self.party,
+            "therapist2": self.therapist2,
+            "gender": self.gender,
+            "gender_label": _gender_label(self.gender),
             "start_local": self.start.astimezone(zone),
             "end_local": (self.start + timedelta(minutes=self.length.duration_minutes)).astimezone(zone),
             "times_url": self.times_url,
@@ -446,8 +546,15 @@ class DetailsView(SlotStepMixin, View):
         last = answers_from_dict(self.last_intake.answers) if self.last_intake else None
         return {"questions": self.questions, "last_answers": last}
 
+    def guest_form(self, *args, **kwargs) -> GuestDetailsForm | None:
+        """The second guest's form, for a session for two (None otherwise)."""
+        if self.party != 2:
+            return None
+        return GuestDetailsForm(*args, questions=self.questions, **kwargs)
+
     def get(self, request, technique):
         draft = drafts.draft_details(request)
+        guest_draft = (draft or {}).get("guest") if self.party == 2 else None
         if draft:
             initial = details_initial(draft)
         elif self.returning is not None:
@@ -462,60 +569,110 @@ class DetailsView(SlotStepMixin, View):
         else:
             initial = {}
         form = ClientDetailsForm(initial=initial, **self.form_kwargs())
-        return self.render(form, needs_note=bool(draft and draft.get("doctor_note_token")))
+        guest = self.guest_form(
+            initial=details_initial(guest_draft if isinstance(guest_draft, dict) else None)
+        )
+        return self.render(
+            form,
+            guest,
+            needs_note=bool(draft and draft.get("doctor_note_token")),
+            guest_needs_note=bool(isinstance(guest_draft, dict) and guest_draft.get("doctor_note_token")),
+        )
 
     def post(self, request, technique):
         form = ClientDetailsForm(request.POST, request.FILES, **self.form_kwargs())
-        if not form.is_valid():
-            return self.render(form)
+        guest = self.guest_form(request.POST, request.FILES)
+        # Both checked, so every mistake on the page is shown at once.
+        valid = form.is_valid()
+        valid = (guest is None or guest.is_valid()) and valid
+        if not valid:
+            return self.render(form, guest)
         try:
             # Asked now, not only at Confirm, so nobody fills in everything to be refused.
             # The same words as at Confirm: they tell nothing more about the address.
             appointments.upcoming_cap_check(email=form.cleaned_data["email"])
         except ValidationError as error:
             form.add_error("email", error)
-            return self.render(form, status=400)
-        answers = form.health_answers()
-        evaluation = intake.intake_evaluate(technique=self.technique, answers=answers)
-        if evaluation.outcome == RuleOutcome.CALL:
+            return self.render(form, guest, status=400)
+        evaluation = intake.intake_evaluate(technique=self.technique, answers=form.health_answers())
+        guest_evaluation = (
+            intake.intake_evaluate(technique=self.technique, answers=guest.health_answers())
+            if guest
+            else None
+        )
+        if RuleOutcome.CALL in (evaluation.outcome, guest_evaluation and guest_evaluation.outcome):
             # Nothing is kept: the answers are not needed for a booking that is not made.
+            # (Which of the two answered so is not said: the page may be seen by both.)
             drafts.draft_forget(request)
             return render(
                 request,
                 "booking/intake_call.html",
                 {**self.base_context(), "message": intake.call_message(), "step": 3},
             )
-        details = form.to_session()
         previous = drafts.draft_details(request) or {}
-        note_token = previous.get("doctor_note_token") or ""
-        if evaluation.outcome == RuleOutcome.DOCTOR_NOTE:
-            upload = request.FILES.get("doctor_note")
-            if upload is not None:
-                try:
-                    note_token = intake.doctor_note_upload(upload=upload).draft_token
-                except ValidationError as error:
-                    form.add_error("doctor_note", error)
-                    drafts.draft_save(request, {**details, "doctor_note_token": ""})
-                    return self.render(form, status=400, needs_note=True)
-            if not intake.doctor_note_pending(note_token):
-                # Their answers are kept; the page asks for the note.
-                drafts.draft_save(request, {**details, "doctor_note_token": ""})
-                return self.render(form, needs_note=True)
-        details["doctor_note_token"] = note_token
+        details = form.to_session()
+        details["doctor_note_token"], needs_note = self.doctor_note(
+            form, evaluation, previous.get("doctor_note_token") or ""
+        )
+        guest_needs_note = False
+        if guest is not None:
+            previous_guest = previous.get("guest") if isinstance(previous.get("guest"), dict) else {}
+            details["guest"] = guest.to_session()
+            details["guest"]["doctor_note_token"], guest_needs_note = self.doctor_note(
+                guest, guest_evaluation, previous_guest.get("doctor_note_token") or ""
+            )
         if form.cleaned_data.get("health_unchanged") and self.last_intake is not None:
             details["health_unchanged_since"] = self.last_intake.pk
         drafts.draft_save(request, details)
+        if needs_note or guest_needs_note:
+            # Their answers are kept; the page asks for the note (a bad file says why).
+            bad_file = bool(form.errors or (guest is not None and guest.errors))
+            return self.render(
+                form,
+                guest,
+                status=400 if bad_file else 200,
+                needs_note=needs_note,
+                guest_needs_note=guest_needs_note,
+            )
         if self.check.problem == SlotProblem.TAKEN:
             # Their details are saved: each alternative goes straight to the review.
-            return self.render(form, status=409)
+            return self.render(form, guest, status=409)
         return redirect(self.step_url("booking:review"))
 
-    def render(self, form, status: int = 200, needs_note: bool = False):
+    def doctor_note(self, form: ClientDetailsForm, evaluation, previous_token: str) -> tuple[str, bool]:
+        """One guest's doctor's note: the draft token to keep, and whether the note is
+        still needed. An upload is checked and stored now; a bad one is a form error."""
+        if evaluation.outcome != RuleOutcome.DOCTOR_NOTE:
+            return previous_token, False
+        upload = form.files.get(form.add_prefix("doctor_note"))
+        token = previous_token
+        if upload is not None:
+            try:
+                token = intake.doctor_note_upload(upload=upload).draft_token
+            except ValidationError as error:
+                form.add_error("doctor_note", error)
+                return "", True
+        if not intake.doctor_note_pending(token):
+            return "", True
+        return token, False
+
+    def render(
+        self,
+        form,
+        guest=None,
+        status: int = 200,
+        needs_note: bool = False,
+        guest_needs_note: bool = False,
+    ):
+        error_count = len(form.errors) + (len(guest.errors) if guest is not None else 0)
         context = {
             **self.base_context(),
             "form": form,
+            "guest_form": guest,
+            "error_count": error_count,
             "step": 3,
             "needs_note": needs_note,
+            "guest_needs_note": guest_needs_note,
             "last_intake": self.last_intake,
             # The words agreed to are the current versions (services.consent).
             "consent_texts": consent.policy_texts_current(),
@@ -562,6 +719,8 @@ class ReviewView(SlotStepMixin, View):
         if problem:
             return problem
         self.details = drafts.draft_details(request)
+        if self.details and self.party == 2 and not isinstance(self.details.get("guest"), dict):
+            self.details = None  # a draft for one cannot book for two: ask for the guest
         if not self.details:
             booked = self.booked_here()
             if booked:
@@ -585,14 +744,27 @@ class ReviewView(SlotStepMixin, View):
             request, self.choice()
         )
         try:
-            appointment = appointments.appointment_book(
-                technique=self.technique,
-                length=self.length,
-                therapist=self.therapist,
-                start=self.start,
-                client=client_details_from(self.details),
-                idempotency_key=key,
-            )
+            if self.party == 2:
+                # Both seats or neither, under one key: a repeat returns the same pair.
+                appointment, _guest = appointments.appointment_book_pair(
+                    technique=self.technique,
+                    length=self.length,
+                    start=self.start,
+                    clients=(client_details_from(self.details), client_details_from(self.details["guest"])),
+                    therapists=(self.therapist, self.therapist2),
+                    gender=self.gender,
+                    idempotency_key=key,
+                )
+            else:
+                appointment = appointments.appointment_book(
+                    technique=self.technique,
+                    length=self.length,
+                    therapist=self.therapist,
+                    start=self.start,
+                    client=client_details_from(self.details),
+                    gender=self.gender,
+                    idempotency_key=key,
+                )
         except appointments.SlotUnavailable as error:
             if error.code != "slot_taken":
                 return self.render(status=400, error=" ".join(error.messages))
@@ -610,6 +782,8 @@ class ReviewView(SlotStepMixin, View):
             **self.base_context(),
             "details": self.details,
             "health_rows": _health_review_rows(self.details),
+            "guest": self.details.get("guest") if self.party == 2 else None,
+            "guest_health_rows": _health_review_rows(self.details["guest"]) if self.party == 2 else [],
             "details_url": self.step_url("booking:details"),
             "confirmation_key": drafts.confirmation_key(self.request, self.choice()),
             "step": 4,
@@ -646,9 +820,30 @@ class AppointmentTokenMixin:
         self.can_change = appointment.status == AppointmentStatus.CONFIRMED and self.now <= self.deadline
         return appointment
 
+    def party(self) -> list[Appointment]:
+        """Both seats of a session for two (seat 1 first), or just the appointment."""
+        if not hasattr(self, "_party"):
+            self._party = appointments.appointment_party(self.appointment)
+        return self._party
+
+    def party_availability(self) -> dict:
+        """The selectors' keywords for finding another time for the whole party: a pair
+        keeps its two therapists and needs a room for two; both seats' own time is free."""
+        party = self.party()
+        if len(party) == 2:
+            return {
+                "therapist": None,
+                "party_size": 2,
+                "therapists": (party[0].therapist, party[1].therapist),
+                "exclude_appointment_ids": tuple(seat.pk for seat in party),
+            }
+        return {"therapist": self.appointment.therapist, "exclude_appointment_id": self.appointment.pk}
+
     def appointment_context(self) -> dict:
         zone = selectors.clinic_zone()
+        party = self.party()
         return {
+            "seats": party if len(party) > 1 else [],
             "appointment": self.appointment,
             "token": self.appointment.manage_token,
             "start_local": self.appointment.start.astimezone(zone),
@@ -713,7 +908,12 @@ class AppointmentCancelView(AppointmentTokenMixin, View):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, _("Your appointment is cancelled. We have emailed you to confirm."))
+            messages.success(
+                request,
+                _("Your appointments, for both of you, are cancelled. We have emailed you to confirm.")
+                if len(self.party()) > 1
+                else _("Your appointment is cancelled. We have emailed you to confirm."),
+            )
         return redirect("booking:appointment-manage", token=token)
 
 
@@ -737,10 +937,9 @@ class AppointmentRescheduleView(AppointmentTokenMixin, View):
         week = selectors.week_availability(
             technique=appointment.technique,
             length=appointment.length_as_booked(),
-            therapist=appointment.therapist,
             first_day=week_start,
             now=self.now,
-            exclude_appointment_id=appointment.pk,
+            **self.party_availability(),
         )
         base = reverse("booking:appointment-reschedule", args=[token])
         confirm = reverse("booking:appointment-reschedule-confirm", args=[token])
@@ -818,10 +1017,9 @@ class AppointmentRescheduleConfirmView(AppointmentTokenMixin, View):
         return selectors.slot_check(
             technique=self.appointment.technique,
             length=self.appointment.length_as_booked(),
-            therapist=self.appointment.therapist,
             start=self.start,
-            exclude_appointment_id=self.appointment.pk,
             alternatives=ALTERNATIVES_SHOWN,
+            **self.party_availability(),
         )
 
     def get(self, request, token):

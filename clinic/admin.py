@@ -193,6 +193,13 @@ class ClinicAdminSite(admin.AdminSite):
             *super().get_urls(),
         ]
 
+    def index(self, request, extra_context=None):
+        from booking.admin.rooms import warn_roomless_techniques
+
+        # A technique no room can host is hidden from clients: tell the manager at once.
+        warn_roomless_techniques(request)
+        return super().index(request, extra_context)
+
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
         if not request.user.has_perm("booking.view_appointment"):

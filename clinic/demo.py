@@ -140,6 +140,103 @@ def ensure_demo_two_factor(usernames) -> list[tuple[str, str, list[str]]]:
     return printed
 
 
+# Rooms (issue 12): (name, tables, features, turnover minutes). Shiatsu needs the floor
+# mat, so only the Quiet room takes it; Swedish is also offered for two, in the suite.
+DEMO_FEATURES = [("Floor mat", "floor-mat"), ("Shower", "shower")]
+DEMO_ROOMS = [
+    ("Garden room", 1, ["shower"], 10),
+    ("Quiet room", 1, ["floor-mat"], 10),
+    ("Couples suite", 2, ["shower"], 15),
+]
+DEMO_TECHNIQUE_NEEDS = {"shiatsu": ["floor-mat"]}
+DEMO_FOR_TWO = ["swedish"]
+# (therapist, gender, preferred room, most hands-on minutes a day)
+DEMO_THERAPIST_ROOMS = {
+    "Amara Osei": ("female", "Garden room", 360),
+    "Tom Hughes": ("male", "Couples suite", None),
+    "Keiko Tanaka": ("female", "Quiet room", 300),
+    "Rhys Morgan": ("male", None, None),
+}
+
+
+def load_demo_rooms() -> dict[str, int]:
+    """The demo's rooms and features, what techniques need, and each therapist's gender,
+    preferred room and daily limit. Idempotent: matched by name and slug."""
+    from booking.models import Room, RoomFeature, Technique, Therapist
+
+    features = {
+        slug: RoomFeature.objects.get_or_create(slug=slug, defaults={"name": name})[0]
+        for name, slug in DEMO_FEATURES
+    }
+    rooms = {}
+    for order, (name, tables, has, turnover) in enumerate(DEMO_ROOMS, start=1):
+        room, _created = Room.objects.get_or_create(
+            name=name, defaults={"capacity": tables, "turnover_minutes": turnover, "display_order": order}
+        )
+        room.features.set([features[slug] for slug in has])
+        rooms[name] = room
+    for technique in Technique.objects.filter(slug__in=[*DEMO_TECHNIQUE_NEEDS, *DEMO_FOR_TWO]):
+        technique.required_features.set(
+            [features[slug] for slug in DEMO_TECHNIQUE_NEEDS.get(technique.slug, [])]
+        )
+        if technique.slug in DEMO_FOR_TWO and not technique.for_two:
+            technique.for_two = True
+            technique.save(update_fields=["for_two"])
+    for name, (gender, room_name, daily) in DEMO_THERAPIST_ROOMS.items():
+        Therapist.objects.filter(name=name).update(
+            gender=gender, preferred_room=rooms.get(room_name), max_daily_minutes=daily
+        )
+    return {"rooms": len(rooms)}
+
+
+def _book_demo_pairs(*, techniques, today, now, zone) -> int:
+    """A few sessions for two in the coming days (the suite's first free time each day)."""
+    from booking import selectors
+    from booking.choices import AppointmentSource
+    from booking.services import appointments
+
+    booked = 0
+    for slug in DEMO_FOR_TWO:
+        technique = techniques.get(slug)
+        if technique is None:
+            continue
+        length = min(technique.lengths.all(), key=lambda length: length.duration_minutes, default=None)
+        if length is None:
+            continue
+        for offset in (1, 3, 5):
+            day = today + timedelta(days=offset)
+            free = selectors.free_starts(
+                technique=technique, length=length, first_day=day, days=1, now=now, party_size=2
+            )
+            starts = [
+                start for start, _ids in free.merged().get(day, []) if start.astimezone(zone).minute == 0
+            ]
+            if not starts:
+                continue
+            (first, first_phone), (second, second_phone) = DEMO_CLIENTS[offset], DEMO_CLIENTS[offset + 1]
+            try:
+                appointments.appointment_book_pair(
+                    technique=technique,
+                    length=length,
+                    start=starts[len(starts) // 2],
+                    clients=(
+                        appointments.ClientDetails(
+                            name=first, email=f"pair{offset}-1@example.com", phone=first_phone
+                        ),
+                        appointments.ClientDetails(
+                            name=second, email=f"pair{offset}-2@example.com", phone=second_phone
+                        ),
+                    ),
+                    source=AppointmentSource.STAFF,
+                    now=now,
+                    notify=False,
+                )
+                booked += 2
+            except appointments.SlotUnavailable:
+                continue
+    return booked
+
+
 # Four therapists with different weeks: (name, bio, techniques, {weekday: [(from, to), ...]}).
 DEMO_THERAPISTS = [
     (
@@ -213,6 +310,10 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
                 for a, b in periods
             )
         therapists.append(therapist)
+    load_demo_rooms()
+    for therapist in therapists:
+        therapist.refresh_from_db()  # their gender, preferred room and limit, just set
+    techniques = {t.slug: t for t in Technique.objects.prefetch_related("lengths")}
     today = now.astimezone(zone).date()
     keiko = therapists[2]
     if not TimeOff.objects.filter(therapist=keiko).exists():
@@ -232,6 +333,8 @@ def load_demo_booking(*, now=None) -> dict[str, int]:
         start__gte=now - timedelta(days=7), start__lt=now + timedelta(days=14)
     )
     if not recent.exists():
+        # Sessions for two first, while the couples suite is free.
+        created += _book_demo_pairs(techniques=techniques, today=today, now=now, zone=zone)
         rng = random.Random(2026)  # the same spread every time
         for offset in range(-7, 14):
             day = today + timedelta(days=offset)

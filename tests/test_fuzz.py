@@ -113,8 +113,8 @@ PUBLIC_PARAMS = {
     "booking:appointment-reschedule": {"week": "", "day": ""},
     "booking:appointment-reschedule-confirm": {"start": ""},
     "admin:login": {"next": "/admin/"},
-    "admin:booking_schedule": {"date": "", "therapist": "", "view": "day"},
-    "admin:booking_appointment_add": {"start": "", "therapist": "", "technique": ""},
+    "admin:booking_schedule": {"date": "", "therapist": "", "view": "rooms", "new": "1"},
+    "admin:booking_appointment_add": {"start": "", "therapist": "", "technique": "", "from": "schedule"},
     "admin:autocomplete": {"term": "a", "app_label": "booking", "model_name": "appointment",
                            "field_name": "therapist", "page": "1"},
 }  # fmt: skip

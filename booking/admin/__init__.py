@@ -10,4 +10,7 @@
 Importing this package registers every model admin with the site.
 """
 
-from . import core  # noqa: F401
+from . import (
+    core,  # noqa: F401
+    rooms,  # noqa: F401
+)

@@ -4,6 +4,7 @@ so the admin can never double-book: a clash is a form error naming the other boo
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
 
 from axes import admin as axes_admin
 from axes.handlers.proxy import AxesProxyHandler
@@ -29,12 +30,13 @@ from clinic import uploads
 
 from .. import availability as engine
 from .. import dayplan, exports, roles, selectors
-from ..choices import AppointmentSource, AppointmentStatus
+from ..choices import AppointmentSource, AppointmentStatus, TherapistGender
 from ..forms import PhoneField, parse_iso_date, validate_clinic_date
 from ..models import (
     Appointment,
     BookingPolicy,
     Closure,
+    Room,
     Technique,
     TechniqueLength,
     Therapist,
@@ -141,8 +143,15 @@ class TechniqueAdminForm(forms.ModelForm):
         model = Technique
         fields = [
             "name", "slug", "summary", "description", "suitable_for", "image",
-            "buffer_minutes", "active", "display_order",
+            "buffer_minutes", "active", "display_order", "required_features", "for_two",
         ]  # fmt: skip
+        widgets = {"required_features": forms.CheckboxSelectMultiple}
+        help_texts = {
+            "required_features": _(
+                "Only rooms with all of these are booked for it (for example a floor mat for "
+                "Shiatsu). Ignored while the clinic has no rooms set up."
+            )
+        }
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]
@@ -158,15 +167,21 @@ class TechniqueAdminForm(forms.ModelForm):
 @admin.register(Technique)
 class TechniqueAdmin(admin.ModelAdmin):
     form = TechniqueAdminForm
-    list_display = ["name", "lengths_and_prices", "buffer_minutes", "active", "display_order"]
+    list_display = [
+        "name", "lengths_and_prices", "buffer_minutes", "room_needs", "for_two", "active", "display_order",
+    ]  # fmt: skip
     list_editable = ["active", "display_order"]
-    list_filter = ["active"]
+    list_filter = ["active", "for_two"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
     inlines = [TechniqueLengthInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("lengths")
+        return super().get_queryset(request).prefetch_related("lengths", "required_features")
+
+    @admin.display(description=_("needs a room with"))
+    def room_needs(self, obj: Technique) -> str:
+        return ", ".join(f.name for f in obj.required_features.all()) or "—"
 
     def save_model(self, request, obj, form, change):
         # A picture replaced or cleared is deleted once the change is committed.
@@ -186,8 +201,19 @@ class TechniqueAdmin(admin.ModelAdmin):
                 "under “Offers” on a therapist's page, or untick “Offered” here."
             ),
             "no_length": _("%(name)s has no length and price yet, so clients cannot book it online."),
+            "no_room": _(
+                "No room in use has everything %(name)s needs, so clients cannot book it online. "
+                "Give a room the features it needs, or change what it needs here."
+            ),
+        }
+        # Rooms (issue 12): no room that suits it is its own reason, said by the rooms admin.
+        roomless = {
+            found.technique.pk
+            for found in admin_rooms.warn_roomless_techniques(request, technique_id=technique_id)
         }
         for technique, reason in selectors.techniques_hidden_online(technique_id=technique_id):
+            if reason == "no_room" and technique.pk in roomless:
+                continue  # said above, with what is missing
             messages.warning(request, reasons[reason] % {"name": technique.name})
 
     def changelist_view(self, request, extra_context=None):
@@ -283,10 +309,26 @@ class TimeOffInline(admin.TabularInline):
     formfield_overrides = CLINIC_DATES
 
 
+class TherapistAdminForm(forms.ModelForm):
+    # Not required: a page opened before rooms and preferences existed (or a script)
+    # that sends no gender keeps "not stated" rather than failing the whole save.
+    gender = forms.ChoiceField(
+        label=_("gender"), choices=TherapistGender.choices, required=False, initial=TherapistGender.UNSTATED
+    )
+
+    class Meta:
+        model = Therapist
+        fields = ["name", "gender"]  # the admin adds the rest from its fieldsets
+
+    def clean_gender(self):
+        return self.cleaned_data.get("gender") or TherapistGender.UNSTATED
+
+
 @admin.register(Therapist)
 class TherapistAdmin(ServiceSaveMixin, admin.ModelAdmin):
-    list_display = ["name", "active", "technique_list", "hours"]
-    list_filter = ["active", "techniques"]
+    form = TherapistAdminForm
+    list_display = ["name", "active", "technique_list", "hours", "gender", "preferred_room"]
+    list_filter = ["active", "techniques", "gender"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name"]
     filter_horizontal = ["techniques"]
@@ -295,12 +337,32 @@ class TherapistAdmin(ServiceSaveMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "active", "user", "schedule_link"]}),
         (_("What they offer"), {"fields": ["techniques", "bio"]}),
+        (
+            _("Room, limits and gender"),
+            {
+                "fields": [
+                    "preferred_room",
+                    "max_daily_minutes",
+                    "max_continuous_minutes",
+                    "gender",
+                ],  # fmt: skip
+                "description": _(
+                    "Online booking never offers a time that would take them past a limit. "
+                    "Gender is matched when a client asks for a female or male therapist."
+                ),
+            },
+        ),
         (_("Photo"), {"fields": ["photo", "photo_preview"]}),
         (_("The week at a glance"), {"fields": ["weekly_grid"]}),
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("techniques", "working_hours")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("preferred_room")
+            .prefetch_related("techniques", "working_hours")
+        )
 
     def save_model(self, request, obj, form, change):
         # A photo replaced or cleared is deleted once the change is committed.
@@ -463,9 +525,25 @@ class AppointmentAdminForm(forms.ModelForm):
     )
     # Set by the admin before saving: who took the client's agreement.
     staff_user = None
+    # Rooms (issue 12): left empty, the booking services pick the best free room.
+    # Its own name, not the model field's: the form must not write the room onto the
+    # appointment in memory before the services have checked it.
+    room_choice = forms.ModelChoiceField(
+        queryset=Room.objects.active(),
+        required=False,
+        label=_("Room"),
+        empty_label=_("Best free room (chosen for you)"),
+        help_text=_("Leave as it is to let the system pick a free room that suits the massage."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "room_choice" in self.fields and self.instance.room_id:
+            # An appointment keeps showing its room even after the room is retired.
+            field = self.fields["room_choice"]
+            field.queryset = Room.objects.filter(Q(active=True) | Q(pk=self.instance.room_id))
+            field.empty_label = _("Best free room (chosen again)")
+            self.initial.setdefault("room_choice", self.instance.room_id)
         if self.instance.pk is None and "length" in self.fields:
             # Shown (and required) only when booking; a move keeps the length booked.
             self.fields["length"].required = True
@@ -550,6 +628,11 @@ class AppointmentAdminForm(forms.ModelForm):
     def save(self, commit=True) -> Appointment:
         """Book or change through the services; raises :class:`SaveRefused`."""
         cleaned = self.cleaned_data
+        # A room chosen (or, for a change, chosen anew) by staff; otherwise the services
+        # keep the room or pick one themselves (a move keeps it only if it is still free).
+        chosen = cleaned.get("room_choice")
+        changed = self.instance.pk is None or "room_choice" in self.changed_data
+        room = {"room": chosen} if chosen is not None and changed else {}
         try:
             if self.instance.pk is None:
                 self.instance = appointments.appointment_book(
@@ -561,6 +644,7 @@ class AppointmentAdminForm(forms.ModelForm):
                     source=AppointmentSource.STAFF,
                     allow_outside_hours=cleaned.get("allow_outside_hours", False),
                     status=cleaned.get("status") or AppointmentStatus.CONFIRMED,
+                    **room,
                 )
             else:
                 self.instance = appointments.appointment_update(
@@ -571,6 +655,7 @@ class AppointmentAdminForm(forms.ModelForm):
                     status=cleaned["status"],
                     client=self._client(),
                     allow_outside_hours=cleaned.get("allow_outside_hours", False),
+                    **room,
                 )
         except ValidationError as error:
             raise SaveRefused(error) from None
@@ -666,16 +751,17 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
         "reference",
         "therapist",
         "technique_and_length",
+        "room",
         "client_name",
         "client_phone",
         "status",
         "source",
     ]
     list_display_links = ["when", "client_name"]
-    list_filter = [WhenFilter, DateRangeFilter, "status", "therapist", "technique", "source"]
+    list_filter = [WhenFilter, DateRangeFilter, "status", "therapist", "room", "technique", "source"]
     search_fields = ["client_name", "client_email", "client_phone", "reference"]
     date_hierarchy = "start"
-    list_select_related = ["therapist", "technique"]
+    list_select_related = ["therapist", "technique", "room"]
     list_per_page = 50
     autocomplete_fields = ["client"]
 
@@ -860,7 +946,7 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
     def _csv_response(self, queryset) -> HttpResponse:
         zone = selectors.clinic_zone()
         stamp = timezone.now().astimezone(zone)
-        queryset = queryset.select_related("therapist", "technique").order_by("start", "pk")
+        queryset = queryset.select_related("therapist", "technique", "room").order_by("start", "pk")
         response = HttpResponse(exports.csv_text(queryset, zone), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="appointments-{stamp:%Y%m%d-%H%M}.csv"'
         response["Cache-Control"] = "no-store"
@@ -869,11 +955,14 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
     # ------------------------------------------------------------------ pages
 
     def get_fields(self, request, obj=None):
-        fields = ["therapist", "technique", "length", "start", "allow_outside_hours", "status"]
+        fields = ["therapist", "technique", "length", "start", "room_choice", "allow_outside_hours", "status"]
         consent_fields = ["agreed_by_phone"] if obj is None else ["consents_agreed"]
         if obj is not None:
             fields = ["reference", "therapist", "technique", "duration_minutes", "price", "start", "end",
-                      "allow_outside_hours", "status", "source"]  # fmt: skip
+                      "room_choice", "allow_outside_hours", "status", "source"]  # fmt: skip
+        if (obj is None or obj.room_id is None) and not selectors.clinic_has_rooms():
+            # Rooms are optional: a clinic without any sees no room field at all.
+            fields.remove("room_choice")
         fields += ["client"] if obj is None else ["client_record"]
         fields += ["client_name", "client_email", "client_phone", "client_notes"]
         if obj is None:
@@ -961,6 +1050,26 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
             parts.append(f"{label}: {before} → {after}")
         return "; ".join(parts) or str(_("Saved without changes"))
 
+    def response_add(self, request, obj, post_url_continue=None):
+        """Booked from a free gap of the schedule: back to that day, the new booking
+        highlighted (unless staff asked to go on editing or to add another)."""
+        if request.GET.get("from") == "schedule" and not {"_continue", "_addanother"} & set(request.POST):
+            zone = selectors.clinic_zone()
+            self.message_user(
+                request,
+                _("Booked %(reference)s: %(name)s, %(when)s. It is marked “Just booked” below.")
+                % {
+                    "reference": obj.reference,
+                    "name": obj.client_name,
+                    "when": formats.date_format(obj.start.astimezone(zone), "D j M, H:i"),
+                },
+                messages.SUCCESS,
+            )
+            day = obj.start.astimezone(zone).date().isoformat()
+            query = urlencode({"date": day, "new": obj.pk})
+            return redirect(f"{reverse('admin:booking_schedule')}?{query}#appointment-{obj.pk}")
+        return super().response_add(request, obj, post_url_continue)
+
     def save_form(self, request, form, change):
         # The services validate and write in one step (book, move, cancel, mark, edit).
         form.staff_user = request.user
@@ -976,6 +1085,7 @@ from . import clients as admin_clients  # noqa: E402, I001
 from . import intake as admin_intake  # noqa: E402
 from . import notes as admin_notes  # noqa: E402
 from . import outbox  # noqa: E402, F401
+from . import rooms as admin_rooms  # noqa: E402
 
 # --------------------------------------------------------------------------- sign-in lockouts
 

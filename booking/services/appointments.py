@@ -10,13 +10,14 @@ and the insert of one booking cannot interleave with another's).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,7 +28,7 @@ from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus, IntakeSource
 from ..intake import Answer
-from ..models import Appointment, Client, ClientChange, Technique, TechniqueLength, Therapist
+from ..models import Appointment, Client, ClientChange, Room, Technique, TechniqueLength, Therapist
 from . import clients, consent, intake
 
 
@@ -69,6 +70,61 @@ def _check_length(technique: Technique, length: TechniqueLength) -> None:
         raise ValidationError(_("That length is not offered for this technique."), code="bad_length")
 
 
+@dataclass
+class _Found:
+    """What the availability pipeline says about one start, read under the locks."""
+
+    free: selectors.FreeStarts
+    day: date
+
+
+def _find(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    start: datetime,
+    staff: bool,
+    allow_outside_hours: bool,
+    now: datetime,
+    therapist: Therapist | None = None,
+    therapists: tuple[Therapist | None, Therapist | None] | None = None,
+    gender: str | None = None,
+    room: Room | None = None,
+    exclude_appointment_ids: Iterable[int] = (),
+) -> _Found:
+    """Lock what the booking may take, then ask the one availability pipeline about
+    ``start``: for one person (``therapist``; None for any available) or, when
+    ``therapists`` is given, for a session for two (each seat named or None)."""
+    party_size = 1 if therapists is None else 2
+    seats = (therapist,) if therapists is None else therapists
+    _check_room(room, technique=technique, party_size=party_size)
+    _lock_resources(
+        therapists=_candidate_therapists(technique=technique, seats=seats),
+        rooms=(
+            Room.objects.filter(pk=room.pk)
+            if room is not None
+            else selectors.rooms_suitable(technique=technique, party_size=party_size)
+        ),
+    )
+    day = start.astimezone(selectors.clinic_zone()).date()
+    free = selectors.free_starts(
+        technique=technique,
+        length=length,
+        first_day=day,
+        days=1,
+        therapist=therapist,
+        now=now,
+        staff=staff,
+        ignore_working_hours=staff and allow_outside_hours,
+        exclude_appointment_ids=tuple(exclude_appointment_ids),
+        party_size=party_size,
+        therapists=therapists,
+        gender=gender or None,
+        room=room,
+    )
+    return _Found(free=free, day=day)
+
+
 def _free_therapists(
     *,
     technique: Technique,
@@ -80,34 +136,129 @@ def _free_therapists(
     now: datetime,
     exclude_appointment_id: int | None = None,
 ) -> tuple[list[Therapist], selectors.FreeStarts, date]:
-    day = start.astimezone(selectors.clinic_zone()).date()
-    _lock_therapists(technique=technique, therapist=therapist)
-    free = selectors.free_starts(
+    """The older shape of :func:`_find` for one person (who is free, the pipeline's
+    answer, the local day), with the same locks, rooms included. A caller writing an
+    appointment also takes its room: :func:`_pick_room` and :func:`_room_until`."""
+    found = _find(
         technique=technique,
         length=length,
-        first_day=day,
-        days=1,
-        therapist=therapist,
-        now=now,
+        start=start,
         staff=staff,
-        ignore_working_hours=staff and allow_outside_hours,
-        exclude_appointment_id=exclude_appointment_id,
+        allow_outside_hours=allow_outside_hours,
+        now=now,
+        therapist=therapist,
+        exclude_appointment_ids=[exclude_appointment_id] if exclude_appointment_id else [],
     )
-    return free.therapists_free_at(start), free, day
+    return found.free.therapists_free_at(start), found.free, found.day
 
 
-def _lock_therapists(*, technique: Technique, therapist: Therapist | None) -> None:
-    """Serialise bookings per therapist on PostgreSQL (row locks, always in id order).
+def _candidate_therapists(*, technique: Technique, seats: Sequence[Therapist | None]) -> QuerySet[Therapist]:
+    """The therapists a booking might take: the named ones, and for a seat left to "any
+    available", everyone who offers the technique."""
+    named = Q(pk__in=[t.pk for t in seats if t is not None])
+    if any(t is None for t in seats):
+        offering = Therapist.techniques.through.objects.filter(technique_id=technique.pk)
+        named |= Q(pk__in=offering.values("therapist_id"))
+    return Therapist.objects.filter(named)
 
-    Without it, two transactions inserting overlapping appointments both wait on the
-    exclusion constraint for each other and PostgreSQL breaks the deadlock with an
-    error. With it, the second booking waits, then sees the first and gets a clear
-    "just taken". On SQLite the immediate transaction already serialises writers.
-    """
-    candidates = (
-        Therapist.objects.filter(pk=therapist.pk) if therapist else Therapist.objects.offering(technique)
+
+def _lock_resources(*, therapists: QuerySet[Therapist], rooms: QuerySet[Room]) -> None:
+    """Row locks on every therapist and room a booking might take, in ONE global order:
+    therapists by id, then rooms by id (as pretix's services/locking.py sorts every kind
+    of key before locking). Bookings that could take the same resource queue here rather
+    than both waiting on the exclusion constraints for each other (which PostgreSQL
+    breaks as a deadlock), and two bookings never hold one lock each while waiting for
+    the other's, because everybody takes them in the same order. The appointment rows a
+    change acts on are locked before these (:func:`_lock_party`), never after. One query
+    each, whatever the numbers (none for rooms when there are none).
+
+    On SQLite there are no row locks: the immediate transaction already lets one writer
+    in at a time (clinic settings)."""
+    list(therapists.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+    list(rooms.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+
+
+def _check_room(room: Room | None, *, technique: Technique, party_size: int) -> None:
+    """A room staff chose must be in use, big enough, and have what the technique needs:
+    said plainly, rather than as "taken"."""
+    if room is None:
+        return
+    if not room.active:
+        raise ValidationError(
+            _("%(room)s is not in use. Choose another room.") % {"room": room.name}, code="room_inactive"
+        )
+    if party_size == 2 and room.capacity < 2:
+        raise ValidationError(
+            _("%(room)s has one table; a session for two needs a room for two.") % {"room": room.name},
+            code="room_too_small",
+        )
+    suitable = selectors.rooms_suitable(technique=technique, party_size=party_size).filter(pk=room.pk)
+    if not suitable.exists():
+        raise ValidationError(
+            _("%(room)s does not have what %(technique)s needs.")
+            % {"room": room.name, "technique": technique.name},
+            code="room_unsuitable",
+        )
+
+
+def _lock_party(appointment: Appointment) -> list[Appointment]:
+    """Lock and return every seat of the appointment's session (one, or two for a session
+    for two), seat 1 first. Only the appointment rows: the therapists and rooms are locked
+    afterwards, in their own order (``of=("self",)`` keeps PostgreSQL from also locking
+    the joined therapist row out of that order)."""
+    reference = Appointment.objects.values_list("reference", flat=True).get(pk=appointment.pk)
+    return list(
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("technique", "therapist", "room")
+        .filter(reference=reference)
+        .order_by("seat", "pk")
     )
-    list(candidates.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def _room_until(end: datetime, room: Room | None) -> datetime | None:
+    """How long the room stays taken: the session, then the room's own reset."""
+    return None if room is None else end + timedelta(minutes=room.turnover_minutes)
+
+
+def _pick_room(
+    free: selectors.FreeStarts, start: datetime, therapist: Therapist, keep: Room | None = None
+) -> Room | None:
+    """The room for a booking once its therapist is chosen: the one it has (``keep``)
+    when that is still free, else the best fit the pipeline gives. None when the clinic
+    does not use rooms. Raises "just taken" when rooms are in use and none is free (the
+    pipeline only offers starts with a room, so that is a race lost)."""
+    if not free.rooms_in_use:
+        return None
+    rooms = free.rooms_free_at(start, therapist_id=therapist.pk)
+    if keep is not None and any(r.pk == keep.pk for r in rooms):
+        return keep
+    if not rooms:
+        raise _slot_taken()
+    return rooms[0]
+
+
+def _bookings_that_day(found: _Found, therapist_id: int) -> int:
+    return found.free.data.bookings_per_day[therapist_id, found.day]
+
+
+def _pick_pair(found: _Found, start: datetime) -> tuple[Therapist, Therapist] | None:
+    """The pair for a session for two: the fairest of those free at ``start`` (the
+    pipeline orders them: fewest bookings that day between them, then name order)."""
+    pairs = found.free.pairs_free_at(start)
+    return pairs[0] if pairs else None
+
+
+def _pick_pair_room(
+    found: _Found, start: datetime, pair: tuple[Therapist, Therapist], keep: Room | None
+) -> Room | None:
+    if not found.free.rooms_in_use:
+        return None
+    rooms = [r for r in found.free.rooms_free_at(start, therapist_id=pair[0].pk) if r.capacity >= 2]
+    if keep is not None and any(r.pk == keep.pk for r in rooms):
+        return keep
+    if not rooms:
+        raise _slot_taken()
+    return rooms[0]
 
 
 def _is_conflict(error: DatabaseError) -> bool:
@@ -137,7 +288,8 @@ def _explain_to_client(*, start: datetime, free: selectors.FreeStarts, therapist
     """Raise the reason that applies when nobody is free at ``start`` online: a policy
     error, the closure, the hours, the time off, or "just taken"."""
     problem = free.why_not(start)
-    if problem is None or problem == SlotProblem.TAKEN:
+    # A room taken is, to the client, the time taken (they do not choose rooms).
+    if problem is None or problem in (SlotProblem.TAKEN, SlotProblem.NO_ROOM):
         raise _slot_taken()
     message = explanations.client_message(
         problem,
@@ -151,6 +303,10 @@ def _explain_to_client(*, start: datetime, free: selectors.FreeStarts, therapist
     raise SlotUnavailable(message, code=problem.value)
 
 
+# The therapist's own limits: staff may book past them only as they book outside hours.
+LIMIT_PROBLEMS = {SlotProblem.DAY_LIMIT, SlotProblem.STRETCH_LIMIT}
+
+
 def _explain_to_staff(
     *,
     therapist: Therapist,
@@ -161,9 +317,15 @@ def _explain_to_staff(
     buffer_minutes: int | None = None,
     exclude_appointment_id: int | None = None,
     now: datetime | None = None,
+    found: _Found | None = None,
+    room: Room | None = None,
+    party_size: int = 1,
+    exclude_appointment_ids: Iterable[int] = (),
 ) -> None:
     """Raise, for staff, what stands in the way: the clashing appointment by reference and
-    client, the time off, the closure or the working hours. Staff decide what to move."""
+    client, the time off, the closure or the working hours; then the room (which session
+    holds it, until when) and the therapist's limits. Staff decide what to move."""
+    zone = selectors.clinic_zone()
     obstacles = selectors.staff_obstacles(
         therapist=therapist,
         technique=technique,
@@ -174,18 +336,75 @@ def _explain_to_staff(
         exclude_appointment_id=exclude_appointment_id,
         now=now,
     )
+    messages: list[str] = []
     if obstacles:
-        raise SlotUnavailable(
-            explanations.staff_messages(
-                obstacles,
-                therapist_name=therapist.name,
-                technique_name=technique.name,
-                start=start,
-                duration=timedelta(minutes=duration_minutes),
-                zone=selectors.clinic_zone(),
-            ),
-            code="slot_taken",
+        messages += explanations.staff_messages(
+            obstacles,
+            therapist_name=therapist.name,
+            technique_name=technique.name,
+            start=start,
+            duration=timedelta(minutes=duration_minutes),
+            zone=zone,
         )
+    elif found is not None:
+        excluded = {*exclude_appointment_ids, *([exclude_appointment_id] if exclude_appointment_id else [])}
+        messages += _room_messages(
+            found=found,
+            technique=technique,
+            start=start,
+            duration_minutes=duration_minutes,
+            room=room,
+            party_size=party_size,
+            exclude_appointment_ids=excluded,
+        )
+    if not messages and found is not None:
+        problem = found.free.why_not(start)
+        if problem in LIMIT_PROBLEMS:
+            messages.append(
+                explanations.staff_limit_message(problem, therapist=therapist, day=start.astimezone(zone))
+            )
+    if messages:
+        raise SlotUnavailable(messages, code="slot_taken")
+
+
+def _room_messages(
+    *,
+    found: _Found,
+    technique: Technique,
+    start: datetime,
+    duration_minutes: int,
+    room: Room | None,
+    party_size: int,
+    exclude_appointment_ids: Iterable[int] = (),
+) -> list[str]:
+    """For staff, when the rooms are what stands in the way: which session holds each
+    room that would do (``room`` alone when staff chose it), or that no room in use has
+    what the technique needs. [] when a room would be free (something else is in the way)."""
+    if not found.free.rooms_in_use:
+        return []
+    rooms = (
+        [room]
+        if room is not None
+        else selectors.rooms_for_technique(technique=technique, party_size=party_size)
+    )
+    if not rooms:
+        return [explanations.staff_no_room_message(technique_name=technique.name, party_size=party_size)]
+    clashes = selectors.room_clashes(
+        rooms=rooms,
+        start=start,
+        end=start + timedelta(minutes=duration_minutes),
+        exclude_appointment_ids=exclude_appointment_ids,
+    )
+    if len({r.pk for r, _other in clashes}) < len(rooms):
+        return []
+    return explanations.staff_room_messages(clashes, zone=selectors.clinic_zone())
+
+
+def _explain_rooms_to_staff(**kwargs) -> None:
+    """Raise the rooms' story for staff (see :func:`_room_messages`) when it is the one."""
+    messages = _room_messages(**kwargs)
+    if messages:
+        raise SlotUnavailable(messages, code="slot_taken")
 
 
 # The first key of PostgreSQL's two-key advisory locks, naming what the second locks.
@@ -229,6 +448,102 @@ def _check_upcoming_cap(email: str, now: datetime) -> None:
         )
 
 
+def _health_checked(*, technique: Technique, client: ClientDetails, staff: bool):
+    """The health intake's rules applied again here, whatever the pages did. Online,
+    "please call" and a missing doctor's note refuse; staff on the phone decide."""
+    if client.health is None:
+        return None
+    if staff:
+        return intake.intake_evaluate(technique=technique, answers=client.health)
+    return intake.intake_check_online(
+        technique=technique, answers=client.health, doctor_note_token=client.doctor_note_token
+    )
+
+
+def _client_record(*, client: ClientDetails, staff: bool, guest: bool = False) -> Client:
+    """Which record a booking belongs to (see services.clients for whose details win).
+    A guest of a session for two booked online may give no email: they get a record of
+    their own all the same (found by email when they gave one)."""
+    if staff or (guest and not client.email.strip()):
+        return clients.client_for_staff_booking(
+            client=client.record, name=client.name, email=client.email, phone=client.phone
+        )
+    return clients.client_for_online_booking(name=client.name, email=client.email, phone=client.phone)
+
+
+def _new_appointment(
+    *,
+    record: Client,
+    client: ClientDetails,
+    therapist: Therapist,
+    technique: Technique,
+    length: TechniqueLength,
+    start: datetime,
+    room: Room | None,
+    source: str,
+    idempotency_key: str | None = None,
+) -> Appointment:
+    start_utc = start.astimezone(UTC)
+    end = start_utc + timedelta(minutes=length.duration_minutes)
+    return Appointment(
+        client=record,
+        therapist=therapist,
+        technique=technique,
+        duration_minutes=length.duration_minutes,
+        price=length.price,
+        buffer_minutes=technique.buffer_minutes,
+        start=start_utc,
+        end=end,
+        occupied_until=end + timedelta(minutes=technique.buffer_minutes),
+        room=room,
+        room_until=_room_until(end, room),
+        client_name=single_line(client.name),
+        client_email=client.email.strip(),
+        client_phone=client.phone.strip(),
+        client_notes=client.notes.strip(),
+        source=source,
+        idempotency_key=idempotency_key or None,
+    )
+
+
+def _record_intake_and_consent(
+    *, appointment: Appointment, client: ClientDetails, health, staff: bool, now: datetime
+) -> None:
+    if health is not None:
+        # This visit's answers, stored with the booking (never overwriting earlier ones).
+        intake.intake_record(
+            appointment=appointment,
+            answers=client.health,
+            evaluation=health,
+            source=IntakeSource.STAFF if staff else IntakeSource.ONLINE,
+            unchanged_since_id=client.health_unchanged_since,
+            doctor_note_token=client.doctor_note_token,
+        )
+    # Consent (issue 11): which versions of the policy texts this booking agreed to,
+    # when and how. Inside the transaction: a refusal here books nothing.
+    consent.consents_record(
+        client=appointment.client,
+        appointment=appointment,
+        given_name=appointment.client_name,
+        policy_agreed=client.policy_agreed,
+        agreement=client.agreement,
+        online=not staff,
+        now=now,
+    )
+
+
+def _check_new_booking(
+    *, technique: Technique, length: TechniqueLength, start: datetime, staff: bool, status: str
+) -> None:
+    if status != AppointmentStatus.CONFIRMED:
+        raise ValidationError(_("New appointments start as confirmed."), code="new_not_confirmed")
+    if timezone.is_naive(start):
+        raise ValidationError(_("The start time needs a time zone."), code="naive")
+    _check_length(technique, length)
+    if not staff and not technique.active:
+        raise ValidationError(_("This technique cannot be booked online at the moment."), code="inactive")
+
+
 def appointment_book(
     *,
     technique: Technique,
@@ -242,12 +557,18 @@ def appointment_book(
     notify: bool = True,
     status: str = AppointmentStatus.CONFIRMED,
     idempotency_key: str | None = None,
+    room: Room | None = None,
+    gender: str | None = None,
 ) -> Appointment:
-    """Book a massage; ``therapist=None`` means any available therapist, chosen fairly.
+    """Book a massage; ``therapist=None`` means any available therapist, chosen fairly
+    (only among therapists of ``gender`` when the client asked for one).
 
-    Online bookings follow the clinic's policy (notice, horizon, slot grid, working hours).
-    Staff bookings may ignore notice and horizon, and working hours when
-    ``allow_outside_hours`` is set, but never a closure or another appointment.
+    Online bookings follow the clinic's policy (notice, horizon, slot grid, working hours,
+    each therapist's daily and back-to-back limits). Staff bookings may ignore notice and
+    horizon, and working hours and the therapist's limits when ``allow_outside_hours`` is
+    set, but never a closure, another appointment or a taken room.
+    When the clinic has rooms, the booking gets one free for the session and the room's
+    turnover: ``room`` (staff's choice), else the best fit once the therapist is chosen.
     Online bookings are capped per email address. The confirmation email (and, for
     online bookings, the staff notice) is queued in the same transaction unless
     ``notify`` is false (imports, demo data).
@@ -259,15 +580,8 @@ def appointment_book(
     Raises :class:`SlotUnavailable` or :class:`ValidationError` with a clear message.
     """
     now = now or timezone.now()
-    if status != AppointmentStatus.CONFIRMED:
-        raise ValidationError(_("New appointments start as confirmed."), code="new_not_confirmed")
-    if timezone.is_naive(start):
-        raise ValidationError(_("The start time needs a time zone."), code="naive")
-    _check_length(technique, length)
     staff = source == AppointmentSource.STAFF
-    if not staff and not technique.active:
-        raise ValidationError(_("This technique cannot be booked online at the moment."), code="inactive")
-    duration = timedelta(minutes=length.duration_minutes)
+    _check_new_booking(technique=technique, length=length, start=start, staff=staff, status=status)
     with transaction.atomic():
         if not staff:
             # Before anything is read: a repeat waits here for the first to commit.
@@ -278,26 +592,19 @@ def appointment_book(
                 return existing
         if not staff:
             _check_upcoming_cap(client.email, now)
-        # Health intake: the rules are applied again here, whatever the pages did. Online,
-        # "please call" and a missing doctor's note refuse; staff on the phone decide.
-        health = None
-        if client.health is not None:
-            health = (
-                intake.intake_evaluate(technique=technique, answers=client.health)
-                if staff
-                else intake.intake_check_online(
-                    technique=technique, answers=client.health, doctor_note_token=client.doctor_note_token
-                )
-            )
-        free, found, day = _free_therapists(
+        health = _health_checked(technique=technique, client=client, staff=staff)
+        found = _find(
             technique=technique,
             length=length,
             start=start,
-            therapist=therapist,
             staff=staff,
             allow_outside_hours=allow_outside_hours,
             now=now,
+            therapist=therapist,
+            gender=gender,
+            room=room,
         )
+        free = found.free.therapists_free_at(start)
         if not free:
             if staff and therapist is not None:
                 _explain_to_staff(
@@ -307,85 +614,222 @@ def appointment_book(
                     duration_minutes=length.duration_minutes,
                     allow_outside_hours=allow_outside_hours,
                     now=now,
+                    found=found,
+                    room=room,
                 )
-            if therapist is not None and not found.data.therapists:
+            if therapist is not None and not found.free.data.therapists:
                 raise ValidationError(_("This therapist does not offer this technique."), code="not_offered")
             if staff:
+                _explain_rooms_to_staff(
+                    found=found,
+                    technique=technique,
+                    start=start,
+                    duration_minutes=length.duration_minutes,
+                    room=room,
+                    party_size=1,
+                )
                 raise _slot_taken()
-            _explain_to_client(start=start, free=found, therapist=therapist)
+            _explain_to_client(start=start, free=found.free, therapist=therapist)
         if therapist is None:
             chosen_id = engine.pick_therapist(
                 candidates=[t.pk for t in free],
-                bookings_that_day={t.pk: found.data.bookings_per_day[t.pk, day] for t in free},
-                order=[t.pk for t in found.data.therapists],
+                bookings_that_day={t.pk: _bookings_that_day(found, t.pk) for t in free},
+                order=[t.pk for t in found.free.data.therapists],
             )
             therapist = next(t for t in free if t.pk == chosen_id)
-        start_utc = start.astimezone(UTC)
-        # Clients: which record this booking belongs to (see services.clients for the rule
-        # on whose details win). After the slot checks, so a refused booking makes no client.
-        if staff:
-            record = clients.client_for_staff_booking(
-                client=client.record, name=client.name, email=client.email, phone=client.phone
-            )
-        else:
-            record = clients.client_for_online_booking(
-                name=client.name, email=client.email, phone=client.phone
-            )
-        appointment = Appointment(
-            client=record,
+        chosen_room = room if room is not None else _pick_room(found.free, start, therapist)
+        # After the slot checks, so a refused booking makes no client.
+        record = _client_record(client=client, staff=staff)
+        appointment = _new_appointment(
+            record=record,
+            client=client,
             therapist=therapist,
             technique=technique,
-            duration_minutes=length.duration_minutes,
-            price=length.price,
-            buffer_minutes=technique.buffer_minutes,
-            start=start_utc,
-            end=start_utc + duration,
-            occupied_until=start_utc + duration + timedelta(minutes=technique.buffer_minutes),
-            client_name=single_line(client.name),
-            client_email=client.email.strip(),
-            client_phone=client.phone.strip(),
-            client_notes=client.notes.strip(),
+            length=length,
+            start=start,
+            room=chosen_room,
             source=source,
-            idempotency_key=idempotency_key or None,
+            idempotency_key=idempotency_key,
         )
         try:
-            _save_or_taken(appointment)
+            _save_all_or_taken([appointment])
         except SlotUnavailable:
             # A repeat that got past the check above (staff source, or another database
             # without the lock): the unique key refused it, so the first one's booking is
             # the answer.
-            if not idempotency_key:
-                raise
-            existing = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+            existing = _by_key(idempotency_key)
             if existing is None:
                 raise
             return existing
-        if health is not None:
-            # This visit's answers, stored with the booking (never overwriting earlier ones).
-            intake.intake_record(
-                appointment=appointment,
-                answers=client.health,
-                evaluation=health,
-                source=IntakeSource.STAFF if staff else IntakeSource.ONLINE,
-                unchanged_since_id=client.health_unchanged_since,
-                doctor_note_token=client.doctor_note_token,
-            )
-        # Consent (issue 11): which versions of the policy texts this booking agreed to,
-        # when and how. Inside the transaction: a refusal here books nothing.
-        consent.consents_record(
-            client=record,
-            appointment=appointment,
-            given_name=appointment.client_name,
-            policy_agreed=client.policy_agreed,
-            agreement=client.agreement,
-            online=not staff,
-            now=now,
+        _record_intake_and_consent(
+            appointment=appointment, client=client, health=health, staff=staff, now=now
         )
         if notify:
             notifications.notify(notifications.EmailKind.CONFIRMATION, appointment)
             if source == AppointmentSource.ONLINE:
                 notifications.notify(notifications.EmailKind.STAFF_NOTICE, appointment)
     return appointment
+
+
+def _by_key(idempotency_key: str | None) -> Appointment | None:
+    if not idempotency_key:
+        return None
+    # Outside the failed savepoint; the first booking committed before its key refused ours.
+    return Appointment.objects.filter(idempotency_key=idempotency_key).first()
+
+
+def appointment_book_pair(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    start: datetime,
+    clients: tuple[ClientDetails, ClientDetails],
+    therapists: tuple[Therapist | None, Therapist | None] = (None, None),
+    gender: str | None = None,
+    source: str = AppointmentSource.ONLINE,
+    room: Room | None = None,
+    allow_outside_hours: bool = False,
+    now: datetime | None = None,
+    notify: bool = True,
+    idempotency_key: str | None = None,
+) -> tuple[Appointment, Appointment]:
+    """Book a session for two: two therapists (each named, or None for any available of
+    ``gender``) at the same start and length, in one room for two when the clinic has
+    rooms. All or nothing: both appointments are saved in one transaction, share one
+    reference and manage link (seat 1 the booker, ``clients[0]``; seat 2 their guest),
+    and each has its own client record, health intake and consents.
+
+    The same rules as :func:`appointment_book` (policy online, the cap on the booker's
+    email, the health rules for each guest). One ``idempotency_key`` for the pair: a
+    repeat returns the pair the first made. Emails: one confirmation, to the booker, who
+    holds the manage link for both (the guest's details are on it); one staff notice.
+    Returns ``(seat 1, seat 2)``.
+    """
+    now = now or timezone.now()
+    staff = source == AppointmentSource.STAFF
+    _check_new_booking(
+        technique=technique, length=length, start=start, staff=staff, status=AppointmentStatus.CONFIRMED
+    )
+    if not technique.for_two:
+        raise ValidationError(_("This technique is not offered as a session for two."), code="not_for_two")
+    first, second = therapists
+    if first is not None and second is not None and first.pk == second.pk:
+        raise ValidationError(_("A session for two needs two different therapists."), code="same_therapist")
+    booker, guest = clients
+    if guest.email.strip() and guest.email.strip().lower() == booker.email.strip().lower():
+        raise ValidationError(
+            _("Please give the second guest's own email address, or leave it empty."), code="guest_same_email"
+        )
+    with transaction.atomic():
+        if not staff:
+            _lock_client_email(booker.email)
+        if idempotency_key:
+            existing = Appointment.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return _as_pair(existing)
+        if not staff:
+            _check_upcoming_cap(booker.email, now)
+        health = [_health_checked(technique=technique, client=details, staff=staff) for details in clients]
+        found = _find(
+            technique=technique,
+            length=length,
+            start=start,
+            staff=staff,
+            allow_outside_hours=allow_outside_hours,
+            now=now,
+            therapists=(first, second),
+            gender=gender,
+            room=room,
+        )
+        pair = _pick_pair(found, start)
+        if pair is None:
+            if staff:
+                for named in (first, second):
+                    if named is not None:
+                        _explain_to_staff(
+                            therapist=named,
+                            technique=technique,
+                            start=start,
+                            duration_minutes=length.duration_minutes,
+                            allow_outside_hours=allow_outside_hours,
+                            now=now,
+                            found=found,
+                            room=room,
+                            party_size=2,
+                        )
+                _explain_rooms_to_staff(
+                    found=found,
+                    technique=technique,
+                    start=start,
+                    duration_minutes=length.duration_minutes,
+                    room=room,
+                    party_size=2,
+                )
+                raise _slot_taken()
+            _explain_to_client(start=start, free=found.free, therapist=first or second)
+        chosen_room = room if room is not None else _pick_pair_room(found, start, pair, keep=None)
+        seats = []
+        for seat, (therapist, details) in enumerate(zip(pair, clients, strict=True), start=1):
+            appointment = _new_appointment(
+                record=_client_record(client=details, staff=staff, guest=seat == 2),
+                client=details,
+                therapist=therapist,
+                technique=technique,
+                length=length,
+                start=start,
+                room=chosen_room,
+                source=source,
+                # One key for the pair, on the booker's seat.
+                idempotency_key=idempotency_key if seat == 1 else None,
+            )
+            appointment.seat = seat
+            if seats:
+                appointment.reference = seats[0].reference
+                appointment.manage_secret = seats[0].manage_secret
+            seats.append(appointment)
+        try:
+            _save_all_or_taken(seats)
+        except SlotUnavailable:
+            existing = _by_key(idempotency_key)
+            if existing is None:
+                raise
+            return _as_pair(existing)
+        for appointment, details, evaluation in zip(seats, clients, health, strict=True):
+            _record_intake_and_consent(
+                appointment=appointment, client=details, health=evaluation, staff=staff, now=now
+            )
+        if notify:
+            notifications.notify(notifications.EmailKind.CONFIRMATION, seats[0])
+            if source == AppointmentSource.ONLINE:
+                notifications.notify(notifications.EmailKind.STAFF_NOTICE, seats[0])
+    return seats[0], seats[1]
+
+
+def _as_pair(appointment: Appointment) -> tuple[Appointment, Appointment]:
+    party = selectors.appointment_party(appointment)
+    if len(party) != 2:
+        # The key was used for a booking for one: not this confirmation's.
+        raise ValidationError(_("This confirmation was already used."), code="key_used")
+    return party[0], party[1]
+
+
+def appointment_party(appointment: Appointment) -> list[Appointment]:
+    """Every seat of the appointment's session, seat 1 first: both guests of a session for
+    two, or just the appointment itself."""
+    return selectors.appointment_party(appointment)
+
+
+def _save_all_or_taken(appointments: Sequence[Appointment]) -> None:
+    """Save together in one savepoint; the database refusing an overlap (or a key already
+    used) means someone else won, and none of them is saved."""
+    try:
+        with transaction.atomic():
+            for appointment in appointments:
+                appointment.save()
+    except DatabaseError as exc:
+        if not _is_conflict(exc):
+            raise
+        raise _slot_taken() from exc
 
 
 def _check_client_cutoff(appointment: Appointment, now: datetime) -> None:
@@ -401,29 +845,37 @@ def _check_client_cutoff(appointment: Appointment, now: datetime) -> None:
 def appointment_cancel(
     *, appointment: Appointment, by_client: bool = False, now: datetime | None = None, notify: bool = True
 ) -> Appointment:
-    """Cancel an appointment, free its time and queue the client's cancellation email.
-    Clients must be before the cutoff."""
+    """Cancel an appointment (both seats of a session for two), free its time and room and
+    queue the client's cancellation email (to the booker, for two). Clients must be
+    before the cutoff. Returns the appointment given, as it is now."""
     now = now or timezone.now()
     with transaction.atomic():
-        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
-        if appointment.status != AppointmentStatus.CONFIRMED:
+        party = _lock_party(appointment)
+        lead = party[0]
+        if any(seat.status != AppointmentStatus.CONFIRMED for seat in party):
+            current = next(seat for seat in party if seat.status != AppointmentStatus.CONFIRMED)
             raise ValidationError(
                 _("This appointment is %(status)s and cannot be cancelled.")
-                % {"status": appointment.get_status_display().lower()},
+                % {"status": current.get_status_display().lower()},
                 code="not_confirmed",
             )
         if by_client:
-            _check_client_cutoff(appointment, now)
-        appointment.status = AppointmentStatus.CANCELLED
-        appointment.sequence += 1
-        appointment.save(update_fields=["status", "sequence", "updated_at"])
+            _check_client_cutoff(lead, now)
+        for seat in party:
+            seat.status = AppointmentStatus.CANCELLED
+            seat.sequence += 1
+            seat.save(update_fields=["status", "sequence", "updated_at"])
         if by_client:
-            ClientChange.objects.create(appointment=appointment, kind=ClientChange.Kind.CANCELLED)
+            ClientChange.objects.create(appointment=lead, kind=ClientChange.Kind.CANCELLED)
         if notify:
-            notifications.notify(notifications.EmailKind.CANCELLATION, appointment)
+            notifications.notify(notifications.EmailKind.CANCELLATION, lead)
             if by_client:
-                notifications.notify(notifications.EmailKind.STAFF_CANCELLED, appointment)
-    return appointment
+                notifications.notify(notifications.EmailKind.STAFF_CANCELLED, lead)
+    return _same_seat(party, appointment)
+
+
+def _same_seat(party: Sequence[Appointment], appointment: Appointment) -> Appointment:
+    return next(seat for seat in party if seat.pk == appointment.pk)
 
 
 def appointment_reschedule(
@@ -435,102 +887,136 @@ def appointment_reschedule(
     allow_outside_hours: bool = False,
     now: datetime | None = None,
     notify: bool = True,
+    room: Room | None = None,
 ) -> Appointment:
-    """Move an appointment and queue the client's email with the new time.
+    """Move an appointment (both seats of a session for two, together) and queue the
+    client's email with the new time.
 
-    The old time is released only when the new one is secured: both happen in one update
-    of the same row, inside one transaction."""
+    ``therapist`` changes the therapist of the seat given (the other seat keeps theirs).
+    The room: ``room`` when staff choose one; else the one it has when still free over
+    the new time and its turnover, else the best fit. The old time is released only when
+    the new one is secured: both happen in one update of the same rows, inside one
+    transaction. Returns the appointment given, as it is now."""
     now = now or timezone.now()
     if timezone.is_naive(new_start):
         raise ValidationError(_("The start time needs a time zone."), code="naive")
     with transaction.atomic():
-        appointment = (
-            Appointment.objects.select_for_update()
-            .select_related("technique", "therapist")
-            .get(pk=appointment.pk)
-        )
-        if appointment.status != AppointmentStatus.CONFIRMED:
+        party = _lock_party(appointment)
+        lead = party[0]
+        moved = _same_seat(party, appointment)
+        if any(seat.status != AppointmentStatus.CONFIRMED for seat in party):
             raise ValidationError(_("Only confirmed appointments can be moved."), code="not_confirmed")
         if by_client:
-            _check_client_cutoff(appointment, now)
-        target = therapist or appointment.therapist
-        if new_start == appointment.start and target == appointment.therapist:
+            _check_client_cutoff(lead, now)
+        targets = [therapist if seat.pk == moved.pk and therapist else seat.therapist for seat in party]
+        if (
+            new_start == moved.start
+            and all(t.pk == seat.therapist_id for t, seat in zip(targets, party, strict=True))
+            and (room is None or room.pk == moved.room_id)
+        ):
             # Nothing would change; a "Moved" email about it would only confuse the client.
             raise ValidationError(
                 _("The appointment is already at that time. Choose a different time."), code="same_time"
             )
-        free, found, _day = _free_therapists(
-            technique=appointment.technique,
-            length=appointment.length_as_booked(),
+        if len({t.pk for t in targets}) != len(targets):
+            raise ValidationError(
+                _("A session for two needs two different therapists."), code="same_therapist"
+            )
+        pair = len(party) == 2
+        found = _find(
+            technique=lead.technique,
+            length=lead.length_as_booked(),
             start=new_start,
-            therapist=target,
             staff=not by_client,
             allow_outside_hours=allow_outside_hours,
             now=now,
-            exclude_appointment_id=appointment.pk,
+            therapist=None if pair else targets[0],
+            therapists=(targets[0], targets[1]) if pair else None,
+            room=room,
+            exclude_appointment_ids=[seat.pk for seat in party],
         )
-        if not free:
+        if pair:
+            wanted = {t.pk for t in targets}
+            fits = any({a.pk, b.pk} == wanted for a, b in found.free.pairs_free_at(new_start))
+        else:
+            fits = any(t.pk == targets[0].pk for t in found.free.therapists_free_at(new_start))
+        if not fits:
             if by_client:
-                _explain_to_client(start=new_start, free=found, therapist=target)
-            _explain_to_staff(
-                therapist=target,
-                technique=appointment.technique,
-                start=new_start,
-                duration_minutes=appointment.duration_minutes,
-                buffer_minutes=appointment.buffer_minutes,
-                allow_outside_hours=allow_outside_hours,
-                exclude_appointment_id=appointment.pk,
-                now=now,
-            )
+                _explain_to_client(start=new_start, free=found.free, therapist=None if pair else targets[0])
+            for seat, target in zip(party, targets, strict=True):
+                _explain_to_staff(
+                    therapist=target,
+                    technique=lead.technique,
+                    start=new_start,
+                    duration_minutes=lead.duration_minutes,
+                    buffer_minutes=lead.buffer_minutes,
+                    allow_outside_hours=allow_outside_hours,
+                    exclude_appointment_id=seat.pk,
+                    now=now,
+                    found=found,
+                    room=room,
+                    party_size=len(party),
+                    exclude_appointment_ids=[s.pk for s in party],
+                )
             raise _slot_taken()
+        if room is not None:
+            new_room = room
+        elif pair:
+            new_room = _pick_pair_room(found, new_start, (targets[0], targets[1]), keep=lead.room)
+        else:
+            new_room = _pick_room(found.free, new_start, targets[0], keep=lead.room)
         start_utc = new_start.astimezone(UTC)
-        duration = timedelta(minutes=appointment.duration_minutes)
-        previous_start = appointment.start
-        appointment.therapist = target
-        appointment.start = start_utc
-        appointment.end = start_utc + duration
-        appointment.occupied_until = appointment.end + timedelta(minutes=appointment.buffer_minutes)
-        appointment.sequence += 1
-        # A new time deserves its own reminder.
-        appointment.reminder_queued_at = None
-        _save_or_taken(appointment)
+        end = start_utc + timedelta(minutes=lead.duration_minutes)
+        previous_start = lead.start
+        for seat, target in zip(party, targets, strict=True):
+            seat.therapist = target
+            seat.start = start_utc
+            seat.end = end
+            seat.occupied_until = end + timedelta(minutes=seat.buffer_minutes)
+            seat.room = new_room
+            seat.room_until = _room_until(end, new_room)
+            seat.sequence += 1
+            # A new time deserves its own reminder.
+            seat.reminder_queued_at = None
+        _save_all_or_taken(party)
         if by_client:
             ClientChange.objects.create(
-                appointment=appointment,
+                appointment=lead,
                 kind=ClientChange.Kind.MOVED,
                 previous_start=previous_start,
                 new_start=start_utc,
             )
         if notify:
-            notifications.notify(notifications.EmailKind.RESCHEDULE, appointment)
+            notifications.notify(notifications.EmailKind.RESCHEDULE, lead)
             if by_client:
-                notifications.notify(
-                    notifications.EmailKind.STAFF_MOVED, appointment, previous_start=previous_start
-                )
-    return appointment
+                notifications.notify(notifications.EmailKind.STAFF_MOVED, lead, previous_start=previous_start)
+    return moved
 
 
 def appointment_mark(*, appointment: Appointment, status: str, now: datetime | None = None) -> Appointment:
-    """Record what happened to an appointment: completed or no-show (or correct one to
-    the other). Only once it has started, and never for a cancelled one."""
+    """Record what happened to an appointment (both seats of a session for two): completed
+    or no-show (or correct one to the other). Only once it has started, and never for a
+    cancelled one."""
     if status not in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
         raise ValueError(f"appointment_mark records completed or no-show, not {status!r}")
     now = now or timezone.now()
     with transaction.atomic():
-        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
-        if appointment.status == AppointmentStatus.CANCELLED:
+        party = _lock_party(appointment)
+        lead = party[0]
+        if any(seat.status == AppointmentStatus.CANCELLED for seat in party):
             raise ValidationError(
-                _("%(reference)s was cancelled; book again instead.") % {"reference": appointment.reference},
+                _("%(reference)s was cancelled; book again instead.") % {"reference": lead.reference},
                 code="cancelled",
             )
-        if appointment.start > now:
+        if lead.start > now:
             raise ValidationError(
-                _("%(reference)s has not started yet.") % {"reference": appointment.reference}, code="future"
+                _("%(reference)s has not started yet.") % {"reference": lead.reference}, code="future"
             )
-        if appointment.status != status:
-            appointment.status = status
-            appointment.save(update_fields=["status", "updated_at"])
-    return appointment
+        for seat in party:
+            if seat.status != status:
+                seat.status = status
+                seat.save(update_fields=["status", "updated_at"])
+    return _same_seat(party, appointment)
 
 
 def appointment_update(
@@ -543,31 +1029,39 @@ def appointment_update(
     client: ClientDetails,
     allow_outside_hours: bool = False,
     now: datetime | None = None,
+    room: Room | None = None,
 ) -> Appointment:
-    """Staff change an appointment in one step: move it (to another time or therapist),
-    set what happened, and correct the client's details.
+    """Staff change an appointment in one step: move it (to another time, therapist or
+    room), set what happened, and correct the client's details.
 
     The rules: the technique cannot change (cancel and book again); a move goes through
-    :func:`appointment_reschedule` (so the client is emailed the new time); a cancelled
-    appointment cannot be revived; cancelling goes through :func:`appointment_cancel` and
-    completed or no-show through :func:`appointment_mark`; a completed or no-show one may
-    be set back to confirmed (a mark made by mistake). Every step happens in one
-    transaction: if a later one is refused, the earlier ones and their emails are undone.
+    :func:`appointment_reschedule` (so the client is emailed the new time; both seats of
+    a session for two move); ``room`` None, or the room it already has, means "keep it
+    if still free, else the best fit" (a form showing the current room does not pin it);
+    a cancelled appointment cannot be revived; cancelling goes through
+    :func:`appointment_cancel` and completed or no-show through :func:`appointment_mark`
+    (both act on every seat); a completed or no-show one may be set back to confirmed (a
+    mark made by mistake). The client's details are this seat's only. Every step happens
+    in one transaction: if a later one is refused, the earlier ones and their emails are
+    undone.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        current = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        party = _lock_party(appointment)
+        current = _same_seat(party, appointment)
         if technique.pk != current.technique_id:
             raise ValidationError(
                 _("To change the technique, cancel and book again."), code="technique_fixed"
             )
-        if start != current.start or therapist.pk != current.therapist_id:
+        new_room = room if room is not None and room.pk != current.room_id else None
+        if start != current.start or therapist.pk != current.therapist_id or new_room is not None:
             appointment_reschedule(
                 appointment=current,
                 new_start=start,
                 therapist=therapist,
                 allow_outside_hours=allow_outside_hours,
                 now=now,
+                room=new_room,
             )
         if status != current.status:
             if current.status == AppointmentStatus.CANCELLED:
@@ -579,7 +1073,7 @@ def appointment_update(
             elif status in (AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW):
                 appointment_mark(appointment=current, status=status, now=now)
             else:
-                Appointment.objects.filter(pk=current.pk).update(status=status, updated_at=now)
+                Appointment.objects.filter(reference=current.reference).update(status=status, updated_at=now)
         current.refresh_from_db()
         details = {
             "client_name": single_line(client.name),
@@ -597,7 +1091,8 @@ def appointment_update(
 
 def reminders_queue(*, now: datetime | None = None, hours_before: int | None = None) -> int:
     """Queue a reminder email for each confirmed appointment starting within
-    ``hours_before`` hours that has not had one; return how many were queued.
+    ``hours_before`` hours that has not had one; return how many were queued. A session
+    for two gets one, to the booker (seat 1), who holds the manage link for both.
 
     Exactly once per appointment, however many times or places this runs at once: each
     appointment is claimed by an UPDATE that only matches while its reminder is unclaimed,
@@ -607,6 +1102,7 @@ def reminders_queue(*, now: datetime | None = None, hours_before: int | None = N
     hours = settings.REMINDER_HOURS_BEFORE if hours_before is None else hours_before
     due = Appointment.objects.filter(
         status=AppointmentStatus.CONFIRMED,
+        seat=1,
         reminder_queued_at__isnull=True,
         start__gt=now,
         start__lte=now + timedelta(hours=hours),

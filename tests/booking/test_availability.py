@@ -11,13 +11,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from booking.availability import (
+    STRETCH_GAP,
     Interval,
     Policy,
+    RoomSchedule,
     SlotProblem,
     TherapistSchedule,
     WorkingPeriod,
+    free_pairs,
     free_slots,
     merge_any,
+    pick_rooms,
     pick_therapist,
     slot_problems,
     why_not_free,
@@ -71,6 +75,7 @@ def run(
     policy: Policy | None = None,
     now: datetime = LONG_AGO,
     tz: ZoneInfo = ZONE_UTC,
+    **resources,
 ) -> dict[int, dict[date, list[datetime]]]:
     if policy is None:
         policy = Policy(min_notice=timedelta(0), horizon=timedelta(days=5000), step=timedelta(minutes=step))
@@ -84,6 +89,7 @@ def run(
         policy=policy,
         now=now,
         tz=tz,
+        **resources,
     )
 
 
@@ -528,6 +534,9 @@ def reference_free_slots(
     policy: Policy,
     now: datetime,
     tz: ZoneInfo,
+    rooms: Sequence[RoomSchedule] | None = None,
+    required_features: frozenset[int] = frozenset(),
+    seats: int = 1,
 ) -> dict[int, dict[date, list[datetime]]]:
     """Brute force: try every UTC minute of every local day and check each rule directly."""
     earliest = now.astimezone(UTC) + policy.min_notice
@@ -549,8 +558,56 @@ def reference_free_slots(
                 and earliest <= moment <= latest
                 and any(span and span[0] <= moment and moment + duration <= span[1] for span in spans)
                 and not any(overlaps(moment, moment + duration + buffer, interval) for interval in blocked)
+                and reference_limits_allow(sched, moment, duration, tz)
+                and reference_room_free(rooms, moment, duration, required_features, seats)
             ]
     return result
+
+
+def utc_span(interval: Interval) -> tuple[datetime, datetime]:
+    return interval.start.astimezone(UTC), interval.end.astimezone(UTC)
+
+
+def reference_limits_allow(
+    sched: TherapistSchedule, start: datetime, duration: timedelta, tz: ZoneInfo
+) -> bool:
+    """The limits by their definitions: the day's hands-on time, and the connected group of
+    appointments linked by gaps under 15 minutes that the new one would belong to."""
+    work = [utc_span(i) for i in sched.hands_on if utc_span(i)[0] != utc_span(i)[1]]
+    day = start.astimezone(tz).date()
+    if sched.max_daily is not None:
+        that_day = sum((b - a for a, b in work if a.astimezone(tz).date() == day), timedelta(0))
+        if that_day + duration > sched.max_daily:
+            return False
+    if sched.max_continuous is not None:
+        new = (start, start + duration)
+        group, todo, rest = [new], [new], list(work)
+        while todo:
+            a = todo.pop()
+            linked = [b for b in rest if max(b[0] - a[1], a[0] - b[1]) < STRETCH_GAP]
+            rest = [b for b in rest if b not in linked]
+            group += linked
+            todo += linked
+        if sum((b - a for a, b in group), timedelta(0)) > sched.max_continuous:
+            return False
+    return True
+
+
+def reference_room_free(
+    rooms: Sequence[RoomSchedule] | None,
+    start: datetime,
+    duration: timedelta,
+    required: frozenset[int],
+    seats: int,
+) -> bool:
+    if rooms is None:
+        return True
+    return any(
+        room.capacity >= seats
+        and required <= room.features
+        and not any(overlaps(start, start + duration + room.turnover, busy) for busy in room.busy)
+        for room in rooms
+    )
 
 
 def minutes_in(*ranges: tuple[int, int]) -> st.SearchStrategy[int]:
@@ -559,11 +616,13 @@ def minutes_in(*ranges: tuple[int, int]) -> st.SearchStrategy[int]:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, tz: ZoneInfo, dst_focus: bool = False) -> dict:
+def scenarios(draw: st.DrawFn, tz: ZoneInfo, dst_focus: bool = False, resources: bool = False) -> dict:
     """Random arguments for free_slots, dense enough that most cases offer some slots.
 
     With `dst_focus` the range starts on or the day before a change day and the
-    working periods sit in the early hours, where the clocks change.
+    working periods sit in the early hours, where the clocks change. With `resources`,
+    rooms (or none: not in use), required features, one or two seats, and therapists
+    with daily and stretch limits over their hands-on time.
     """
     if dst_focus:
         first_day = draw(st.sampled_from([day - timedelta(days=k) for day in DST_DAYS for k in (0, 1)]))
@@ -598,7 +657,46 @@ def scenarios(draw: st.DrawFn, tz: ZoneInfo, dst_focus: bool = False) -> dict:
         periods = [working_period() for _ in range(draw(st.integers(1 if therapist_id == 1 else 0, 4)))]
         time_off = [interval() for _ in range(draw(st.integers(0, 1)))]
         busy = [interval() for _ in range(draw(st.integers(0, 3)))]
-        schedules.append(TherapistSchedule(therapist_id, periods, time_off, busy))
+        if not resources:
+            schedules.append(TherapistSchedule(therapist_id, periods, time_off, busy))
+            continue
+        # Hands-on time: the appointments without their cleanup, plus some back to back.
+        # (In UTC: taking minutes off a local datetime would be wall-clock arithmetic.)
+        hands_on = [
+            Interval(
+                b.start,
+                max(b.start.astimezone(UTC), b.end.astimezone(UTC) - MINUTE * draw(st.integers(0, 15))),
+            )
+            for b in busy
+        ]
+        hands_on += [interval() for _ in range(draw(st.integers(0, 2)))]
+        schedules.append(
+            TherapistSchedule(
+                therapist_id, periods, time_off, busy, hands_on,
+                max_daily=draw(st.sampled_from([None, timedelta(minutes=60), timedelta(minutes=150)])),
+                max_continuous=draw(st.sampled_from([None, timedelta(minutes=60), timedelta(minutes=120)])),
+            )
+        )  # fmt: skip
+    extra: dict = {}
+    if resources:
+        rooms = None
+        if draw(st.integers(0, 3)):
+            # Few rooms, often busy, with long turnovers: so the room is often what decides.
+            rooms = [
+                RoomSchedule(
+                    room_id,
+                    capacity=draw(st.sampled_from([1, 2])),
+                    turnover=timedelta(minutes=draw(st.sampled_from([0, 15, 60]))),
+                    features=frozenset(draw(st.sets(st.sampled_from([1, 2])))),
+                    busy=[interval() for _ in range(draw(st.integers(0, 4)))],
+                )  # fmt: skip
+                for room_id in range(1, draw(st.sampled_from([0, 1, 1, 2, 3])) + 1)
+            ]
+        extra = {
+            "rooms": rooms,
+            "required_features": frozenset(draw(st.sets(st.sampled_from([1, 2]), max_size=1))),
+            "seats": draw(st.sampled_from([1, 1, 2])),
+        }
 
     closures = []
     for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
@@ -626,6 +724,7 @@ def scenarios(draw: st.DrawFn, tz: ZoneInfo, dst_focus: bool = False) -> dict:
         "policy": policy,
         "now": now.astimezone(draw(st.sampled_from([UTC, tz]))),
         "tz": tz,
+        **extra,
     }
 
 
@@ -636,6 +735,12 @@ SCENARIO_KINDS = [
     pytest.param(ZONE_UTC, False, id="UTC"),
     pytest.param(LONDON, False, id="London"),
     pytest.param(LONDON, True, id="London-change-days"),
+]
+# The same with rooms, sessions for two and therapists' limits (issue 12).
+RESOURCE_KINDS = [
+    pytest.param(ZONE_UTC, False, id="UTC-rooms"),
+    pytest.param(LONDON, False, id="London-rooms"),
+    pytest.param(LONDON, True, id="London-change-days-rooms"),
 ]
 PROPERTY_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -680,6 +785,39 @@ def test_offered_slots_obey_every_rule(tz, dst_focus, data):
 def test_offered_slots_equal_brute_force_reference(tz, dst_focus, data):
     case = data.draw(scenarios(tz, dst_focus))
     assert free_slots(**case) == reference_free_slots(**case)
+
+
+@pytest.mark.parametrize(("tz", "dst_focus"), RESOURCE_KINDS)
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_with_rooms_pairs_and_limits_slots_equal_brute_force_reference(tz, dst_focus, data):
+    case = data.draw(scenarios(tz, dst_focus, resources=True))
+    result = free_slots(**case)
+    expected = reference_free_slots(**case)
+    assert result == expected
+    if case["seats"] == 2:
+        # A pair: two different therapists, one from each seat's choice, free at once.
+        ids = [s.therapist_id for s in case["schedules"]]
+        choices = data.draw(
+            st.tuples(*[st.one_of(st.none(), st.lists(st.sampled_from(ids), min_size=1))] * 2)
+        )
+        allowed = [set(ids) if choice is None else set(choice) for choice in choices]
+        want = {}
+        for day in expected[ids[0]]:
+            starts = sorted({start for i in ids for start in expected[i][day]})
+            want[day] = [
+                (start, tuple(sorted({i for pair in pairs for i in pair})))
+                for start in starts
+                if (
+                    pairs := [
+                        (a, b)
+                        for a in allowed[0]
+                        for b in allowed[1]
+                        if a != b and start in expected[a][day] and start in expected[b][day]
+                    ]
+                )
+            ]
+        assert free_pairs(result, choices) == want
 
 
 @pytest.mark.parametrize("tz", [*ZONES, pytest.param(NEW_YORK, id="New_York")])
@@ -752,20 +890,22 @@ def test_nearest_starts_prefers_the_closest_then_the_earlier():
 # --------------------------------------------------------------------------- why a time is not free
 
 
+@pytest.mark.parametrize("resources", [False, True], ids=["therapists", "rooms"])
 @pytest.mark.parametrize(("tz", "dst_focus"), SCENARIO_KINDS)
 # Fewer examples than the other properties: each checks hundreds of starts.
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_a_start_has_no_problem_exactly_when_it_is_offered(tz, dst_focus, data):
+def test_a_start_has_no_problem_exactly_when_it_is_offered(tz, dst_focus, resources, data):
     """slot_problems applies the very rules of free_slots: on and off the grid, every
     5 minutes (and at odd seconds) of the range, for every therapist."""
-    case = data.draw(scenarios(tz, dst_focus))
+    case = data.draw(scenarios(tz, dst_focus, resources))
     result = free_slots(**case)
     dates = set(result[case["schedules"][0].therapist_id])
     base = datetime.combine(case["first_day"], time(), tzinfo=UTC) - timedelta(hours=2)
     odd = timedelta(seconds=data.draw(st.sampled_from([0, 0, 30])))
     candidates = [base + timedelta(minutes=5 * k) + odd for k in range((case["days"] + 1) * 288)]
-    arguments = {key: case[key] for key in ("closures", "duration", "buffer", "policy", "now", "tz")}
+    keys = ("closures", "duration", "buffer", "policy", "now", "tz", "rooms", "required_features", "seats")
+    arguments = {key: case[key] for key in keys if key in case}
     for sched in case["schedules"]:
         offered = {start for starts in result[sched.therapist_id].values() for start in starts}
         for start in candidates:
@@ -835,3 +975,64 @@ def test_slot_problems_lists_every_rule_broken():
         tz=ZONE_UTC,
     )
     assert problems == [SlotProblem.CLOSED, SlotProblem.OFF_GRID, SlotProblem.OUTSIDE_HOURS]
+
+
+# --------------------------------------------------------------------------- rooms, pairs, limits
+
+
+def room(room_id, capacity=1, turnover=0, features=(), busy=()):
+    return RoomSchedule(room_id, capacity, timedelta(minutes=turnover), frozenset(features), list(busy))
+
+
+def test_pick_rooms_best_fit_then_preferred_then_order():
+    rooms = [room(1, capacity=2), room(2, features=[7]), room(3), room(4), room(5, features=[8])]
+    start, hour = at(MONDAY, 10), timedelta(hours=1)
+    assert pick_rooms(rooms=rooms, start=start, duration=hour) == [3, 4, 1, 2, 5]
+    assert pick_rooms(rooms=rooms, start=start, duration=hour, preferred_room=4) == [4, 3, 1, 2, 5]
+    assert pick_rooms(rooms=rooms, start=start, duration=hour, required_features=frozenset([7])) == [2]
+    assert pick_rooms(rooms=rooms, start=start, duration=hour, seats=2) == [1]
+    # The turnover counts: a session ending at 11:00 needs room 6 until 11:30.
+    later = [room(6, turnover=30, busy=[Interval(at(MONDAY, 11, 15), at(MONDAY, 12))]), room(7, features=[1])]
+    assert pick_rooms(rooms=later, start=start, duration=hour) == [7]
+    assert pick_rooms(rooms=later, start=start, duration=hour - 30 * MINUTE) == [6, 7]
+
+
+def test_rooms_in_use_but_none_suitable_offers_nothing_and_says_so():
+    anna = schedule(periods=[period(0, "09:00", "12:00")])
+    assert run([anna])[1][MONDAY]  # rooms not in use: as before
+    none_suit = {"rooms": [room(1, features=[2])], "required_features": frozenset([1])}
+    assert run([anna], **none_suit)[1][MONDAY] == []
+    assert run([anna], rooms=[])[1][MONDAY] == []
+    assert slot_problems(
+        schedule=anna, closures=[], start=at(MONDAY, 10), duration=timedelta(hours=1), buffer=timedelta(0),
+        policy=OPEN_POLICY, now=LONG_AGO, tz=ZONE_UTC, **none_suit,
+    ) == [SlotProblem.NO_ROOM]  # fmt: skip
+
+
+def test_limits_count_hands_on_time_not_the_buffer():
+    hands_on = [Interval(at(MONDAY, 9), at(MONDAY, 10))]
+    busy = [Interval(at(MONDAY, 9), at(MONDAY, 10, 5))]  # with a 5-minute cleanup
+    hours = [period(0, "09:00", "18:00")]
+    tired = TherapistSchedule(1, hours, [], busy, hands_on, max_continuous=timedelta(minutes=90))
+    starts = hm(run([tired], step=5, buffer=5)[1][MONDAY])
+    # 10:05 and 10:10 join the 09:00 session (gaps of 5 and 10 minutes): 120 minutes in one
+    # stretch. From 10:15 the gap is a break (the cleanup time counts toward it).
+    assert "10:05" not in starts and "10:10" not in starts and starts[0] == "10:15"
+    fresh = TherapistSchedule(1, hours, [], busy, hands_on, max_continuous=timedelta(minutes=120))
+    assert hm(run([fresh], step=5, buffer=5)[1][MONDAY])[0] == "10:05"
+    # The day's limit counts the 60 hands-on minutes, not the 65 with cleanup.
+    daily = TherapistSchedule(1, hours, [], busy, hands_on, max_daily=timedelta(minutes=120))
+    assert run([daily], buffer=5)[1][MONDAY]
+    assert run([daily], duration=61, step=5, buffer=5)[1][MONDAY] == []
+
+
+def test_free_pairs_needs_two_different_therapists():
+    slots = {1: {MONDAY: [at(MONDAY, 9), at(MONDAY, 10)]}, 2: {MONDAY: [at(MONDAY, 10)]}}
+    assert free_pairs(slots, (None, None)) == {MONDAY: [(at(MONDAY, 10), (1, 2))]}
+    assert free_pairs(slots, ([1], [1])) == {MONDAY: []}
+    assert free_pairs(slots, ([2], None)) == {MONDAY: [(at(MONDAY, 10), (1, 2))]}
+
+
+def test_seats_must_be_one_or_two():
+    with pytest.raises(ValueError, match="seats"):
+        run([schedule(periods=[period(0, "09:00", "12:00")])], seats=3)

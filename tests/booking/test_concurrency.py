@@ -11,7 +11,7 @@ import pytest
 from django.db import IntegrityError, connection, connections, transaction
 
 from booking.choices import AppointmentStatus
-from booking.models import Appointment, Technique
+from booking.models import Appointment, Room, Technique
 from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import (
@@ -20,6 +20,7 @@ from tests.factories import (
     TechniqueFactory,
     TechniqueLengthFactory,
     TherapistFactory,
+    appointment_row,
 )
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)
@@ -324,3 +325,217 @@ def test_the_unique_key_has_the_last_word_without_the_email_lock(monkeypatch):
         outcomes = race([confirm] * 4)
         booking = Appointment.objects.get()
         assert [getattr(o, "pk", o) for o in outcomes] == [booking.pk] * 4, outcomes
+
+
+# --------------------------------------------------------------------------- rooms (issue 12)
+
+OCCUPYING_SQL = "('confirmed', 'completed', 'no_show', 'held')"
+# Two occupying appointments that overlap on one therapist (buffer included), or on one
+# room (turnover included) unless they are the two seats of one session for two.
+OVERLAPS_SQL = f"""
+SELECT COUNT(*) FROM booking_appointment a
+JOIN booking_appointment b ON a.id < b.id
+WHERE a.status IN {OCCUPYING_SQL} AND b.status IN {OCCUPYING_SQL}
+AND (
+    (a.therapist_id = b.therapist_id AND a.start < b.occupied_until AND b.start < a.occupied_until)
+    OR (
+        a.room_id = b.room_id AND a.reference <> b.reference
+        AND a.start < b.room_until AND b.start < a.room_until
+    )
+)
+"""
+
+
+def overlaps() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(OVERLAPS_SQL)
+        return cursor.fetchone()[0]
+
+
+def test_the_overlap_query_finds_overlaps(db):
+    # The check the races end with must itself see a room or therapist overlap. On
+    # PostgreSQL the constraints would refuse the rows it needs: they are dropped inside
+    # this test's transaction, which is rolled back at its end.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for name in ("appointment_no_overlap", "appointment_room_no_overlap"):
+                cursor.execute(f"ALTER TABLE booking_appointment DROP CONSTRAINT {name}")
+    technique = make_technique()
+    first, second = (TherapistFactory(techniques=[technique]) for _ in range(2))
+    only = make_room("Only room", turnover=10)
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
+    for therapist in (first, second):
+        appointment_row(therapist, technique, start, room=only, room_until=start + timedelta(minutes=70))
+    assert overlaps() == 1
+    Appointment.objects.filter(therapist=second).update(room=None, room_until=None, therapist=first)
+    assert overlaps() == 1
+    Appointment.objects.filter(therapist=first).exclude(
+        pk=Appointment.objects.order_by("pk").first().pk
+    ).update(status=AppointmentStatus.CANCELLED)
+    assert overlaps() == 0
+
+
+@pytest.fixture
+def database_refusals(monkeypatch):
+    """The error codes of every refusal the database gave the services during a race. A
+    deadlock (40P01) would also read as "just taken" to a client, so the tests look for
+    it here: the sorted locks must make racing bookings queue, never deadlock."""
+    seen: list = []
+    original = appointments._is_conflict
+
+    def recording(error):
+        seen.append(getattr(error.__cause__, "pgcode", None))
+        return original(error)
+
+    monkeypatch.setattr(appointments, "_is_conflict", recording)
+    return seen
+
+
+NO_DEADLOCK = {"40P01", "40001"}
+
+
+def make_room(name, *, capacity=1, turnover=10, order=0):
+    return Room.objects.create(name=name, capacity=capacity, turnover_minutes=turnover, display_order=order)
+
+
+def make_for_two() -> Technique:
+    technique = make_technique()
+    technique.for_two = True
+    technique.save()
+    return technique
+
+
+def guest(n):
+    return appointments.ClientDetails(name=f"Guest {n}", email="", phone="")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_clients_for_the_last_room_with_three_free_therapists_accept_exactly_one(database_refusals):
+    technique = make_technique()
+    length = technique.lengths.get(duration_minutes=60)
+    for _ in range(3):
+        TherapistFactory(techniques=[technique])
+    only = make_room("Last room", turnover=15)
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
+
+    def attempt(i):
+        return lambda: appointments.appointment_book(
+            technique=technique, length=length, start=start, client=client(i), now=NOW
+        )
+
+    for _ in range(2):
+        Appointment.objects.all().delete()
+        outcomes = race([attempt(i) for i in range(ATTEMPTS)])
+        winners = [o for o in outcomes if isinstance(o, Appointment)]
+        assert len(winners) == 1, outcomes
+        assert all(getattr(o, "code", None) == "slot_taken" for o in outcomes if o not in winners), outcomes
+        assert Appointment.objects.get().room == only
+        assert overlaps() == 0
+        assert not NO_DEADLOCK & set(database_refusals), database_refusals
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_couples_for_one_couples_room_accept_exactly_one_pair(database_refusals):
+    technique = make_for_two()
+    length = technique.lengths.get(duration_minutes=60)
+    for _ in range(6):
+        TherapistFactory(techniques=[technique])
+    suite = make_room("Couples suite", capacity=2)
+    make_room("Single room", order=1)
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
+
+    def attempt(i):
+        return lambda: appointments.appointment_book_pair(
+            technique=technique, length=length, start=start, clients=(client(i), guest(i)), now=NOW
+        )
+
+    for _ in range(2):
+        Appointment.objects.all().delete()
+        outcomes = race([attempt(i) for i in range(ATTEMPTS)])
+        winners = [o for o in outcomes if isinstance(o, tuple)]
+        assert len(winners) == 1, outcomes
+        assert all(getattr(o, "code", None) == "slot_taken" for o in outcomes if o not in winners), outcomes
+        booked = list(Appointment.objects.order_by("seat"))
+        assert [a.seat for a in booked] == [1, 2] and {a.room for a in booked} == {suite}
+        assert len({a.therapist_id for a in booked}) == 2
+        assert overlaps() == 0
+        assert not NO_DEADLOCK & set(database_refusals), database_refusals
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_couples_booking_racing_two_singles_for_one_of_its_therapists(database_refusals):
+    technique = make_for_two()
+    length = technique.lengths.get(duration_minutes=60)
+    anna, ben = (TherapistFactory(techniques=[technique]) for _ in range(2))
+    make_room("Couples suite", capacity=2, order=0)
+    make_room("Room 1", order=1)
+    make_room("Room 2", order=2)
+    start = datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
+    pair = lambda: appointments.appointment_book_pair(  # noqa: E731
+        technique=technique, length=length, start=start, clients=(client(0), guest(0)),
+        therapists=(anna, ben), now=NOW,
+    )  # fmt: skip
+
+    def single(i):
+        return lambda: appointments.appointment_book(
+            technique=technique, length=length, start=start, client=client(i), therapist=anna, now=NOW
+        )
+
+    for _ in range(4):
+        Appointment.objects.all().delete()
+        outcomes = race([pair, single(1), single(2)])
+        succeeded = [o for o in outcomes if isinstance(o, Appointment | tuple)]
+        assert len(succeeded) == 1, outcomes
+        assert all(getattr(o, "code", None) == "slot_taken" for o in outcomes if o not in succeeded), outcomes
+        # The pair's two seats, or the one single: never a half pair.
+        assert Appointment.objects.count() == (2 if isinstance(succeeded[0], tuple) else 1)
+        assert overlaps() == 0
+        assert not NO_DEADLOCK & set(database_refusals), database_refusals
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_staff_move_into_a_room_races_an_online_booking_for_it(database_refusals):
+    technique = make_technique()
+    length = technique.lengths.get(duration_minutes=60)
+    mover, online, other = (TherapistFactory(techniques=[technique]) for _ in range(3))
+    first_room = make_room("Room 1", order=0)
+    second_room = make_room("Room 2", order=1)
+    ten = datetime(2026, 11, 24, 10, 0, tzinfo=LONDON)
+    staff = {"source": "staff", "now": NOW, "notify": False}
+
+    for _ in range(4):
+        Appointment.objects.all().delete()
+        # Room 1 is taken at 10:00; the appointment to move is at 14:00.
+        appointments.appointment_book(
+            technique=technique,
+            length=length,
+            start=ten,
+            client=client(1),
+            therapist=other,
+            room=first_room,
+            **staff,
+        )
+        moving = appointments.appointment_book(
+            technique=technique, length=length, start=ten + timedelta(hours=4), client=client(2),
+            therapist=mover, **staff,
+        )  # fmt: skip
+        connections.close_all()
+        move = lambda moving=moving: appointments.appointment_reschedule(  # noqa: E731
+            appointment=moving, new_start=ten, room=second_room, now=NOW
+        )
+        book = lambda: appointments.appointment_book(  # noqa: E731
+            technique=technique, length=length, start=ten, client=client(3), therapist=online, now=NOW
+        )
+        outcomes = race([move, book])
+        succeeded = [o for o in outcomes if isinstance(o, Appointment)]
+        assert len(succeeded) == 1, outcomes
+        [lost] = [o for o in outcomes if o not in succeeded]
+        assert isinstance(lost, appointments.SlotUnavailable), outcomes
+        if succeeded[0].pk != moving.pk:
+            # Staff are told what holds the room.
+            assert f"Room 2 is taken 10:00–11:10 by {succeeded[0].reference}" in lost.messages[0]
+        assert Appointment.objects.filter(start=ten, room=second_room).count() == 1
+        moving.refresh_from_db()
+        assert moving.start == (ten if succeeded[0].pk == moving.pk else ten + timedelta(hours=4))
+        assert overlaps() == 0
+        assert not NO_DEADLOCK & set(database_refusals), database_refusals

@@ -10,9 +10,11 @@ from booking.dayplan import (
     Absence,
     Booking,
     Kind,
+    RoomUse,
     display_hours,
     hour_marks,
     plan_day,
+    plan_room_day,
     window_for,
 )
 
@@ -203,3 +205,36 @@ def test_week_in_words():
     assert week_summary(periods) == "Mon–Fri 09:00–18:00; Sat 10:00–13:00, 14:00–16:00"
     assert week_summary([WorkingPeriod(2, time(9), time(12))]) == "Wed 09:00–12:00"
     assert week_summary([]) == ""
+
+
+def test_a_room_day_shows_sessions_and_turnover_and_clips_to_the_window():
+    window = (at(TUESDAY, 9), at(TUESDAY, 13))
+    uses = [
+        RoomUse(key=2, start=at(TUESDAY, 11), end=at(TUESDAY, 12), until=at(TUESDAY, 12, 20)),
+        RoomUse(key=1, start=at(TUESDAY, 8), end=at(TUESDAY, 10), until=at(TUESDAY, 10, 10)),
+        # Cancelled: drawn, but it gives the room back (no turnover).
+        RoomUse(
+            key=3,
+            start=at(TUESDAY, 12, 30),
+            end=at(TUESDAY, 13, 30),
+            until=at(TUESDAY, 13, 40),
+            occupies=False,
+        ),
+        RoomUse(key=4, start=at(TUESDAY, 14), end=at(TUESDAY, 15), until=at(TUESDAY, 15, 10)),  # outside
+    ]
+    blocks = plan_room_day(window=window, uses=uses)
+    assert [(b.key, *span) for b, span in zip(blocks, spans(blocks), strict=True)] == [
+        (1, Kind.BOOKED, "09:00", "10:00"),
+        (1, Kind.TURNOVER, "10:00", "10:10"),
+        (2, Kind.BOOKED, "11:00", "12:00"),
+        (2, Kind.TURNOVER, "12:00", "12:20"),
+        (3, Kind.CANCELLED, "12:30", "13:00"),
+    ]
+    booked = blocks[2]
+    assert (booked.top, booked.height) == (50.0, 25.0)
+
+
+def test_a_room_without_turnover_has_no_turnover_block():
+    window = (at(TUESDAY, 9), at(TUESDAY, 12))
+    use = RoomUse(key=1, start=at(TUESDAY, 10), end=at(TUESDAY, 11), until=at(TUESDAY, 11))
+    assert [b.kind for b in plan_room_day(window=window, uses=[use])] == [Kind.BOOKED]

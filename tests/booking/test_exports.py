@@ -36,6 +36,8 @@ def _row(**overrides):
         "created_at": datetime(2026, 6, 1, 12, 0, tzinfo=LONDON),
         "therapist": SimpleNamespace(name="Amara Osei"),
         "technique": SimpleNamespace(name="Swedish"),
+        "room_id": None,
+        "room": None,
         "duration_minutes": 60,
         "price": Decimal("55"),
         "client_name": "=cmd|' /C calc'!A0",
@@ -61,3 +63,11 @@ def test_csv_is_utf8_with_local_times_and_no_formulas():
     assert parsed[2][parsed[0].index("Client name")] == "Zoë Brontë"
     # Health answers never travel in a spreadsheet.
     assert not {"Pregnant", "Notes", "Health"} & set(parsed[0])
+
+
+def test_csv_names_the_room_and_leaves_it_empty_without_rooms():
+    with_room = _row(room_id=3, room=SimpleNamespace(name="Garden room"))
+    parsed = list(csv.reader(io.StringIO(csv_text([with_room, _row()], LONDON).removeprefix("\ufeff"))))
+    column = parsed[0].index("Room")
+    assert parsed[0][column - 1 : column + 2] == ["Therapist", "Room", "Technique"]
+    assert [parsed[1][column], parsed[2][column]] == ["Garden room", ""]

@@ -1212,3 +1212,340 @@ def test_bookings_keep_the_versions_agreed_when_a_text_changes(client, anna):
     assert agreed(first) == [("cancellation", 1), ("treatment_consent", 1)]
     assert agreed(second) == [("cancellation", 2), ("treatment_consent", 2)]
     assert first.client == second.client
+
+
+# --------------------------------------------------------------------------- sessions for two (issue 12)
+
+GUEST = {
+    "guest-name": "Noah  Green",
+    "guest-email": "",
+    "guest-phone": "",
+    **{f"guest-{key}": value for key, value in HEALTH_NO.items()},
+    "guest-health_skin": "yes",
+    "guest-health_skin_details": "Eczema on the forearms",
+    "guest-notes": "",
+    "guest-agree_policy": "on",
+    "guest-consent_name": "Noah Green",
+}
+
+
+@pytest.fixture
+def couples(swedish, anna, ben):
+    """Swedish offered for two; Anna (female) and Ben (male); one room for two and one
+    single room."""
+    from booking.choices import TherapistGender
+    from booking.models import Room
+
+    swedish.for_two = True
+    swedish.save()
+    anna.gender, ben.gender = TherapistGender.FEMALE, TherapistGender.MALE
+    anna.save()
+    ben.save()
+    Room.objects.create(name="Willow", capacity=1, display_order=1)
+    return Room.objects.create(name="Oak (for two)", capacity=2, display_order=2)
+
+
+def pair_url(name: str, *, start: datetime | None = None, therapist="any", therapist2="any", **extra) -> str:
+    return url(name, start=start, therapist=therapist, party=2, therapist2=therapist2, **extra)
+
+
+def times_of(response) -> list[str]:
+    return [t["start"].strftime("%H:%M") for g in response.context["groups"] for t in g["times"]]
+
+
+def book_pair_through_pages(client, start, *, details=None, guest=None, **choice):
+    response = client.post(pair_url("booking:details", start=start, **choice), {**DETAILS, **GUEST})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    return client.post(response["Location"])
+
+
+def test_a_technique_for_two_offers_for_one_or_for_two(client, couples):
+    html = client.get(reverse("booking:technique-detail", args=["swedish"])).content.decode()
+    assert 'id="party-1" value="1" checked' in html
+    assert 'id="party-2" value="2"' in html and "For two" in html
+    again = client.get(reverse("booking:technique-detail", args=["swedish"]), {"party": 2, "length": 60})
+    assert 'value="2" aria-describedby="party-2-note" checked' in again.content.decode()
+
+
+def test_a_technique_not_for_two_offers_no_choice_and_refuses_two(client, anna):
+    html = client.get(reverse("booking:technique-detail", args=["swedish"])).content.decode()
+    assert 'name="party"' not in html
+    response = client.get(pair_url("booking:times"))
+    assert response.status_code == 400
+    assert "Swedish is not offered for two." in response.content.decode()
+
+
+def test_times_for_two_need_two_therapists_and_the_room_for_two(client, couples, swedish, ben):
+    # Ben is busy at 10:00: a single can still come then (with Anna), a pair cannot.
+    book_directly(swedish, at(TUESDAY, "10:00"), ben)
+    single = client.get(url("booking:times", day=TUESDAY.isoformat()))
+    pair = client.get(pair_url("booking:times", day=TUESDAY.isoformat()))
+    assert pair.status_code == 200
+    assert "10:00" in times_of(single)
+    assert "10:00" not in times_of(pair) and "09:00" not in times_of(pair)
+    assert "14:00" in times_of(pair)
+    html = pair.content.decode()
+    assert "for two" in html and "two therapists and a room for two" in html
+    # Each seat can be named, or left to any available, on the page itself.
+    assert '<select class="form-select" id="seat-1" name="therapist">' in html
+    assert '<select class="form-select" id="seat-2" name="therapist2">' in html
+    # The times lead on with the whole choice.
+    assert "party=2&amp;therapist2=any&amp;start=2026-11-24T14%3A00" in html
+
+
+def test_times_for_two_when_the_room_for_two_is_taken(client, couples, swedish, anna):
+    from booking.models import Room
+
+    # A single in the room for two (the only free room then) keeps pairs out at 11:00.
+    Room.objects.filter(capacity=1).update(active=False)
+    book_directly(swedish, at(TUESDAY, "11:00"), anna)
+    pair = client.get(pair_url("booking:times", day=TUESDAY.isoformat()))
+    assert "11:00" not in times_of(pair)
+    assert "14:00" in times_of(pair)
+
+
+def test_one_therapist_for_both_seats_is_refused(client, couples):
+    response = client.get(pair_url("booking:times", therapist="anna", therapist2="anna"))
+    assert response.status_code == 400
+    assert "One therapist cannot massage both of you" in response.content.decode()
+
+
+@pytest.mark.parametrize("gender", ["nonsense", "<b>"])
+def test_a_bad_gender_is_a_400(client, couples, gender):
+    response = client.get(url("booking:times", gender=gender))
+    assert response.status_code == 400
+    assert "Choose no preference, a female or a male therapist." in response.content.decode()
+
+
+def test_the_gender_asked_for_limits_any_available(client, couples, swedish, anna):
+    book_directly(swedish, at(TUESDAY, "10:00"), anna)
+    page = client.get(url("booking:times", day=TUESDAY.isoformat()))
+    html = page.content.decode()
+    assert 'id="gender-any" value="any" checked' in html  # no preference by default
+    assert "A female therapist" in html and "A male therapist" in html
+    assert "10:00" in times_of(page)  # Ben is free then
+    female = client.get(url("booking:times", day=TUESDAY.isoformat(), gender="female"))
+    assert 'id="gender-female" value="female" checked' in female.content.decode()
+    assert "10:00" not in times_of(female) and "11:30" in times_of(female)
+    # Booked through the pages, "any available female therapist" is Anna.
+    assert (
+        client.post(url("booking:details", start=at(TUESDAY, "14:00"), gender="female"), DETAILS).status_code
+        == 302
+    )
+    assert client.post(url("booking:review", start=at(TUESDAY, "14:00"), gender="female")).status_code == 302
+    assert Appointment.objects.get(client_email="olivia@example.com").therapist == anna
+
+
+def test_a_known_clients_saved_preference_is_chosen_in_advance(client, couples):
+    from booking import client_session
+    from booking.choices import TherapistPreference
+    from tests.factories import client_for
+
+    record = client_for("Olivia Brown", "olivia@example.com")
+    record.therapist_preference = TherapistPreference.MALE
+    record.save()
+    session = client.session
+    session[client_session.SESSION_KEY] = record.pk
+    session.save()
+    html = client.get(url("booking:times")).content.decode()
+    assert 'id="gender-male" value="male" checked' in html
+    # Chosen otherwise on the page, that choice wins.
+    html = client.get(url("booking:times", gender="any")).content.decode()
+    assert 'id="gender-any" value="any" checked' in html
+
+
+def test_details_for_two_ask_the_guests_name_and_own_health_answers(client, couples):
+    response = client.get(pair_url("booking:details", start=at(TUESDAY, "14:00")))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for field in ("guest-name", "guest-email", "guest-phone", "guest-health_pregnancy", "guest-agree_policy"):
+        assert f'name="{field}"' in html, field
+    assert 'for="id_guest-consent_name"' in html
+    assert html.count('class="honeypot"') == 1
+    assert "Your guest: any available therapist" in html
+
+
+def test_details_for_two_with_errors_keep_what_was_typed_for_both(client, couples):
+    typed = {**DETAILS, **GUEST, "guest-name": "", "guest-agree_policy": "", "guest-health_pregnancy": ""}
+    response = client.post(pair_url("booking:details", start=at(TUESDAY, "14:00")), typed)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'value="Olivia  Brown"' in html  # the booker's, kept
+    assert "Eczema on the forearms" in html  # the guest's, kept
+    assert "Your guest needs to agree to the cancellation policy too." in html
+    assert "Please check the 3 highlighted fields below." in html
+    assert not Appointment.objects.exists()
+
+
+def test_the_guest_types_their_own_name_for_the_consent(client, couples):
+    typed = {**DETAILS, **GUEST, "guest-consent_name": "Olivia Brown"}
+    response = client.post(pair_url("booking:details", start=at(TUESDAY, "14:00")), typed)
+    assert response.status_code == 200
+    assert "Please type the same full name as above (Noah Green)." in response.content.decode()
+
+
+def test_a_guests_answer_that_needs_a_call_stops_the_pair(client, couples):
+    health_rule("illness_or_fever", RuleOutcome.CALL)
+    start = at(TUESDAY, "14:00")
+    typed = {**DETAILS, **GUEST, "guest-health_illness_or_fever": "yes"}
+    response = client.post(pair_url("booking:details", start=start), typed)
+    assert "Please call us to book" in response.content.decode()
+    assert "booking_details" not in client.session
+    client.post(pair_url("booking:review", start=start))
+    assert not Appointment.objects.exists()
+
+
+def test_a_guests_doctor_note_is_asked_for_them(client, couples, private_media):
+    health_rule("skin", RuleOutcome.DOCTOR_NOTE)
+    start = at(TUESDAY, "14:00")
+    first = client.post(pair_url("booking:details", start=start), {**DETAILS, **GUEST})
+    html = first.content.decode()
+    assert first.status_code == 200
+    assert 'name="guest-doctor_note"' in html and 'name="doctor_note"' not in html
+    upload = SimpleUploadedFile("scan.pdf", PDF, content_type="application/pdf")
+    second = client.post(
+        pair_url("booking:details", start=start), {**DETAILS, **GUEST, "guest-doctor_note": upload}
+    )
+    assert second.status_code == 302, second.content.decode()[:2000]
+    assert client.post(second["Location"]).status_code == 302
+    guest = Appointment.objects.get(seat=2)
+    assert DoctorNote.objects.get().appointment == guest
+    assert guest.intake.outcome == RuleOutcome.DOCTOR_NOTE
+
+
+def test_booking_for_two_books_both_seats_and_shows_them(client, couples, anna, ben):
+    start = at(TUESDAY, "14:00")
+    response = client.post(pair_url("booking:details", start=start, therapist="ben"), {**DETAILS, **GUEST})
+    assert response.status_code == 302
+    review = client.get(response["Location"])
+    html = review.content.decode()
+    assert "Noah Green" in html
+    assert "Eczema on the forearms" in html
+    key = review.context["confirmation_key"]
+    confirmed = client.post(response["Location"], {"confirmation_key": key})
+    assert confirmed.status_code == 302
+    first, second = Appointment.objects.order_by("seat")
+    assert (first.seat, second.seat) == (1, 2)
+    assert first.reference == second.reference and first.manage_token == second.manage_token
+    assert first.therapist == ben and second.therapist == anna
+    assert first.room == second.room == couples
+    assert first.client_name == "Olivia Brown" and second.client_name == "Noah Green"
+    assert second.intake.answers["skin"]["details"] == "Eczema on the forearms"
+    assert first.client_id != second.client_id
+    page = client.get(confirmed["Location"]).content.decode()
+    assert "Your session for two" in page
+    assert "Olivia Brown, with Ben Hall" in page and "Noah Green, with Anna Price" in page
+    assert "Oak (for two)" in page
+    # A double click, a retry, Back then Confirm: the same pair, booked once.
+    again = client.post(response["Location"], {"confirmation_key": key})
+    assert again["Location"] == confirmed["Location"]
+    assert Appointment.objects.count() == 2
+    assert "booking_details" not in client.session  # both guests' answers gone from the session
+
+
+@pytest.fixture
+def pair(client, couples):
+    book_pair_through_pages(client, at(TUESDAY, "14:00"))
+    return list(Appointment.objects.order_by("seat"))
+
+
+def test_manage_page_shows_both_seats(client, pair):
+    html = client.get(reverse("booking:appointment-manage", args=[pair[0].manage_token])).content.decode()
+    assert "Your session for two" in html
+    assert f"{pair[0].client_name}, with {pair[0].therapist.name}" in html
+    assert f"{pair[1].client_name}, with {pair[1].therapist.name}" in html
+    assert "£" in html and " each" in html
+
+
+def test_cancelling_from_the_manage_link_cancels_both(client, pair):
+    cancel = reverse("booking:appointment-cancel", args=[pair[0].manage_token])
+    assert "Both places are cancelled together" in client.get(cancel).content.decode()
+    response = client.post(cancel, follow=True)
+    assert "for both of you, are cancelled" in response.content.decode()
+    assert set(Appointment.objects.values_list("status", flat=True)) == {AppointmentStatus.CANCELLED}
+
+
+def test_rescheduling_from_the_manage_link_moves_both(client, pair):
+    token = pair[0].manage_token
+    page = client.get(reverse("booking:appointment-reschedule", args=[token]), {"day": TUESDAY.isoformat()})
+    assert page.status_code == 200
+    assert "for two" in page.content.decode()
+    times = {t["start"].strftime("%H:%M"): t["url"] for g in page.context["groups"] for t in g["times"]}
+    # Its own time does not block a move that overlaps it; the pair keeps its therapists.
+    assert times["14:00"] == "" and times["14:30"]
+    confirm = client.get(times["16:00"])
+    assert confirm.status_code == 200
+    assert "Both move together." in confirm.content.decode()
+    moved = client.post(times["16:00"])
+    assert moved.status_code == 302
+    starts = {a.start for a in Appointment.objects.all()}
+    assert starts == {at(TUESDAY, "16:00").astimezone(UTC)}
+    assert [a.therapist for a in Appointment.objects.order_by("seat")] == [p.therapist for p in pair]
+
+
+@pytest.mark.parametrize("others", [0, 8])
+def test_the_pages_for_two_run_a_fixed_number_of_queries(
+    client, couples, swedish, django_assert_max_num_queries, others
+):
+    from booking.models import Room
+
+    # The same counts with two therapists and one room for two as with ten, nine rooms and
+    # sixteen more appointments in view.
+    people = [TherapistFactory(techniques=[swedish]) for _ in range(others)]
+    Room.objects.bulk_create(Room(name=f"Room {n}", display_order=10 + n) for n in range(others))
+    for person in people:
+        for hhmm in ("09:00", "11:00"):
+            book_directly(swedish, at(TUESDAY, hhmm), person, notify=False)
+    start = at(TUESDAY, "14:00")
+    with django_assert_max_num_queries(12):
+        assert client.get(pair_url("booking:times")).status_code == 200
+    with django_assert_max_num_queries(12):
+        assert client.get(pair_url("booking:details", start=start)).status_code == 200
+    client.post(pair_url("booking:details", start=start), {**DETAILS, **GUEST})
+    with django_assert_max_num_queries(12):
+        assert client.get(pair_url("booking:review", start=start)).status_code == 200
+    # Confirming: the single booking's 42 (see above) and the second seat's client record,
+    # intake, consents and insert (50 on SQLite; PostgreSQL's room locks take one more).
+    with django_assert_max_num_queries(51):
+        assert client.post(pair_url("booking:review", start=start)).status_code == 302
+    token = Appointment.objects.get(seat=1, client_email="olivia@example.com").manage_token
+    for name in ("booking:appointment-confirmed", "booking:appointment-manage", "booking:appointment-cancel"):
+        with django_assert_max_num_queries(4):
+            assert client.get(reverse(name, args=[token])).status_code == 200
+    with django_assert_max_num_queries(11):
+        assert client.get(reverse("booking:appointment-reschedule", args=[token])).status_code == 200
+
+
+def test_back_after_booking_for_two_shows_the_pair(client, couples):
+    start = at(TUESDAY, "14:00")
+    book_pair_through_pages(client, start)
+    token = Appointment.objects.get(seat=1).manage_token
+    back = client.get(pair_url("booking:review", start=start), follow=True)
+    assert back.redirect_chain[-1][0] == reverse("booking:appointment-confirmed", args=[token])
+    assert "You have booked this appointment" in back.content.decode()
+    assert Appointment.objects.count() == 2
+
+
+def test_details_for_one_cannot_confirm_a_booking_for_two(client, couples):
+    start = at(TUESDAY, "14:00")
+    assert client.post(url("booking:details", start=start), DETAILS).status_code == 302
+    # The address changed to "for two" after the details for one were saved: no guest yet.
+    response = client.post(pair_url("booking:review", start=start))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("booking:details", args=["swedish"]))
+    assert "party=2" in response["Location"]
+    assert not Appointment.objects.exists()
+
+
+def test_a_pair_whose_time_was_taken_keeps_both_guests_details(client, couples, swedish, anna):
+    start = at(TUESDAY, "14:00")
+    assert client.post(pair_url("booking:details", start=start), {**DETAILS, **GUEST}).status_code == 302
+    book_directly(swedish, start, anna)  # one of the two therapists goes
+    response = client.post(pair_url("booking:review", start=start))
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Noah Green" in html and "Eczema on the forearms" in html
+    alternatives = [a["start"].strftime("%H:%M") for a in response.context["alternatives"]]
+    assert alternatives and "14:00" not in alternatives
+    assert "party=2" in response.context["alternatives"][0]["url"]
+    assert Appointment.objects.count() == 1

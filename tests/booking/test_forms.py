@@ -204,3 +204,88 @@ def test_nothing_has_changed_still_asks_a_question_added_since():
     form = ClientDetailsForm({**data, "health_skin": "yes"}, questions=QUESTIONS, last_answers=last)
     assert form.is_valid(), form.errors
     assert form.health_answers() == {"pregnancy": Answer(yes=False), "skin": Answer(yes=True)}
+
+
+# --------------------------------------------------------------------------- sessions for two (issue 12)
+
+GUEST = {
+    "guest-name": "Noah Green",
+    "guest-health_pregnancy": "no",
+    "guest-health_skin": "yes",
+    "guest-health_skin_details": "Forearms",
+    "guest-agree_policy": "on",
+    "guest-consent_name": "Noah Green",
+}
+
+
+def test_guest_form_needs_a_name_answers_and_agreement_but_no_email_or_phone():
+    from booking.forms import GuestDetailsForm
+
+    form = GuestDetailsForm(GUEST, questions=QUESTIONS)
+    assert form.is_valid(), form.errors
+    details = client_details_from(form.to_session())
+    assert (details.name, details.email, details.phone) == ("Noah Green", "", "")
+    assert details.health["skin"] == Answer(yes=True, details="Forearms")
+    assert details.policy_agreed and details.agreement.typed_name == "Noah Green"
+    assert "website" not in form.fields  # one honeypot per page, the booker's
+    empty = GuestDetailsForm({}, questions=QUESTIONS)
+    assert not empty.is_valid()
+    assert set(empty.errors) == {"name", "health_pregnancy", "health_skin", "agree_policy", "consent_name"}
+    assert empty.errors["agree_policy"] == ["Your guest needs to agree to the cancellation policy too."]
+
+
+def test_guest_form_fields_are_prefixed_apart_from_the_bookers():
+    from booking.forms import GuestDetailsForm
+
+    booker = ClientDetailsForm(VALID, questions=QUESTIONS)
+    guest = GuestDetailsForm(GUEST, questions=QUESTIONS)
+    assert booker.is_valid() and guest.is_valid()
+    assert booker.cleaned_data["name"] == "Olivia Brown" and guest.cleaned_data["name"] == "Noah Green"
+    # The label wording changed on the guest's copy only.
+    assert str(ClientDetailsForm(questions=QUESTIONS).fields["name"].label) == "Your name"
+
+
+def test_guest_form_refuses_a_bad_optional_email():
+    from booking.forms import GuestDetailsForm
+
+    form = GuestDetailsForm({**GUEST, "guest-email": "nope"}, questions=QUESTIONS)
+    assert not form.is_valid()
+    assert "email" in form.errors
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query, error",
+    [
+        ({"party": "3"}, "party"),
+        ({"party": "2"}, "party"),  # Swedish is not offered for two here
+        ({"gender": "other"}, "gender"),
+    ],
+)
+def test_choice_form_refuses_a_party_or_gender_it_cannot_offer(swedish, query, error):
+    form = SlotForm({"length": 60, "start": "2026-11-24T10:00", **query}, technique=swedish)
+    assert not form.is_valid()
+    assert error in form.errors
+
+
+@pytest.mark.django_db
+def test_choice_form_for_two_reads_each_seat_and_refuses_one_therapist_twice(swedish):
+    from tests.factories import TherapistFactory
+
+    swedish.for_two = True
+    swedish.save()
+    anna = TherapistFactory(slug="anna", techniques=[swedish])
+    base = {"length": 60, "start": "2026-11-24T10:00", "party": "2"}
+    form = SlotForm({**base, "therapist": "any", "therapist2": "anna", "gender": "female"}, technique=swedish)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["party"] == 2 and form.therapists() == (None, anna)
+    assert form.cleaned_data["gender"] == "female"
+    same = SlotForm({**base, "therapist": "anna", "therapist2": "anna"}, technique=swedish)
+    assert not same.is_valid() and "therapist2" in same.errors
+    # For one, a second seat in the address is ignored; "any" gender is no preference.
+    single = SlotForm(
+        {"length": 60, "start": "2026-11-24T10:00", "therapist2": "anna", "gender": "any"}, technique=swedish
+    )
+    assert single.is_valid(), single.errors
+    assert single.cleaned_data["party"] == 1 and single.cleaned_data["therapist2"] is None
+    assert single.cleaned_data["gender"] is None

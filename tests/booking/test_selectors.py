@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from booking import selectors
+from booking.availability import SlotProblem
 from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import TherapistFactory
@@ -91,3 +92,261 @@ def test_staff_obstacles_name_what_is_in_the_way(swedish):
         buffer_minutes=15, allow_outside_hours=False,
     )  # fmt: skip
     assert [o.problem for o in late] == [SlotProblem.OUTSIDE_HOURS] and len(late[0].periods) == 1
+
+
+# Rooms, sessions for two, limits and gender (issue 12) ---------------------------------
+
+MONDAY_EARLY = datetime(2026, 11, 23, 7, 0, tzinfo=LONDON)
+MONDAY = MONDAY_EARLY.date()
+
+
+def ten(minute: int = 0, hour: int = 10):
+    return datetime(2026, 11, 23, hour, minute, tzinfo=LONDON)
+
+
+def room_make(name, *, capacity=1, turnover=0, features=(), order=0, active=True):
+    from booking.models import Room
+
+    room = Room.objects.create(
+        name=name, capacity=capacity, turnover_minutes=turnover, display_order=order, active=active
+    )
+    room.features.set(features)
+    return room
+
+
+def feature(slug):
+    from booking.models import RoomFeature
+
+    return RoomFeature.objects.get_or_create(slug=slug, defaults={"name": slug.title()})[0]
+
+
+def in_room(therapist, technique, start, room, minutes=60, **extra):
+    from tests.factories import appointment_row
+
+    return appointment_row(
+        therapist, technique, start, minutes=minutes, room=room,
+        room_until=start + timedelta(minutes=minutes + room.turnover_minutes), **extra,
+    )  # fmt: skip
+
+
+def free_for(technique, length=None, **kwargs):
+    length = length or technique.lengths.get(duration_minutes=60)
+    kwargs.setdefault("now", MONDAY_EARLY)
+    return selectors.free_starts(technique=technique, length=length, first_day=MONDAY, days=1, **kwargs)
+
+
+def test_without_rooms_nothing_changes_and_no_room_is_given(swedish, django_assert_max_num_queries):
+    anna = TherapistFactory(techniques=[swedish])
+    room_make("Closed for works", active=False)
+    length = swedish.lengths.get(duration_minutes=60)
+    with django_assert_max_num_queries(6):
+        free = free_for(swedish, length)
+    assert not free.rooms_in_use and free.data.room_schedules is None
+    assert ten() in free.by_therapist[anna.pk][MONDAY]
+    assert free.rooms_free_at(ten(), anna.pk) == []
+
+
+def test_a_room_taken_with_its_turnover_blocks_every_therapist(swedish, django_assert_max_num_queries):
+    anna, ben = TherapistFactory(techniques=[swedish]), TherapistFactory(techniques=[swedish])
+    blue = room_make("Blue", turnover=15)
+    in_room(anna, swedish, ten(), blue)  # Blue taken 10:00-11:15 (60 min + 15 turnover)
+    length = swedish.lengths.get(duration_minutes=60)
+    with django_assert_max_num_queries(7):
+        free = free_for(swedish, length)
+    assert free.rooms_in_use
+    # Ben is free at 10:00, but the only room is not; a session at 09:00 would run into it
+    # (09:00-10:00 plus 15 minutes' turnover).
+    merged = dict(free.merged()[MONDAY])
+    assert ten() not in merged and ten(hour=9) not in merged
+    assert free.therapists_free_at(ten()) == []  # Ben is free, but no room is
+    assert ben.pk in dict(free_for(swedish, length).merged()[MONDAY])[ten(hour=12)]
+    assert ten(15, hour=11) in merged and ten(hour=11) not in merged
+    assert free.why_not(ten()) == SlotProblem.NO_ROOM
+    assert free.rooms_free_at(ten()) == [] and free.rooms_free_at(ten(15, hour=11)) == [blue]
+    # Moving that very appointment: its room time is free for the move.
+    moved = free_for(swedish, exclude_appointment_ids=[blue.appointments.get().pk])
+    assert ten() in dict(moved.merged()[MONDAY])
+
+
+def test_the_technique_needs_a_room_with_its_features(swedish):
+    from booking.models import Technique
+
+    anna = TherapistFactory(techniques=[swedish])
+    mat = feature("mat")
+    swedish.required_features.set([mat])
+    room_make("Plain")
+    assert not Technique.objects.bookable().filter(pk=swedish.pk).exists()
+    assert selectors.techniques_hidden_online(technique_id=swedish.pk) == [(swedish, "no_room")]
+    free = free_for(swedish)
+    assert free.by_therapist[anna.pk][MONDAY] == [] and free.why_not(ten()) == SlotProblem.NO_ROOM
+    floor = room_make("Floor", features=[mat])
+    assert Technique.objects.bookable().filter(pk=swedish.pk).exists()
+    assert selectors.techniques_hidden_online(technique_id=swedish.pk) == []
+    in_room(anna, swedish, ten(), floor)
+    ben = TherapistFactory(techniques=[swedish])
+    free = free_for(swedish)
+    assert ten() not in free.by_therapist[ben.pk][MONDAY]  # the plain room does not do
+    assert free.rooms_free_at(ten(hour=14)) == [floor]
+
+
+def test_rooms_are_picked_best_fit_then_preferred_then_in_order(swedish):
+    shower = feature("shower")
+    couples = room_make("Couples", capacity=2, order=0)
+    showery = room_make("Shower", features=[shower], order=1)
+    plain_b = room_make("Plain B", order=3)
+    plain_a = room_make("Plain A", order=2)
+    anna = TherapistFactory(techniques=[swedish])
+    ben = TherapistFactory(techniques=[swedish], preferred_room=plain_b)
+    free = free_for(swedish)
+    # A single session keeps out of the couples room and the shower room while plain ones are free.
+    assert free.rooms_free_at(ten(), anna.pk) == [plain_a, plain_b, couples, showery]
+    assert free.rooms_free_at(ten(), ben.pk) == [plain_b, plain_a, couples, showery]
+    # Taken rooms are left out.
+    in_room(anna, swedish, ten(), plain_b)
+    assert free_for(swedish).rooms_free_at(ten(), ben.pk) == [plain_a, couples, showery]
+
+
+def test_a_session_for_two_needs_two_therapists_and_a_room_for_two(swedish):
+    anna, ben, cleo = (TherapistFactory(techniques=[swedish]) for _ in range(3))
+    room_make("Single")
+    double = room_make("Double", capacity=2, turnover=10)
+    in_room(anna, swedish, ten(hour=12), room_make("Other single"))
+    in_room(ben, swedish, ten(hour=12, minute=0) + timedelta(hours=2), double)  # 14:00-15:10
+    free = free_for(swedish, party_size=2)
+    merged = dict(free.merged()[MONDAY])
+    assert merged[ten()] == (anna.pk, ben.pk, cleo.pk)
+    # 12:00: Anna is busy, Ben and Cleo can go.
+    assert merged[ten(hour=12)] == (ben.pk, cleo.pk)
+    assert {(a.pk, b.pk) for a, b in free.pairs_free_at(ten(hour=12))} == {
+        (ben.pk, cleo.pk),
+        (cleo.pk, ben.pk),
+    }
+    # 14:00: the room for two is taken (a single room is free, but does not hold two).
+    assert ten(hour=14) not in merged and free.why_not(ten(hour=14)) == SlotProblem.NO_ROOM
+    assert free.rooms_free_at(ten()) == [double]
+    # Named seats: Anna and someone else; at 12:00 Anna is busy, so no pair.
+    named = free_for(swedish, party_size=2, therapists=(anna, None))
+    named_merged = dict(named.merged()[MONDAY])
+    assert ten() in named_merged and ten(hour=12) not in named_merged
+    assert named.why_not(ten(hour=12)) == SlotProblem.TAKEN
+    # Fairest first: Ben already has a booking that day, Cleo none.
+    assert [(a.pk, b.pk) for a, b in named.pairs_free_at(ten())] == [(anna.pk, cleo.pk), (anna.pk, ben.pk)]
+    # One therapist cannot take both seats.
+    alone = free_for(swedish, party_size=2, therapists=(cleo, cleo))
+    assert alone.merged()[MONDAY] == [] and alone.why_not(ten()) == SlotProblem.TAKEN
+
+
+def test_daily_and_stretch_limits(swedish):
+    from tests.factories import appointment_row
+
+    swedish.buffer_minutes = 5
+    swedish.save()
+    anna = TherapistFactory(techniques=[swedish], max_continuous_minutes=120, max_daily_minutes=180)
+    appointment_row(anna, swedish, ten(hour=12), buffer_minutes=5)  # 12:00-13:00
+    appointment_row(anna, swedish, ten(5, hour=13), buffer_minutes=5)  # 13:05-14:05, a 5-minute gap
+    free = free_for(swedish, staff=True)
+    starts = free.by_therapist[anna.pk][MONDAY]
+    # 14:10 would make 180 minutes with gaps under 15; from 14:20 the gap is a break.
+    assert ten(10, hour=14) not in starts and ten(20, hour=14) in starts
+    assert free.why_not(ten(10, hour=14)) == SlotProblem.STRETCH_LIMIT
+    # Before: 10:50-11:50 leaves a 10-minute gap to 12:00 (joins: too long); 10:45 is fine.
+    assert ten(50, hour=10) not in starts and ten(45, hour=10) in starts
+    appointment_row(anna, swedish, ten(hour=16), buffer_minutes=5)  # 180 of 180 minutes used
+    free = free_for(swedish, staff=True)
+    assert free.by_therapist[anna.pk][MONDAY] == []
+    assert free.why_not(ten(hour=9)) == SlotProblem.DAY_LIMIT
+    # The next day is a new day.
+    tomorrow = ten(hour=12) + timedelta(days=1)
+    length = swedish.lengths.get(duration_minutes=60)
+    later = selectors.free_starts(
+        technique=swedish, length=length, first_day=MONDAY, days=2, now=MONDAY_EARLY, staff=True
+    )
+    assert tomorrow in later.by_therapist[anna.pk][tomorrow.date()]
+
+
+def test_gender_limits_any_available(swedish):
+    from booking.choices import TherapistGender
+
+    fay = TherapistFactory(techniques=[swedish], gender=TherapistGender.FEMALE)
+    max_ = TherapistFactory(techniques=[swedish], gender=TherapistGender.MALE)
+    TherapistFactory(techniques=[swedish])  # not stated: matches no preference only
+    assert [t.pk for t in free_for(swedish, gender="female").therapists_free_at(ten())] == [fay.pk]
+    assert [t.pk for t in free_for(swedish, gender="male").therapists_free_at(ten())] == [max_.pk]
+    assert len(free_for(swedish, gender="none").therapists_free_at(ten())) == 3
+    pair = free_for(swedish, party_size=2, gender="female")
+    room_make("Double", capacity=2)
+    assert pair.merged()[MONDAY] == []  # one woman cannot take both seats
+
+
+def test_any_available_over_30_days_with_rooms_runs_at_most_eight_queries(
+    swedish, django_assert_max_num_queries
+):
+    team = [TherapistFactory(techniques=[swedish]) for _ in range(5)]
+    rooms = [room_make(f"Room {n}", turnover=10) for n in range(3)]
+    for offset in range(5):
+        for therapist, room in zip(team, rooms, strict=False):
+            in_room(therapist, swedish, ten() + timedelta(days=offset), room)
+    length = swedish.lengths.get(duration_minutes=60)
+    with django_assert_max_num_queries(8):
+        free = selectors.free_starts(
+            technique=swedish, length=length, first_day=MONDAY, days=30, now=MONDAY_EARLY
+        )
+        free.merged()
+    assert free.rooms_in_use and len(free.data.rooms) == 3
+
+
+@pytest.mark.parametrize("rooms", [False, True])
+def test_the_appointments_query_reads_an_index_not_the_history(swedish, rooms):
+    """Five years of past appointments: the query for one day must not read them all.
+    PostgreSQL: the plan uses the exclusion constraint's GiST index (range overlap), no
+    sequential scan of booking_appointment, with statistics that know the table's size.
+    SQLite: the plan searches the start index with both bounds."""
+    from django.db import connection
+
+    from booking.models import Appointment
+    from tests.factories import appointment_row
+
+    anna = TherapistFactory(techniques=[swedish])
+    first = appointment_row(anna, swedish, datetime(2021, 11, 23, 10, tzinfo=LONDON))
+    history = []
+    for n in range(1, 5 * 366 * 4):  # four a day, every day, for five years and more
+        start = first.start + timedelta(hours=6 * n)
+        history.append(
+            Appointment(
+                therapist=anna, technique=swedish, client=first.client, duration_minutes=60, price=55,
+                buffer_minutes=15, start=start, end=start + timedelta(minutes=60),
+                occupied_until=start + timedelta(minutes=75), client_name="A", client_email="a@example.com",
+                client_phone="1",
+            )
+        )  # fmt: skip
+    Appointment.objects.bulk_create(history, batch_size=2000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE booking_appointment" if connection.vendor == "postgresql" else "ANALYZE")
+    window_start = datetime(2026, 11, 22, tzinfo=LONDON)
+    query = selectors.appointments_in_window(
+        therapist_ids=[anna.pk],
+        rooms=rooms,
+        window_start=window_start,
+        window_end=window_start + timedelta(days=3),
+    )
+    rows = list(query)
+    assert len(rows) == 12  # the 3 days' rows, no more
+    plan = query.explain()
+    if connection.vendor == "postgresql":
+        assert "Seq Scan on booking_appointment" not in plan, plan
+        assert "Index Scan" in plan and "appointment_no_overlap" in plan, plan
+        # The history is large enough to matter: bounded by the end alone (as before),
+        # the planner reads the whole table.
+        naive = (
+            Appointment.objects.occupying()
+            .filter(
+                therapist_id=anna.pk,
+                start__lt=window_start + timedelta(days=3),
+                occupied_until__gt=window_start,
+            )
+            .values_list("start", "occupied_until")
+        )
+        assert "Seq Scan on booking_appointment" in naive.explain()
+    else:
+        assert "SCAN booking_appointment" not in plan, plan
+        assert "SEARCH booking_appointment USING INDEX" in plan and "start>? AND start<?" in plan, plan

@@ -306,7 +306,11 @@ def test_receptionist_runs_the_day(desktop_page, live_server, clinic, axe_script
     expect(free).to_contain_text(re.compile(r"08:00–19:00\s+Free\s+11 h"))
     gap_start = at(today, "08:00")
     query = parse_qs(urlsplit(free.get_by_role("link").get_attribute("href")).query)
-    assert query == {"therapist": [str(clinic.anna.pk)], "start": [gap_start.isoformat()]}
+    assert query == {
+        "therapist": [str(clinic.anna.pk)],
+        "start": [gap_start.isoformat()],
+        "from": ["schedule"],
+    }
     free.get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/admin/booking/appointment/add/\?"))
     expect(page.locator("#id_therapist")).to_have_value(str(clinic.anna.pk))
@@ -320,21 +324,17 @@ def test_receptionist_runs_the_day(desktop_page, live_server, clinic, axe_script
     page.locator("#id_client_email").fill("maya@example.com")
     page.locator("#id_client_phone").fill("07700 900303")
     page.locator("input[name=_save]").click()
-    expect(page).to_have_url(live_server.url + APPOINTMENTS)
+    # Booked from the schedule: back to that day, the new booking marked (issue 15).
     maya = Appointment.objects.select_related("therapist").get(client_name="Maya Green")
+    expect(page).to_have_url(
+        f"{live_server.url}{SCHEDULE}?date={today.isoformat()}&new={maya.pk}#appointment-{maya.pk}"
+    )
     assert (maya.therapist, maya.start, maya.duration_minutes) == (clinic.anna, gap_start, 60)
     assert maya.source == AppointmentSource.STAFF and maya.status == AppointmentStatus.CONFIRMED
-    expect(page.locator(".messagelist .success")).to_contain_text(
-        re.compile(
-            rf"The appointment .{maya.reference}: Maya Green, Swedish with Anna Field. was added successfully"
-        )
-    )
-
-    # Back to the schedule from the list's tools: Maya is in Anna's column, the gap shrank.
-    page.locator(".object-tools").get_by_role("link", name="Schedule (day view)").click()
+    expect(page.locator(".messagelist .success")).to_contain_text(f"Booked {maya.reference}: Maya Green")
     anna = column(page, "Anna Field")
-    expect(anna.locator("li.item-booked", has_text="Maya Green")).to_contain_text(
-        re.compile(r"08:00–09:00\s+Maya Green\s+Swedish, 60 min")
+    expect(anna.locator("li.item-booked.is-new")).to_contain_text(
+        re.compile(r"Just booked\s+08:00–09:00\s+Maya Green\s+Swedish, 60 min")
     )
     expect(anna.locator("li.item-free")).to_contain_text([re.compile(r"09:15–19:00\s+Free")])
 

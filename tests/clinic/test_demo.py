@@ -113,3 +113,34 @@ def test_demo_appointments_all_have_a_client_and_desk_clients_have_a_history():
     assert not Appointment.objects.filter(client__isnull=True).exists()
     olivia = Client.objects.filter(email_key="olivia-brown@example.com").first()
     assert olivia is not None and olivia.appointments.count() > 1
+
+
+@pytest.mark.django_db
+def test_demo_rooms_hold_every_booking_and_the_shiatsu_ones_have_the_mat():
+    from django.db.models import Count
+
+    from booking.models import Appointment, Room, Technique, Therapist
+    from clinic.demo import load_demo_booking, load_demo_rooms
+
+    load_demo_booking()
+    assert load_demo_rooms() == {"rooms": 3}  # again: nothing doubled
+    rooms = {r.name: r for r in Room.objects.prefetch_related("features")}
+    assert list(rooms) == ["Garden room", "Quiet room", "Couples suite"]
+    assert rooms["Couples suite"].capacity == 2
+    shiatsu = Technique.objects.get(slug="shiatsu")
+    assert [f.name for f in shiatsu.required_features.all()] == ["Floor mat"]
+    assert Technique.objects.get(slug="swedish").for_two
+    assert Therapist.objects.get(name="Keiko Tanaka").preferred_room == rooms["Quiet room"]
+    # Every booking got a room; Shiatsu only ever in the room with the mat.
+    assert not Appointment.objects.filter(room__isnull=True).exists()
+    assert set(Appointment.objects.filter(technique=shiatsu).values_list("room__name", flat=True)) == {
+        "Quiet room"
+    }
+    # And some sessions for two: two seats, one reference, in the suite.
+    pairs = Appointment.objects.values("reference").annotate(seats=Count("pk")).filter(seats=2)
+    assert pairs.exists()
+    assert set(
+        Appointment.objects.filter(reference__in=pairs.values("reference")).values_list(
+            "room__name", flat=True
+        )
+    ) == {"Couples suite"}

@@ -390,3 +390,504 @@ def test_book_stores_the_client_name_as_one_plain_line(swedish, swedish_60, mond
     )
     appointment.refresh_from_db()
     assert appointment.client_name == "Olivia Brown"
+
+
+# --------------------------------------------------------------------------- rooms (issue 12)
+
+
+def room(name, *, capacity=1, turnover=10, order=0, features=()):
+    from booking.models import Room
+
+    made = Room.objects.create(name=name, capacity=capacity, turnover_minutes=turnover, display_order=order)
+    made.features.set(features)
+    return made
+
+
+def feature(name):
+    from booking.models import RoomFeature
+
+    return RoomFeature.objects.get_or_create(slug=name.lower().replace(" ", "-"), defaults={"name": name})[0]
+
+
+def staff_book(technique, length, start, client, therapist=None, now=None, **kwargs):
+    return book(technique, length, start, client, therapist, now, source=AppointmentSource.STAFF, **kwargs)
+
+
+def test_without_rooms_bookings_have_no_room(swedish, swedish_60, client_details, monday_morning):
+    therapist = TherapistFactory(techniques=[swedish])
+    appointment = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    appointment.refresh_from_db()
+    assert appointment.room is None and appointment.room_until is None
+    # Inactive rooms are not "rooms in use" either.
+    quiet = room("Quiet room")
+    quiet.active = False
+    quiet.save()
+    later = book(swedish, swedish_60, at(24, 14), client_details, therapist, monday_morning)
+    assert later.room is None
+
+
+def test_a_booking_gets_the_best_fitting_free_room_with_its_turnover(
+    swedish, swedish_60, client_details, monday_morning
+):
+    shower = feature("Shower")
+    # Order alone would pick the room with the shower; the best fit has nothing unneeded.
+    room("Shower room", order=0, features=[shower])
+    plain = room("Plain room", order=1, turnover=20)
+    anna, ben = (TherapistFactory(techniques=[swedish]) for _ in range(2))
+    first = book(swedish, swedish_60, at(24, 10), client_details, anna, monday_morning)
+    first.refresh_from_db()
+    assert first.room == plain
+    assert first.room_until == first.end + timedelta(minutes=20)
+    # The plain room is taken until 11:20: the next one at 10:00 gets the other room.
+    second = book(swedish, swedish_60, at(24, 10), client_details, ben, monday_morning)
+    assert second.room.name == "Shower room"
+
+
+def test_the_last_room_goes_to_one_booking_only(swedish, swedish_60, client_details, monday_morning):
+    only = room("Only room", turnover=15)
+    team = [TherapistFactory(techniques=[swedish]) for _ in range(3)]
+    won = book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning)
+    assert won.room == only and won.therapist in team
+    # Two therapists are still free at 10:00 and at 11:00 (after the 15-minute buffer the
+    # therapist is free at 11:15), but the room is taken until 11:15.
+    for start in (at(24, 10), at(24, 11)):
+        with pytest.raises(appointments.SlotUnavailable):
+            book(swedish, swedish_60, start, client_details, None, monday_morning)
+    assert book(swedish, swedish_60, at(24, 11, 15), client_details, None, monday_morning).room == only
+    assert Appointment.objects.count() == 2
+
+
+def test_a_technique_needing_a_feature_goes_only_to_a_room_that_has_it(
+    swedish, swedish_60, client_details, monday_morning
+):
+    mat = feature("Floor mat")
+    swedish.required_features.set([mat])
+    room("Plain room", order=0)
+    mat_room = room("Mat room", order=1, features=[mat])
+    therapists = [TherapistFactory(techniques=[swedish]) for _ in range(2)]
+    assert (
+        book(swedish, swedish_60, at(24, 10), client_details, therapists[0], monday_morning).room == mat_room
+    )
+    with pytest.raises(appointments.SlotUnavailable):
+        book(swedish, swedish_60, at(24, 10), client_details, therapists[1], monday_morning)
+
+
+def test_staff_may_choose_the_room_and_a_taken_room_is_named_with_its_holder(
+    swedish, swedish_60, client_details, monday_morning
+):
+    garden = room("Garden room", order=0, turnover=15)
+    room("Quiet room", order=1)
+    anna = TherapistFactory(name="Anna", techniques=[swedish])
+    ben = TherapistFactory(name="Ben", techniques=[swedish])
+    held = staff_book(swedish, swedish_60, at(24, 10), client_details, anna, monday_morning, room=garden)
+    assert held.room == garden
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        staff_book(swedish, swedish_60, at(24, 10, 30), client_details, ben, monday_morning, room=garden)
+    assert info.value.messages == [
+        f"Garden room is taken 10:00–11:15 by {held.reference} (Swedish, Olivia Brown)."
+    ]
+    # Without a choice, Ben gets the other room.
+    assert staff_book(swedish, swedish_60, at(24, 10, 30), client_details, ben, monday_morning).room.name == (
+        "Quiet room"
+    )
+
+
+def test_every_room_taken_is_named_to_staff(swedish, swedish_60, client_details, monday_morning):
+    garden = room("Garden room", order=0)
+    quiet = room("Quiet room", order=1)
+    team = [TherapistFactory(techniques=[swedish]) for _ in range(3)]
+    one = staff_book(swedish, swedish_60, at(24, 10), client_details, team[0], monday_morning)
+    two = staff_book(swedish, swedish_60, at(24, 10), client_details, team[1], monday_morning)
+    assert {one.room, two.room} == {garden, quiet}
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        staff_book(swedish, swedish_60, at(24, 10), client_details, team[2], monday_morning)
+    text = " ".join(info.value.messages)
+    assert "Garden room is taken 10:00–11:10" in text and "Quiet room is taken 10:00–11:10" in text
+    assert one.reference in text and two.reference in text
+    # The same for "any available", and for a session for two in a room for two.
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        staff_book(swedish, swedish_60, at(24, 10, 30), client_details, None, monday_morning)
+    assert len(info.value.messages) == 2 and "Garden room is taken 10:00–11:10" in info.value.messages[0]
+    swedish.for_two = True
+    swedish.save()
+    suite = room("Couples suite", capacity=2, order=2)
+    TherapistFactory(techniques=[swedish])
+    pair = book_pair(swedish, swedish_60, at(24, 14), monday_morning, source=AppointmentSource.STAFF)
+    assert {seat.room for seat in pair} == {suite}
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        book_pair(swedish, swedish_60, at(24, 14, 30), monday_morning, source=AppointmentSource.STAFF)
+    assert info.value.messages == [
+        f"Couples suite is taken 14:00–15:10 by {pair[0].reference} (Swedish, Olivia Brown)."
+    ]
+
+
+def test_a_move_keeps_the_room_when_free_else_takes_another(
+    swedish, swedish_60, client_details, monday_morning
+):
+    garden = room("Garden room", order=0)
+    quiet = room("Quiet room", order=1)
+    anna, ben = (TherapistFactory(techniques=[swedish]) for _ in range(2))
+    moving = staff_book(swedish, swedish_60, at(24, 10), client_details, anna, monday_morning, room=quiet)
+    moved = appointments.appointment_reschedule(appointment=moving, new_start=at(24, 12), now=monday_morning)
+    moved.refresh_from_db()
+    assert moved.room == quiet and moved.room_until == at(24, 13, 10)
+    # The quiet room is taken at 15:00: the move takes the garden room.
+    staff_book(swedish, swedish_60, at(24, 15), client_details, ben, monday_morning, room=quiet)
+    moved = appointments.appointment_reschedule(appointment=moved, new_start=at(24, 15), now=monday_morning)
+    moved.refresh_from_db()
+    assert moved.room == garden and moved.room_until == at(24, 16, 10)
+
+
+def test_staff_move_the_room_alone_and_a_form_showing_the_room_does_not_pin_it(
+    swedish, swedish_60, client_details, monday_morning
+):
+    garden = room("Garden room", order=0)
+    quiet = room("Quiet room", order=1)
+    anna, ben = (TherapistFactory(techniques=[swedish]) for _ in range(2))
+    appointment = staff_book(swedish, swedish_60, at(24, 10), client_details, anna, monday_morning)
+    assert appointment.room == garden
+    # Only the room changes.
+    changed = _update(appointment, room=quiet, now=monday_morning)
+    assert changed.room == quiet and changed.start == at(24, 10) and changed.sequence == 1
+    # A new time, with the form still showing the current room, keeps it if free, else
+    # picks another instead of refusing.
+    staff_book(swedish, swedish_60, at(24, 14), client_details, ben, monday_morning, room=quiet)
+    moved = _update(changed, start=at(24, 14), room=quiet, now=monday_morning)
+    assert moved.room == garden and moved.start == at(24, 14)
+
+
+def test_gender_narrows_any_available(swedish, swedish_60, client_details, monday_morning):
+    anna = TherapistFactory(name="Anna", gender="female", techniques=[swedish])
+    ben = TherapistFactory(name="Ben", gender="male", techniques=[swedish])
+    assert (
+        book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning, gender="male").therapist
+        == ben
+    )
+    assert (
+        book(swedish, swedish_60, at(24, 12), client_details, None, monday_morning, gender="male").therapist
+        == ben
+    )
+    # Ben is busy at 10:00; Anna is free but not what was asked for.
+    with pytest.raises(appointments.SlotUnavailable):
+        book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning, gender="male")
+    assert book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning).therapist == anna
+
+
+def test_daily_limit_refuses_online_and_staff_unless_booking_outside_hours(
+    swedish, swedish_60, client_details, monday_morning
+):
+    therapist = TherapistFactory(name="Anna", techniques=[swedish], max_daily_minutes=120)
+    book(swedish, swedish_60, at(24, 9), client_details, therapist, monday_morning)
+    book(swedish, swedish_60, at(24, 11), client_details, therapist, monday_morning)
+    with pytest.raises(appointments.SlotUnavailable):
+        book(swedish, swedish_60, at(24, 14), client_details, therapist, monday_morning)
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        staff_book(swedish, swedish_60, at(24, 14), client_details, therapist, monday_morning)
+    assert "past 120 hands-on minutes" in info.value.messages[0]
+    assert "Book outside working hours" in info.value.messages[0]
+    extra = staff_book(
+        swedish, swedish_60, at(24, 14), client_details, therapist, monday_morning, allow_outside_hours=True
+    )
+    assert extra.start == at(24, 14)
+    # Another day is a new day.
+    book(swedish, swedish_60, at(25, 14), client_details, therapist, monday_morning)
+
+
+def test_back_to_back_limit_needs_a_fifteen_minute_gap(swedish, swedish_60, client_details, monday_morning):
+    swedish.buffer_minutes = 0
+    swedish.save()
+    therapist = TherapistFactory(techniques=[swedish], max_continuous_minutes=120)
+    book(swedish, swedish_60, at(24, 9), client_details, therapist, monday_morning)
+    book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    # 11:00 would make three hands-on hours without a break; 11:10 (staff may book any
+    # 5-minute mark) leaves only a 10-minute one.
+    with pytest.raises(appointments.SlotUnavailable):
+        book(swedish, swedish_60, at(24, 11), client_details, therapist, monday_morning)
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        staff_book(swedish, swedish_60, at(24, 11, 10), client_details, therapist, monday_morning)
+    assert "without a 15-minute break" in info.value.messages[0]
+    book(swedish, swedish_60, at(24, 11, 15), client_details, therapist, monday_morning)
+
+
+# --------------------------------------------------------------------------- sessions for two
+
+
+@pytest.fixture
+def for_two(swedish):
+    swedish.for_two = True
+    swedish.save()
+    return swedish
+
+
+GUEST = appointments.ClientDetails(name="Sam Green", email="", phone="")
+
+
+def book_pair(technique, length, start, now, *, clients=None, **kwargs):
+    booker = appointments.ClientDetails(name="Olivia Brown", email="olivia@example.com", phone="07700 900101")
+    return appointments.appointment_book_pair(
+        technique=technique, length=length, start=start, clients=clients or (booker, GUEST), now=now, **kwargs
+    )
+
+
+def test_a_session_for_two_books_two_seats_in_one_room_for_two(for_two, swedish_60, monday_morning):
+    from django_tasks_db.models import DBTaskResult
+
+    from booking import notifications, selectors
+
+    room("Single room", order=0)
+    suite = room("Couples suite", capacity=2, order=1, turnover=20)
+    anna = TherapistFactory(name="Anna", techniques=[for_two])
+    ben = TherapistFactory(name="Ben", techniques=[for_two])
+    first, second = book_pair(for_two, swedish_60, at(24, 10), monday_morning, idempotency_key="k" * 40)
+    assert (first.seat, second.seat) == (1, 2)
+    assert first.reference == second.reference and first.manage_secret == second.manage_secret
+    assert {first.therapist, second.therapist} == {anna, ben}
+    assert first.room == second.room == suite
+    assert first.room_until == second.room_until == first.end + timedelta(minutes=20)
+    assert first.start == second.start and first.end == second.end
+    # Each guest has a record of their own; the guest without an email still gets one.
+    assert first.client != second.client
+    assert second.client.name == "Sam Green" and second.client.email == ""
+    # The manage link is the booker's.
+    assert selectors.appointment_by_token(second.manage_token) == first
+    assert appointments.appointment_party(second) == [first, second]
+    # One confirmation (to the booker, naming both) and one staff notice.
+    tasks = [t.args_kwargs["kwargs"] for t in DBTaskResult.objects.all()]
+    assert sorted((t["kind"], t["appointment_id"]) for t in tasks) == [
+        ("confirmation", first.pk),
+        ("staff_notice", first.pk),
+    ]
+    email = notifications.build_email(notifications.EmailKind.CONFIRMATION, first)
+    assert email.to == ["Olivia Brown <olivia@example.com>"]
+    assert f"Sam Green, with {second.therapist.name}" in email.body
+    # The same confirmation again returns the same pair.
+    again = book_pair(for_two, swedish_60, at(24, 10), monday_morning, idempotency_key="k" * 40)
+    assert again == (first, second) and Appointment.objects.count() == 2
+
+
+def test_a_session_for_two_is_all_or_nothing(for_two, swedish_60, client_details, monday_morning):
+    room("Single room", order=0)
+    suite = room("Couples suite", capacity=2, order=1)
+    anna = TherapistFactory(name="Anna", techniques=[for_two])
+    ben = TherapistFactory(name="Ben", techniques=[for_two])
+    busy = staff_book(for_two, swedish_60, at(24, 10), client_details, ben, monday_morning)
+    assert busy.room != suite
+    with pytest.raises(appointments.SlotUnavailable):
+        book_pair(for_two, swedish_60, at(24, 10), monday_morning, therapists=(anna, ben))
+    assert Appointment.objects.count() == 1
+    # Staff hear why: Ben's appointment.
+    with pytest.raises(appointments.SlotUnavailable) as info:
+        book_pair(
+            for_two,
+            swedish_60,
+            at(24, 10),
+            monday_morning,
+            therapists=(anna, ben),
+            source=AppointmentSource.STAFF,
+        )
+    assert busy.reference in info.value.messages[0]
+    assert Appointment.objects.count() == 1
+
+
+def test_a_session_for_two_needs_a_room_for_two(for_two, swedish_60, monday_morning):
+    room("Single room")
+    TherapistFactory(techniques=[for_two])
+    TherapistFactory(techniques=[for_two])
+    with pytest.raises(appointments.SlotUnavailable):
+        book_pair(for_two, swedish_60, at(24, 10), monday_morning)
+    assert not Appointment.objects.exists()
+
+
+def test_a_session_for_two_refuses_one_therapist_twice_and_a_technique_not_for_two(
+    swedish, swedish_60, monday_morning
+):
+    anna = TherapistFactory(techniques=[swedish])
+    with pytest.raises(ValidationError) as info:
+        book_pair(swedish, swedish_60, at(24, 10), monday_morning)
+    assert info.value.code == "not_for_two"
+    swedish.for_two = True
+    swedish.save()
+    with pytest.raises(ValidationError) as info:
+        book_pair(swedish, swedish_60, at(24, 10), monday_morning, therapists=(anna, anna))
+    assert info.value.code == "same_therapist"
+    same_address = appointments.ClientDetails("Sam Green", " Olivia@Example.com", "")
+    booker = appointments.ClientDetails("Olivia Brown", "olivia@example.com", "07700 900101")
+    with pytest.raises(ValidationError) as info:
+        book_pair(swedish, swedish_60, at(24, 10), monday_morning, clients=(booker, same_address))
+    assert info.value.code == "guest_same_email"
+    assert not Appointment.objects.exists()
+
+
+def test_each_guest_of_a_pair_gets_their_own_health_intake(for_two, swedish_60, monday_morning):
+    from booking.models import HealthIntake
+    from tests.factories import seed_health_questions
+
+    seed_health_questions()
+    TherapistFactory(techniques=[for_two])
+    TherapistFactory(techniques=[for_two])
+    from booking.intake import Answer
+
+    no = Answer(yes=False)
+    answers = {"pregnancy": no, "conditions": Answer(yes=True, details="Asthma")}
+    booker = appointments.ClientDetails(
+        "Olivia Brown", "olivia@example.com", "07700 900101", health={"pregnancy": no}
+    )
+    guest = appointments.ClientDetails("Sam Green", "sam@example.com", "", health=answers)
+    first, second = book_pair(for_two, swedish_60, at(24, 10), monday_morning, clients=(booker, guest))
+    mine, theirs = (HealthIntake.objects.get(appointment=a) for a in (first, second))
+    assert mine.client == first.client and theirs.client == second.client
+    assert theirs.answers["conditions"]["details"] == "Asthma" and "conditions" not in mine.answers
+
+
+def test_the_party_is_cancelled_moved_and_marked_together(for_two, swedish_60, monday_morning):
+    from django_tasks_db.models import DBTaskResult
+
+    suite = room("Couples suite", capacity=2)
+    for _ in range(3):
+        TherapistFactory(techniques=[for_two])
+    first, second = book_pair(for_two, swedish_60, at(24, 10), monday_morning, notify=False)
+    moved = appointments.appointment_reschedule(appointment=second, new_start=at(24, 14), now=monday_morning)
+    assert moved.pk == second.pk
+    for seat in (first, second):
+        seat.refresh_from_db()
+        assert seat.start == at(24, 14) and seat.room == suite and seat.sequence == 1
+    assert [t.args_kwargs["kwargs"]["appointment_id"] for t in DBTaskResult.objects.all()] == [first.pk]
+    # The booker moves both online, from the manage link (seat 1).
+    appointments.appointment_reschedule(
+        appointment=first, new_start=at(24, 15), by_client=True, now=monday_morning
+    )
+    assert set(Appointment.objects.filter(reference=first.reference).values_list("start", flat=True)) == {
+        at(24, 15)
+    }
+    # The 10:00 room is free again for another pair.
+    book_pair(for_two, swedish_60, at(24, 10), monday_morning, notify=False)
+    appointments.appointment_cancel(appointment=first, by_client=True, now=monday_morning)
+    assert set(Appointment.objects.filter(reference=first.reference).values_list("status", flat=True)) == {
+        AppointmentStatus.CANCELLED
+    }
+    other_first, other_second = Appointment.objects.exclude(reference=first.reference).order_by("seat")
+    appointments.appointment_mark(
+        appointment=other_second, status=AppointmentStatus.COMPLETED, now=at(24, 12)
+    )
+    other_first.refresh_from_db()
+    assert other_first.status == AppointmentStatus.COMPLETED
+
+
+def test_moving_one_seat_to_a_busy_therapist_moves_neither(
+    for_two, swedish_60, client_details, monday_morning
+):
+    room("Couples suite", capacity=2)
+    room("Single room")
+    anna, ben, cleo = (TherapistFactory(techniques=[for_two]) for _ in range(3))
+    first, second = book_pair(for_two, swedish_60, at(24, 10), monday_morning, therapists=(anna, ben))
+    staff_book(for_two, swedish_60, at(24, 14), client_details, cleo, monday_morning)
+    with pytest.raises(appointments.SlotUnavailable):
+        appointments.appointment_reschedule(
+            appointment=second, new_start=at(24, 14), therapist=cleo, now=monday_morning
+        )
+    for seat in (first, second):
+        seat.refresh_from_db()
+        assert seat.start == at(24, 10)
+    # The guest's seat can change therapist at the same time.
+    appointments.appointment_reschedule(
+        appointment=second, new_start=at(24, 10), therapist=cleo, now=monday_morning
+    )
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert second.therapist == cleo and first.therapist == anna
+
+
+def test_reminders_go_to_the_booker_only(for_two, swedish_60, settings):
+    settings.REMINDER_HOURS_BEFORE = 24
+    TherapistFactory(techniques=[for_two])
+    TherapistFactory(techniques=[for_two])
+    first, _second = appointments.appointment_book_pair(
+        technique=for_two,
+        length=swedish_60,
+        start=at(24, 10),
+        clients=(appointments.ClientDetails("Olivia", "olivia@example.com", "1"), GUEST),
+        source=AppointmentSource.STAFF,
+        now=at(23, 8),
+        notify=False,
+    )
+    assert appointments.reminders_queue(now=at(23, 12)) == 1
+    assert _reminder_tasks() == [first.pk]
+
+
+def test_locks_are_taken_on_therapists_then_rooms_each_in_id_order(
+    swedish, swedish_60, client_details, monday_morning
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    room("Garden room", order=1)
+    room("Quiet room", order=0)
+    for _ in range(3):
+        TherapistFactory(techniques=[swedish])
+    with CaptureQueriesContext(connection) as queries:
+        book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning)
+    sql = [q["sql"] for q in queries.captured_queries]
+
+    def lock_query(table):
+        [index] = [
+            i
+            for i, text in enumerate(sql)
+            if text.startswith(f'SELECT "{table}"."id" AS "pk" FROM "{table}" WHERE')
+        ]
+        return index
+
+    therapists, rooms = lock_query("booking_therapist"), lock_query("booking_room")
+    # One global order: every therapist a booking might take, then every room.
+    assert therapists < rooms
+    # Both before the diaries are read (the availability the booking is checked against).
+    diaries = [i for i, text in enumerate(sql) if 'FROM "booking_workinghours"' in text]
+    assert diaries and rooms < diaries[0]
+    if connection.vendor == "postgresql":
+        assert sql[therapists].endswith('FOR UPDATE OF "booking_therapist"')
+        assert sql[rooms].endswith('FOR UPDATE OF "booking_room"')
+
+
+def test_a_room_staff_choose_must_be_in_use_big_enough_and_suitable(
+    for_two, swedish_60, client_details, monday_morning
+):
+    closed = room("Closed room")
+    closed.active = False
+    closed.save()
+    single = room("Single room")
+    room("Couples suite", capacity=2)
+    anna, ben = (TherapistFactory(techniques=[for_two]) for _ in range(2))
+    with pytest.raises(ValidationError) as info:
+        staff_book(for_two, swedish_60, at(24, 10), client_details, anna, monday_morning, room=closed)
+    assert info.value.code == "room_inactive"
+    with pytest.raises(ValidationError) as info:
+        book_pair(
+            for_two, swedish_60, at(24, 10), monday_morning, source=AppointmentSource.STAFF, room=single
+        )
+    assert info.value.code == "room_too_small"
+    for_two.required_features.set([feature("Floor mat")])
+    with pytest.raises(ValidationError) as info:
+        staff_book(for_two, swedish_60, at(24, 10), client_details, anna, monday_morning, room=single)
+    assert (
+        info.value.code == "room_unsuitable" and "does not have what Swedish needs" in info.value.messages[0]
+    )
+    assert not Appointment.objects.exists()
+
+
+def test_the_one_person_lookup_other_services_use_sees_rooms(
+    swedish, swedish_60, client_details, monday_morning
+):
+    # services.waitlist holds a time through this path: it must see the rooms too.
+    only = room("Only room")
+    anna, ben = (TherapistFactory(techniques=[swedish]) for _ in range(2))
+    free, found, day = appointments._free_therapists(
+        technique=swedish, length=swedish_60, start=at(24, 10), therapist=None, staff=False,
+        allow_outside_hours=False, now=monday_morning,
+    )  # fmt: skip
+    assert {t.pk for t in free} == {anna.pk, ben.pk} and day == at(24, 10).date()
+    assert appointments._pick_room(found, at(24, 10), anna) == only
+    book(swedish, swedish_60, at(24, 10), client_details, anna, monday_morning)
+    free, found, _day = appointments._free_therapists(
+        technique=swedish, length=swedish_60, start=at(24, 10), therapist=ben, staff=False,
+        allow_outside_hours=False, now=monday_morning,
+    )  # fmt: skip
+    assert free == [] and found.why_not(at(24, 10)) == "no_room"
