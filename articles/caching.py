@@ -14,21 +14,41 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max
+from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from clinic.recent import RecentValues
+
 from .models import Article
+
+_VERSION_SQL = "SELECT MAX({updated}), COUNT(*) FROM {table}"
 
 
 def content_version() -> str:
     """One query: changes whenever an article is added, edited (references and topics
     are edited on the article's page, which saves it) or removed. A topic renamed on its
-    own shows within the cache timeout."""
-    articles = Article.objects.aggregate(changed=Max("updated_at"), count=Count("id"))
-    changed = articles["changed"].timestamp() if articles["changed"] else 0
-    return f"{changed}-{articles['count']}"
+    own shows within the cache timeout.
+
+    Plain SQL rather than ``aggregate()``: building the ORM query cost more than running
+    it, and this runs on every cached page served (it was two thirds of a cached hit)."""
+    sql = _VERSION_SQL.format(
+        updated=connection.ops.quote_name(Article._meta.get_field("updated_at").column),
+        table=connection.ops.quote_name(Article._meta.db_table),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        changed, count = cursor.fetchone()
+    # The raw value (a datetime, or SQLite's text): only equality matters in a key,
+    # which must hold no spaces.
+    return f"{changed}-{count}".replace(" ", "_")
+
+
+# This process's most recently served pages, in front of the shared cache, under the
+# same versioned keys (see clinic/recent.py). A few hundred pages of some tens of
+# kilobytes: a few megabytes per process at most.
+recent_pages = RecentValues(size=256)
 
 
 def _cacheable(request) -> bool:
@@ -64,7 +84,11 @@ def cache_for_visitors(view, *, params: tuple[str, ...] = ()):
         minute = int(timezone.now().timestamp() // 60)
         address = hashlib.sha256(_page_address(request, params).encode()).hexdigest()
         key = f"page:{content_version()}:{minute}:{address}"
-        stored = cache.get(key)
+        stored = recent_pages.get(key)
+        if stored is None:
+            stored = cache.get(key)
+            if stored is not None:
+                recent_pages.put(key, stored)
         if stored is not None:
             content, content_type = stored
             return HttpResponse(content, content_type=content_type)
@@ -72,7 +96,9 @@ def cache_for_visitors(view, *, params: tuple[str, ...] = ()):
         if hasattr(response, "render"):
             response.render()
         if response.status_code == 200 and not response.cookies:
-            cache.set(key, (response.content, response["Content-Type"]), seconds)
+            page = (response.content, response["Content-Type"])
+            cache.set(key, page, seconds)
+            recent_pages.put(key, page)
         return response
 
     return wrapper

@@ -8,7 +8,7 @@ It builds a throwaway site in a temp dir (SQLite database, MEDIA_ROOT, demo data
 adds a trivial view (``/__bench/trivial/`` returning "ok") through a tiny settings and
 urlconf module, so that view runs through the same middleware in the same gunicorn,
 then loads each URL with wrk and prints requests/s, latency, and each article page's
-rate as a percentage of the trivial view's (the aim is at least 40%). The same
+rate as a percentage of the trivial view's (the aim is at least 80%, issue 13). The same
 figures go to benchmarks/results/ as JSON. Nothing is asserted about time: the exit
 status is 0 when the benchmark ran, non-zero when it could not.
 
@@ -34,9 +34,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402  (the machine's load, shared by every benchmark)
+
 PROJECT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT / "benchmarks" / "results"
-AIM_PERCENT = 40.0
+AIM_PERCENT = 80.0  # issue 13 (it was 40% before the page cache)
 
 TRIVIAL_PATH = "/__bench/trivial/"
 PAGES = [
@@ -328,8 +332,12 @@ def benchmark(args: argparse.Namespace, tmp: Path) -> dict:
                 print(f"Warming up {path} for {args.warmup}s", flush=True)
                 run_wrk(base + path, args.warmup, args, lua)
             print(f"Measuring {path} for {args.duration}s", flush=True)
-            result = run_wrk(base + path, args.duration, args, lua)
-            rows.append({"name": name, "path": path, "response_bytes": sizes[path], **result})
+            with common.MachineWatch(name) as watch:
+                result = run_wrk(base + path, args.duration, args, lua)
+            print("  " + watch.line(), flush=True)
+            rows.append(
+                {"name": name, "path": path, "response_bytes": sizes[path], "machine": watch.result, **result}
+            )
             if proc.poll() is not None:
                 raise BenchError(f"gunicorn exited during the run:\n{tail(log)}")
     finally:

@@ -62,6 +62,7 @@ def run(args) -> None:
 
     timings: dict[str, list[float]] = {}
     queries: dict[str, int] = {}
+    confirm_sql: list[str] = []  # the last confirmation's statements, for the breakdown
 
     def timed(client, name: str, path: str, data: dict | None = None):
         call = client.get if data is None else client.post
@@ -72,6 +73,8 @@ def run(args) -> None:
         assert response.status_code in (200, 302), (name, response.status_code)
         timings.setdefault(name, []).append(elapsed)
         queries[name] = max(queries.get(name, 0), len(captured))
+        if name == "confirm (books)":
+            confirm_sql[:] = [q["sql"] for q in captured.captured_queries]
         return response
 
     details = {
@@ -109,6 +112,28 @@ def run(args) -> None:
         print(f"{name:<22}{statistics.median(values):>11.1f}{min(values):>9.1f}{queries[name]:>9}")
     median_total = statistics.median(totals)
     print(f"\nwhole booking, server time: median {median_total:.0f} ms over {len(totals)} bookings")
+    posts = [statistics.median(timings[name]) for name in ("details (sent)", "confirm (books)")]
+    print(
+        f"the two POSTs (details sent + confirm): {sum(posts):.0f} ms median, "
+        f"{queries['details (sent)'] + queries['confirm (books)']} queries"
+    )
+    print("\nwhere the confirmation's queries go (the last run's, in order):")
+    for kind, count in _query_kinds(confirm_sql):
+        print(f"{count:4}  {kind}")
+
+
+def _query_kinds(statements: list[str]) -> list[tuple[str, int]]:
+    """Each statement as its verb and first table, counted, in the order first seen."""
+    import re
+    from collections import Counter
+
+    kinds = []
+    for sql in statements:
+        verb = sql.split(None, 1)[0].upper()
+        table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql, re.IGNORECASE)
+        kinds.append(f"{verb} {table.group(1) if table else ''}".strip())
+    counts = Counter(kinds)
+    return [(kind, counts[kind]) for kind in dict.fromkeys(kinds)]
 
 
 if __name__ == "__main__":

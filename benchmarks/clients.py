@@ -199,7 +199,10 @@ def main() -> int:
                 **settings.STORAGES,
                 "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
             }
-            run(args)
+            import common
+
+            with common.InProcessRun("clients"):
+                run(args)
         except base.BenchError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1

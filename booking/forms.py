@@ -68,6 +68,16 @@ class AvailabilityQueryForm(forms.Form):
     therapist = forms.SlugField(max_length=100, required=False)
     start = ClinicDateField(required=False)
     days = forms.IntegerField(min_value=1, max_value=MAX_DAYS, required=False)
+    # Issue 12: a session for two (``therapist`` then names seat 1; seat 2 is any
+    # available), and whom "any available" may be.
+    party = forms.TypedChoiceField(
+        choices=[(str(size), str(size)) for size in PARTY_SIZES], coerce=int, required=False, empty_value=1
+    )
+    gender = forms.ChoiceField(choices=GENDER_CHOICES, required=False)
+
+    def clean_gender(self) -> str | None:
+        gender = self.cleaned_data.get("gender") or ANY
+        return None if gender == ANY else gender
 
     def clean_technique(self) -> Technique:
         slug = self.cleaned_data["technique"]
@@ -107,6 +117,8 @@ class AvailabilityQueryForm(forms.Form):
             self.add_error(
                 "therapist", _("This therapist does not offer %(name)s.") % {"name": technique.name}
             )
+        if technique is not None and cleaned.get("party") == 2 and not technique.for_two:
+            self.add_error("party", _("%(name)s is not offered for two.") % {"name": technique.name})
         return cleaned
 
 

@@ -991,3 +991,53 @@ class HealthDataAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username}: {self.get_kind_display()} ({self.at:%Y-%m-%d %H:%M})"
+
+
+class ClientLink(models.Model):
+    """A one-use link emailed to a client (issue 14): to sign in, or to confirm erasing
+    their account. The link carries the row's id and secret, signed; the row says whether
+    it was sent, used, and until when it works."""
+
+    class Purpose(models.TextChoices):
+        SIGN_IN = "sign_in", _("Sign in")
+        ERASE = "erase", _("Delete the account")
+
+    purpose = models.CharField(_("for"), max_length=10, choices=Purpose.choices)
+    # The address typed on the sign-in page, kept only until the email task has looked it
+    # up (then blanked, or the row deleted when no client has it): the page does the same
+    # work whether or not the address is known, and the look-up happens in the task.
+    email = models.EmailField(_("email typed"), blank=True)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    secret = models.CharField(max_length=64, default=new_secret, editable=False)
+    # sha256 of the random cookie of the browser that asked: the link signs in only there.
+    browser_hash = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires"))
+    # Set by the email task once the mail server accepted the email, and checked before
+    # sending, so a task run again after its worker died does not send it twice.
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("client link")
+        indexes = [models.Index(fields=["expires_at"], name="client_link_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} #{self.pk}"
+
+
+class ScheduleVersion(models.Model):
+    """A clinic-wide counter that every change to what can be booked moves on (one row).
+
+    Database triggers (installed by ``booking.schedule_version``) bump it inside the
+    writing transaction, so cached availability keyed by it is never older than the
+    last committed change."""
+
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("schedule version")
+
+    def __str__(self) -> str:
+        return str(self.value)

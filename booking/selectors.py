@@ -1233,3 +1233,78 @@ def room_clashes(
                 seen.add(other.reference)
                 clashes.append((room, other))
     return clashes
+
+
+# --------------------------------------------------------------------------- the client's own page (issue 14)
+
+
+@dataclass
+class OwnVisit:
+    """One of a signed-in client's visits, with what they may do with it now."""
+
+    appointment: Appointment
+    start_local: datetime
+    end_local: datetime
+    can_change: bool
+    upcoming: bool
+
+
+@dataclass
+class OwnVisits:
+    upcoming: list[OwnVisit]
+    past: list[OwnVisit]
+    upcoming_total: int
+    past_total: int
+    policy: BookingPolicy
+
+
+# The client's own page lists this many past visits, latest first (their data download
+# has them all): a page that stays quick to read, and to make, on a phone.
+OWN_PAST_VISITS_SHOWN = 20
+
+
+def client_own_visits(*, client, now: datetime | None = None) -> OwnVisits:
+    """A signed-in client's visits for their page: upcoming (soonest first,
+    CLIENT_VISITS_SHOWN) and past (latest first, OWN_PAST_VISITS_SHOWN). Two queries (the
+    policy, the visits with technique, therapist and room) whatever the number of
+    visits. Held waitlist times are not visits."""
+    now = now or timezone.now()
+    policy = policy_load()
+    zone = clinic_zone()
+    rows = list(
+        Appointment.objects.filter(client=client)
+        .exclude(status=AppointmentStatus.HELD)
+        .select_related("technique", "therapist", "room")
+        .order_by("start", "pk")
+    )
+
+    def visit(appointment: Appointment) -> OwnVisit:
+        deadline = client_change_deadline(appointment=appointment, policy=policy)
+        return OwnVisit(
+            appointment=appointment,
+            start_local=appointment.start.astimezone(zone),
+            end_local=appointment.end.astimezone(zone),
+            can_change=appointment.status == AppointmentStatus.CONFIRMED and now <= deadline,
+            upcoming=appointment.start >= now,
+        )
+
+    upcoming = [a for a in rows if a.start >= now]
+    past = [a for a in reversed(rows) if a.start < now]
+    return OwnVisits(
+        upcoming=[visit(a) for a in upcoming[:CLIENT_VISITS_SHOWN]],
+        past=[visit(a) for a in past[:OWN_PAST_VISITS_SHOWN]],
+        upcoming_total=len(upcoming),
+        past_total=len(past),
+        policy=policy,
+    )
+
+
+def client_own_appointment(*, client, appointment_id: int) -> Appointment | None:
+    """One of the signed-in client's own appointments, or None (someone else's is the
+    same as none: the pages answer 404)."""
+    return (
+        Appointment.objects.filter(pk=appointment_id, client=client)
+        .exclude(status=AppointmentStatus.HELD)
+        .select_related("technique", "therapist", "room")
+        .first()
+    )

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -7,6 +7,8 @@ app_name = "booking"
 urlpatterns = [
     path("", views.TechniqueListView.as_view(), name="technique-list"),
     path("api/availability/", views.AvailabilityApiView.as_view(), name="availability-api"),
+    # The client's own pages (issue 14): before the technique slugs, which would match "account".
+    path("account/", include("booking.account.urls")),
     path("again/<str:token>/", views.BookAgainView.as_view(), name="book-again"),
     path("confirmed/<str:token>/", views.AppointmentConfirmedView.as_view(), name="appointment-confirmed"),
     path("manage/<str:token>/", views.AppointmentManageView.as_view(), name="appointment-manage"),

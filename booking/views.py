@@ -23,7 +23,8 @@ from django.views.generic import DetailView, ListView
 from clinic import ratelimit
 
 from . import availability as engine
-from . import client_session, drafts, explanations, ics, notifications, selectors
+from . import availability_cache, client_session, drafts, explanations, ics, notifications, selectors
+from .account import prefill as account_prefill
 from .availability import SlotProblem
 from .choices import AppointmentStatus, RuleOutcome, TherapistGender, TherapistPreference
 from .forms import (
@@ -107,17 +108,27 @@ class AvailabilityApiView(View):
         now = timezone.now()
         first_day = form.cleaned_data["start"] or now.astimezone(zone).date()
         days = form.cleaned_data["days"] or 7
-        free = selectors.free_starts(
-            technique=technique, length=length, first_day=first_day, days=days, therapist=therapist, now=now
+        party, gender = form.cleaned_data["party"], form.cleaned_data["gender"]
+        pair = {"party_size": 2, "therapists": (therapist, None)} if party == 2 else {}
+        free = availability_cache.availability(
+            technique=technique,
+            length=length,
+            first_day=first_day,
+            days=days,
+            therapist=None if party == 2 else therapist,
+            now=now,
+            gender=gender,
+            **pair,
         )
-        slugs = {t.pk: t.slug for t in free.data.therapists}
-        merged = free.merged()
+        slugs, merged = free.slugs, free.merged
         return JsonResponse(
             {
                 "time_zone": str(zone),
                 "technique": technique.slug,
                 "length": length.duration_minutes,
                 "therapist": therapist.slug if therapist else "any",
+                "party": party,
+                "gender": gender or "any",
                 "days": [
                     {
                         "date": day.isoformat(),
@@ -272,7 +283,7 @@ def _manage_rate_limited(request, appointment: Appointment):
     return _too_many(request, window_seconds=window, changes=True)
 
 
-def _day_items(week: selectors.WeekAvailability, *, selected: date, link) -> list[dict]:
+def _day_items(week: availability_cache.CachedWeek, *, selected: date, link) -> list[dict]:
     items = []
     for summary in week.days:
         if summary.closed_reason:
@@ -301,7 +312,7 @@ def _day_items(week: selectors.WeekAvailability, *, selected: date, link) -> lis
 
 
 def _times_context(
-    *, week: selectors.WeekAvailability, week_start: date, day: date | None, today: date, link, slot_link
+    *, week: availability_cache.CachedWeek, week_start: date, day: date | None, today: date, link, slot_link
 ) -> dict:
     """Everything the day strip and time list need, whether booking or rescheduling."""
     last_day = today + timedelta(days=week.policy.horizon_days)
@@ -375,7 +386,7 @@ class TimesView(View):
         week_start = _week_start(
             form.cleaned_data["week"] or form.cleaned_data["day"], today, policy.horizon_days
         )
-        week = selectors.week_availability(
+        week = availability_cache.week(
             technique=technique, first_day=week_start, now=now, **_availability_kwargs(form.cleaned_data)
         )
         base = reverse("booking:times", args=[technique.slug])
@@ -566,6 +577,9 @@ class DetailsView(SlotStepMixin, View):
                 "phone": last.client_phone,
                 **(health_initial(answers_from_dict(self.last_intake.answers)) if self.last_intake else {}),
             }
+        elif (signed_in := client_session.signed_in_client(request)) is not None:
+            # A signed-in client (issue 14): their saved details.
+            initial = account_prefill.details_initial(signed_in, last=account_prefill.last_booking(signed_in))
         else:
             initial = {}
         form = ClientDetailsForm(initial=initial, **self.form_kwargs())
@@ -593,6 +607,12 @@ class DetailsView(SlotStepMixin, View):
             appointments.upcoming_cap_check(email=form.cleaned_data["email"])
         except ValidationError as error:
             form.add_error("email", error)
+            return self.render(form, guest, status=400)
+        if guest is not None and _same_email(guest.cleaned_data["email"], form.cleaned_data["email"]):
+            # appointment_book_pair refuses it at Confirm; said here, beside the field.
+            guest.add_error(
+                "email", _("Please give the second guest's own email address, or leave it empty.")
+            )
             return self.render(form, guest, status=400)
         evaluation = intake.intake_evaluate(technique=self.technique, answers=form.health_answers())
         guest_evaluation = (
@@ -682,6 +702,10 @@ class DetailsView(SlotStepMixin, View):
             ),
         }
         return render(self.request, self.template_name, context, status=status)
+
+
+def _same_email(guest: str, booker: str) -> bool:
+    return bool(guest.strip()) and guest.strip().lower() == booker.strip().lower()
 
 
 def _returning_appointment(appointment_id: int | None) -> Appointment | None:
@@ -934,7 +958,7 @@ class AppointmentRescheduleView(AppointmentTokenMixin, View):
         week_start = _week_start(
             form.cleaned_data["week"] or form.cleaned_data["day"], today, self.policy.horizon_days
         )
-        week = selectors.week_availability(
+        week = availability_cache.week(
             technique=appointment.technique,
             length=appointment.length_as_booked(),
             first_day=week_start,

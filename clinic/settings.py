@@ -411,6 +411,12 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 MANAGE_RATE_LIMIT = env_int("MANAGE_RATE_LIMIT", 5)
 MANAGE_RATE_LIMIT_PER_ADDRESS = env_int("MANAGE_RATE_LIMIT_PER_ADDRESS", 20)
 MANAGE_RATE_WINDOW_SECONDS = env_int("MANAGE_RATE_WINDOW_SECONDS", 3600)
+# Clients' sign-in and account links by email (issue 14): how long a link works, and
+# how many links one email address, and one IP address, may ask for per window.
+CLIENT_LINK_MINUTES = env_int("CLIENT_LINK_MINUTES", 15)
+SIGNIN_LINK_RATE_LIMIT = env_int("SIGNIN_LINK_RATE_LIMIT", 5)
+SIGNIN_LINK_RATE_LIMIT_PER_IP = env_int("SIGNIN_LINK_RATE_LIMIT_PER_IP", 20)
+SIGNIN_LINK_RATE_WINDOW_SECONDS = env_int("SIGNIN_LINK_RATE_WINDOW_SECONDS", 3600)
 # An unfinished booking (the details and health answers a visitor typed) is kept this
 # long, then dropped; a visitor's session ends as soon with it. Staff sessions keep
 # Django's default length.

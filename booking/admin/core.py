@@ -135,7 +135,7 @@ class TechniqueLengthInline(admin.TabularInline):
 
 
 # Paths under /book/ that a technique's slug would shadow.
-RESERVED_SLUGS = {"manage", "confirmed", "api", "admin", "static", "media"}
+RESERVED_SLUGS = {"manage", "confirmed", "api", "admin", "static", "media", "account", "again"}
 
 
 class TechniqueAdminForm(forms.ModelForm):

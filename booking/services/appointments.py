@@ -888,11 +888,17 @@ def appointment_reschedule(
     now: datetime | None = None,
     notify: bool = True,
     room: Room | None = None,
+    any_therapist: bool = False,
+    length: TechniqueLength | None = None,
 ) -> Appointment:
     """Move an appointment (both seats of a session for two, together) and queue the
     client's email with the new time.
 
     ``therapist`` changes the therapist of the seat given (the other seat keeps theirs).
+    ``any_therapist`` (issue 14, one person only): whoever is free then, the current
+    therapist first, else chosen fairly as a new booking is. ``length`` (one person
+    only): another length of the same technique, at its price now; otherwise the length
+    and price as booked.
     The room: ``room`` when staff choose one; else the one it has when still free over
     the new time and its turnover, else the best fit. The old time is released only when
     the new one is secured: both happen in one update of the same rows, inside one
@@ -908,24 +914,38 @@ def appointment_reschedule(
             raise ValidationError(_("Only confirmed appointments can be moved."), code="not_confirmed")
         if by_client:
             _check_client_cutoff(lead, now)
-        targets = [therapist if seat.pk == moved.pk and therapist else seat.therapist for seat in party]
+        pair = len(party) == 2
+        if length is not None:
+            _check_length(lead.technique, length)
+        new_length = length or lead.length_as_booked()
+        same_length = new_length.duration_minutes == lead.duration_minutes
+        if pair and (any_therapist or not same_length):
+            raise ValidationError(
+                _("A session for two keeps its therapists and length online; please call to change them."),
+                code="pair_fixed",
+            )
+        targets: list[Therapist | None] = [
+            therapist if seat.pk == moved.pk and therapist else seat.therapist for seat in party
+        ]
+        if any_therapist:
+            targets = [None]
         if (
             new_start == moved.start
-            and all(t.pk == seat.therapist_id for t, seat in zip(targets, party, strict=True))
+            and same_length
+            and all(t is None or t.pk == seat.therapist_id for t, seat in zip(targets, party, strict=True))
             and (room is None or room.pk == moved.room_id)
         ):
             # Nothing would change; a "Moved" email about it would only confuse the client.
             raise ValidationError(
                 _("The appointment is already at that time. Choose a different time."), code="same_time"
             )
-        if len({t.pk for t in targets}) != len(targets):
+        if pair and len({t.pk for t in targets}) != len(targets):
             raise ValidationError(
                 _("A session for two needs two different therapists."), code="same_therapist"
             )
-        pair = len(party) == 2
         found = _find(
             technique=lead.technique,
-            length=lead.length_as_booked(),
+            length=new_length,
             start=new_start,
             staff=not by_client,
             allow_outside_hours=allow_outside_hours,
@@ -939,16 +959,19 @@ def appointment_reschedule(
             wanted = {t.pk for t in targets}
             fits = any({a.pk, b.pk} == wanted for a, b in found.free.pairs_free_at(new_start))
         else:
-            fits = any(t.pk == targets[0].pk for t in found.free.therapists_free_at(new_start))
+            free = found.free.therapists_free_at(new_start)
+            fits = any(targets[0] is None or t.pk == targets[0].pk for t in free)
         if not fits:
             if by_client:
                 _explain_to_client(start=new_start, free=found.free, therapist=None if pair else targets[0])
+            if targets[0] is None:
+                raise _slot_taken()
             for seat, target in zip(party, targets, strict=True):
                 _explain_to_staff(
                     therapist=target,
                     technique=lead.technique,
                     start=new_start,
-                    duration_minutes=lead.duration_minutes,
+                    duration_minutes=new_length.duration_minutes,
                     buffer_minutes=lead.buffer_minutes,
                     allow_outside_hours=allow_outside_hours,
                     exclude_appointment_id=seat.pk,
@@ -959,6 +982,17 @@ def appointment_reschedule(
                     exclude_appointment_ids=[s.pk for s in party],
                 )
             raise _slot_taken()
+        if targets[0] is None:
+            # "Any available": stay with the same therapist when they are free then.
+            chosen = next((t for t in free if t.pk == moved.therapist_id), None)
+            if chosen is None:
+                chosen_id = engine.pick_therapist(
+                    candidates=[t.pk for t in free],
+                    bookings_that_day={t.pk: _bookings_that_day(found, t.pk) for t in free},
+                    order=[t.pk for t in found.free.data.therapists],
+                )
+                chosen = next(t for t in free if t.pk == chosen_id)
+            targets = [chosen]
         if room is not None:
             new_room = room
         elif pair:
@@ -966,9 +1000,12 @@ def appointment_reschedule(
         else:
             new_room = _pick_room(found.free, new_start, targets[0], keep=lead.room)
         start_utc = new_start.astimezone(UTC)
-        end = start_utc + timedelta(minutes=lead.duration_minutes)
+        end = start_utc + timedelta(minutes=new_length.duration_minutes)
         previous_start = lead.start
         for seat, target in zip(party, targets, strict=True):
+            if length is not None:
+                seat.duration_minutes = new_length.duration_minutes
+                seat.price = new_length.price
             seat.therapist = target
             seat.start = start_utc
             seat.end = end

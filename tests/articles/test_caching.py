@@ -50,3 +50,22 @@ def test_paging_links_and_canonical_address_carry_no_tracking_tags(client):
     article = ArticleFactory()
     detail = client.get(article.get_absolute_url(), {"page": "3", "topic": "x"}).content.decode()
     assert f'<link rel="canonical" href="http://testserver{article.get_absolute_url()}">' in detail
+
+
+def test_a_page_served_again_by_the_same_process_skips_the_shared_cache(
+    client, settings, django_assert_num_queries
+):
+    # The site's own shared cache, in the database: a hit there is a query of its own.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "clinic_cache"}
+    }
+    article = ArticleFactory(title="Sleep better")
+    url = article.get_absolute_url()
+    assert client.get(url).status_code == 200
+    # Only the content version is read; the page comes from this process's copy.
+    with django_assert_num_queries(1):
+        assert "Sleep better" in client.get(url).content.decode()
+    # An edit is seen at once: the version in the key changes, in both layers.
+    article.title = "Sleep much better"
+    article.save()
+    assert "Sleep much better" in client.get(url).content.decode()

@@ -269,9 +269,14 @@ def test_times_page_runs_a_fixed_number_of_queries(
             if day.weekday() == 6:
                 continue
             book_directly(swedish, at(day, f"{9 + 2 * (n % 4)}:00"), person, notify=False)
-    with django_assert_max_num_queries(9):
+    # The first look: technique, length, policy, the schedule version, then the six of
+    # the availability load. The second is served from the cache: the first four only.
+    with django_assert_max_num_queries(10):
         response = client.get(url("booking:times"))
     assert response.status_code == 200
+    with django_assert_max_num_queries(4):
+        again = client.get(url("booking:times"))
+    assert again.content == response.content
 
 
 # --------------------------------------------------------------------------- steps 3 and 4
@@ -1497,7 +1502,8 @@ def test_the_pages_for_two_run_a_fixed_number_of_queries(
         for hhmm in ("09:00", "11:00"):
             book_directly(swedish, at(TUESDAY, hhmm), person, notify=False)
     start = at(TUESDAY, "14:00")
-    with django_assert_max_num_queries(12):
+    # The times page: 12, and the schedule version for its cache.
+    with django_assert_max_num_queries(13):
         assert client.get(pair_url("booking:times")).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(pair_url("booking:details", start=start)).status_code == 200
@@ -1512,7 +1518,8 @@ def test_the_pages_for_two_run_a_fixed_number_of_queries(
     for name in ("booking:appointment-confirmed", "booking:appointment-manage", "booking:appointment-cancel"):
         with django_assert_max_num_queries(4):
             assert client.get(reverse(name, args=[token])).status_code == 200
-    with django_assert_max_num_queries(11):
+    # The reschedule page: 11, and the schedule version for its cache.
+    with django_assert_max_num_queries(12):
         assert client.get(reverse("booking:appointment-reschedule", args=[token])).status_code == 200
 
 
@@ -1549,3 +1556,24 @@ def test_a_pair_whose_time_was_taken_keeps_both_guests_details(client, couples, 
     assert alternatives and "14:00" not in alternatives
     assert "party=2" in response.context["alternatives"][0]["url"]
     assert Appointment.objects.count() == 1
+
+
+def test_the_guest_cannot_give_the_bookers_own_email(client, couples):
+    typed = {**DETAILS, **GUEST, "guest-email": "Olivia@Example.com"}
+    response = client.post(pair_url("booking:details", start=at(TUESDAY, "14:00")), typed)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Please give the second guest&#x27;s own email address, or leave it empty." in html
+    assert 'value="Olivia@Example.com"' in html  # kept, to change
+    assert "booking_details" not in client.session
+
+
+def test_two_named_therapists_need_no_gender_choice(client, couples, swedish, anna):
+    book_directly(swedish, at(TUESDAY, "10:00"), anna)
+    page = client.get(pair_url("booking:times", therapist="anna", therapist2="ben", day=TUESDAY.isoformat()))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="gender"' not in html  # nobody is left to "any available"
+    assert '<option value="anna" selected>Anna Price</option>' in html
+    assert '<option value="ben" selected>Ben Hall</option>' in html
+    assert "10:00" not in times_of(page) and "14:00" in times_of(page)

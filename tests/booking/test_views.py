@@ -241,3 +241,43 @@ def test_api_on_days_when_clocks_change(client, swedish, settings, zone, spring,
         datetime(2027, 7, 1, tzinfo=ZoneInfo(zone)).utcoffset(),
         datetime(2027, 1, 1, tzinfo=ZoneInfo(zone)).utcoffset(),
     }
+
+
+def test_availability_for_two_and_by_gender(client, swedish):
+    from booking.choices import TherapistGender
+    from booking.models import Room
+
+    swedish.for_two = True
+    swedish.save()
+    TherapistFactory(name="Anna", slug="anna", gender=TherapistGender.FEMALE, techniques=[swedish])
+    TherapistFactory(
+        name="Ben",
+        slug="ben",
+        gender=TherapistGender.MALE,
+        techniques=[swedish],
+        hours={1: [("09:00", "12:00")]},
+    )
+    Room.objects.create(name="Oak", capacity=2)
+    tuesday = next_weekday(1)
+    query = {"technique": "swedish", "length": 60, "start": tuesday.isoformat(), "days": 1}
+
+    def times(**extra):
+        response = client.get(API, {**query, **extra})
+        assert response.status_code == 200, response.content
+        return {t["start"][11:16]: t["therapists"] for t in response.json()["days"][0]["times"]}
+
+    # For two: only while both work (Ben until 12:00), both named for the start.
+    pair = times(party=2)
+    assert "09:00" in pair and "11:00" in pair and "11:15" not in pair and "14:00" not in pair
+    assert sorted(pair["09:00"]) == ["anna", "ben"]
+    # A male therapist: Ben's morning only.
+    male = times(gender="male")
+    assert "11:00" in male and "14:00" not in male and male["09:00"] == ["ben"]
+    assert client.get(API, {**query, "gender": "other"}).status_code == 400
+
+
+def test_availability_for_two_of_a_technique_for_one_is_a_400(client, swedish):
+    TherapistFactory(techniques=[swedish])
+    response = client.get(API, {"technique": "swedish", "length": 60, "party": 2})
+    assert response.status_code == 400
+    assert "party" in response.json()["error"]

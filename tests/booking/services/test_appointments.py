@@ -891,3 +891,75 @@ def test_the_one_person_lookup_other_services_use_sees_rooms(
         allow_outside_hours=False, now=monday_morning,
     )  # fmt: skip
     assert free == [] and found.why_not(at(24, 10)) == "no_room"
+
+
+# ----------------------------------------------- a move with another length or therapist (issue 14)
+
+
+def test_a_move_to_any_available_stays_with_the_same_therapist_when_free(
+    swedish, swedish_60, client_details, monday_morning
+):
+    first = TherapistFactory(techniques=[swedish])
+    TherapistFactory(techniques=[swedish])
+    moving = book(swedish, swedish_60, at(24, 10), client_details, first, monday_morning)
+    moved = appointments.appointment_reschedule(
+        appointment=moving, new_start=at(24, 15), any_therapist=True, by_client=True, now=monday_morning
+    )
+    assert (moved.therapist, moved.start) == (first, at(24, 15))
+
+
+def test_a_move_to_any_available_takes_whoever_is_free_and_releases_the_old_time_together(
+    swedish, swedish_60, client_details, monday_morning
+):
+    first = TherapistFactory(techniques=[swedish])
+    second = TherapistFactory(techniques=[swedish])
+    moving = book(swedish, swedish_60, at(24, 10), client_details, first, monday_morning)
+    book(swedish, swedish_60, at(24, 15), client_details, first, monday_morning)
+    moved = appointments.appointment_reschedule(
+        appointment=moving, new_start=at(24, 15), any_therapist=True, by_client=True, now=monday_morning
+    )
+    assert (moved.therapist, moved.start) == (second, at(24, 15))
+    # Nobody free at all: refused, and the old time is still held.
+    book(swedish, swedish_60, at(24, 16, 30), client_details, first, monday_morning)
+    book(swedish, swedish_60, at(24, 16, 30), client_details, second, monday_morning)
+    with pytest.raises(appointments.SlotUnavailable):
+        appointments.appointment_reschedule(
+            appointment=moved,
+            new_start=at(24, 16, 30),
+            any_therapist=True,
+            by_client=True,
+            now=monday_morning,
+        )
+    moved.refresh_from_db()
+    assert (moved.therapist, moved.start) == (second, at(24, 15))
+
+
+def test_a_move_to_another_length_takes_its_price_and_checks_the_longer_time(
+    swedish, swedish_60, client_details, monday_morning
+):
+    therapist = TherapistFactory(techniques=[swedish])
+    swedish_90 = swedish.lengths.get(duration_minutes=90)
+    moving = book(swedish, swedish_60, at(24, 10), client_details, therapist, monday_morning)
+    book(swedish, swedish_60, at(24, 12), client_details, therapist, monday_morning)
+    # 10:00 for 90 minutes plus the 15-minute cleanup would run into 12:00: refused.
+    with pytest.raises(appointments.SlotUnavailable):
+        appointments.appointment_reschedule(
+            appointment=moving,
+            new_start=at(24, 10, 30),
+            length=swedish_90,
+            by_client=True,
+            now=monday_morning,
+        )
+    # The same start with the longer length is a real change.
+    moved = appointments.appointment_reschedule(
+        appointment=moving, new_start=at(24, 10), length=swedish_90, by_client=True, now=monday_morning
+    )
+    assert (moved.duration_minutes, moved.price, moved.end) == (90, swedish_90.price, at(24, 11, 30))
+    assert moved.occupied_until == at(24, 11, 45)
+    other = TechniqueFactory(name="Reflexology", slug="reflexology")
+    foreign = TechniqueLengthFactory(technique=other, duration_minutes=45, price="40.00")
+    with pytest.raises(ValidationError) as info:
+        appointments.appointment_reschedule(
+            appointment=moved, new_start=at(24, 15), length=foreign, now=monday_morning
+        )
+    assert info.value.code == "bad_length"
