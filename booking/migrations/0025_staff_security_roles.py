@@ -51,7 +51,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("booking", "0022_rooms_staff_permissions"),
+        ("booking", "0024_perf_scale_schedule_version"),
         ("clinic", "0003_signinevent"),
         ("otp_totp", "0003_add_timestamps"),
         ("otp_static", "0003_add_timestamps"),
