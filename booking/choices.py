@@ -122,3 +122,36 @@ class HealthAccessKind(models.TextChoices):
     DOCTOR_NOTE = "doctor_note", _("Doctor's note")
     CLIENT_RECORD = "client_record", _("Client record with health data")
     EXPORT = "export", _("Export of the client's data")
+
+
+class WaitlistStatus(models.TextChoices):
+    """Where a waitlist entry stands (issue 14)."""
+
+    WAITING = "waiting", _("Waiting")
+    # A time is held for this entry right now (one live offer at a time).
+    OFFERED = "offered", _("Offered a time")
+    BOOKED = "booked", _("Booked")
+    LEFT = "left", _("Left the waitlist")
+    # An offer went unanswered: the entry stops, so a silent client does not keep
+    # blocking freed times from the people behind them.
+    LAPSED = "lapsed", _("Did not answer an offer")
+    ENDED = "ended", _("Dates passed")
+
+
+# Entries still in line for a freed time.
+WAITLIST_OPEN_STATUSES = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class OfferOutcome(models.TextChoices):
+    PENDING = "", _("Waiting for an answer")
+    ACCEPTED = "accepted", _("Booked it")
+    DECLINED = "declined", _("Said no thanks")
+    LAPSED = "lapsed", _("No answer in time")
+    WITHDRAWN = "withdrawn", _("Withdrawn by staff")
+
+
+class PartOfDay(models.TextChoices):
+    # The same parts as the times page (availability.PARTS_OF_DAY).
+    MORNING = "morning", _("Morning (before 12:00)")
+    AFTERNOON = "afternoon", _("Afternoon (12:00 to 17:00)")
+    EVENING = "evening", _("Evening (from 17:00)")

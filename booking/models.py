@@ -32,12 +32,14 @@ from .choices import (
     ConsentMethod,
     HealthAccessKind,
     IntakeSource,
+    OfferOutcome,
     PolicyKind,
     Pressure,
     RoomCapacity,
     RuleOutcome,
     TherapistGender,
     TherapistPreference,
+    WaitlistStatus,
     Weekday,
 )
 
@@ -535,6 +537,11 @@ class AppointmentQuerySet(models.QuerySet):
         if last is not None:
             queryset = queryset.filter(start__lt=day_span(last, zone)[1])
         return queryset
+
+    def bookings(self) -> AppointmentQuerySet:
+        """Appointments a client booked: not the waitlist's holds, live or lapsed (a hold
+        keeps ``held_until`` until it is accepted, when it becomes a booking)."""
+        return self.filter(held_until__isnull=True)
 
     def overlapping(self, start, end) -> AppointmentQuerySet:
         """Appointments whose occupied time (with buffer) meets [start, end)."""
@@ -1041,3 +1048,107 @@ class ScheduleVersion(models.Model):
 
     def __str__(self) -> str:
         return str(self.value)
+
+
+# Waitlist (issue 14) ------------------------------------------------------------------
+
+
+class WaitlistEntry(models.Model):
+    """A client waiting for a time to free up: what, with whom, which days and parts of day."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="waitlist_entries")
+    technique = models.ForeignKey(Technique, on_delete=models.CASCADE, related_name="waitlist_entries")
+    length = models.ForeignKey(
+        TechniqueLength, on_delete=models.CASCADE, related_name="waitlist_entries", verbose_name=_("length")
+    )
+    therapist = models.ForeignKey(
+        Therapist,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="waitlist_entries",
+        help_text=_("Empty: any therapist."),
+    )
+    first_day = models.DateField(_("from"))
+    last_day = models.DateField(_("until"))
+    morning = models.BooleanField(_("mornings"), default=True)
+    afternoon = models.BooleanField(_("afternoons"), default=True)
+    evening = models.BooleanField(_("evenings"), default=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING
+    )
+    source = models.CharField(
+        _("joined via"), max_length=10, choices=AppointmentSource.choices, default=AppointmentSource.ONLINE
+    )
+    # The secret of the client's link to their entry (to leave the list without signing in).
+    secret = models.CharField(max_length=64, default=new_secret, editable=False)
+    created_at = models.DateTimeField(_("joined"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        # Joining order: the first in line is offered first.
+        ordering = ["created_at", "id"]
+        verbose_name = _("waitlist entry")
+        verbose_name_plural = _("waitlist")
+        indexes = [models.Index(fields=["status", "first_day", "last_day"], name="waitlist_open_days")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_day__lte=F("last_day")), name="waitlist_first_before_last"
+            ),
+            models.CheckConstraint(
+                condition=Q(morning=True) | Q(afternoon=True) | Q(evening=True),
+                name="waitlist_some_part_of_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} · {self.technique} ({self.get_status_display()})"
+
+    def parts(self) -> set[str]:
+        return {name for name in ("morning", "afternoon", "evening") if getattr(self, name)}
+
+
+def new_offer_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class WaitlistOffer(models.Model):
+    """A freed time offered to one waitlist entry, held for it (a HELD appointment) until
+    ``expires_at``; answered once: accepted, declined, lapsed or withdrawn."""
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, related_name="waitlist_offer", verbose_name=_("held time")
+    )
+    # The time offered (a copy of the hold's start), so one entry is never offered the same
+    # time twice (the unique constraint below), whatever happens to the hold.
+    start = models.DateTimeField(_("time offered"))
+    offered_at = models.DateTimeField(_("offered"))
+    expires_at = models.DateTimeField(_("held until"))
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=OfferOutcome.choices, default=OfferOutcome.PENDING, blank=True
+    )
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    # The one-use key of the "Book it" and "No thanks" links; useless once answered.
+    token = models.CharField(max_length=64, unique=True, default=new_offer_token, editable=False)
+    offered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: offered automatically when the time freed up."),
+    )
+
+    class Meta:
+        ordering = ["-offered_at", "-id"]
+        verbose_name = _("waitlist offer")
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "start"], name="waitlist_offer_once_per_time"),
+            models.UniqueConstraint(
+                fields=["entry"], condition=Q(outcome=""), name="waitlist_offer_one_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} @ {self.start:%Y-%m-%d %H:%M}"

@@ -37,10 +37,14 @@ class EmailKind(StrEnum):
     # Reception is told when a client cancels or moves online.
     STAFF_CANCELLED = "staff_cancelled"
     STAFF_MOVED = "staff_moved"
+    # Issue 14: a freed time held for a waitlisted client, with "Book it" and "No thanks".
+    WAITLIST_OFFER = "waitlist_offer"
 
 
 # Kinds that describe the appointment as it is now: a newer change makes them stale.
-SUPERSEDABLE = {EmailKind.CONFIRMATION, EmailKind.RESCHEDULE, EmailKind.REMINDER}
+SUPERSEDABLE = {EmailKind.CONFIRMATION, EmailKind.RESCHEDULE, EmailKind.REMINDER, EmailKind.WAITLIST_OFFER}
+# Kinds sent without a calendar file (nothing is booked yet).
+NO_CALENDAR_KINDS = {EmailKind.WAITLIST_OFFER}
 # Kinds that go to the clinic's staff address, not to the client (and are not capped).
 STAFF_KINDS = {EmailKind.STAFF_NOTICE, EmailKind.STAFF_CANCELLED, EmailKind.STAFF_MOVED}
 
@@ -153,6 +157,10 @@ def build_email(
     context = _context(
         appointment, now=now or timezone.now(), previous_start=previous_start, site_url=site_url
     )
+    if kind == EmailKind.WAITLIST_OFFER:
+        from .services.waitlist import offer_email_context  # which imports this module
+
+        context.update(offer_email_context(appointment, site_url=site_url))
     folder = f"booking/email/{kind.value}"
     subject = " ".join(render_to_string(f"{folder}_subject.txt", context).split())
     text = render_to_string(f"{folder}.txt", context)
@@ -167,7 +175,7 @@ def build_email(
     headers = {"Message-ID": message_id(kind, appointment, revision)}
     message = EmailMultiAlternatives(subject=subject, body=text, to=to, reply_to=reply_to, headers=headers)
     message.attach_alternative(html, "text/html")
-    if kind not in STAFF_KINDS:
+    if kind not in STAFF_KINDS and kind not in NO_CALENDAR_KINDS:
         method = ics.Method.CANCEL if kind == EmailKind.CANCELLATION else ics.Method.REQUEST
         message.attach(
             "appointment.ics",

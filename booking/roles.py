@@ -146,3 +146,11 @@ CLIENT_RECORD_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_noteaddendum",
     ),
 }
+
+
+# Waitlist (issue 14), granted by booking 0023: managers and reception see and manage the
+# waitlist and offer times by hand; therapists do not see it (it names clients).
+WAITLIST_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    MANAGER: (*(f"{action}_waitlistentry" for action in _ALL), "view_waitlistoffer"),
+    RECEPTION: (*(f"{action}_waitlistentry" for action in _ALL), "view_waitlistoffer"),
+}

@@ -1149,7 +1149,8 @@ def client_visits(*, client, therapist: Therapist | None = None, now: datetime |
     cancellation cutoff before the start (when it was cancelled: the row's last change)."""
     now = now or timezone.now()
     cutoff = timedelta(hours=policy_load().cancellation_cutoff_hours)
-    rows = Appointment.objects.filter(client=client).select_related("technique", "therapist")
+    # Waitlist holds (issue 14) are not visits: neither held nor lapsed ones count.
+    rows = Appointment.objects.bookings().filter(client=client).select_related("technique", "therapist")
     if therapist is not None:
         rows = rows.filter(therapist=therapist)
     rows = list(rows.order_by("start", "pk"))

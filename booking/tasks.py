@@ -293,3 +293,24 @@ class Heartbeat(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=self.interval + 5)
+
+
+# Waitlist (issue 14) -----------------------------------------------------------------
+
+
+@task()
+def waitlist_match(*, first_day: str, last_day: str, therapist_id: int | None = None) -> str:
+    """Offer time freed on the clinic's days ``first_day`` to ``last_day`` (ISO dates) to
+    the waitlist, first joined first (services.waitlist.offers_make). Run again after a
+    worker died, it offers nothing twice: offered entries are claimed and times held."""
+    from datetime import date
+
+    from .services import waitlist  # the services import this module's tasks
+
+    offers = waitlist.offers_make(
+        first_day=date.fromisoformat(first_day),
+        last_day=date.fromisoformat(last_day),
+        therapist_id=therapist_id,
+    )
+    # Offers by id only: task results are shown to staff and kept; no client names.
+    return f"offered {len(offers)}: " + ", ".join(str(offer.pk) for offer in offers)

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import views, waitlist_views
 
 app_name = "booking"
 
@@ -28,6 +28,10 @@ urlpatterns = [
         views.AppointmentRescheduleConfirmView.as_view(),
         name="appointment-reschedule-confirm",
     ),
+    # Waitlist (issue 14)
+    path("waitlist/offer/<str:token>/", waitlist_views.WaitlistOfferView.as_view(), name="waitlist-offer"),
+    path("waitlist/entry/<str:token>/", waitlist_views.WaitlistEntryView.as_view(), name="waitlist-entry"),
+    path("<slug:technique>/waitlist/", waitlist_views.WaitlistJoinView.as_view(), name="waitlist-join"),
     path("<slug:technique>/", views.TechniqueDetailView.as_view(), name="technique-detail"),
     path("<slug:technique>/times/", views.TimesView.as_view(), name="times"),
     path("<slug:technique>/details/", views.DetailsView.as_view(), name="details"),

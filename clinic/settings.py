@@ -424,3 +424,6 @@ BOOKING_DRAFT_SECONDS = env_int("BOOKING_DRAFT_SECONDS", 2 * 3600)
 # Reminder emails go this many hours before an appointment (`manage.py send_reminders`,
 # run from cron every few minutes, queues them).
 REMINDER_HOURS_BEFORE = env_int("REMINDER_HOURS_BEFORE", 24)
+# Waitlist (issue 14): how long a freed time is held for the client it is offered to
+# before it goes to the next in line (`manage.py release_lapsed_holds` from cron).
+WAITLIST_HOLD_MINUTES = env_int("WAITLIST_HOLD_MINUTES", 30)

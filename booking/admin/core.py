@@ -44,7 +44,7 @@ from ..models import (
     WorkingHours,
 )
 from ..phones import phone_e164
-from ..services import appointments, consent, schedules
+from ..services import appointments, consent, schedules, waitlist
 
 
 class SaveRefused(Exception):
@@ -477,6 +477,25 @@ class ClosureAdmin(admin.ModelAdmin):
     list_display = ["reason", "first_day", "last_day"]
     date_hierarchy = "first_day"
     formfield_overrides = CLINIC_DATES
+
+    # Waitlist (issue 14): days a closure no longer covers may have free time to offer.
+    def save_model(self, request, obj, form, change):
+        before = (
+            Closure.objects.filter(pk=obj.pk).values_list("first_day", "last_day").first() if change else None
+        )
+        super().save_model(request, obj, form, change)
+        if before:
+            waitlist.time_freed(first_day=before[0], last_day=before[1])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        waitlist.time_freed(first_day=obj.first_day, last_day=obj.last_day)
+
+    def delete_queryset(self, request, queryset):
+        spans = list(queryset.values_list("first_day", "last_day"))
+        super().delete_queryset(request, queryset)
+        for first_day, last_day in spans:
+            waitlist.time_freed(first_day=first_day, last_day=last_day)
 
 
 @admin.register(BookingPolicy)
@@ -946,7 +965,10 @@ class AppointmentAdmin(ServiceSaveMixin, admin.ModelAdmin):
     def _csv_response(self, queryset) -> HttpResponse:
         zone = selectors.clinic_zone()
         stamp = timezone.now().astimezone(zone)
-        queryset = queryset.select_related("therapist", "technique", "room").order_by("start", "pk")
+        # Waitlist holds (issue 14), live or lapsed, are not bookings: not exported.
+        queryset = (
+            queryset.bookings().select_related("therapist", "technique", "room").order_by("start", "pk")
+        )
         response = HttpResponse(exports.csv_text(queryset, zone), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="appointments-{stamp:%Y%m%d-%H%M}.csv"'
         response["Cache-Control"] = "no-store"

@@ -34,6 +34,7 @@ KIND_LABELS = {
     EmailKind.STAFF_NOTICE: _("Staff: new booking"),
     EmailKind.STAFF_CANCELLED: _("Staff: cancelled online"),
     EmailKind.STAFF_MOVED: _("Staff: moved online"),
+    EmailKind.WAITLIST_OFFER: _("Waitlist: a time offered"),
 }
 
 
@@ -98,7 +99,7 @@ class OutboxAdmin(DBTaskResultAdmin):
         kind = self._kwargs(obj).get("kind")
         try:
             return KIND_LABELS[EmailKind(kind)]
-        except ValueError:
+        except (ValueError, KeyError):  # not an email (the waitlist's match task), or a new kind
             return obj.task_name
 
     @admin.display(description=_("appointment"), ordering="appointment_reference")

@@ -292,7 +292,8 @@ class ScheduleView(TemplateView):
         )
         todays = [p for p in periods if p.weekday == day.weekday()]
         hours = ", ".join(f"{_clock(p.start)}–{_clock(p.end)}" for p in todays) or _("Not working")
-        booked = sum(1 for a in appointments if a.status in OCCUPYING_STATUSES)
+        # A waitlist hold (issue 14) takes the time but is not a booking (yet).
+        booked = sum(1 for a in appointments if a.status in OCCUPYING_STATUSES and a.held_until is None)
         summary = (
             _("Closed: %(reason)s") % {"reason": closed}
             if closed is not None

@@ -671,6 +671,13 @@ def appointment_book(
     return appointment
 
 
+def waitlist_hook():
+    """The waitlist service (issue 14); imported late because it imports this module."""
+    from . import waitlist
+
+    return waitlist
+
+
 def _by_key(idempotency_key: str | None) -> Appointment | None:
     if not idempotency_key:
         return None
@@ -867,6 +874,8 @@ def appointment_cancel(
             seat.save(update_fields=["status", "sequence", "updated_at"])
         if by_client:
             ClientChange.objects.create(appointment=lead, kind=ClientChange.Kind.CANCELLED)
+        # Waitlist (issue 14): offer the freed time to the first in line, once this commits.
+        waitlist_hook().time_freed_span(start=lead.start, end=lead.occupied_until)
         if notify:
             notifications.notify(notifications.EmailKind.CANCELLATION, lead)
             if by_client:
@@ -1016,6 +1025,8 @@ def appointment_reschedule(
             # A new time deserves its own reminder.
             seat.reminder_queued_at = None
         _save_all_or_taken(party)
+        # Waitlist (issue 14): the old time is free now; offered once this commits.
+        waitlist_hook().time_freed_span(start=previous_start, end=previous_start + (end - start_utc))
         if by_client:
             ClientChange.objects.create(
                 appointment=lead,

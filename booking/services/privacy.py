@@ -213,6 +213,10 @@ def client_erase(*, client: Client, by) -> None:
                 _("This client has appointments still to come. Cancel them before erasing the client."),
                 code="upcoming",
             )
+        # Waitlist (issue 14): off every list, any held time released, before the address goes.
+        from . import waitlist
+
+        waitlist.entries_leave_for(clients=_with_merged(client))
         files: list = []
         for person in _with_merged(client):
             files += _erase_one(person, by=by)

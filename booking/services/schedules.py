@@ -79,6 +79,9 @@ def working_hours_set(
         ]
         if removed:
             WorkingHours.objects.filter(pk__in=[row.pk for row in removed]).delete()
+        if added:
+            # Waitlist (issue 14): new hours may suit someone waiting; offered on commit.
+            _waitlist().time_freed_ahead(therapist_id=therapist.pk)
     return WorkingHoursChange(added=added, removed=removed)
 
 
@@ -134,13 +137,29 @@ def time_off_update(
         clashes = time_off_clashes(
             therapist=time_off.therapist, start=start, end=end, keep_booked=keep_booked
         )
+        # Waitlist (issue 14): time the old dates covered may be free now.
+        _waitlist().time_freed_span(
+            start=time_off.start, end=time_off.end, therapist_id=time_off.therapist_id
+        )
         time_off.start, time_off.end, time_off.reason = start, end, reason.strip()
         time_off.save()
     return time_off, clashes
 
 
 def time_off_delete(*, time_off: TimeOff) -> None:
-    time_off.delete()
+    with transaction.atomic():
+        time_off.delete()
+        # Waitlist (issue 14): the days it covered may have free time now.
+        _waitlist().time_freed_span(
+            start=time_off.start, end=time_off.end, therapist_id=time_off.therapist_id
+        )
+
+
+def _waitlist():
+    # Imported late: the waitlist service imports the booking services.
+    from . import waitlist
+
+    return waitlist
 
 
 def appointments_listed(booked: Sequence[Appointment]) -> str:
