@@ -59,7 +59,7 @@ LOCKOUT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 
 # Staff sign-in (issue 15): managers read the sign-in log and remove a member of staff's
 # two-factor setup (a lost phone). Reception no longer sees the email outbox. Granted and
-# revoked by their own migration (booking 0025), after those apps' tables exist.
+# revoked by their own migration (booking 0027), after those apps' tables exist.
 SIGNIN_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     MANAGER: {
         "clinic.signinevent": ("view",),

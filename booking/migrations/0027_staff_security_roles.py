@@ -51,7 +51,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("booking", "0024_perf_scale_schedule_version"),
+        ("booking", "0026_waitlist_roles"),
         ("clinic", "0003_signinevent"),
         ("otp_totp", "0003_add_timestamps"),
         ("otp_static", "0003_add_timestamps"),
