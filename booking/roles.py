@@ -41,7 +41,6 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "booking.techniquelength": ("view",),
         "booking.closure": ("view",),
         "booking.bookingpolicy": ("view",),
-        "django_tasks_database.dbtaskresult": ("view",),
     },
     THERAPIST: {
         "booking.appointment": ("view",),
@@ -56,6 +55,20 @@ PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
 # after the axes tables exist; the first roles migration cannot see them.
 LOCKOUT_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     MANAGER: {"axes.accessattempt": ("view", "delete"), "axes.accesslog": ("view",)},
+}
+
+# Staff sign-in (issue 15): managers read the sign-in log and remove a member of staff's
+# two-factor setup (a lost phone). Reception no longer sees the email outbox. Granted and
+# revoked by their own migration (booking 0027), after those apps' tables exist.
+SIGNIN_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    MANAGER: {
+        "clinic.signinevent": ("view",),
+        "otp_totp.totpdevice": ("view", "delete"),
+        "otp_static.staticdevice": ("view", "delete"),
+    },
+}
+SIGNIN_REVOKED: dict[str, dict[str, tuple[str, ...]]] = {
+    RECEPTION: {"django_tasks_database.dbtaskresult": ("view",)},
 }
 
 

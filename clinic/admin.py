@@ -10,11 +10,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import ValidationError
 from django.db import DataError, NotSupportedError
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 # Lookups the admin lets any local field take from the query string, but which no admin
 # page uses and the database may refuse at run time: a pattern PostgreSQL cannot compile
@@ -127,12 +130,68 @@ class ClinicAdminSite(admin.AdminSite):
 
         return super().admin_view(guarded, cacheable)
 
+    def has_permission(self, request):
+        """Django's rule (an active staff account), and the session has done what two-factor
+        sign-in asks of that account (clinic/otp.py)."""
+        from clinic import otp
+
+        return super().has_permission(request) and otp.session_passes(request)
+
+    def login(self, request, extra_context=None):
+        """Django's admin sign-in page, with the clinic's two steps (clinic/staff_views.py)."""
+        from clinic.staff_views import StaffLoginView
+
+        if request.method == "GET" and self.has_permission(request):
+            return HttpResponseRedirect(reverse("admin:index", current_app=self.name))
+        context = {
+            **self.each_context(request),
+            "title": _("Sign in"),
+            "subtitle": None,
+            "app_path": request.get_full_path(),
+            "username": request.user.get_username(),
+        }
+        if REDIRECT_FIELD_NAME not in request.GET and REDIRECT_FIELD_NAME not in request.POST:
+            context[REDIRECT_FIELD_NAME] = reverse("admin:index", current_app=self.name)
+        context.update(extra_context or {})
+        request.current_app = self.name
+        return StaffLoginView.as_view(extra_context=context)(request)
+
     def get_urls(self):
         from booking.admin.schedule import ScheduleView
+        from clinic import staff_views
 
         schedule = self.admin_view(ScheduleView.as_view(admin_site=self))
-        # Before the model URLs, so the app's catch-all does not take it.
-        return [path("booking/schedule/", schedule, name="booking_schedule"), *super().get_urls()]
+        # The code step and first-time setup come before the account is signed in, so
+        # they check the half-done sign-in themselves rather than the admin's permission.
+        before_sign_in = [
+            path(
+                "two-factor/code/",
+                never_cache(staff_views.TwoFactorVerifyView.as_view()),
+                name="two_factor_verify",
+            ),
+            path(
+                "two-factor/setup/",
+                never_cache(staff_views.TwoFactorSetupView.as_view()),
+                name="two_factor_setup",
+            ),
+        ]
+        signed_in = [
+            path(
+                "two-factor/", self.admin_view(staff_views.TwoFactorAccountView.as_view()), name="two_factor"
+            ),
+            path(
+                "two-factor/backup-codes/",
+                self.admin_view(staff_views.BackupCodesView.as_view()),
+                name="two_factor_backup_codes",
+            ),
+        ]
+        # Before the model URLs, so the app's catch-all does not take them.
+        return [
+            path("booking/schedule/", schedule, name="booking_schedule"),
+            *before_sign_in,
+            *signed_in,
+            *super().get_urls(),
+        ]
 
     def index(self, request, extra_context=None):
         from booking.admin.rooms import warn_roomless_techniques

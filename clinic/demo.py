@@ -117,6 +117,29 @@ def ensure_demo_role_users() -> list[tuple[str, str, str]]:
     return created
 
 
+def ensure_demo_two_factor(usernames) -> list[tuple[str, str, list[str]]]:
+    """Two-factor sign-in for the demo accounts that must use it, so the Quick start still
+    signs in: each keeps one authenticator (the same key on every run, so an app already
+    holding it keeps working) and gets fresh backup codes. Returns (username, the key to
+    type into an authenticator app, backup codes) for demo_data to print."""
+    from clinic import otp
+
+    user_model = get_user_model()
+    printed = []
+    for username in usernames:
+        user = user_model.objects.get(username=username)
+        if not otp.two_factor_required(user):
+            continue
+        device = otp.authenticator(user)
+        if device is None:
+            device = otp.authenticator_setup_start(user=user)
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+        codes = otp.backup_codes_make(user=user, request=None)
+        printed.append((username, otp.secret_for_typing(device), codes))
+    return printed
+
+
 # Rooms (issue 12): (name, tables, features, turnover minutes). Shiatsu needs the floor
 # mat, so only the Quiet room takes it; Swedish is also offered for two, in the suite.
 DEMO_FEATURES = [("Floor mat", "floor-mat"), ("Shower", "shower")]

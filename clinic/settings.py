@@ -80,10 +80,16 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "csp",
-    "axes",
+    # Staff sign-in lockouts (django-axes), named in plain words (clinic/apps.py).
+    "clinic.apps.SignInLockoutsConfig",
     "phonenumber_field",
     "django_tasks",
-    "django_tasks_db",
+    # The emails queue, shown to managers as the "Email outbox" (clinic/apps.py).
+    "clinic.apps.EmailOutboxConfig",
+    # Two-factor sign-in for staff (clinic/otp.py): authenticator apps and backup codes.
+    "django_otp",
+    "clinic.apps.AuthenticatorAppsConfig",
+    "clinic.apps.BackupCodesConfig",
     "clinic",
     "articles",
     "booking",
@@ -99,7 +105,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): has this session passed the second factor (clinic/otp.py).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Signs staff out after STAFF_IDLE_MINUTES without a request (clinic/staff_session.py).
+    "clinic.staff_session.StaffIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "clinic.site.RequestBaseUrlMiddleware",
     # Last: turns a locked-out sign-in into the lockout page (clinic/signin.py).
@@ -229,6 +239,23 @@ AXES_VERBOSE = False
 # Where a sign-in lands when its ?next= is missing or unsafe (another site): staff only
 # sign in to the admin, and Django's default /accounts/profile/ does not exist here.
 LOGIN_REDIRECT_URL = "admin:index"
+
+# Two-factor sign-in (django-otp, clinic/otp.py). Managers, therapists and superusers
+# must use it (they see health data); reception may. The authenticator app's name for
+# the clinic, and how many backup codes a member of staff gets at a time.
+OTP_TOTP_ISSUER = os.environ.get("CLINIC_NAME", "Willow Massage Clinic")
+STAFF_BACKUP_CODES = 10
+# Minutes the password step is remembered while the second factor is asked for.
+STAFF_TWO_FACTOR_PENDING_MINUTES = 5
+# A staff session ends after this many minutes without a request (clinic/staff_session.py).
+# Visitors' sessions keep their own rules (BOOKING_DRAFT_SECONDS).
+STAFF_IDLE_MINUTES = env_int("STAFF_IDLE_MINUTES", 30)
+# "Forgot your password?" (Django's reset by email, staff accounts only): requests one
+# address may make per hour before a 429 page; and emails one account may get per hour
+# (past it the page looks the same, but nothing is sent).
+PASSWORD_RESET_RATE_LIMIT = env_int("PASSWORD_RESET_RATE_LIMIT", 5)
+PASSWORD_RESET_EMAILS_PER_ACCOUNT = 3
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT_MINUTES", 60) * 60
 
 # Email: console in development; SMTP (or any backend) from the environment in production.
 EMAIL_BACKEND = os.environ.get(

@@ -42,11 +42,15 @@ def client_ip(request) -> str | None:
 def lockout_response(request, original_response=None, credentials=None):
     """The page shown instead of the sign-in form while locked out (429), in the admin's
     look, saying for how long and who can unlock it."""
+    from clinic.signin_log import Kind, signin_event_record
+
     cool_off = get_cool_off(request)
+    username = get_client_username(request, credentials) or ""
+    signin_event_record(kind=Kind.LOCKED_OUT, request=request, username=username)
     context = {
         **admin.site.each_context(request),
         "title": "Signing in is paused",
-        "username": get_client_username(request, credentials) or "",
+        "username": username,
         "minutes": int(cool_off.total_seconds() // 60) if cool_off else None,
     }
     # Rendered now: axes swaps it in after the view, past the point where Django renders

@@ -9,7 +9,7 @@ from django.views.generic import TemplateView
 
 from articles.sitemaps import ArticleSitemap, StaticViewSitemap
 
-from . import views
+from . import staff_views, views
 
 handler400 = views.bad_request
 handler403 = views.permission_denied
@@ -21,6 +21,24 @@ urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("articles/", include("articles.urls")),
     path("book/", include("booking.urls")),
+    # "Forgot your password?" on the staff sign-in page: Django's reset by email, for
+    # staff accounts, rate limited (clinic/staff_views.py). Before the admin's own URLs.
+    path("admin/password-reset/", staff_views.StaffPasswordResetView.as_view(), name="admin_password_reset"),
+    path(
+        "admin/password-reset/sent/",
+        staff_views.StaffPasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "admin/password-reset/<uidb64>/<token>/",
+        staff_views.StaffPasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "admin/password-reset/done/",
+        staff_views.StaffPasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("admin/", admin.site.urls),
     path("sitemap.xml", sitemap, {"sitemaps": sitemaps}, name="sitemap"),
     path(

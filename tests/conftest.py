@@ -38,6 +38,35 @@ def _plain_static_and_media(settings, tmp_path):
     settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 1000
 
 
+@pytest.fixture(autouse=True)
+def _force_login_passes_two_factor(monkeypatch):
+    """``client.force_login()`` (and ``login()``) stands for a whole sign-in, second step included: a staff
+    account gets an authenticator and a session verified by it, as after typing its code
+    (whatever groups the test gives the account afterwards). The sign-in steps themselves are
+    tested through the pages (tests/clinic/test_staff_views.py)."""
+    from django.test import Client
+
+    original = Client._login
+
+    def _login(self, user, backend=None):
+        # Both force_login() and login() end here.
+        original(self, user, backend)
+        from clinic import otp, staff_session
+
+        if user.is_staff:
+            from django_otp import DEVICE_ID_SESSION_KEY
+            from django_otp.plugins.otp_totp.models import TOTPDevice
+
+            device = otp.authenticator(user) or TOTPDevice.objects.create(user=user, name="Test app")
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            # The idle clock starts at sign-in, as the sign-in pages start it.
+            session[staff_session.LAST_SEEN_KEY] = int(staff_session.time.time())
+            session.save()
+
+    monkeypatch.setattr(Client, "_login", _login)
+
+
 @pytest.fixture
 def staff_user(db):
     return StaffFactory(username="staff")

@@ -642,6 +642,12 @@ def test_staff_site_never_answers_with_a_server_error_for_a_superuser(client, wo
         "/admin/axes/accessattempt/add/": 403,
         "/admin/axes/accessfailurelog/add/": 403,
         "/admin/axes/accesslog/add/": 403,
+        # Issue 15: the sign-in log is written only by sign-ins; two-factor devices only by
+        # their owner's setup (clinic/otp.py).
+        "/admin/clinic/signinevent/add/": 403,
+        "/admin/clinic/signinevent/1/delete/": 403,
+        "/admin/otp_totp/totpdevice/add/": 403,
+        "/admin/otp_static/staticdevice/add/": 403,
         "/admin/django_tasks_database/dbtaskresult/add/": 403,
         "/admin/django_tasks_database/dbtaskresult/<id>/delete/": 403,
         "/admin/booking/bookingpolicy/add/": 403,

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from booking.models import Client
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import take_screenshot
+from tests.browser.test_staff import authenticator_code
 from tests.factories import StaffFactory, client_with_health_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("private_files")]
@@ -17,7 +18,13 @@ PASSWORD = "correct horse battery staple"
 
 def test_manager_exports_then_erases_a_client(desktop_page, live_server, transactional_db, axe_script):
     page = desktop_page
-    StaffFactory(username="boss")  # a superuser: every permission
+    from clinic import otp
+
+    boss = StaffFactory(username="boss")  # a superuser: every permission
+    # Superusers sign in with a code from their authenticator app too (clinic/otp.py).
+    device = otp.authenticator_setup_start(user=boss)
+    device.confirmed = True
+    device.save()
     client, appointment = client_with_health_record()
 
     page.goto(f"{live_server.url}/admin/booking/healthdataaccess/client/{client.pk}/export/")
@@ -25,6 +32,9 @@ def test_manager_exports_then_erases_a_client(desktop_page, live_server, transac
     page.locator("#id_password").fill(PASSWORD)
     with page.expect_navigation():
         page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Code").fill(authenticator_code(device))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name=f"Everything held about client #{client.pk}")).to_be_visible()
     expect(page.locator("#content-main")).to_contain_text("Sciatica and Zorbex tablets")
     expect(page.locator("#content-main")).to_contain_text(appointment.reference)

@@ -97,13 +97,32 @@ def ensure_roles() -> None:
         group.permissions.set(wanted)
 
 
-def staff(role: str, username: str, therapist=None):
-    """A staff account that logs in with a real password, through the login form."""
+def staff(role: str, username: str, therapist=None, *, authenticator: bool = True):
+    """A staff account that logs in with a real password, through the login form. Roles
+    that must use two-factor sign-in get an authenticator app already set up (``log_in``
+    types its code), unless ``authenticator=False`` (to set it up in the test)."""
+    from clinic import otp
+
     ensure_roles()
     user = user_in_role(role, username, therapist)
     user.set_password(PASSWORD)
     user.save()
+    if authenticator and otp.two_factor_required(user):
+        device = otp.authenticator_setup_start(user=user)
+        device.confirmed = True
+        device.save()
     return user
+
+
+def authenticator_code(device) -> str:
+    """What the authenticator app shows: the code for now, or for the next period when this
+    one's code was used already (a code works once; the next is accepted a period early)."""
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    clock = TOTP(device.bin_key, device.step, device.t0, device.digits)
+    clock.drift = max(0, device.last_t + 1 - clock.t())
+    return f"{clock.token():0{device.digits}d}"
 
 
 def appointment(therapist, technique, start: datetime, minutes: int = 60, **extra) -> Appointment:
@@ -189,12 +208,20 @@ def clinic(transactional_db):
 
 
 def log_in(page, username: str) -> None:
-    """Fill in the admin's login form (the page must be showing it)."""
+    """Fill in the admin's login form (the page must be showing it), and the two-factor
+    code after it for the roles that must use it."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     expect(page.locator("#id_username")).to_be_visible()
     page.locator("#id_username").fill(username)
     page.locator("#id_password").fill(PASSWORD)
     with page.expect_navigation():  # to the "load" event: stylesheets in, layout settled
         page.get_by_role("button", name="Log in").click()
+    if "/admin/two-factor/code/" in page.url:
+        device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+        page.get_by_label("Code").fill(authenticator_code(device))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Sign in").click()
 
 
 def column(page, heading: str):

@@ -1,7 +1,7 @@
 from io import StringIO
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
 from articles.models import Article, Topic
@@ -54,6 +54,19 @@ def test_demo_data_is_idempotent_and_covers_every_benefit(settings):
         authenticate(username="demo-therapist", password=demo.DEMO_STAFF_PASSWORD).therapist.name
         == "Amara Osei"
     )
+    # Accounts that must use two-factor sign-in have an authenticator whose key is printed
+    # (the same on every run) and backup codes that work; reception needs none.
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    from clinic import otp
+
+    for account in ("demo-admin", "demo-manager", "demo-therapist"):
+        user = get_user_model().objects.get(username=account)
+        key = otp.secret_for_typing(otp.authenticator(user))
+        assert f"{account}: key {key}" in printed.getvalue() and f"{account}: key {key}" in out.getvalue()
+        first_code = printed.getvalue().split(f"{account}: key {key}  backup codes: ")[1].split(",")[0]
+        assert StaticToken.objects.filter(device__user=user, token=first_code).exists()
+    assert not otp.has_two_factor(get_user_model().objects.get(username="demo-reception"))
     # The diary has a past (marked completed or no-show) and a future, for the schedule.
     from django.utils import timezone
 

@@ -47,7 +47,8 @@ def test_the_right_password_is_refused_after_five_wrong_ones(settings):
 
 
 def test_a_few_wrong_passwords_then_the_right_one_signs_in():
-    StaffFactory(username="reception")
+    # Not a superuser: an account that need not use two-factor sign-in (tests/clinic/test_staff_views.py).
+    StaffFactory(username="reception", is_superuser=False)
     fail(4, "reception")
     response = sign_in(Client(), "reception", PASSWORD)
     assert response.status_code == 302 and response["Location"] == "/admin/"
@@ -110,7 +111,7 @@ def test_sign_in_without_a_request_still_works_for_tests_and_scripts(client):
 
 
 def test_unsafe_next_after_sign_in_goes_to_the_admin_index(client):
-    StaffFactory(username="staff")
+    StaffFactory(username="staff", is_superuser=False)
     response = client.post(
         "/admin/login/?next=https://evil.example/",
         {"username": "staff", "password": PASSWORD, "next": "https://evil.example/"},

@@ -40,6 +40,14 @@ class Command(BaseCommand):
         )
         for role, role_user, role_password in roles:
             self.stdout.write(f"  {role} login: username: {role_user}  password: {role_password}")
+        self.stdout.write(
+            "  Two-factor sign-in: superusers, managers and therapists type a code after the "
+            "password. Add the key to an authenticator app (a time-based key), or type one of "
+            "the backup codes (each works once; running demo_data again makes new ones):"
+        )
+        two_factor = demo.ensure_demo_two_factor([username, *(role_user for _, role_user, _ in roles)])
+        for account, key, codes in two_factor:
+            self.stdout.write(f"    {account}: key {key}  backup codes: {', '.join(codes[:3])}")
         base = settings.SITE_URL or f"http://127.0.0.1:{port}"
         self.stdout.write(
             self.style.WARNING(
