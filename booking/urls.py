@@ -29,7 +29,7 @@ urlpatterns = [
         name="appointment-reschedule-confirm",
     ),
     # Waitlist (issue 14)
-    path("waitlist/offer/<str:token>/", waitlist_views.WaitlistOfferView.as_view(), name="waitlist-offer"),
+    path("waitlist/offer/<slug:token>/", waitlist_views.WaitlistOfferView.as_view(), name="waitlist-offer"),
     path("waitlist/entry/<str:token>/", waitlist_views.WaitlistEntryView.as_view(), name="waitlist-entry"),
     path("<slug:technique>/waitlist/", waitlist_views.WaitlistJoinView.as_view(), name="waitlist-join"),
     path("<slug:technique>/", views.TechniqueDetailView.as_view(), name="technique-detail"),
