@@ -22,16 +22,10 @@ import datetime as dt
 import json
 import os
 import platform
-import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,54 +36,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT / "benchmarks" / "results"
 AIM_PERCENT = 80.0  # issue 13 (it was 40% before the page cache)
 
-TRIVIAL_PATH = "/__bench/trivial/"
+TRIVIAL_PATH = common.TRIVIAL_PATH
 PAGES = [
     ("trivial view", TRIVIAL_PATH),
     ("article list", "/articles/"),
     ("article detail", "/articles/massage-and-sleep/"),
 ]
-
-BENCH_SETTINGS = """\
-from clinic.settings import *  # noqa: F401,F403
-
-ROOT_URLCONF = "bench_urls"
-"""
-
-BENCH_URLS = """\
-from django.http import HttpResponse
-from django.urls import include, path
-
-
-def trivial(request):
-    return HttpResponse("ok")
-
-
-urlpatterns = [
-    path("__bench/trivial/", trivial, name="bench-trivial"),
-    path("", include("clinic.urls")),
-]
-"""
-
-# wrk calls done() once, after every thread has finished: print the summary as one
-# JSON line, so nothing depends on parsing wrk's human-readable units.
-WRK_REPORT_LUA = """\
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
-    '"latency_mean_us": %f, "latency_stdev_us": %f, "latency_max_us": %.0f, ' ..
-    '"latency_p50_us": %.0f, "latency_p90_us": %.0f, "latency_p99_us": %.0f, ' ..
-    '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}}\\n',
-    summary.requests, summary.duration, summary.bytes,
-    latency.mean, latency.stdev, latency.max,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    e.connect, e.read, e.write, e.status, e.timeout))
-end
-"""
-
-
-class BenchError(Exception):
-    """Something stopped the benchmark from running; the message says what."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -106,160 +58,6 @@ def parse_args() -> argparse.Namespace:
     if args.connections < args.threads:
         parser.error("--connections must be at least --threads (wrk needs one per thread)")
     return args
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def bench_env(tmp: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("GUNICORN_CMD_ARGS", "DJANGO_SETTINGS_MODULE", "WEB_CONCURRENCY"):
-        env.pop(name, None)
-    env.update(
-        DJANGO_SETTINGS_MODULE="bench_settings",
-        PYTHONPATH=os.pathsep.join([str(tmp), str(PROJECT)]),
-        DATABASE_URL=f"sqlite:///{tmp / 'bench.sqlite3'}",
-        MEDIA_ROOT=str(tmp / "media"),
-        DEBUG="false",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        FIELD_ENCRYPTION_SALT=secrets.token_urlsafe(16),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        SECURE_SSL_REDIRECT="false",
-        SECURE_HSTS_SECONDS="0",
-        SESSION_COOKIE_SECURE="false",
-        CSRF_COOKIE_SECURE="false",
-        LOG_LEVEL="WARNING",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    return env
-
-
-def manage(env: dict[str, str], *args: str, timeout: float = 300) -> None:
-    command = [sys.executable, str(PROJECT / "manage.py"), *args]
-    print(f"  manage.py {' '.join(args)}", flush=True)
-    try:
-        done = subprocess.run(
-            command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"manage.py {' '.join(args)} took longer than {timeout:.0f}s") from exc
-    if done.returncode != 0:
-        raise BenchError(
-            f"manage.py {' '.join(args)} failed (exit {done.returncode}):\n"
-            f"{done.stdout[-2000:]}{done.stderr[-4000:]}"
-        )
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # a redirect is reported as an HTTPError, never followed
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def fetch(url: str, timeout: float = 10) -> tuple[int, bytes]:
-    try:
-        with _OPENER.open(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def start_gunicorn(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "gunicorn", "clinic.wsgi",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-        "--error-logfile", str(log),
-        "--log-level", "warning",
-    ]  # fmt: skip
-    # Its own session: a Ctrl-C in the terminal reaches this script only, which then
-    # stops gunicorn in order (SIGTERM to the master, which stops its workers).
-    return subprocess.Popen(
-        command, cwd=PROJECT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-
-
-def wait_until_up(proc: subprocess.Popen, base: str, log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    last_error = ""
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"gunicorn exited with {proc.returncode}:\n{tail(log)}")
-        try:
-            status, _ = fetch(base + TRIVIAL_PATH, timeout=2)
-            if status == 200:
-                return
-            last_error = f"HTTP {status}"
-        except OSError as exc:
-            last_error = str(exc)
-        time.sleep(0.2)
-    raise BenchError(f"gunicorn did not answer within {timeout:.0f}s ({last_error}):\n{tail(log)}")
-
-
-def stop_gunicorn(proc: subprocess.Popen, timeout: float = 15) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)  # graceful: the master stops its workers and exits
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        print(f"gunicorn (pid {proc.pid}) did not stop within {timeout:.0f}s; killing it", file=sys.stderr)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the session we created for it, and only that
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=5)
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def run_wrk(url: str, seconds: int, args: argparse.Namespace, lua: Path) -> dict:
-    command = [
-        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s",
-        "--timeout", "10s", "-s", str(lua), url,
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"wrk did not finish within {seconds + 60}s for {url}") from exc
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed for {url} (exit {done.returncode}):\n{done.stdout}{done.stderr}")
-    for line in done.stdout.splitlines():
-        if line.startswith("BENCH_JSON "):
-            data = json.loads(line[len("BENCH_JSON ") :])
-            break
-    else:
-        raise BenchError(f"no summary from wrk for {url}:\n{done.stdout}{done.stderr}")
-    seconds_run = data["duration_us"] / 1e6
-    data["requests_per_s"] = data["requests"] / seconds_run if seconds_run else 0.0
-    data["error_count"] = sum(data["errors"].values())
-    return data
-
-
-def git_commit() -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=PROJECT, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def format_latency(us: float) -> str:
@@ -299,30 +97,31 @@ def print_table(rows: list[dict]) -> None:
 
 
 def benchmark(args: argparse.Namespace, tmp: Path) -> dict:
-    (tmp / "bench_settings.py").write_text(BENCH_SETTINGS)
-    (tmp / "bench_urls.py").write_text(BENCH_URLS)
+    common.write_site_modules(tmp)
     lua = tmp / "report.lua"
-    lua.write_text(WRK_REPORT_LUA)
+    lua.write_text(common.WRK_REPORT_LUA)
     (tmp / "media").mkdir()
-    env = bench_env(tmp)
+    env = common.bench_env(tmp)
 
     print(f"Preparing a throwaway site in {tmp}", flush=True)
-    manage(env, "migrate", "--noinput")
-    manage(env, "demo_data", "--force")
-    manage(env, "collectstatic", "--noinput")
+    common.manage(env, "migrate", "--noinput")
+    common.manage(env, "demo_data", "--force")
+    common.manage(env, "collectstatic", "--noinput")
 
-    port = free_port()
+    port = common.free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp / "gunicorn.log"
     print(f"Starting gunicorn clinic.wsgi on {base} with {args.workers} workers", flush=True)
-    proc = start_gunicorn(env, port, args.workers, log)
+    proc = common.start_gunicorn(env, port, args.workers, log)
     try:
-        wait_until_up(proc, base, log)
+        common.wait_until_up(proc, base, log)
         sizes = {}
         for _name, path in PAGES:
-            status, body = fetch(base + path)
+            status, body = common.fetch(base + path)
             if status != 200:
-                raise BenchError(f"{path} answered HTTP {status}, not 200; not benchmarking an error page")
+                raise common.BenchError(
+                    f"{path} answered HTTP {status}, not 200; not benchmarking an error page"
+                )
             sizes[path] = len(body)
             print(f"  {path}: 200, {len(body)} bytes", flush=True)
 
@@ -330,18 +129,22 @@ def benchmark(args: argparse.Namespace, tmp: Path) -> dict:
         for name, path in PAGES:
             if args.warmup:
                 print(f"Warming up {path} for {args.warmup}s", flush=True)
-                run_wrk(base + path, args.warmup, args, lua)
+                common.run_wrk(
+                    base + path, args.warmup, threads=args.threads, connections=args.connections, lua=lua
+                )
             print(f"Measuring {path} for {args.duration}s", flush=True)
             with common.MachineWatch(name) as watch:
-                result = run_wrk(base + path, args.duration, args, lua)
+                result = common.run_wrk(
+                    base + path, args.duration, threads=args.threads, connections=args.connections, lua=lua
+                )
             print("  " + watch.line(), flush=True)
             rows.append(
                 {"name": name, "path": path, "response_bytes": sizes[path], "machine": watch.result, **result}
             )
             if proc.poll() is not None:
-                raise BenchError(f"gunicorn exited during the run:\n{tail(log)}")
+                raise common.BenchError(f"gunicorn exited during the run:\n{common.tail(log)}")
     finally:
-        stop_gunicorn(proc)
+        common.stop_gunicorn(proc)
 
     trivial_rate = rows[0]["requests_per_s"]
     for row in rows:
@@ -357,7 +160,7 @@ def benchmark(args: argparse.Namespace, tmp: Path) -> dict:
     return {
         "benchmark": "articles",
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
+        "git_commit": common.git_commit(),
         "aim_percent_of_trivial": AIM_PERCENT,
         "settings": {
             "duration_s": args.duration,
@@ -394,7 +197,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="clinic-bench-"))
     try:
         report = benchmark(args, tmp)
-    except BenchError as exc:
+    except common.BenchError as exc:
         print(f"\nBenchmark failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
