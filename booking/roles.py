@@ -154,3 +154,13 @@ WAITLIST_PERMISSIONS: dict[str, tuple[str, ...]] = {
     MANAGER: (*(f"{action}_waitlistentry" for action in _ALL), "view_waitlistoffer"),
     RECEPTION: (*(f"{action}_waitlistentry" for action in _ALL), "view_waitlistoffer"),
 }
+
+
+# Time-off requests (issue 15), granted by booking 0029: a therapist asks (and sees and
+# withdraws their own, a limit the admin applies); managers approve or decline; reception
+# sees them (to plan the desk). Decisions are written by services.time_off_requests.
+TIME_OFF_REQUEST_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    MANAGER: {"booking.timeoffrequest": ("view", "change")},
+    RECEPTION: {"booking.timeoffrequest": ("view",)},
+    THERAPIST: {"booking.timeoffrequest": ("add", "view")},
+}
