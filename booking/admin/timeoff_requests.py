@@ -111,19 +111,7 @@ class TimeOffRequestAdmin(ServiceSaveMixin, admin.ModelAdmin):
     # ------------------------------------------------------------------ who sees what
 
     def get_queryset(self, request):
-        queryset = (
-            super()
-            .get_queryset(request)
-            .select_related("therapist", "decided_by", "requested_by")
-            # Those waiting for a decision first.
-            .annotate(
-                waiting_last=Case(
-                    When(status=TimeOffRequestStatus.PENDING, then=Value(0)),
-                    default=Value(1),
-                    output_field=IntegerField(),
-                )
-            )
-        )
+        queryset = super().get_queryset(request).select_related("therapist", "decided_by", "requested_by")
         if roles.sees_only_own_appointments(request.user):
             # Lists, change pages and the withdraw button all come through here: a
             # therapist reaches no one else's request by any of them.
@@ -132,7 +120,13 @@ class TimeOffRequestAdmin(ServiceSaveMixin, admin.ModelAdmin):
         return queryset
 
     def get_ordering(self, request):
-        return ["waiting_last", "-created_at", "-id"]
+        # Those waiting for a decision first, then the latest asked.
+        waiting_last = Case(
+            When(status=TimeOffRequestStatus.PENDING, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+        return [waiting_last.asc(), "-created_at", "-id"]
 
     def get_list_filter(self, request):
         return ["status"] if roles.sees_only_own_appointments(request.user) else self.list_filter

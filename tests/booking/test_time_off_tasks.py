@@ -49,7 +49,9 @@ def declined(anna, manager, note="Two others are away that day.") -> TimeOffRequ
 
 def queued() -> list[DBTaskResult]:
     return list(
-        DBTaskResult.objects.filter(task_path__endswith="send_time_off_decision_email").order_by("enqueued_at")
+        DBTaskResult.objects.filter(task_path__endswith="send_time_off_decision_email").order_by(
+            "enqueued_at"
+        )
     )
 
 

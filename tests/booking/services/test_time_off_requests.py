@@ -51,7 +51,11 @@ def emails_queued() -> list[dict]:
 def test_a_request_waits_for_a_manager_with_who_asked(anna):
     request = ask(anna, reason="  Dentist,\n then a rest ")
     assert request.status == TimeOffRequestStatus.PENDING
-    assert (request.therapist, request.requested_by, request.reason) == (anna, anna.user, "Dentist, then a rest")
+    assert (request.therapist, request.requested_by, request.reason) == (
+        anna,
+        anna.user,
+        "Dentist, then a rest",
+    )
     assert request.time_off is None and request.decided_at is None
     assert emails_queued() == []  # nobody is emailed until a decision
 
