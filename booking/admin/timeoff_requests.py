@@ -201,9 +201,14 @@ class TimeOffRequestAdmin(ServiceSaveMixin, admin.ModelAdmin):
         return super().history_view(request, object_id, extra_context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        can_decide = obj is not None and self.has_change_permission(request, obj)
+        if add:
+            context["title"] = _("Ask for time off")
+        elif can_decide:
+            context["title"] = _("Approve or decline time off")
         context.update(
             {
-                "can_decide": obj is not None and self.has_change_permission(request, obj),
+                "can_decide": can_decide,
                 "can_withdraw": self.can_withdraw(request, obj),
                 "show_save_and_add_another": False,
                 "show_save_and_continue": False,
