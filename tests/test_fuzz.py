@@ -40,7 +40,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from booking import roles
-from booking.models import Appointment, Client, Closure, TimeOff
+from booking.models import Appointment, Client, Closure, TimeOff, TimeOffRequest
 from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import (
@@ -223,6 +223,13 @@ def world(settings, swedish, swedish_60):
     entry = waitlist.entry_join(wish=wish, name="Nina Park", email="nina@example.com", phone="07700 900123")
     offer = waitlist.offer_create(
         entry=entry, start=start + timedelta(hours=6), offered_by=users["superuser"]
+    )
+    # Time-off requests (issue 15): one waiting for a decision, so its pages open for real.
+    TimeOffRequest.objects.create(
+        therapist=therapist,
+        start=start + timedelta(days=7),
+        end=start + timedelta(days=7, hours=8),
+        requested_by=users["therapist"],
     )
     return {
         "waitlist_entry": entry,
@@ -667,6 +674,11 @@ def test_staff_site_never_answers_with_a_server_error_for_a_superuser(client, wo
         "/admin/booking/treatmentnote/1/delete/": 403,
         # Issue 14: waitlist entries are taken off the list, never deleted (their offers stay).
         f"/admin/booking/waitlistentry/{world['waitlist_entry'].pk}/delete/": 403,
+        # Issue 15: a time-off request is asked by a therapist (the superuser is none), never
+        # deleted, and withdrawn by a POST.
+        "/admin/booking/timeoffrequest/add/": 403,
+        "/admin/booking/timeoffrequest/1/delete/": 403,
+        "/admin/booking/timeoffrequest/1/withdraw/": 405,
     }
     assert not fuzz.failures, f"{len(fuzz.failures)} of {fuzz.sent} requests failed:\n" + "\n".join(
         fuzz.failures

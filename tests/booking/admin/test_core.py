@@ -203,6 +203,9 @@ def test_roles_exist_with_their_permissions(db):
         "view_workinghours",
         "view_timeoff",
         *CLIENT_RECORD_PERMISSIONS[THERAPIST],
+        # Time-off requests (issue 15): they ask, and see their own.
+        "add_timeoffrequest",
+        "view_timeoffrequest",
     }
     assert not {"view_health_data", "view_treatmentnote"} & perms["Reception"]
 

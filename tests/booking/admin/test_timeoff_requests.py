@@ -94,6 +94,18 @@ def run_emails() -> None:
 # --------------------------------------------------------------------------- who may open what
 
 
+def test_the_roles_migration_grants_ask_decide_and_look(db):
+    from django.contrib.auth.models import Group
+
+    perms = {
+        g.name: {p.codename for p in g.permissions.filter(codename__endswith="_timeoffrequest")}
+        for g in Group.objects.all()
+    }
+    assert perms["Therapist"] == {"add_timeoffrequest", "view_timeoffrequest"}
+    assert perms["Manager"] == {"view_timeoffrequest", "change_timeoffrequest"}
+    assert perms["Reception"] == {"view_timeoffrequest"}
+
+
 def test_anonymous_visitors_are_sent_to_sign_in(client, anna, day):
     request = ask(anna, day)
     for url in (LIST, ADD, change_url(request)):
