@@ -1206,6 +1206,8 @@ class TimeOffRequest(models.Model):
     # Set by the email task once the mail server accepted the decision email, and checked
     # before sending, so a task run again does not send it twice.
     decision_emailed_at = models.DateTimeField(_("therapist emailed"), null=True, blank=True)
+    # The same for the notice telling managers a request arrived.
+    arrival_emailed_at = models.DateTimeField(_("managers emailed"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -39,6 +39,7 @@ KIND_LABELS = {
 # Emails that are not about an appointment, by task.
 TASK_LABELS = {
     "booking.time_off_tasks.send_time_off_decision_email": _("Time off: decision to the therapist"),
+    "booking.time_off_tasks.send_time_off_request_notice": _("Staff: time off asked"),
 }
 
 

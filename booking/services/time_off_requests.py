@@ -1,8 +1,8 @@
 """Writes for time-off requests (issue 15): a therapist asks, a manager approves (which
 records the time off through :func:`schedules.time_off_add`, by the same rule as the
 time-off form: refused over booked appointments unless staff keep them) or declines, and
-the therapist may withdraw a request still waiting. Approvals and declines email the
-therapist (``booking.time_off_tasks``), queued with the decision.
+the therapist may withdraw a request still waiting. A new request emails the managers, and
+approvals and declines the therapist (``booking.time_off_tasks``), queued with the change.
 """
 
 from __future__ import annotations
@@ -63,9 +63,11 @@ def time_off_request_create(
     try:
         # A savepoint: the admin's own transaction must survive a refused duplicate.
         with transaction.atomic():
-            return TimeOffRequest.objects.create(
+            request = TimeOffRequest.objects.create(
                 therapist=therapist, start=start, end=end, reason=reason, requested_by=by
             )
+            _queue("send_time_off_request_notice", request)
+            return request
     except IntegrityError:
         # The same dates sent twice at once (a double click): the database kept one.
         raise ValidationError(
@@ -109,7 +111,7 @@ def time_off_request_approve(
         _decide(locked, status=TimeOffRequestStatus.APPROVED, by=by, note=note, now=now)
         locked.time_off = time_off
         locked.save(update_fields=["status", "decided_by", "decided_at", "decision_note", "time_off"])
-        _queue_email(locked)
+        _queue("send_time_off_decision_email", locked)
     return locked, clashes
 
 
@@ -122,7 +124,7 @@ def time_off_request_decline(
         locked = _locked_pending(request)
         _decide(locked, status=TimeOffRequestStatus.DECLINED, by=by, note=note, now=now)
         locked.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-        _queue_email(locked)
+        _queue("send_time_off_decision_email", locked)
     return locked
 
 
@@ -144,15 +146,16 @@ def _decide(locked: TimeOffRequest, *, status: str, by, note: str, now: datetime
     locked.decision_note = note.strip()[:NOTE_LIMIT]
 
 
-def _queue_email(request: TimeOffRequest) -> None:
-    """Queue the therapist's email in the caller's transaction (the durable task backend),
-    or after the commit (the immediate backend, development), as notifications.notify does."""
-    from ..time_off_tasks import send_time_off_decision_email  # the task imports the models only
+def _queue(task_name: str, request: TimeOffRequest) -> None:
+    """Queue an email task in the caller's transaction (the durable task backend), or after
+    the commit (the immediate backend, development), as notifications.notify does."""
+    from .. import time_off_tasks  # imported late: the tasks import the models only
 
+    send = getattr(time_off_tasks, task_name)
     args: dict = {"request_id": request.pk}
     if not settings.SITE_URL and site.request_base_url():
         args["site_url"] = site.request_base_url()
-    if send_time_off_decision_email.get_backend().supports_defer:
-        send_time_off_decision_email.enqueue(**args)
+    if send.get_backend().supports_defer:
+        send.enqueue(**args)
     else:
-        transaction.on_commit(lambda: send_time_off_decision_email.enqueue(**args))
+        transaction.on_commit(lambda: send.enqueue(**args))

@@ -1,6 +1,6 @@
 """booking.time_off_tasks: the therapist's email about a decision on their time-off
-request, retried while the mail server is down, sent once, skipped when there is no one
-to send it to."""
+request and the managers' notice of a new one, retried while the mail server is down,
+sent once, skipped when there is no one to send it to."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django_tasks_db.models import DBTaskResult
 from booking.models import TimeOffRequest
 from booking.services import time_off_requests as service
 from booking.tasks import EmailFailed, EmailRetrying
-from booking.time_off_tasks import send_time_off_decision_email
+from booking.time_off_tasks import send_time_off_decision_email, send_time_off_request_notice
 from tests.conftest import LONDON
 from tests.factories import TherapistFactory, user_in_role
 
@@ -139,5 +139,74 @@ def test_nothing_to_tell_about_a_withdrawn_or_missing_request(anna):
     assert send_time_off_decision_email.call(request_id=request.pk) == "skipped: no decision to tell"
     assert send_time_off_decision_email.call(request_id=request.pk + 100) == (
         "skipped: the request no longer exists"
+    )
+    assert mail.outbox == []
+
+
+# --------------------------------------------------------------------------- the managers' notice
+
+
+def notices() -> list[DBTaskResult]:
+    return list(DBTaskResult.objects.filter(task_path__endswith="send_time_off_request_notice"))
+
+
+def asked(anna) -> TimeOffRequest:
+    return service.time_off_request_create(
+        therapist=anna,
+        start=datetime(2026, 11, 27, 9, 0, tzinfo=LONDON),
+        end=datetime(2026, 11, 27, 18, 0, tzinfo=LONDON),
+        reason="Family wedding",
+        by=anna.user,
+        now=NOW,
+    )
+
+
+def test_a_new_request_tells_every_manager_once(anna, manager, settings):
+    settings.SITE_URL = "https://clinic.example"
+    second = user_in_role("Manager", "mo")
+    second.email = "MO@example.com "
+    second.save()
+    user_in_role("Reception", "rita")  # not told: managers decide
+    request = asked(anna)
+    [task] = notices()
+    assert task.args_kwargs["kwargs"] == {"request_id": request.pk}
+    assert send_time_off_request_notice.call(request_id=request.pk).startswith("sent")
+    [message] = mail.outbox
+    assert sorted(message.to) == ["maria@example.com", "mo@example.com"]
+    assert message.subject == "Time off asked: Anna Field, Friday 27 November 2026, 09:00"
+    assert "Reason: Family wedding" in message.body
+    assert f"https://clinic.example/admin/booking/timeoffrequest/{request.pk}/change/" in message.body
+    request.refresh_from_db()
+    assert request.arrival_emailed_at is not None
+    assert send_time_off_request_notice.call(request_id=request.pk) == "skipped: already sent"
+    assert len(mail.outbox) == 1
+
+
+def test_the_notice_retries_while_the_mail_server_is_down(anna, manager, monkeypatch):
+    request = asked(anna)
+
+    def down(self, messages):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr("django.core.mail.backends.locmem.EmailBackend.send_messages", down)
+    with pytest.raises(EmailRetrying):
+        send_time_off_request_notice.call(request_id=request.pk)
+    assert {"request_id": request.pk, "attempt": 2, "site_url": ""} in [
+        t.args_kwargs["kwargs"] for t in notices()
+    ]
+    request.refresh_from_db()
+    assert request.arrival_emailed_at is None
+
+
+def test_no_notice_once_decided_or_without_managers_to_tell(anna, manager):
+    request = asked(anna)
+    manager.email = ""
+    manager.save()
+    assert send_time_off_request_notice.call(request_id=request.pk) == (
+        "skipped: no manager has an email address"
+    )
+    service.time_off_request_withdraw(request=request, by=anna.user)
+    assert send_time_off_request_notice.call(request_id=request.pk) == (
+        "skipped: decided or withdrawn before the notice went"
     )
     assert mail.outbox == []

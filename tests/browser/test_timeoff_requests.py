@@ -117,8 +117,13 @@ def test_a_therapist_asks_on_a_phone_and_a_manager_approves(
     time_off = TimeOff.objects.get()
     assert request.time_off == time_off and (time_off.therapist, time_off.reason) == (anna, "Family wedding")
 
-    # The worker sends the therapist's email, once.
+    # The worker sends the managers' notice of the request and the therapist's email.
     run_queued_tasks()
+    [notice] = [m for m in mail.outbox if m.subject.startswith("Time off asked")]
+    assert (
+        notice.to == ["maria@example.com"]
+        and f"/admin/booking/timeoffrequest/{request.pk}/change/" in notice.body
+    )
     [message] = [m for m in mail.outbox if m.subject.startswith("Time off approved")]
     assert message.to == ["Anna Field <anna@example.com>"] and "Enjoy the wedding." in message.body
     request.refresh_from_db()
