@@ -42,7 +42,7 @@ class CalendarFeedView(TemplateView):
     def get_context_data(self, *, secret: str = "", **kwargs):
         context = {
             **self.admin_site.each_context(self.request),
-            "title": _("My calendar on my phone") if self.own else _("Calendar links"),
+            "title": _("Calendar on my phone") if self.own else _("Calendar links"),
             "own": self.own,
             "feed": selectors.calendar_feed_live(therapist=self.own) if self.own else None,
             "manages": self.manages,
