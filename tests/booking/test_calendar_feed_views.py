@@ -150,14 +150,25 @@ def test_a_moved_appointment_keeps_its_uid_with_a_higher_sequence(client, amara,
     assert after["ETag"] != before["ETag"]
 
 
-def test_an_unchanged_diary_answers_not_modified(client, amara, swedish, feed_url):
+def test_an_unchanged_diary_answers_not_modified_without_making_the_file(
+    client, amara, swedish, feed_url, monkeypatch
+):
+    from booking import ics
+
     appointment_row(amara, swedish, _hour(3))
     first = client.get(feed_url)
     assert first["ETag"] and first["Cache-Control"] == "private, no-cache"
     assert first["X-Robots-Tag"] == "noindex, nofollow"
     assert "Set-Cookie" not in first and not first.cookies
+    assert client.get(feed_url)["ETag"] == first["ETag"]
+
+    def not_needed(*args, **kwargs):
+        raise AssertionError("the file was made for a 304")
+
+    monkeypatch.setattr(ics, "feed_bytes", not_needed)
     again = client.get(feed_url, headers={"If-None-Match": first["ETag"]})
     assert again.status_code == 304 and again.content == b""
+    assert again["ETag"] == first["ETag"] and again["Cache-Control"] == "private, no-cache"
 
 
 @pytest.mark.parametrize("appointment_count", [1, 40])
