@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -268,6 +269,8 @@ def print_report(rows: list[dict], ours: dict, peer: dict, args: argparse.Namesp
 
 def main() -> int:
     args = parse_args()
+    # Our site's whitenoise looks for collected static files, which page timings never need.
+    warnings.filterwarnings("ignore", message="No directory at")
     tmp = Path(tempfile.mkdtemp(prefix="peer-booking-"))
     try:
         python = peer_venv(tmp, args.wheels)
