@@ -278,14 +278,19 @@ def main() -> int:
         availability.setup_pages_site(tmp / "ours")
         from django.conf import settings
 
+        # One watch over both sides, and one over each: the sides run one after the other,
+        # so a machine that got busier in between shows up as a difference in their lines.
         with common.MachineWatch("peer_booking") as watch:
-            peer = run_peer(python, tmp, args, settings.CLINIC_TIME_ZONE)
+            with common.MachineWatch("peer's side") as peer_watch:
+                peer = run_peer(python, tmp, args, settings.CLINIC_TIME_ZONE)
             print("  our booking (seed, then walk)", flush=True)
-            ours = booking_flow.walk(therapists=args.therapists, runs=args.runs, new_visitors=True)
-            ours["trivial_ms"] = common.trivial_view_ms()
+            with common.MachineWatch("our side") as our_watch:
+                ours = booking_flow.walk(therapists=args.therapists, runs=args.runs, new_visitors=True)
+                ours["trivial_ms"] = common.trivial_view_ms()
         rows = summarise(ours, peer)
         print_report(rows, ours, peer, args)
-        print(watch.line())
+        for line in (peer_watch.line(), our_watch.line(), watch.line()):
+            print(line)
         common.RESULTS_DIR.mkdir(exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         path = common.RESULTS_DIR / f"peer_booking-{stamp}.json"
@@ -299,6 +304,7 @@ def main() -> int:
                     "therapists": args.therapists,
                     "rows": rows,
                     "machine": watch.result,
+                    "machine_by_side": {"peer": peer_watch.result, "ours": our_watch.result},
                     "ours": ours,
                     "peer": peer,
                 },
