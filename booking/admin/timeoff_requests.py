@@ -5,7 +5,7 @@ requests and may withdraw one still waiting. A manager sees everyone's, those wa
 first, and approves or declines on the request's page; approval records the time off by
 the time-off form's own rule (refused over booked appointments, named, unless "Keep
 booked appointments" is ticked). Reception sees them. Every write goes through
-services.time_off_requests; permissions come from booking 0029.
+services.time_off_requests; permissions come from booking 0030.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ WIDTH = """() => Math.max(document.documentElement.scrollWidth, document.body.sc
 
 
 def grant_time_off_request_permissions() -> None:
-    """What booking 0029 grants; ``staff()`` resets the groups to the older roles' lists."""
+    """What booking 0030 grants; ``staff()`` resets the groups to the older roles' lists."""
     from django.contrib.auth.models import Group, Permission
 
     from booking.roles import TIME_OFF_REQUEST_PERMISSIONS

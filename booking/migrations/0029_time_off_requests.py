@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('booking', '0027_staff_security_roles'),
+        ('booking', '0028_calendar_feeds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

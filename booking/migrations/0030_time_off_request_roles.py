@@ -38,7 +38,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("booking", "0028_time_off_requests"),
+        ("booking", "0029_time_off_requests"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
