@@ -5,7 +5,7 @@ The availability JSON, the times page and the client's reschedule page all read 
 whether a booking is made reads it: the slot check before the review page and the
 booking service always load the schedule live (and the service under row locks).
 
-Correctness, in three parts:
+Correctness, part by part:
 
 * **Changes**: the key starts with :func:`booking.schedule_version.current`, read from
   the database *before* the schedule is loaded; every committed change to what can be
