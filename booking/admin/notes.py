@@ -260,8 +260,12 @@ class TreatmentNoteAdmin(ServiceSaveMixin, admin.ModelAdmin):
         return super().log_addition(request, obj, str(getattr(request, "_note_saved", "") or _("Written.")))
 
     def _back_to_note(self, request, obj):
+        from .workspace import return_url
+
         self.message_user(request, getattr(request, "_note_saved", _("Saved.")), messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:booking_treatmentnote_change", args=[obj.pk]))
+        # Opened from My days (issue 15): back there once the note is saved or signed.
+        back = return_url(request)
+        return HttpResponseRedirect(back or reverse("admin:booking_treatmentnote_change", args=[obj.pk]))
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._back_to_note(request, obj)
