@@ -93,7 +93,7 @@ class Card:
     rule_notes: list[str] = field(default_factory=list)
     last_note: dict | None = None
     note_link: dict | None = None
-    marks: list[dict] = field(default_factory=list)  # the buttons: {"status", "label"}
+    marks: list[dict] = field(default_factory=list)  # the buttons: {"status", "label", "correction"}
     mark_url: str = ""
 
 
@@ -285,11 +285,13 @@ class MyDaysView(TemplateView):
         # this only spares the therapist a button that would be refused).
         if not card.cancelled and appointment.start <= self.now and self._may_mark(appointment):
             card.mark_url = reverse("admin:booking_my_days_mark", args=[appointment.pk])
+            # Once marked, the other button corrects a mistake, and says so.
+            marked = appointment.status in MARKS
             card.marks = [
-                {"status": code, "label": label}
-                for code, label in (
-                    (AppointmentStatus.COMPLETED.value, _("Completed")),
-                    (AppointmentStatus.NO_SHOW.value, _("No-show")),
+                {"status": code, "label": correction if marked else label, "correction": marked}
+                for code, label, correction in (
+                    (AppointmentStatus.COMPLETED.value, _("Completed"), _("Change to completed")),
+                    (AppointmentStatus.NO_SHOW.value, _("No-show"), _("Change to no-show")),
                 )
                 if code != appointment.status
             ]

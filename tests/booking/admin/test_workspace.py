@@ -324,7 +324,7 @@ def test_marking_after_the_start_works_and_again_is_harmless(client, clinic, ann
     page = client.get(response["Location"])
     assert "marked completed" in page.content.decode()
     card = cards(page)["Alice Started"]
-    assert card.status == "Completed" and [m["label"] for m in card.marks] == ["No-show"]
+    assert card.status == "Completed" and [m["label"] for m in card.marks] == ["Change to no-show"]
     # Twice (a double tap): the same result, no second log line.
     again = client.post(mark_url(started), {"status": "completed"})
     assert again["Location"] == f"{URL}#appointment-{started.pk}"
