@@ -25,6 +25,7 @@ from ..choices import BodyArea, HealthAccessKind, PolicyKind
 from ..models import Appointment, PolicyText, TreatmentNote
 from ..services import consent, notes, privacy
 from .core import SaveRefused, ServiceSaveMixin
+from .workspace import return_url
 
 SOAP_FIELDS = ["subjective", "objective", "areas", "pressure", "assessment", "plan"]
 SOAP_READONLY = ["subjective", "objective", "areas_treated", "pressure", "assessment", "plan"]
@@ -260,8 +261,6 @@ class TreatmentNoteAdmin(ServiceSaveMixin, admin.ModelAdmin):
         return super().log_addition(request, obj, str(getattr(request, "_note_saved", "") or _("Written.")))
 
     def _back_to_note(self, request, obj):
-        from .workspace import return_url
-
         self.message_user(request, getattr(request, "_note_saved", _("Saved.")), messages.SUCCESS)
         # Opened from My days (issue 15): back there once the note is saved or signed.
         back = return_url(request)

@@ -119,3 +119,24 @@ def test_a_therapist_marks_a_visit_completed_on_a_phone(new_page, live_server, w
     no_sideways_scroll(page)
     axe_clean(page, "my days, marked")
     take_screenshot(page, "workspace-02-marked-phone", full_page=False)
+
+
+def test_a_manager_looks_at_a_therapists_days_and_marks_without_javascript(nojs_page, live_server, week):
+    maria = staff("Manager", "maria")
+    with_record_permissions(maria)
+    page = nojs_page
+    page.goto(f"{live_server.url}{URL}")
+    log_in(page, "maria")
+    # No therapist of her own: a 403 page that lets her choose one.
+    expect(page.locator(".errornote")).to_contain_text("not linked to a therapist")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Anna Field").click()
+    expect(page.locator("h1")).to_have_text("Anna Field's days")
+    page.goto(f"{live_server.url}{URL}?therapist={week['anna'].pk}&day={week['day'].isoformat()}")
+    card = page.locator(f"#appointment-{week['visit'].pk}")
+    with page.expect_navigation():
+        card.get_by_role("button", name="No-show").click()
+    expect(page).to_have_url(re.compile(rf"therapist={week['anna'].pk}.*#appointment-{week['visit'].pk}$"))
+    expect(page.locator(f"#appointment-{week['visit'].pk}")).to_contain_text("Status: No-show")
+    assert Appointment.objects.get(pk=week["visit"].pk).status == AppointmentStatus.NO_SHOW
+    take_screenshot(page, "workspace-03-manager-desktop-nojs")
