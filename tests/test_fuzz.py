@@ -114,6 +114,7 @@ PUBLIC_PARAMS = {
     "booking:appointment-reschedule-confirm": {"start": ""},
     "admin:login": {"next": "/admin/"},
     "admin:booking_schedule": {"date": "", "therapist": "", "view": "rooms", "new": "1"},
+    "admin:booking_my_days": {"day": "2026-11-24", "therapist": ""},
     "admin:booking_appointment_add": {"start": "", "therapist": "", "technique": "", "from": "schedule"},
     "admin:autocomplete": {"term": "a", "app_label": "booking", "model_name": "appointment",
                            "field_name": "therapist", "page": "1"},
@@ -347,6 +348,9 @@ def bad_tokens(world) -> list[str]:
 
 def query_defaults(name: str, world) -> dict[str, str]:
     params = dict(PUBLIC_PARAMS.get(name, {}))
+    if name == "admin:booking_my_days":
+        # Issue 15: a superuser has no days of their own; managers look at a therapist's.
+        params["therapist"] = str(world["appointment"].therapist_id)
     if params.get("start") == "" and not name.startswith("admin:"):
         start = world["free_start"]
         params["start"] = start[:10] if name == "booking:availability-api" else start
@@ -672,6 +676,8 @@ def test_staff_site_never_answers_with_a_server_error_for_a_superuser(client, wo
         # The world holds no doctor's note file; marking one received is a POST only.
         "/admin/booking/doctornote/1/file/": 404,
         "/admin/booking/doctornote/received/1/": 405,
+        # Issue 15: marking from My days is a POST only.
+        "/admin/booking/my-days/1/mark/": 405,
         # Issue 11: policy texts and treatment notes are never deleted; only a therapist
         # (a Therapist linked to the account) writes a note; there is no note 1 to open.
         "/admin/booking/policytext/1/delete/": 403,
