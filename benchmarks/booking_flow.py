@@ -2,22 +2,29 @@
 
 Run from the project root:
 
-    .venv/bin/python benchmarks/booking_flow.py [--therapists 20] [--runs 30]
+    .venv/bin/python benchmarks/booking_flow.py [--therapists 20] [--runs 30] [--sql]
+    .venv/bin/python benchmarks/booking_flow.py --database-url postgres://postgres@127.0.0.1:5432/clinic_flow_bench
 
-Seeds a throwaway SQLite database like ``benchmarks/availability.py`` (N therapists,
-about 60% of every working day booked for a month), then walks the flow a client takes
-with Django's test client, DEBUG off: technique page, times (this week and a later week),
-details (shown, then sent), review, confirm, confirmation, manage link, calendar file. It
-prints the median and minimum milliseconds and the SQL queries of each page, and the
-server time for a whole booking. Each booking run uses a fresh client and a fresh free
-time, so every confirm really books. Nothing is asserted about time.
+Seeds a throwaway database like ``benchmarks/availability.py`` (N therapists, about 60%
+of every working day booked for a month): SQLite in a temp dir, or with
+``--database-url`` a PostgreSQL database that is created, then dropped. Then it walks the
+flow a client takes with Django's test client, DEBUG off: technique page, times (this week
+and a later week), details (shown, then sent), review, confirm (with the review form's
+one-time key, as a browser sends it), confirmation, manage link, calendar file. It prints
+the median and minimum milliseconds and the SQL queries of each page, and the server time
+for a whole booking. Each booking run is a new visitor (a fresh browser and a new email
+address, so a new client record) at a fresh free time, so every confirm really books.
+``--sql`` also prints the last confirmation's statements. Nothing is asserted about time.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import re
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -29,7 +36,44 @@ import availability as base  # noqa: E402  (the seeding helpers of the availabil
 
 
 def main() -> None:
-    base.run_pages_benchmark(__doc__, run)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--therapists", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--sql", action="store_true", help="print the last confirmation's statements")
+    parser.add_argument(
+        "--database-url",
+        help="a postgres:// URL for a database that does not exist yet (default: SQLite in a temp dir)",
+    )
+    args = parser.parse_args()
+    if args.database_url and not args.database_url.startswith(("postgres://", "postgresql://")):
+        parser.error("--database-url must be a postgres:// or postgresql:// URL")
+    created = False
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            if args.database_url:
+                base.pg_create(args.database_url)
+                created = True
+            base.setup_django(args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}", tmp)
+            from django.conf import settings
+            from django.db import connection
+
+            # Page rendering is measured, not static files: plain static names.
+            settings.STORAGES = {
+                **settings.STORAGES,
+                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+            }
+            import common
+
+            print(f"Database: {connection.vendor}")
+            with common.InProcessRun(Path(sys.argv[0]).stem):
+                run(args)
+        finally:
+            if created:
+                from django.db import connections
+
+                connections.close_all()
+                base.pg_drop(args.database_url)
 
 
 def run(args) -> None:
@@ -91,8 +135,9 @@ def run(args) -> None:
     }
     totals = []
     # Spread the runs over the free times so each confirm books a different one.
-    for start in free[:: max(1, len(free) // args.runs)][: args.runs]:
+    for run_number, start in enumerate(free[:: max(1, len(free) // args.runs)][: args.runs]):
         client = Client()
+        details["email"] = f"bench{run_number}@example.com"  # a new visitor each time
         query = urlencode({"length": 60, "therapist": "any", "start": start.astimezone(zone).isoformat()})
         choice = urlencode({"length": 60, "therapist": "any"})
         timed(client, "technique page", "/book/swedish/")
@@ -100,8 +145,11 @@ def run(args) -> None:
         timed(client, "times, a later week", f"/book/swedish/times/?{choice}&week={first_day}")
         timed(client, "details (shown)", f"/book/swedish/details/?{query}")
         timed(client, "details (sent)", f"/book/swedish/details/?{query}", details)
-        timed(client, "review", f"/book/swedish/review/?{query}")
-        confirmed = timed(client, "confirm (books)", f"/book/swedish/review/?{query}", {})
+        review = timed(client, "review", f"/book/swedish/review/?{query}")
+        key = re.search(rb'name="confirmation_key" value="([0-9a-f]{40})"', review.content).group(1)
+        confirmed = timed(
+            client, "confirm (books)", f"/book/swedish/review/?{query}", {"confirmation_key": key.decode()}
+        )
         token = confirmed["Location"].rstrip("/").split("/")[-1]
         timed(client, "confirmation page", f"/book/confirmed/{token}/")
         timed(client, "manage page", f"/book/manage/{token}/")
@@ -120,17 +168,25 @@ def run(args) -> None:
     print("\nwhere the confirmation's queries go (the last run's, in order):")
     for kind, count in _query_kinds(confirm_sql):
         print(f"{count:4}  {kind}")
+    if args.sql:
+        print("\nthe last confirmation's statements:")
+        for number, sql in enumerate(confirm_sql, 1):
+            print(f"{number:3}  {sql[:160]}")
 
 
 def _query_kinds(statements: list[str]) -> list[tuple[str, int]]:
     """Each statement as its verb and first table, counted, in the order first seen."""
-    import re
     from collections import Counter
 
     kinds = []
     for sql in statements:
         verb = sql.split(None, 1)[0].upper()
-        table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql, re.IGNORECASE)
+        # The main table, not one in a subquery of the select list (EXISTS(... FROM x)):
+        # parenthesised parts dropped, innermost first.
+        outer, previous = sql, None
+        while outer != previous:
+            outer, previous = re.sub(r"\([^()]*\)", "", outer), outer
+        table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', outer, re.IGNORECASE)
         kinds.append(f"{verb} {table.group(1) if table else ''}".strip())
     counts = Counter(kinds)
     return [(kind, counts[kind]) for kind in dict.fromkeys(kinds)]
