@@ -814,6 +814,10 @@ class ReviewView(SlotStepMixin, View):
             self.check = self.slot_check()
             if error.code != "slot_taken":
                 return self.problem_page() or self.render(status=400, error=" ".join(error.messages))
+            # Taken by this visitor's own booking (another tab): show it.
+            booked = self.booked_here()
+            if booked:
+                return booked
             # Someone else was quicker: show what is near instead, details kept.
             self.check.problem = SlotProblem.TAKEN
             return self.render(status=409)
