@@ -54,16 +54,18 @@ def main() -> None:
             if args.database_url:
                 base.pg_create(args.database_url)
                 created = True
-            base.setup_django(args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}", tmp)
-            from django.conf import settings
-            from django.db import connection
+                base.setup_django(args.database_url, tmp)
+                from django.conf import settings
 
-            # Page rendering is measured, not static files: plain static names.
-            settings.STORAGES = {
-                **settings.STORAGES,
-                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-            }
+                # Page rendering is measured, not static files: plain static names.
+                settings.STORAGES = {
+                    **settings.STORAGES,
+                    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+                }
+            else:
+                base.setup_pages_site(tmp)
             import common
+            from django.db import connection
 
             print(f"Database: {connection.vendor}")
             with common.InProcessRun(Path(sys.argv[0]).stem):
@@ -77,6 +79,39 @@ def main() -> None:
 
 
 def run(args) -> None:
+    walked = walk(therapists=args.therapists, runs=args.runs, new_visitors=True)
+    timings, counts, totals = walked["timings"], walked["query_counts"], walked["totals"]
+
+    def counted(name: str) -> str:
+        # The first run may do one-off work (a new rate-limit window, say): a range then.
+        low, high = min(counts[name]), max(counts[name])
+        return str(high) if low == high else f"{low}-{high}"
+
+    print(f"\n{'page':<22}{'median ms':>11}{'min ms':>9}{'queries':>9}")
+    for name, values in timings.items():
+        print(f"{name:<22}{statistics.median(values):>11.1f}{min(values):>9.1f}{counted(name):>9}")
+    median_total = statistics.median(totals)
+    print(f"\nwhole booking, server time: median {median_total:.0f} ms over {len(totals)} bookings")
+    posts = [statistics.median(timings[name]) for name in ("details (sent)", "confirm (books)")]
+    post_queries = statistics.median(counts["details (sent)"]) + statistics.median(counts["confirm (books)"])
+    print(
+        f"the two POSTs (details sent + confirm): {sum(posts):.0f} ms median, "
+        f"{post_queries:.0f} queries (median)"
+    )
+    print("\nwhere the confirmation's queries go (the last run's, in order):")
+    for kind, count in _query_kinds(walked["confirm_sql"]):
+        print(f"{count:4}  {kind}")
+    if args.sql:
+        print("\nthe last confirmation's statements:")
+        for number, sql in enumerate(walked["confirm_sql"], 1):
+            print(f"{number:3}  {sql[:160]}")
+
+
+def walk(*, therapists: int, runs: int, new_visitors: bool = False) -> dict:
+    """Seed N busy therapists, then book ``runs`` times; each page's milliseconds (one per
+    run), its most queries, each booking's total and the last confirmation's statements.
+    ``new_visitors`` gives every booking its own email address (a client record is
+    created each time) instead of one address booking again and again."""
     from django.conf import settings
     from django.db import connection
     from django.test import Client
@@ -89,23 +124,24 @@ def run(args) -> None:
     settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 10**6
     zone = ZoneInfo(settings.CLINIC_TIME_ZONE)
     first_day = base.first_monday_after(dt.datetime.now(zone).date())
-    stats = base.seed(args.therapists, first_day, zone)
+    stats = base.seed(therapists, first_day, zone)
     technique = Technique.objects.get(slug="swedish")
     length = technique.lengths.get(duration_minutes=60)
     week = selectors.week_availability(
         technique=technique, length=length, therapist=None, first_day=first_day, days=14
     )
     free = sorted(week.therapist_ids_by_start)
-    if len(free) < args.runs:
+    if len(free) < runs:
         sys.exit(f"only {len(free)} free times; use fewer --runs")
     print(
-        f"{args.therapists} therapists, {Appointment.objects.count()} appointments "
+        f"{therapists} therapists, {Appointment.objects.count()} appointments "
         f"({stats['booked_share_of_working_time']:.0%} of working time booked), "
         f"{len(free)} free times in 14 days"
     )
 
     timings: dict[str, list[float]] = {}
-    queries: dict[str, list[int]] = {}
+    queries: dict[str, int] = {}  # the most any run took
+    query_counts: dict[str, list[int]] = {}  # each run's
     confirm_sql: list[str] = []  # the last confirmation's statements, for the breakdown
 
     def timed(client, name: str, path: str, data: dict | None = None):
@@ -116,7 +152,8 @@ def run(args) -> None:
             elapsed = (time.perf_counter() - began) * 1000
         assert response.status_code in (200, 302), (name, response.status_code)
         timings.setdefault(name, []).append(elapsed)
-        queries.setdefault(name, []).append(len(captured))
+        queries[name] = max(queries.get(name, 0), len(captured))
+        query_counts.setdefault(name, []).append(len(captured))
         if name == "confirm (books)":
             confirm_sql[:] = [q["sql"] for q in captured.captured_queries]
         return response
@@ -135,9 +172,10 @@ def run(args) -> None:
     }
     totals = []
     # Spread the runs over the free times so each confirm books a different one.
-    for run_number, start in enumerate(free[:: max(1, len(free) // args.runs)][: args.runs]):
+    for number, start in enumerate(free[:: max(1, len(free) // runs)][:runs]):
         client = Client()
-        details["email"] = f"bench{run_number}@example.com"  # a new visitor each time
+        if new_visitors:
+            details["email"] = f"bench{number}@example.com"
         query = urlencode({"length": 60, "therapist": "any", "start": start.astimezone(zone).isoformat()})
         choice = urlencode({"length": 60, "therapist": "any"})
         timed(client, "technique page", "/book/swedish/")
@@ -146,6 +184,7 @@ def run(args) -> None:
         timed(client, "details (shown)", f"/book/swedish/details/?{query}")
         timed(client, "details (sent)", f"/book/swedish/details/?{query}", details)
         review = timed(client, "review", f"/book/swedish/review/?{query}")
+        # The review form's one-time key, sent back as a browser does.
         key = re.search(rb'name="confirmation_key" value="([0-9a-f]{40})"', review.content).group(1)
         confirmed = timed(
             client, "confirm (books)", f"/book/swedish/review/?{query}", {"confirmation_key": key.decode()}
@@ -155,34 +194,17 @@ def run(args) -> None:
         timed(client, "manage page", f"/book/manage/{token}/")
         timed(client, "calendar file", f"/book/manage/{token}/calendar.ics")
         totals.append(sum(values[-1] for values in timings.values()))
-
-    def counted(name: str) -> str:
-        # The first run may do one-off work (a new rate-limit window, say): a range then.
-        low, high = min(queries[name]), max(queries[name])
-        return str(high) if low == high else f"{low}-{high}"
-
-    print(f"\n{'page':<22}{'median ms':>11}{'min ms':>9}{'queries':>9}")
-    for name, values in timings.items():
-        print(f"{name:<22}{statistics.median(values):>11.1f}{min(values):>9.1f}{counted(name):>9}")
-    median_total = statistics.median(totals)
-    print(f"\nwhole booking, server time: median {median_total:.0f} ms over {len(totals)} bookings")
-    posts = [statistics.median(timings[name]) for name in ("details (sent)", "confirm (books)")]
-    print(
-        f"the two POSTs (details sent + confirm): {sum(posts):.0f} ms median, "
-        f"{statistics.median(queries['details (sent)']) + statistics.median(queries['confirm (books)']):.0f} "
-        "queries (median)"
-    )
-    print("\nwhere the confirmation's queries go (the last run's, in order):")
-    for kind, count in _query_kinds(confirm_sql):
-        print(f"{count:4}  {kind}")
-    if args.sql:
-        print("\nthe last confirmation's statements:")
-        for number, sql in enumerate(confirm_sql, 1):
-            print(f"{number:3}  {sql[:160]}")
+    return {
+        "timings": timings,
+        "queries": queries,
+        "query_counts": query_counts,
+        "totals": totals,
+        "confirm_sql": confirm_sql,
+    }
 
 
 def _query_kinds(statements: list[str]) -> list[tuple[str, int]]:
-    """Each statement as its verb and first table, counted, in the order first seen."""
+    """Each statement as its verb and main table, counted, in the order first seen."""
     from collections import Counter
 
     kinds = []
