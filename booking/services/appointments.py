@@ -184,9 +184,9 @@ def _lock_resources(*, therapists: QuerySet[Therapist], rooms: QuerySet[Room]) -
         therapists.select_for_update(of=("self",))
         .annotate(rooms_in_use=Exists(Room.objects.active()))
         .order_by("pk")
-        .values_list("rooms_in_use", flat=True)
+        .values_list("pk", "rooms_in_use")
     )
-    if any(locked[:1]):
+    if any(rooms_in_use for _pk, rooms_in_use in locked[:1]):
         list(rooms.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
 
 
