@@ -567,7 +567,10 @@ def client_details_from(data: dict) -> appointments.ClientDetails:
         health=answers_from_dict(health) if isinstance(health, dict) else None,
         health_unchanged_since=data.get("health_unchanged_since"),
         doctor_note_token=data.get("doctor_note_token") or "",
-        agreement=consent.Agreement(typed_name=data.get("consent_name", "")),
+        agreement=consent.Agreement(
+            typed_name=data.get("consent_name", ""),
+            versions=data["policy_versions"] if isinstance(data.get("policy_versions"), dict) else None,
+        ),
     )
 
 

@@ -190,12 +190,7 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(minutes=min(2 ** (attempt - 1), 60))
 
 
-def notify(kind: EmailKind, appointment: Appointment, *, previous_start: datetime | None = None) -> None:
-    """Queue one email about ``appointment``; call it inside the transaction that changed it.
-
-    ``previous_start``: for a move, the time it had before (told to staff)."""
-    from .tasks import send_appointment_email  # tasks import this module
-
+def _task_kwargs(kind: EmailKind, appointment: Appointment, previous_start: datetime | None) -> dict:
     args = {"appointment_id": appointment.pk, "kind": kind.value, "sequence": appointment.sequence}
     if previous_start is not None:
         args["previous_start"] = previous_start.isoformat()
@@ -203,6 +198,51 @@ def notify(kind: EmailKind, appointment: Appointment, *, previous_start: datetim
         # Development without SITE_URL: the worker has no request to take the address
         # from, so the email carries the one this request came in on.
         args["site_url"] = site.request_base_url()
+    return args
+
+
+def notify_many(kinds: list[EmailKind], appointment: Appointment) -> None:
+    """Queue several emails about ``appointment`` (a new booking's confirmation and staff
+    notice), like :func:`notify` each, in one insert when the tasks live in the database:
+    the same rows the database backend's ``enqueue`` writes (django-tasks-db is pinned in
+    requirements.txt; tests/booking/test_notifications.py runs them through the worker),
+    so the worker sees no difference."""
+    from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.compat import normalize_json, task_enqueued
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    from .tasks import send_appointment_email  # tasks import this module
+
+    backend = send_appointment_email.get_backend()
+    if len(kinds) < 2 or type(backend) is not DatabaseBackend:
+        for kind in kinds:
+            notify(kind, appointment)
+        return
+    task = send_appointment_email
+    rows = DBTaskResult.objects.bulk_create(
+        DBTaskResult(
+            id=backend._get_id(),
+            args_kwargs=normalize_json({"args": [], "kwargs": _task_kwargs(kind, appointment, None)}),
+            priority=task.priority,
+            task_path=task.module_path,
+            queue_name=task.queue_name,
+            # What the package's pre_save handler fills in (bulk_create sends no signal).
+            run_after=task.run_after or get_date_max(),
+            backend_name=backend.alias,
+        )
+        for kind in kinds
+    )
+    for row in rows:
+        task_enqueued.send(type(backend), task_result=row.task_result)
+
+
+def notify(kind: EmailKind, appointment: Appointment, *, previous_start: datetime | None = None) -> None:
+    """Queue one email about ``appointment``; call it inside the transaction that changed it.
+
+    ``previous_start``: for a move, the time it had before (told to staff)."""
+    from .tasks import send_appointment_email  # tasks import this module
+
+    args = _task_kwargs(kind, appointment, previous_start)
     if send_appointment_email.get_backend().supports_defer:
         # The database backend: the task row joins the caller's transaction.
         send_appointment_email.enqueue(**args)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.db import connection
-from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, TextField, Value
+from django.db.models import Count, Exists, F, Func, Min, OuterRef, Prefetch, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare
@@ -52,6 +52,27 @@ def working_periods(therapist: Therapist) -> list[engine.WorkingPeriod]:
 def technique_list_active() -> QuerySet[Technique]:
     """The techniques clients can book online (see ``TechniqueQuerySet.bookable``)."""
     return Technique.objects.bookable().prefetch_related("lengths")
+
+
+def technique_for_booking(slug: str) -> Technique | None:
+    """One bookable technique by slug with its lengths, as :func:`technique_list_active`
+    gives it, in one query instead of two: the lengths joined to their technique, and put
+    where ``prefetch_related("lengths")`` puts them (a bookable technique has a length)."""
+    lengths = list(
+        TechniqueLength.objects.filter(technique__in=Technique.objects.bookable().filter(slug=slug))
+        .select_related("technique")
+        .order_by("duration_minutes", "pk")
+    )
+    if not lengths:
+        return None
+    technique = lengths[0].technique
+    for length in lengths:
+        length.technique = technique  # one object, as the prefetch would share
+    cached = technique.lengths.all()
+    cached._result_cache = lengths
+    cached._prefetch_done = True
+    technique._prefetched_objects_cache = {"lengths": cached}
+    return technique
 
 
 # No appointment, with its cleanup or the room's turnover, lasts a day (none runs
@@ -695,6 +716,22 @@ def upcoming_online_count(*, email: str, now: datetime) -> int:
     return Appointment.objects.filter(
         client_email__iexact=email.strip(), status=AppointmentStatus.CONFIRMED, start__gte=now
     ).count()
+
+
+def upcoming_online_count_and_key(
+    *, email: str, now: datetime, idempotency_key: str | None
+) -> tuple[int, int | None]:
+    """:func:`upcoming_online_count`, and the id of the booking an online confirmation
+    with ``idempotency_key`` already made (None if none), in one query: the booking
+    service asks both under the address's lock."""
+    upcoming = Q(client_email__iexact=email.strip(), status=AppointmentStatus.CONFIRMED, start__gte=now)
+    if not idempotency_key:
+        return upcoming_online_count(email=email, now=now), None
+    same_key = Q(idempotency_key=idempotency_key)
+    found = Appointment.objects.filter(upcoming | same_key).aggregate(
+        upcoming=Count("pk", filter=upcoming), existing=Min("pk", filter=same_key)
+    )
+    return found["upcoming"], found["existing"]
 
 
 TAKEN_LIKE = {

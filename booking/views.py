@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -171,7 +171,10 @@ ALTERNATIVES_SHOWN = 6
 
 
 def _technique_or_404(slug: str) -> Technique:
-    return get_object_or_404(selectors.technique_list_active(), slug=slug)
+    technique = selectors.technique_for_booking(slug)
+    if technique is None:
+        raise Http404("No such technique")
+    return technique
 
 
 def _choice_query(
@@ -448,7 +451,10 @@ class SlotStepMixin:
     """Steps 4 and 5 share their address: technique in the path, the choice and the start
     time in the query string, so the back button and a copied link both work."""
 
-    def setup_choice(self, request, technique_slug: str):
+    def setup_choice(self, request, technique_slug: str, *, check: bool = True):
+        """Read the choice from the address; ``check=False`` leaves the slot unchecked
+        (the booking service checks it under its locks, and ``self.check`` stays None
+        until a page needs it: see :meth:`ReviewView.post`)."""
         self.technique = _technique_or_404(technique_slug)
         self.form = SlotForm(request.GET, technique=self.technique)
         self.back_url = reverse("booking:technique-detail", args=[self.technique.slug])
@@ -464,7 +470,7 @@ class SlotStepMixin:
         self.party = self.form.cleaned_data["party"]
         self.therapist2 = self.form.cleaned_data["therapist2"]
         self.gender = self.form.cleaned_data["gender"]
-        self.check = self.slot_check()
+        self.check = self.slot_check() if check else None
         self.times_url = (
             reverse("booking:times", args=[self.technique.slug])
             + "?"
@@ -473,22 +479,29 @@ class SlotStepMixin:
                 day=self.start.astimezone(selectors.clinic_zone()).date().isoformat(),
             )
         )
+        if self.check is None:
+            return None
         if self.check.problem == SlotProblem.TAKEN:
             # Taken by the booking this visitor has just made (Back after confirming):
             # show it, not "booked by someone else".
             booked = self.booked_here()
             if booked:
                 return booked
-        if self.check.problem not in (None, SlotProblem.TAKEN):
-            return _problem_page(
-                request,
-                technique=self.technique,
-                start=self.start,
-                check=self.check,
-                back_url=self.times_url,
-                therapist=self.therapist,
-            )
-        return None
+        return self.problem_page()
+
+    def problem_page(self):
+        """The page for a slot that cannot be booked for a reason other than "taken", or
+        None when it can be (or is just taken)."""
+        if self.check.problem in (None, SlotProblem.TAKEN):
+            return None
+        return _problem_page(
+            self.request,
+            technique=self.technique,
+            start=self.start,
+            check=self.check,
+            back_url=self.times_url,
+            therapist=self.therapist,
+        )
 
     def choice_kwargs(self) -> dict:
         return _choice_kwargs(self.form.cleaned_data)
@@ -662,6 +675,11 @@ class DetailsView(SlotStepMixin, View):
             )
         if form.cleaned_data.get("health_unchanged") and self.last_intake is not None:
             details["health_unchanged_since"] = self.last_intake.pk
+        # The policy versions agreed to are the ones current as the client agrees, now.
+        versions = consent.policy_versions_current()
+        details["policy_versions"] = versions
+        if guest is not None:
+            details["guest"]["policy_versions"] = versions
         drafts.draft_save(request, details)
         if needs_note or guest_needs_note:
             # Their answers are kept; the page asks for the note (a bad file says why).
@@ -751,20 +769,23 @@ class ReviewView(SlotStepMixin, View):
     template_name = "booking/review.html"
 
     def dispatch(self, request, *args, **kwargs):
-        if request.method == "POST":
-            # A confirmation sent again (a second click, Back then Confirm, a retry after
-            # a lost response) shows the booking the first one made.
-            key = drafts.clean_key(request.POST.get("confirmation_key"))
-            booked = selectors.appointment_by_idempotency_key(key) if key else None
-            if booked is not None:
-                return redirect("booking:appointment-confirmed", token=booked.manage_token)
-        problem = self.setup_choice(request, kwargs["technique"])
+        # Confirming does not check the slot first: the booking service checks it under
+        # its locks, and its refusal says why (see post). One load of the day, not two.
+        problem = self.setup_choice(request, kwargs["technique"], check=request.method != "POST")
         if problem:
             return problem
         self.details = drafts.draft_details(request)
         if self.details and self.party == 2 and not isinstance(self.details.get("guest"), dict):
             self.details = None  # a draft for one cannot book for two: ask for the guest
         if not self.details:
+            # A confirmation sent again (a second click, Back then Confirm, a retry after
+            # a lost response) shows the booking the first one made: the first dropped
+            # the draft. (With the draft still there, the service answers a repeated key
+            # with the first booking, under its lock.)
+            key = drafts.clean_key(request.POST.get("confirmation_key")) if request.method == "POST" else None
+            booked = selectors.appointment_by_idempotency_key(key) if key else None
+            if booked is not None:
+                return redirect("booking:appointment-confirmed", token=booked.manage_token)
             booked = self.booked_here()
             if booked:
                 return booked
@@ -809,14 +830,21 @@ class ReviewView(SlotStepMixin, View):
                     idempotency_key=key,
                 )
         except appointments.SlotUnavailable as error:
-            if error.code != "slot_taken":
-                return self.render(status=400, error=" ".join(error.messages))
-            # Someone else was quicker: show what is near instead, details kept.
             self.check = self.slot_check()
+            if error.code != "slot_taken":
+                return self.problem_page() or self.render(status=400, error=" ".join(error.messages))
+            # Taken by this visitor's own booking (another tab): show it.
+            booked = self.booked_here()
+            if booked:
+                return booked
+            # Someone else was quicker: show what is near instead, details kept.
             self.check.problem = SlotProblem.TAKEN
             return self.render(status=409)
         except ValidationError as error:
-            return self.render(status=400, error=" ".join(error.messages))
+            # The time's own rules (notice, horizon, the grid) as the page says them;
+            # anything else (the health rules, the cap, consent) above the button.
+            self.check = self.slot_check()
+            return self.problem_page() or self.render(status=400, error=" ".join(error.messages))
         drafts.booking_done(request, choice=self.choice(), token=appointment.manage_token)
         return redirect("booking:appointment-confirmed", token=appointment.manage_token)
 

@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 # Each misconfiguration is logged once per process, not on every request.
 _warned: set[str] = set()
+# The window (per window length) this process last dropped finished windows in.
+_purged: dict[int, int] = {}
 
 
 def _warn_once(code: str, message: str) -> None:
@@ -76,7 +78,10 @@ def allow(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
             ],
         )
         count = cursor.fetchone()[0]
-    if count == 1:
-        # A new window began for this key: a good moment to drop the windows that are over.
+    if count == 1 and _purged.get(window_seconds) != window_index:
+        # A new window began: a good moment to drop the windows that are over. Once per
+        # window in each process is enough, so a new visitor's first request (a new key)
+        # does not usually pay for a DELETE.
+        _purged[window_seconds] = window_index
         RateLimitCounter.objects.filter(expires_at__lt=now).delete()
     return count <= limit

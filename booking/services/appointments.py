@@ -9,6 +9,7 @@ and the insert of one booking cannot interleave with another's).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -172,10 +173,21 @@ def _lock_resources(*, therapists: QuerySet[Therapist], rooms: QuerySet[Room]) -
     change acts on are locked before these (:func:`_lock_party`), never after. One query
     each, whatever the numbers (none for rooms when there are none).
 
-    On SQLite there are no row locks: the immediate transaction already lets one writer
-    in at a time (clinic settings)."""
-    list(therapists.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
-    list(rooms.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+    On SQLite there are no row locks, so no queries: the immediate transaction already
+    lets one writer in at a time (clinic settings)."""
+    if not connection.features.has_select_for_update:
+        return
+    # Whether the clinic uses rooms at all rides along, so a clinic without rooms spends
+    # no statement on locking none. (A room put in use meanwhile is in no booking yet;
+    # the exclusion constraint on rooms still has the last word.)
+    locked = list(
+        therapists.select_for_update(of=("self",))
+        .annotate(rooms_in_use=Exists(Room.objects.active()))
+        .order_by("pk")
+        .values_list("pk", "rooms_in_use")
+    )
+    if any(rooms_in_use for _pk, rooms_in_use in locked[:1]):
+        list(rooms.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
 
 
 def _check_room(room: Room | None, *, technique: Technique, party_size: int) -> None:
@@ -438,14 +450,18 @@ def upcoming_cap_check(*, email: str, now: datetime | None = None) -> None:
 def _check_upcoming_cap(email: str, now: datetime) -> None:
     cap = settings.BOOKING_MAX_UPCOMING_PER_EMAIL
     if selectors.upcoming_online_count(email=email, now=now) >= cap:
-        raise ValidationError(
-            _(
-                "This email address already has %(cap)s upcoming appointments, the most we take "
-                "online. Please call us on %(phone)s to book more."
-            )
-            % {"cap": cap, "phone": settings.CLINIC["phone"]},
-            code="too_many",
+        raise _too_many(cap)
+
+
+def _too_many(cap: int) -> ValidationError:
+    return ValidationError(
+        _(
+            "This email address already has %(cap)s upcoming appointments, the most we take "
+            "online. Please call us on %(phone)s to book more."
         )
+        % {"cap": cap, "phone": settings.CLINIC["phone"]},
+        code="too_many",
+    )
 
 
 def _health_checked(*, technique: Technique, client: ClientDetails, staff: bool):
@@ -468,7 +484,10 @@ def _client_record(*, client: ClientDetails, staff: bool, guest: bool = False) -
         return clients.client_for_staff_booking(
             client=client.record, name=client.name, email=client.email, phone=client.phone
         )
-    return clients.client_for_online_booking(name=client.name, email=client.email, phone=client.phone)
+    # Without a savepoint: the address's lock is held (see _booked_or_conflict).
+    return clients.client_for_online_booking(
+        name=client.name, email=client.email, phone=client.phone, savepoint=False
+    )
 
 
 def _new_appointment(
@@ -582,16 +601,68 @@ def appointment_book(
     now = now or timezone.now()
     staff = source == AppointmentSource.STAFF
     _check_new_booking(technique=technique, length=length, start=start, staff=staff, status=status)
+    return _booked_or_conflict(
+        lambda: _book_one(
+            technique=technique,
+            length=length,
+            start=start,
+            client=client,
+            therapist=therapist,
+            source=source,
+            allow_outside_hours=allow_outside_hours,
+            now=now,
+            notify=notify,
+            idempotency_key=idempotency_key,
+            room=room,
+            gender=gender,
+        ),
+        idempotency_key=idempotency_key,
+    )
+
+
+def _repeat_or_cap(
+    *, email: str, idempotency_key: str | None, staff: bool, now: datetime
+) -> Appointment | None:
+    """Under the address's lock: the booking a repeat of this confirmation made (None if
+    it is the first), and for online bookings the cap on upcoming appointments, asked in
+    one query."""
+    if staff:
+        return _by_key(idempotency_key)
+    cap = settings.BOOKING_MAX_UPCOMING_PER_EMAIL
+    upcoming, existing_id = selectors.upcoming_online_count_and_key(
+        email=email, now=now, idempotency_key=idempotency_key
+    )
+    if existing_id is not None:
+        return Appointment.objects.get(pk=existing_id)
+    if upcoming >= cap:
+        raise _too_many(cap)
+    return None
+
+
+def _book_one(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    start: datetime,
+    client: ClientDetails,
+    therapist: Therapist | None,
+    source: str,
+    allow_outside_hours: bool,
+    now: datetime,
+    notify: bool,
+    idempotency_key: str | None,
+    room: Room | None,
+    gender: str | None,
+) -> Appointment:
+    """:func:`appointment_book`'s transaction (see there)."""
+    staff = source == AppointmentSource.STAFF
     with transaction.atomic():
         if not staff:
             # Before anything is read: a repeat waits here for the first to commit.
             _lock_client_email(client.email)
-        if idempotency_key:
-            existing = Appointment.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
-        if not staff:
-            _check_upcoming_cap(client.email, now)
+        existing = _repeat_or_cap(email=client.email, idempotency_key=idempotency_key, staff=staff, now=now)
+        if existing is not None:
+            return existing
         health = _health_checked(technique=technique, client=client, staff=staff)
         found = _find(
             technique=technique,
@@ -651,24 +722,25 @@ def appointment_book(
             source=source,
             idempotency_key=idempotency_key,
         )
-        try:
-            _save_all_or_taken([appointment])
-        except SlotUnavailable:
-            # A repeat that got past the check above (staff source, or another database
-            # without the lock): the unique key refused it, so the first one's booking is
-            # the answer.
-            existing = _by_key(idempotency_key)
-            if existing is None:
-                raise
-            return existing
+        # No savepoint: a refusal (an overlap, or a repeat that got past the check above:
+        # staff source, or another database without the lock) ends the transaction, and
+        # _booked_or_conflict then answers with the first one's booking or "just taken".
+        _save_all_or_taken([appointment], savepoint=False)
         _record_intake_and_consent(
             appointment=appointment, client=client, health=health, staff=staff, now=now
         )
         if notify:
-            notifications.notify(notifications.EmailKind.CONFIRMATION, appointment)
-            if source == AppointmentSource.ONLINE:
-                notifications.notify(notifications.EmailKind.STAFF_NOTICE, appointment)
+            _notify_booked(appointment, online=source == AppointmentSource.ONLINE)
     return appointment
+
+
+def _notify_booked(appointment: Appointment, *, online: bool) -> None:
+    """The client's confirmation and, for an online booking, the staff notice: queued
+    together (one insert) in the booking's transaction."""
+    kinds = [notifications.EmailKind.CONFIRMATION]
+    if online:
+        kinds.append(notifications.EmailKind.STAFF_NOTICE)
+    notifications.notify_many(kinds, appointment)
 
 
 def waitlist_hook():
@@ -727,15 +799,53 @@ def appointment_book_pair(
         raise ValidationError(
             _("Please give the second guest's own email address, or leave it empty."), code="guest_same_email"
         )
+    booked = _booked_or_conflict(
+        lambda: _book_pair(
+            technique=technique,
+            length=length,
+            start=start,
+            clients=clients,
+            therapists=therapists,
+            gender=gender,
+            source=source,
+            room=room,
+            allow_outside_hours=allow_outside_hours,
+            now=now,
+            notify=notify,
+            idempotency_key=idempotency_key,
+        ),
+        idempotency_key=idempotency_key,
+    )
+    # A repeat's answer is the first booking's seat 1.
+    return booked if isinstance(booked, tuple) else _as_pair(booked)
+
+
+def _book_pair(
+    *,
+    technique: Technique,
+    length: TechniqueLength,
+    start: datetime,
+    clients: tuple[ClientDetails, ClientDetails],
+    therapists: tuple[Therapist | None, Therapist | None],
+    gender: str | None,
+    source: str,
+    room: Room | None,
+    allow_outside_hours: bool,
+    now: datetime,
+    notify: bool,
+    idempotency_key: str | None,
+) -> tuple[Appointment, Appointment] | Appointment:
+    """:func:`appointment_book_pair`'s transaction (see there); a repeat returns the
+    first booking's seat 1."""
+    staff = source == AppointmentSource.STAFF
+    first, second = therapists
+    booker = clients[0]
     with transaction.atomic():
         if not staff:
             _lock_client_email(booker.email)
-        if idempotency_key:
-            existing = Appointment.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return _as_pair(existing)
-        if not staff:
-            _check_upcoming_cap(booker.email, now)
+        existing = _repeat_or_cap(email=booker.email, idempotency_key=idempotency_key, staff=staff, now=now)
+        if existing is not None:
+            return existing
         health = [_health_checked(technique=technique, client=details, staff=staff) for details in clients]
         found = _find(
             technique=technique,
@@ -794,21 +904,13 @@ def appointment_book_pair(
                 appointment.reference = seats[0].reference
                 appointment.manage_secret = seats[0].manage_secret
             seats.append(appointment)
-        try:
-            _save_all_or_taken(seats)
-        except SlotUnavailable:
-            existing = _by_key(idempotency_key)
-            if existing is None:
-                raise
-            return _as_pair(existing)
+        _save_all_or_taken(seats, savepoint=False)
         for appointment, details, evaluation in zip(seats, clients, health, strict=True):
             _record_intake_and_consent(
                 appointment=appointment, client=details, health=evaluation, staff=staff, now=now
             )
         if notify:
-            notifications.notify(notifications.EmailKind.CONFIRMATION, seats[0])
-            if source == AppointmentSource.ONLINE:
-                notifications.notify(notifications.EmailKind.STAFF_NOTICE, seats[0])
+            _notify_booked(seats[0], online=source == AppointmentSource.ONLINE)
     return seats[0], seats[1]
 
 
@@ -826,17 +928,47 @@ def appointment_party(appointment: Appointment) -> list[Appointment]:
     return selectors.appointment_party(appointment)
 
 
-def _save_all_or_taken(appointments: Sequence[Appointment]) -> None:
+def _save_all_or_taken(appointments: Sequence[Appointment], *, savepoint: bool = True) -> None:
     """Save together in one savepoint; the database refusing an overlap (or a key already
-    used) means someone else won, and none of them is saved."""
+    used) means someone else won, and none of them is saved.
+
+    ``savepoint=False`` saves without one (two statements fewer) and raises
+    :class:`_Conflict`: the caller's whole transaction is spoilt and must end first (see
+    :func:`_booked_or_conflict`)."""
     try:
-        with transaction.atomic():
+        with transaction.atomic() if savepoint else contextlib.nullcontext():
             for appointment in appointments:
                 appointment.save()
     except DatabaseError as exc:
         if not _is_conflict(exc):
             raise
-        raise _slot_taken() from exc
+        raise (_slot_taken() if savepoint else _Conflict()) from exc
+
+
+class _Conflict(Exception):
+    """The database refused a new booking's insert (an overlap, or its key already used)
+    inside a transaction without a savepoint: roll back, then see who won."""
+
+
+def _booked_or_conflict(book, *, idempotency_key: str | None):
+    """Run ``book()`` (one online booking's transaction), retrying once when a staff
+    booking made the same new client at the same moment. When the database refused the
+    insert, the transaction is rolled back first; then a booking with the same key is a
+    repeat that got past the check (the first one's booking is the answer), anything
+    else a time just taken."""
+    for attempt in range(2):
+        try:
+            return book()
+        except clients.ClientRaced:
+            if attempt:
+                raise ValidationError(
+                    _("Something changed while booking. Please try again."), code="busy"
+                ) from None
+        except _Conflict as conflict:
+            existing = _by_key(idempotency_key)
+            if existing is None:
+                raise _slot_taken() from conflict
+            return existing
 
 
 def _check_client_cutoff(appointment: Appointment, now: datetime) -> None:

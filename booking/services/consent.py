@@ -7,6 +7,7 @@ pointing at the words its client actually saw.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +39,13 @@ def policy_texts_current() -> dict[str, PolicyText]:
     for text in PolicyText.objects.order_by("kind", "-version"):
         newest.setdefault(text.kind, text)
     return newest
+
+
+def policy_versions_current() -> dict[str, int]:
+    """The id of the newest version of every kind, keyed by kind (one query): what a
+    client agrees to when they send the details form, kept with their draft (see
+    :class:`Agreement`)."""
+    return {kind: text.pk for kind, text in policy_texts_current().items()}
 
 
 def policy_text_publish(*, kind: PolicyKind | str, body: str, by=None) -> PolicyText:
@@ -72,6 +80,10 @@ class Agreement:
     typed_name: str = ""  # the full name typed under the treatment consent (online)
     by_phone: bool = False  # staff: the client agreed on the phone or in person
     recorded_by: object = None  # the staff user who took the agreement
+    # Online: the versions current when the client ticked and typed (sent the details
+    # form), by kind: what they agreed to, recorded as such at "Confirm booking" even if
+    # a newer version was published in between. None: the versions current when recorded.
+    versions: Mapping[str, int] | None = None
 
 
 def has_agreed_to_treatment(client: Client) -> bool:
@@ -102,7 +114,15 @@ def consents_record(
     ``consent_name_mismatch``); called inside the booking's transaction, nothing is booked.
     """
     now = now or timezone.now()
-    texts = policy_texts_current()
+    if agreement is not None and agreement.versions is not None:
+        # Ids kept server-side in the visitor's draft: no query.
+        texts = {
+            kind: PolicyText(pk=pk, kind=kind)
+            for kind, pk in agreement.versions.items()
+            if kind in PolicyKind.values and isinstance(pk, int)
+        }
+    else:
+        texts = policy_texts_current()
     cancellation = texts.get(PolicyKind.CANCELLATION)
     treatment = texts.get(PolicyKind.TREATMENT_CONSENT)
     rows: list[Consent] = []

@@ -955,13 +955,19 @@ def test_confirming_runs_a_fixed_number_of_queries(
         for hhmm in ("09:00", "12:00"):
             book_directly(swedish, at(TUESDAY, hhmm), person, notify=False)
     start = at(TUESDAY, "15:00")
-    client.post(url("booking:details", start=start), DETAILS)
-    # The booking transaction: checks, locks, the insert and two queued emails; the rate
-    # limit's counter, and the look-up of the confirmation's one-time key; the client
-    # record found or made (a look-up; for a new client an insert in a savepoint: 3 more);
-    # the consents: the current policy texts and one insert (2 more); the health rules and
-    # this visit's intake.
-    with django_assert_max_num_queries(42):
+    # Sending the details: the technique with its lengths (1), the slot check (6), the
+    # questions, the cap and the health rules (3), the policy versions agreed to (1) and
+    # the new session (an insert in the test's savepoint: 3).
+    with django_assert_max_num_queries(14):
+        assert client.post(url("booking:details", start=start), DETAILS).status_code == 302
+    # Confirming, with no slot check of the page's own (the service's, under its locks,
+    # decides): the session (1), the technique (1), the rate limit (1, and a DELETE in a
+    # new window); the transaction (2): the key and the cap together (1), the health
+    # rules (1), the availability load (6), the client looked up and made (2), the
+    # appointment, intake, consents (the versions agreed are in the draft) and the two
+    # emails (4 inserts); then the session's one UPDATE. PostgreSQL adds the address's
+    # advisory lock and the therapists' row lock (rooms only when the clinic has some).
+    with django_assert_max_num_queries(22):
         assert client.post(url("booking:review", start=start)).status_code == 302
 
 
@@ -1217,6 +1223,23 @@ def test_bookings_keep_the_versions_agreed_when_a_text_changes(client, anna):
     assert agreed(first) == [("cancellation", 1), ("treatment_consent", 1)]
     assert agreed(second) == [("cancellation", 2), ("treatment_consent", 2)]
     assert first.client == second.client
+
+
+def test_the_versions_recorded_are_those_current_when_the_client_agreed(client, anna):
+    """The client agrees by sending the details form; wording published before they press
+    "Confirm booking" is wording they never saw, so their booking records the versions
+    current when they sent it."""
+    from booking.services import consent
+
+    start = at(TUESDAY, "10:00")
+    client.post(url("booking:details", start=start), DETAILS)
+    consent.policy_text_publish(kind="treatment_consent", body="Words they never saw.", by=None)
+    assert client.post(url("booking:review", start=start)).status_code == 302
+    booked = Appointment.objects.get()
+    assert sorted((c.policy.kind, c.policy.version) for c in booked.consents.all()) == [
+        ("cancellation", 1),
+        ("treatment_consent", 1),
+    ]
 
 
 # --------------------------------------------------------------------------- sessions for two (issue 12)
@@ -1507,12 +1530,15 @@ def test_the_pages_for_two_run_a_fixed_number_of_queries(
         assert client.get(pair_url("booking:times")).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(pair_url("booking:details", start=start)).status_code == 200
-    client.post(pair_url("booking:details", start=start), {**DETAILS, **GUEST})
+    # Sending both guests' details: the single's 14, and two more for the guest.
+    with django_assert_max_num_queries(16):
+        client.post(pair_url("booking:details", start=start), {**DETAILS, **GUEST})
     with django_assert_max_num_queries(12):
         assert client.get(pair_url("booking:review", start=start)).status_code == 200
-    # Confirming: the single booking's 42 (see above) and the second seat's client record,
-    # intake, consents and insert (50 on SQLite; PostgreSQL's room locks take one more).
-    with django_assert_max_num_queries(51):
+    # Confirming: the single booking's (see above), the rooms, and the second seat's
+    # client record (a savepoint: a guest without an email), intake, consents and insert
+    # (29 on SQLite; PostgreSQL's locks take two more).
+    with django_assert_max_num_queries(31):
         assert client.post(pair_url("booking:review", start=start)).status_code == 302
     token = Appointment.objects.get(seat=1, client_email="olivia@example.com").manage_token
     for name in ("booking:appointment-confirmed", "booking:appointment-manage", "booking:appointment-cancel"):

@@ -828,12 +828,15 @@ def test_locks_are_taken_on_therapists_then_rooms_each_in_id_order(
         book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning)
     sql = [q["sql"] for q in queries.captured_queries]
 
+    if not connection.features.has_select_for_update:
+        # SQLite has no row locks (the immediate transaction lets one writer in at a
+        # time): no statements are spent on them, only the availability load's reads.
+        locks = ('SELECT "booking_therapist"."id" AS "pk"', 'SELECT "booking_room"."id" AS "pk"')
+        assert not [text for text in sql if text.startswith(locks)]
+        return
+
     def lock_query(table):
-        [index] = [
-            i
-            for i, text in enumerate(sql)
-            if text.startswith(f'SELECT "{table}"."id" AS "pk" FROM "{table}" WHERE')
-        ]
+        [index] = [i for i, text in enumerate(sql) if text.endswith(f'FOR UPDATE OF "{table}"')]
         return index
 
     therapists, rooms = lock_query("booking_therapist"), lock_query("booking_room")
@@ -842,9 +845,10 @@ def test_locks_are_taken_on_therapists_then_rooms_each_in_id_order(
     # Both before the diaries are read (the availability the booking is checked against).
     diaries = [i for i, text in enumerate(sql) if 'FROM "booking_workinghours"' in text]
     assert diaries and rooms < diaries[0]
-    if connection.vendor == "postgresql":
-        assert sql[therapists].endswith('FOR UPDATE OF "booking_therapist"')
-        assert sql[rooms].endswith('FOR UPDATE OF "booking_room"')
+    # In id order each (the id is the first column selected).
+    for index, table in ((therapists, "booking_therapist"), (rooms, "booking_room")):
+        assert sql[index].startswith(f'SELECT "{table}"."id"')
+        assert sql[index].split("ORDER BY")[-1].startswith(" 1 ASC")
 
 
 def test_a_room_staff_choose_must_be_in_use_big_enough_and_suitable(
@@ -963,3 +967,99 @@ def test_a_move_to_another_length_takes_its_price_and_checks_the_longer_time(
             appointment=moved, new_start=at(24, 15), length=foreign, now=monday_morning
         )
     assert info.value.code == "bad_length"
+
+
+# ---------------------------------------------------------------------- a cheap confirmation (issue 13)
+
+
+def test_a_repeat_past_the_key_check_is_refused_by_the_database_and_gets_the_first_booking(
+    swedish, swedish_60, client_details, monday_morning, monkeypatch
+):
+    # The insert has no savepoint of its own: the unique key's refusal ends the whole
+    # transaction (nothing of the repeat is kept), then the first booking is the answer.
+    from booking import selectors
+    from booking.models import Client, Consent, HealthIntake
+
+    TherapistFactory(techniques=[swedish])
+    TherapistFactory(techniques=[swedish])
+    key = "c" * 40
+    first = book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning, idempotency_key=key)
+    monkeypatch.setattr(selectors, "upcoming_online_count_and_key", lambda **kwargs: (0, None))
+    other = appointments.ClientDetails(name="Someone New", email="new@example.com", phone="07700 900102")
+    again = book(swedish, swedish_60, at(24, 10), other, None, monday_morning, idempotency_key=key)
+    assert again.pk == first.pk
+    assert Appointment.objects.count() == 1
+    # The repeat's client record went with its transaction.
+    assert not Client.objects.filter(email="new@example.com").exists()
+    assert HealthIntake.objects.count() == 0 and Consent.objects.filter(appointment__isnull=True).count() == 0
+
+
+def test_an_overlap_refused_by_the_database_is_just_taken(
+    swedish, swedish_60, client_details, monday_morning, monkeypatch
+):
+    # Were the check fooled (another writer between it and the insert), the database's
+    # refusal is "just taken", and nothing of the attempt is kept.
+    from django.db import IntegrityError
+
+    from booking.models import Client
+
+    TherapistFactory(techniques=[swedish])
+
+    def refuse(self, *args, **kwargs):
+        raise IntegrityError("overlap")
+
+    monkeypatch.setattr(Appointment, "save", refuse)
+    with pytest.raises(appointments.SlotUnavailable) as refused:
+        book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning, idempotency_key="d" * 40)
+    assert refused.value.code == "slot_taken"
+    assert not Client.objects.exists()
+
+
+def test_a_new_client_made_by_staff_at_the_same_moment_is_found_on_the_second_try(
+    swedish, swedish_60, client_details, monday_morning, monkeypatch
+):
+    # Online bookings of one address queue on its lock, so only a staff booking can make
+    # the same new client meanwhile: the unique index refuses ours, the whole booking is
+    # tried again and takes that record.
+    from booking.models import Client
+    from booking.services import clients
+
+    TherapistFactory(techniques=[swedish])
+    staff_made = Client.objects.create(name="Olivia Brown", email="olivia@example.com", phone="+447700900101")
+    real = clients._by_email_key
+    misses = []
+
+    def first_miss(key):
+        if not misses:
+            misses.append(key)
+            return None  # as if looked up just before staff saved theirs
+        return real(key)
+
+    monkeypatch.setattr(clients, "_by_email_key", first_miss)
+    booked = book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning)
+    assert misses and booked.client == staff_made
+    assert Client.objects.count() == 1 and Appointment.objects.count() == 1
+
+
+def test_the_confirmation_and_staff_notice_are_queued_in_one_insert(
+    swedish, swedish_60, client_details, monday_morning
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django_tasks_db.models import DBTaskResult
+
+    TherapistFactory(techniques=[swedish])
+    with CaptureQueriesContext(connection) as queries:
+        booked = book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning)
+    inserts = [q["sql"] for q in queries.captured_queries if 'INSERT INTO "django_tasks' in q["sql"]]
+    assert len(inserts) == 1
+    rows = DBTaskResult.objects.order_by("args_kwargs__kwargs__kind")
+    assert [r.args_kwargs["kwargs"] for r in rows] == [
+        {"appointment_id": booked.pk, "kind": "confirmation", "sequence": booked.sequence},
+        {"appointment_id": booked.pk, "kind": "staff_notice", "sequence": booked.sequence},
+    ]
+    # The rows the task backend's own enqueue writes: ready now, for the same task.
+    assert {(r.status, r.task_path, r.queue_name, r.task.run_after) for r in rows} == {
+        ("READY", "booking.tasks.send_appointment_email", "default", None)
+    }
+    assert DBTaskResult.objects.ready().count() == 2
