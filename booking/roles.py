@@ -154,3 +154,8 @@ WAITLIST_PERMISSIONS: dict[str, tuple[str, ...]] = {
     MANAGER: (*(f"{action}_waitlistentry" for action in _ALL), "view_waitlistoffer"),
     RECEPTION: (*(f"{action}_waitlistentry" for action in _ALL), "view_waitlistoffer"),
 }
+
+
+# Reports (issue 15), granted by booking 0028: figures across every therapist, revenue
+# included, are for managers only.
+REPORT_PERMISSIONS: dict[str, tuple[str, ...]] = {MANAGER: ("view_reports",)}

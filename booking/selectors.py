@@ -19,6 +19,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from . import availability as engine
+from . import reports
 from .choices import OCCUPYING_STATUSES, AppointmentStatus, TherapistGender
 from .models import (
     Appointment,
@@ -1309,3 +1310,75 @@ def client_own_appointment(*, client, appointment_id: int) -> Appointment | None
         .select_related("technique", "therapist", "room")
         .first()
     )
+
+
+@dataclass
+class ReportData:
+    """What the manager's reports read for a range (issue 15): the pure input, and the
+    names to put on its keys."""
+
+    input: reports.ReportInput
+    therapists: dict[int, str]
+    techniques: dict[int, str]
+    rooms: dict[int, str]
+
+
+def reports_load(*, first: date, last: date) -> ReportData:
+    """The range's appointments (no waitlist holds), everyone's weekly hours, time off,
+    closures, rooms and the policy: eight queries, whatever the range."""
+    zone = clinic_zone()
+    start, end = reports.range_instants(first, last, zone)
+    in_range = Appointment.objects.bookings().filter(start__gte=start, start__lt=end)
+    rows = in_range.order_by().values_list(
+        "therapist_id", "technique_id", "room_id", "start", "duration_minutes", "price",
+        "status", "source", "client_id", "created_at", "cancelled_at",
+    )  # fmt: skip
+    bookings = [reports.Booking(*row) for row in rows]
+    # Clients with a kept appointment before the range are returning; the rest are new.
+    seen_before = frozenset(
+        Appointment.objects.bookings()
+        .filter(
+            status__in=reports.KEPT,
+            start__lt=start,
+            client_id__in=in_range.filter(status__in=reports.KEPT).values("client_id"),
+        )
+        .order_by()
+        .values_list("client_id", flat=True)
+        .distinct()
+    )
+    hours: dict[int, list[engine.WorkingPeriod]] = {}
+    for therapist_id, weekday, from_, until in WorkingHours.objects.order_by().values_list(
+        "therapist_id", "weekday", "start", "end"
+    ):
+        hours.setdefault(therapist_id, []).append(engine.WorkingPeriod(weekday, from_, until))
+    time_off: dict[int, list[engine.Interval]] = {}
+    for therapist_id, off_start, off_end in (
+        TimeOff.objects.filter(start__lt=end, end__gt=start)
+        .order_by("start")
+        .values_list("therapist_id", "start", "end")
+    ):
+        time_off.setdefault(therapist_id, []).append(engine.Interval.unchecked(off_start, off_end))
+    closures = list(
+        Closure.objects.filter(first_day__lte=last, last_day__gte=first).values_list("first_day", "last_day")
+    )
+    therapists = dict(Therapist.objects.order_by("name", "id").values_list("id", "name"))
+    techniques = dict(Technique.objects.values_list("id", "name"))
+    used_rooms = {booking.room_id for booking in bookings if booking.room_id is not None}
+    rooms = {
+        pk: name
+        for pk, name, active in Room.objects.values_list("id", "name", "active")
+        if active or pk in used_rooms
+    }
+    data = reports.ReportInput(
+        first=first,
+        last=last,
+        zone=zone,
+        bookings=bookings,
+        hours=hours,
+        time_off=time_off,
+        closures=closures,
+        rooms=list(rooms),
+        cutoff=timedelta(hours=policy_load().cancellation_cutoff_hours),
+        seen_before=seen_before,
+    )
+    return ReportData(input=data, therapists=therapists, techniques=techniques, rooms=rooms)

@@ -157,10 +157,12 @@ class ClinicAdminSite(admin.AdminSite):
         return StaffLoginView.as_view(extra_context=context)(request)
 
     def get_urls(self):
+        from booking.admin.reports import ReportsView
         from booking.admin.schedule import ScheduleView
         from clinic import staff_views
 
         schedule = self.admin_view(ScheduleView.as_view(admin_site=self))
+        reports = self.admin_view(ReportsView.as_view(admin_site=self))
         # The code step and first-time setup come before the account is signed in, so
         # they check the half-done sign-in themselves rather than the admin's permission.
         before_sign_in = [
@@ -188,6 +190,8 @@ class ClinicAdminSite(admin.AdminSite):
         # Before the model URLs, so the app's catch-all does not take them.
         return [
             path("booking/schedule/", schedule, name="booking_schedule"),
+            path("booking/reports/", reports, name="booking_reports"),
+            path("booking/reports/<slug:slug>.csv", reports, name="booking_reports_csv"),
             *before_sign_in,
             *signed_in,
             *super().get_urls(),
@@ -202,21 +206,24 @@ class ClinicAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
-        if not request.user.has_perm("booking.view_appointment"):
-            return apps
+        pages = []
+        # The schedule is the page reception lives on: first in the booking app, on the
+        # index and in the sidebar; the manager's reports next to it.
+        if request.user.has_perm("booking.view_appointment"):
+            pages.append((_("Schedule (day view)"), "Schedule", "admin:booking_schedule"))
+        if request.user.has_perm("booking.view_reports"):
+            pages.append((_("Reports"), "Reports", "admin:booking_reports"))
         for app in apps:
             if app["app_label"] == "booking":
-                # The schedule is the page reception lives on: first in the booking app,
-                # on the index and in the sidebar.
-                app["models"].insert(
-                    0,
+                app["models"][0:0] = [
                     {
-                        "name": _("Schedule (day view)"),
-                        "object_name": "Schedule",
+                        "name": name,
+                        "object_name": object_name,
                         "perms": {"add": False, "change": False, "delete": False, "view": True},
-                        "admin_url": reverse("admin:booking_schedule", current_app=self.name),
+                        "admin_url": reverse(url_name, current_app=self.name),
                         "add_url": None,
                         "view_only": True,
-                    },
-                )
+                    }
+                    for name, object_name, url_name in pages
+                ]
         return apps
