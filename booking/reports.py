@@ -16,12 +16,13 @@ Definitions, shown to managers in the page's words:
 from __future__ import annotations
 
 import calendar
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from .availability import Interval, WorkingPeriod, day_span, period_span
 from .choices import AppointmentStatus
@@ -36,6 +37,12 @@ LATEST = date(2200, 12, 31)
 DELIVERED = frozenset({AppointmentStatus.CONFIRMED, AppointmentStatus.COMPLETED})
 # A time the client kept in the diary, whether or not they came.
 KEPT = frozenset({AppointmentStatus.CONFIRMED, AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW})
+
+
+_DAY = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
+_MINUTE_SPAN = timedelta(minutes=1)
+_PENNY = Decimal("0.01")
 
 
 class Preset(StrEnum):
@@ -104,21 +111,32 @@ def in_bounds(day: date) -> bool:
 # --------------------------------------------------------------------------- input
 
 
-@dataclass(frozen=True, slots=True)
-class Booking:
-    """One appointment (one seat of a session for two) as the reports need it."""
+class Booking(NamedTuple):
+    """One appointment (one seat of a session for two) as the reports need it. A named
+    tuple: a year of a busy clinic is tens of thousands of them, made straight from the
+    database's rows."""
 
     therapist_id: int
     technique_id: int
     room_id: int | None
     start: datetime  # aware
     duration_minutes: int
-    price: Decimal
     status: str
     source: str
     client_id: int | None
     created_at: datetime
     cancelled_at: datetime | None
+
+
+class RevenueRow(NamedTuple):
+    """Confirmed and completed appointments of one therapist and technique, summed by the
+    database (prices are decimals: adding them there keeps tens of thousands of them
+    from being converted one by one)."""
+
+    therapist_id: int
+    technique_id: int
+    appointments: int
+    amount: Decimal
 
 
 @dataclass
@@ -132,6 +150,7 @@ class ReportInput:
     closures: Sequence[tuple[date, date]]
     rooms: Sequence[int]  # the ids of the rooms to report on (none: no room report)
     cutoff: timedelta
+    revenue: Sequence[RevenueRow] = ()
     # Clients with a kept appointment before the range: the others are new.
     seen_before: frozenset[int] = frozenset()
 
@@ -227,6 +246,31 @@ def _subtract(start: datetime, end: datetime, away: Sequence[Interval]) -> int:
     return _minutes(free)
 
 
+def _steady_offsets(first: date, last: date, zone: tzinfo) -> dict[date, timedelta]:
+    """Each day's UTC offset, for the days on which the clocks do not change (most): on
+    those a wall time is that offset away from UTC and a period lasts what it says."""
+    offsets: dict[date, timedelta] = {}
+    midnight = datetime.combine(first, time.min)
+    before = zone.utcoffset(midnight)
+    for day in _days(first, last):
+        midnight += _DAY
+        after = zone.utcoffset(midnight)
+        if after == before and before is not None:
+            offsets[day] = before
+        before = after
+    return offsets
+
+
+def _local_days(intervals: Iterable[Interval], zone: tzinfo) -> set[date]:
+    """The clinic's days that the intervals touch."""
+    days: set[date] = set()
+    for interval in intervals:
+        first = interval.start.astimezone(zone).date()
+        last = (interval.end - _TICK).astimezone(zone).date()
+        days.update(_days(first, last))
+    return days
+
+
 def available_minutes(
     *,
     first: date,
@@ -235,21 +279,44 @@ def available_minutes(
     periods: Sequence[WorkingPeriod],
     time_off: Sequence[Interval],
     closed: set[date],
+    steady: dict[date, timedelta] | None = None,
 ) -> dict[date, int]:
     """One therapist's available minutes on each local day: their weekly hours on that
     day (real time, so the hours a day's clocks skip or repeat count as they pass),
-    minus time off and closed days. Days with none are left out."""
+    minus time off and closed days. Days with none are left out.
+
+    ``steady`` (from ``_steady_offsets``, shared by every therapist) saves working out
+    each period's real span on the days the clocks do not change."""
+    if steady is None:
+        steady = _steady_offsets(first, last, zone)
     by_weekday: list[list[WorkingPeriod]] = [[] for _ in range(7)]
     for period in periods:
         by_weekday[period.weekday].append(period)
+    plain = [
+        sum(
+            (datetime.combine(first, p.end) - datetime.combine(first, p.start)) // _MINUTE_SPAN
+            for p in by_weekday[weekday]
+        )
+        for weekday in range(7)
+    ]
     away = sorted(time_off, key=lambda interval: interval.start)
+    away_days = _local_days(away, zone)
     minutes: dict[date, int] = {}
     for day in _days(first, last):
-        if day in closed or not by_weekday[day.weekday()]:
+        weekday = day.weekday()
+        if not plain[weekday] or day in closed:
+            continue
+        offset = steady.get(day)
+        if offset is not None and day not in away_days:
+            minutes[day] = plain[weekday]
             continue
         total = 0
-        for period in by_weekday[day.weekday()]:
-            start, end = period_span(day, period, zone)
+        for period in by_weekday[weekday]:
+            if offset is not None:
+                start = datetime.combine(day, period.start, tzinfo=UTC) - offset
+                end = datetime.combine(day, period.end, tzinfo=UTC) - offset
+            else:
+                start, end = period_span(day, period, zone)
             total += _subtract(start, end, away)
         if total:
             minutes[day] = total
@@ -284,14 +351,17 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+# Lead-time bucket by whole days ahead, 0 to 30 (more is OVER_30).
+_LEAD_BY_DAYS: list[LeadTime] = [
+    next(bucket for bound, bucket in _LEAD_BOUNDS if days <= bound) for days in range(_LEAD_BOUNDS[-1][0] + 1)
+]
+
+
 def lead_time(booking: Booking, zone: tzinfo) -> LeadTime:
     """How far ahead it was booked, in the clinic's calendar days (booked after the event,
     by staff entering it late, counts as the same day)."""
-    days = (booking.start.astimezone(zone).date() - booking.created_at.astimezone(zone).date()).days
-    for bound, bucket in _LEAD_BOUNDS:
-        if days <= bound:
-            return bucket
-    return LeadTime.OVER_30
+    days = booking.start.astimezone(zone).toordinal() - booking.created_at.astimezone(zone).toordinal()
+    return _LEAD_BY_DAYS[max(days, 0)] if days < len(_LEAD_BY_DAYS) else LeadTime.OVER_30
 
 
 def is_late_cancellation(booking: Booking, cutoff: timedelta) -> bool:
@@ -302,25 +372,34 @@ def is_late_cancellation(booking: Booking, cutoff: timedelta) -> bool:
     )
 
 
-def _revenue(bookings: Iterable[Booking], key) -> list[Revenue]:
-    counts: Counter[int] = Counter()
-    amounts: dict[int, Decimal] = defaultdict(Decimal)
-    for booking in bookings:
-        k = key(booking)
-        counts[k] += 1
-        amounts[k] += booking.price
-    return sorted(
-        (Revenue(k, counts[k], amounts[k]) for k in counts), key=lambda r: (-r.amount, -r.appointments, r.key)
-    )
+def revenue_by(rows: Iterable[RevenueRow], key) -> list[Revenue]:
+    """Revenue per technique or per therapist (``key`` picks it from a row), largest first."""
+    totals: dict[int, list] = {}
+    for row in rows:
+        entry = totals.setdefault(key(row), [0, Decimal(0)])
+        entry[0] += row.appointments
+        entry[1] += row.amount
+    # In pounds and pence, whatever the database's sum came back as (SQLite: 60, not 60.00).
+    found = [Revenue(k, count, amount.quantize(_PENNY)) for k, (count, amount) in totals.items()]
+    return sorted(found, key=lambda r: (-r.amount, -r.appointments, r.key))
+
+
+# Plain strings for the loop over every booking: an enum member hashes in Python.
+_CANCELLED = AppointmentStatus.CANCELLED.value
+_NO_SHOW = AppointmentStatus.NO_SHOW.value
+_KEPT = frozenset(status.value for status in KEPT)
+_DELIVERED = frozenset(status.value for status in DELIVERED)
 
 
 def reports_compute(data: ReportInput) -> Reports:
-    """Every report for the range, from the rows the selector read."""
+    """Every report for the range, from the rows the selector read. One pass over the
+    bookings, each converted to local time once: a year is tens of thousands of rows."""
     zone = data.zone
     closed = closed_days(data.closures, data.first, data.last)
+    steady = _steady_offsets(data.first, data.last, zone)
 
     available_by_therapist: dict[int, int] = {}
-    available_by_week: Counter[date] = Counter()
+    available_by_week: Counter[int] = Counter()  # by the ordinal of the week's Monday
     for therapist_id, periods in data.hours.items():
         daily = available_minutes(
             first=data.first,
@@ -329,44 +408,57 @@ def reports_compute(data: ReportInput) -> Reports:
             periods=periods,
             time_off=data.time_off.get(therapist_id, ()),
             closed=closed,
+            steady=steady,
         )
         available_by_therapist[therapist_id] = sum(daily.values())
         for day, minutes in daily.items():
-            available_by_week[week_of(day)] += minutes
+            available_by_week[day.toordinal() - day.weekday()] += minutes
 
     booked_by_therapist: Counter[int] = Counter()
-    booked_by_week: Counter[date] = Counter()
+    booked_by_week: Counter[int] = Counter()
     booked_by_room: Counter[int] = Counter()
-    delivered: list[Booking] = []
     sources: Counter[str] = Counter()
-    lead_times: dict[LeadTime, int] = dict.fromkeys(LeadTime, 0)
+    lead_counts = [0] * len(_LEAD_BY_DAYS)
+    over_30 = 0
     heat = [[0] * 24 for _ in range(7)]
     no_shows = cancellations = late = 0
     kept_clients: set[int] = set()
+    cutoff = data.cutoff
+    lead_days = len(_LEAD_BY_DAYS)
     for booking in data.bookings:
-        sources[booking.source] += 1
-        lead_times[lead_time(booking, zone)] += 1
         status = booking.status
-        if status == AppointmentStatus.NO_SHOW:
-            no_shows += 1
-        elif status == AppointmentStatus.CANCELLED:
+        local = booking.start.astimezone(zone)
+        ordinal = local.toordinal()
+        sources[booking.source] += 1
+        days = ordinal - booking.created_at.astimezone(zone).toordinal()
+        if days >= lead_days:
+            over_30 += 1
+        else:
+            lead_counts[days if days > 0 else 0] += 1
+        if status == _CANCELLED:
             cancellations += 1
-            late += is_late_cancellation(booking, data.cutoff)
-        if status in KEPT:
-            local = booking.start.astimezone(zone)
-            heat[local.weekday()][local.hour] += 1
-            if booking.client_id is not None:
-                kept_clients.add(booking.client_id)
-        if status in DELIVERED:
-            delivered.append(booking)
-            local_day = booking.start.astimezone(zone).date()
-            booked_by_therapist[booking.therapist_id] += booking.duration_minutes
-            booked_by_week[week_of(local_day)] += booking.duration_minutes
-            if booking.room_id is not None:
-                booked_by_room[booking.room_id] += booking.duration_minutes
+            if booking.cancelled_at is not None and booking.cancelled_at > booking.start - cutoff:
+                late += 1
+            continue
+        heat[local.weekday()][local.hour] += 1
+        if booking.client_id is not None:
+            kept_clients.add(booking.client_id)
+        if status == _NO_SHOW:
+            no_shows += 1
+        if status not in _DELIVERED:
+            continue
+        minutes = booking.duration_minutes
+        booked_by_therapist[booking.therapist_id] += minutes
+        booked_by_week[ordinal - local.weekday()] += minutes
+        if booking.room_id is not None:
+            booked_by_room[booking.room_id] += minutes
 
+    lead_times: dict[LeadTime, int] = dict.fromkeys(LeadTime, 0)
+    for days, count in enumerate(lead_counts):
+        lead_times[_LEAD_BY_DAYS[days]] += count
+    lead_times[LeadTime.OVER_30] += over_30
     therapists = sorted(set(available_by_therapist) | set(booked_by_therapist))
-    weeks = sorted({week_of(day) for day in _days(data.first, data.last)})
+    weeks = sorted({week_of(day).toordinal() for day in _days(data.first, data.last)})
     open_minutes = (
         opening_minutes(first=data.first, last=data.last, zone=zone, hours=data.hours.values(), closed=closed)
         if data.rooms
@@ -377,10 +469,10 @@ def reports_compute(data: ReportInput) -> Reports:
         by_therapist=[
             Utilisation(t, booked_by_therapist[t], available_by_therapist.get(t, 0)) for t in therapists
         ],
-        by_week=[Utilisation(w, booked_by_week[w], available_by_week[w]) for w in weeks],
+        by_week=[Utilisation(date.fromordinal(w), booked_by_week[w], available_by_week[w]) for w in weeks],
         by_room=[Utilisation(r, booked_by_room[r], open_minutes) for r in data.rooms],
-        revenue_by_technique=_revenue(delivered, lambda b: b.technique_id),
-        revenue_by_therapist=_revenue(delivered, lambda b: b.therapist_id),
+        revenue_by_technique=revenue_by(data.revenue, lambda row: row.technique_id),
+        revenue_by_therapist=revenue_by(data.revenue, lambda row: row.therapist_id),
         sources=sources,
         attendance=Attendance(len(data.bookings), no_shows, cancellations, late),
         clients=ClientMix(new=new, returning=len(kept_clients) - new),

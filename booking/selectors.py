@@ -12,7 +12,20 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.db import connection
-from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, TextField, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare
@@ -24,6 +37,7 @@ from .choices import OCCUPYING_STATUSES, AppointmentStatus, TherapistGender
 from .models import (
     Appointment,
     BookingPolicy,
+    Client,
     ClientChange,
     Closure,
     Room,
@@ -1330,21 +1344,28 @@ def reports_load(*, first: date, last: date) -> ReportData:
     start, end = reports.range_instants(first, last, zone)
     in_range = Appointment.objects.bookings().filter(start__gte=start, start__lt=end)
     rows = in_range.order_by().values_list(
-        "therapist_id", "technique_id", "room_id", "start", "duration_minutes", "price",
+        "therapist_id", "technique_id", "room_id", "start", "duration_minutes",
         "status", "source", "client_id", "created_at", "cancelled_at",
     )  # fmt: skip
-    bookings = [reports.Booking(*row) for row in rows]
-    # Clients with a kept appointment before the range are returning; the rest are new.
-    seen_before = frozenset(
-        Appointment.objects.bookings()
-        .filter(
-            status__in=reports.KEPT,
-            start__lt=start,
-            client_id__in=in_range.filter(status__in=reports.KEPT).values("client_id"),
-        )
+    bookings = list(map(reports.Booking._make, rows))
+    revenue = [
+        reports.RevenueRow(*row)
+        for row in in_range.filter(status__in=reports.DELIVERED)
         .order_by()
-        .values_list("client_id", flat=True)
-        .distinct()
+        .values("therapist_id", "technique_id")
+        .annotate(
+            appointments=Count("id"),
+            # Wider than one price: a year's takings have more digits.
+            amount=Sum("price", output_field=DecimalField(max_digits=14, decimal_places=2)),
+        )
+        .values_list("therapist_id", "technique_id", "appointments", "amount")
+    ]
+    # Clients with a kept appointment before the range are returning; the rest are new.
+    kept = Appointment.objects.bookings().filter(client_id=OuterRef("pk"), status__in=reports.KEPT)
+    seen_before = frozenset(
+        Client.objects.filter(
+            Exists(kept.filter(start__lt=start)), Exists(kept.filter(start__gte=start, start__lt=end))
+        ).values_list("pk", flat=True)
     )
     hours: dict[int, list[engine.WorkingPeriod]] = {}
     for therapist_id, weekday, from_, until in WorkingHours.objects.order_by().values_list(
@@ -1379,6 +1400,7 @@ def reports_load(*, first: date, last: date) -> ReportData:
         closures=closures,
         rooms=list(rooms),
         cutoff=timedelta(hours=policy_load().cancellation_cutoff_hours),
+        revenue=revenue,
         seen_before=seen_before,
     )
     return ReportData(input=data, therapists=therapists, techniques=techniques, rooms=rooms)

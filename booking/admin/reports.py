@@ -101,6 +101,10 @@ def _money(amount: Decimal) -> str:
     return "£" + formats.number_format(amount, 2, force_grouping=True)
 
 
+def _label(key: object) -> str:
+    return formats.date_format(key, "j M Y") if isinstance(key, date) else str(key)
+
+
 def _utilisation(slug, title, description, key_header, rows, names) -> Section:
     table = [[names(u.key), u.booked, u.available, _percent(u.percent)] for u in rows]
     return Section(
@@ -110,7 +114,7 @@ def _utilisation(slug, title, description, key_header, rows, names) -> Section:
         headers=[key_header, _("Booked hands-on minutes"), _("Available minutes"), _("Utilisation (%)")],
         rows=table,
         chart=charts.bar_chart(
-            [(str(row[0]), float(row[3] or 0), _percent_text(row[3])) for row in table], scale_to=100
+            [(_label(row[0]), float(row[3] or 0), _percent_text(row[3])) for row in table], scale_to=100
         ),
     )
 
