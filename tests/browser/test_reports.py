@@ -94,3 +94,20 @@ def test_reception_may_not_open_reports_or_outbox(desktop_page, live_server):
     for url in (REPORTS, REPORTS + "sources.csv", OUTBOX):
         response = page.goto(f"{live_server.url}{url}")
         assert response.status == 403, url
+
+
+WIDER_THAN_SCREEN = """(width) => [...document.querySelectorAll('#content-main *')]
+    .filter((el) => el.getBoundingClientRect().right > width + 0.5 && !el.closest('.report-table'))
+    .map((el) => el.outerHTML.slice(0, 100)).slice(0, 4)"""
+
+
+def test_reports_on_a_phone(phone_page, live_server, last_month):
+    staff("Manager", "maria")
+    _grant_reports()
+    page = phone_page
+    page.goto(f"{live_server.url}{REPORTS}")
+    log_in(page, "maria")
+    expect(page.locator("h1")).to_contain_text("Reports:")
+    # Charts shrink to the screen; only the wide tables scroll, inside themselves.
+    assert page.evaluate(WIDER_THAN_SCREEN, page.viewport_size["width"]) == []
+    take_screenshot(page, "reports-02-phone", full_page=False)
