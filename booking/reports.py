@@ -1,8 +1,11 @@
 """The manager's reports (issue 15), computed from plain rows: no ORM here.
 
-The selector (``selectors.reports_load``) reads the range's appointments, hours, time off,
-closures and rooms in a fixed number of queries; these functions turn them into figures.
-They return codes and numbers; the admin page chooses the words.
+The selector (``selectors.reports_load``) reads the range's appointments, already counted
+by the database (by start time, by therapist, room and source, by technique), with the
+hours, time off, closures and rooms, in a fixed number of queries; these functions turn
+them into figures. A year of a busy clinic is tens of thousands of appointments but only
+a few thousand distinct start times: local time is worked out once per start, not per
+appointment. They return codes and numbers; the admin page chooses the words.
 
 Definitions, shown to managers in the page's words:
 * booked hands-on minutes: confirmed and completed appointments (not cancelled, not
@@ -10,7 +13,8 @@ Definitions, shown to managers in the page's words:
   time off and closures, in the clinic's local time (a day when the clocks change has an
   hour more or less);
 * revenue: confirmed and completed appointments at the price booked;
-* a late cancellation: cancelled less than the policy's cutoff before the start.
+* a late cancellation: cancelled less than the policy's cutoff before the start;
+* lead time: from making the booking to its start (``LEAD_BOUNDS``).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ class RangeNote(StrEnum):
 
 
 class LeadTime(StrEnum):
-    SAME_DAY = "same-day"
+    UNDER_A_DAY = "under-a-day"
     DAYS_1_2 = "1-2"
     DAYS_3_7 = "3-7"
     DAYS_8_14 = "8-14"
@@ -66,14 +70,24 @@ class LeadTime(StrEnum):
     OVER_30 = "over-30"
 
 
-# The upper bound in days of each lead-time bucket, in order.
-_LEAD_BOUNDS = (
-    (0, LeadTime.SAME_DAY),
-    (2, LeadTime.DAYS_1_2),
-    (7, LeadTime.DAYS_3_7),
-    (14, LeadTime.DAYS_8_14),
-    (30, LeadTime.DAYS_15_30),
+# Each lead-time bucket but the last, with the time ahead it stays under: booked 2 days
+# and 23 hours ahead is "1 to 2 days". The database counts the buckets (selectors).
+LEAD_BOUNDS: tuple[tuple[LeadTime, timedelta], ...] = (
+    (LeadTime.UNDER_A_DAY, timedelta(days=1)),
+    (LeadTime.DAYS_1_2, timedelta(days=3)),
+    (LeadTime.DAYS_3_7, timedelta(days=8)),
+    (LeadTime.DAYS_8_14, timedelta(days=15)),
+    (LeadTime.DAYS_15_30, timedelta(days=31)),
 )
+
+
+def lead_time(ahead: timedelta) -> LeadTime:
+    """The bucket of a booking made ``ahead`` of its start (entered after the visit by
+    staff, a negative time, counts as under a day)."""
+    for bucket, bound in LEAD_BOUNDS:
+        if ahead < bound:
+            return bucket
+    return LeadTime.OVER_30
 
 
 def _add_months(day: date, months: int) -> date:
@@ -111,21 +125,29 @@ def in_bounds(day: date) -> bool:
 # --------------------------------------------------------------------------- input
 
 
-class Booking(NamedTuple):
-    """One appointment (one seat of a session for two) as the reports need it. A named
-    tuple: a year of a busy clinic is tens of thousands of them, made straight from the
-    database's rows."""
+class StartRow(NamedTuple):
+    """The appointments starting at one instant with one status, counted by the database."""
+
+    start: datetime  # aware
+    status: str
+    appointments: int
+    minutes: int  # their lengths added up
+
+
+class ShareRow(NamedTuple):
+    """The appointments of one therapist, room, source and status, counted by the database."""
 
     therapist_id: int
-    technique_id: int
     room_id: int | None
-    start: datetime  # aware
-    duration_minutes: int
-    status: str
     source: str
-    client_id: int | None
-    created_at: datetime
-    cancelled_at: datetime | None
+    status: str
+    appointments: int
+    minutes: int
+
+
+class Cancellation(NamedTuple):
+    start: datetime
+    cancelled_at: datetime | None  # unknown for some cancelled before it was recorded
 
 
 class RevenueRow(NamedTuple):
@@ -141,18 +163,26 @@ class RevenueRow(NamedTuple):
 
 @dataclass
 class ReportInput:
+    """Everything the reports need for one range (appointments starting on its local
+    days, the waitlist's holds left out)."""
+
     first: date
     last: date
     zone: tzinfo
-    bookings: Sequence[Booking]  # starting on the range's local days; no waitlist holds
+    starts: Sequence[StartRow]
+    shares: Sequence[ShareRow]
     hours: dict[int, list[WorkingPeriod]]  # by therapist id
     time_off: dict[int, list[Interval]]  # by therapist id, overlapping the range
     closures: Sequence[tuple[date, date]]
     rooms: Sequence[int]  # the ids of the rooms to report on (none: no room report)
     cutoff: timedelta
     revenue: Sequence[RevenueRow] = ()
-    # Clients with a kept appointment before the range: the others are new.
-    seen_before: frozenset[int] = frozenset()
+    cancellations: Sequence[Cancellation] = ()
+    lead_times: dict[str, int] = field(default_factory=dict)  # by LeadTime code
+    # Clients with an appointment in the range that was not cancelled, and how many of
+    # them had one before the range (returning; the rest are new).
+    clients_kept: int = 0
+    clients_returning: int = 0
 
 
 # --------------------------------------------------------------------------- output
@@ -351,25 +381,9 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-# Lead-time bucket by whole days ahead, 0 to 30 (more is OVER_30).
-_LEAD_BY_DAYS: list[LeadTime] = [
-    next(bucket for bound, bucket in _LEAD_BOUNDS if days <= bound) for days in range(_LEAD_BOUNDS[-1][0] + 1)
-]
-
-
-def lead_time(booking: Booking, zone: tzinfo) -> LeadTime:
-    """How far ahead it was booked, in the clinic's calendar days (booked after the event,
-    by staff entering it late, counts as the same day)."""
-    days = booking.start.astimezone(zone).toordinal() - booking.created_at.astimezone(zone).toordinal()
-    return _LEAD_BY_DAYS[max(days, 0)] if days < len(_LEAD_BY_DAYS) else LeadTime.OVER_30
-
-
-def is_late_cancellation(booking: Booking, cutoff: timedelta) -> bool:
-    return (
-        booking.status == AppointmentStatus.CANCELLED
-        and booking.cancelled_at is not None
-        and booking.cancelled_at > booking.start - cutoff
-    )
+def is_late_cancellation(cancellation: Cancellation, cutoff: timedelta) -> bool:
+    """Cancelled less than ``cutoff`` before the start (by the client or by staff)."""
+    return cancellation.cancelled_at is not None and cancellation.cancelled_at > cancellation.start - cutoff
 
 
 def revenue_by(rows: Iterable[RevenueRow], key) -> list[Revenue]:
@@ -384,16 +398,14 @@ def revenue_by(rows: Iterable[RevenueRow], key) -> list[Revenue]:
     return sorted(found, key=lambda r: (-r.amount, -r.appointments, r.key))
 
 
-# Plain strings for the loop over every booking: an enum member hashes in Python.
+# Plain strings for the loops over the rows: an enum member hashes in Python.
 _CANCELLED = AppointmentStatus.CANCELLED.value
 _NO_SHOW = AppointmentStatus.NO_SHOW.value
-_KEPT = frozenset(status.value for status in KEPT)
 _DELIVERED = frozenset(status.value for status in DELIVERED)
 
 
 def reports_compute(data: ReportInput) -> Reports:
-    """Every report for the range, from the rows the selector read. One pass over the
-    bookings, each converted to local time once: a year is tens of thousands of rows."""
+    """Every report for the range, from the rows the selector read."""
     zone = data.zone
     closed = closed_days(data.closures, data.first, data.last)
     steady = _steady_offsets(data.first, data.last, zone)
@@ -417,46 +429,32 @@ def reports_compute(data: ReportInput) -> Reports:
     booked_by_therapist: Counter[int] = Counter()
     booked_by_week: Counter[int] = Counter()
     booked_by_room: Counter[int] = Counter()
-    sources: Counter[str] = Counter()
-    lead_counts = [0] * len(_LEAD_BY_DAYS)
-    over_30 = 0
     heat = [[0] * 24 for _ in range(7)]
-    no_shows = cancellations = late = 0
-    kept_clients: set[int] = set()
-    cutoff = data.cutoff
-    lead_days = len(_LEAD_BY_DAYS)
-    for booking in data.bookings:
-        status = booking.status
-        local = booking.start.astimezone(zone)
-        ordinal = local.toordinal()
-        sources[booking.source] += 1
-        days = ordinal - booking.created_at.astimezone(zone).toordinal()
-        if days >= lead_days:
-            over_30 += 1
-        else:
-            lead_counts[days if days > 0 else 0] += 1
+    for row in data.starts:
+        status = row.status
         if status == _CANCELLED:
-            cancellations += 1
-            if booking.cancelled_at is not None and booking.cancelled_at > booking.start - cutoff:
-                late += 1
             continue
-        heat[local.weekday()][local.hour] += 1
-        if booking.client_id is not None:
-            kept_clients.add(booking.client_id)
-        if status == _NO_SHOW:
-            no_shows += 1
-        if status not in _DELIVERED:
-            continue
-        minutes = booking.duration_minutes
-        booked_by_therapist[booking.therapist_id] += minutes
-        booked_by_week[ordinal - local.weekday()] += minutes
-        if booking.room_id is not None:
-            booked_by_room[booking.room_id] += minutes
+        local = row.start.astimezone(zone)
+        heat[local.weekday()][local.hour] += row.appointments
+        if status in _DELIVERED:
+            booked_by_week[local.toordinal() - local.weekday()] += row.minutes
 
-    lead_times: dict[LeadTime, int] = dict.fromkeys(LeadTime, 0)
-    for days, count in enumerate(lead_counts):
-        lead_times[_LEAD_BY_DAYS[days]] += count
-    lead_times[LeadTime.OVER_30] += over_30
+    sources: Counter[str] = Counter()
+    bookings = no_shows = cancellations = 0
+    for row in data.shares:
+        bookings += row.appointments
+        sources[row.source] += row.appointments
+        if row.status == _CANCELLED:
+            cancellations += row.appointments
+        elif row.status == _NO_SHOW:
+            no_shows += row.appointments
+        elif row.status in _DELIVERED:
+            booked_by_therapist[row.therapist_id] += row.minutes
+            if row.room_id is not None:
+                booked_by_room[row.room_id] += row.minutes
+    late = sum(1 for cancellation in data.cancellations if is_late_cancellation(cancellation, data.cutoff))
+    lead_times = {bucket: data.lead_times.get(bucket.value, 0) for bucket in LeadTime}
+
     therapists = sorted(set(available_by_therapist) | set(booked_by_therapist))
     weeks = sorted({week_of(day).toordinal() for day in _days(data.first, data.last)})
     open_minutes = (
@@ -464,7 +462,7 @@ def reports_compute(data: ReportInput) -> Reports:
         if data.rooms
         else 0
     )
-    new = len(kept_clients - data.seen_before)
+    returning = min(data.clients_returning, data.clients_kept)
     return Reports(
         by_therapist=[
             Utilisation(t, booked_by_therapist[t], available_by_therapist.get(t, 0)) for t in therapists
@@ -474,8 +472,8 @@ def reports_compute(data: ReportInput) -> Reports:
         revenue_by_technique=revenue_by(data.revenue, lambda row: row.technique_id),
         revenue_by_therapist=revenue_by(data.revenue, lambda row: row.therapist_id),
         sources=sources,
-        attendance=Attendance(len(data.bookings), no_shows, cancellations, late),
-        clients=ClientMix(new=new, returning=len(kept_clients) - new),
+        attendance=Attendance(bookings, no_shows, cancellations, late),
+        clients=ClientMix(new=data.clients_kept - returning, returning=returning),
         lead_times=lead_times,
         heat=heat,
     )

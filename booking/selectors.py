@@ -13,10 +13,13 @@ from django.conf import settings
 from django.core import signing
 from django.db import connection
 from django.db.models import (
+    Case,
+    CharField,
     Count,
     DecimalField,
     Exists,
     F,
+    FloatField,
     Func,
     OuterRef,
     Prefetch,
@@ -25,6 +28,7 @@ from django.db.models import (
     Sum,
     TextField,
     Value,
+    When,
 )
 from django.db.models.functions import Cast
 from django.utils import formats, timezone
@@ -1326,6 +1330,25 @@ def client_own_appointment(*, client, appointment_id: int) -> Appointment | None
     )
 
 
+class DaysBetween(Func):
+    """The days (with their fraction) from the second datetime to the first, in each
+    database's own arithmetic: Django's portable datetime subtraction calls back into
+    Python for every row on SQLite, which for a year of appointments takes seconds."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="(julianday(%(expressions)s))", arg_joiner=") - julianday(",
+            **extra_context,
+        )  # fmt: skip
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = "(EXTRACT(EPOCH FROM %(expressions)s) / 86400.0)"
+        return self.as_sql(compiler, connection, template=template, arg_joiner=" - ", **extra_context)
+
+
 @dataclass
 class ReportData:
     """What the manager's reports read for a range (issue 15): the pure input, and the
@@ -1338,20 +1361,32 @@ class ReportData:
 
 
 def reports_load(*, first: date, last: date) -> ReportData:
-    """The range's appointments (no waitlist holds), everyone's weekly hours, time off,
-    closures, rooms and the policy: eight queries, whatever the range."""
+    """The range's appointments (no waitlist holds) counted by the database in several
+    ways, everyone's weekly hours, time off, closures, rooms and the policy: fourteen
+    queries, whatever the range."""
     zone = clinic_zone()
     start, end = reports.range_instants(first, last, zone)
-    in_range = Appointment.objects.bookings().filter(start__gte=start, start__lt=end)
-    rows = in_range.order_by().values_list(
-        "therapist_id", "technique_id", "room_id", "start", "duration_minutes",
-        "status", "source", "client_id", "created_at", "cancelled_at",
-    )  # fmt: skip
-    bookings = list(map(reports.Booking._make, rows))
+    in_range = Appointment.objects.bookings().filter(start__gte=start, start__lt=end).order_by()
+    counted = {"appointments": Count("id"), "minutes": Sum("duration_minutes")}
+    starts = [
+        reports.StartRow(*row)
+        for row in in_range.values("start", "status")
+        .annotate(**counted)
+        .values_list("start", "status", "appointments", "minutes")
+    ]
+    shares = [
+        reports.ShareRow(*row)
+        for row in in_range.values("therapist_id", "room_id", "source", "status")
+        .annotate(**counted)
+        .values_list("therapist_id", "room_id", "source", "status", "appointments", "minutes")
+    ]
+    cancellations = [
+        reports.Cancellation(*row)
+        for row in in_range.filter(status=AppointmentStatus.CANCELLED).values_list("start", "cancelled_at")
+    ]
     revenue = [
         reports.RevenueRow(*row)
         for row in in_range.filter(status__in=reports.DELIVERED)
-        .order_by()
         .values("therapist_id", "technique_id")
         .annotate(
             appointments=Count("id"),
@@ -1360,13 +1395,30 @@ def reports_load(*, first: date, last: date) -> ReportData:
         )
         .values_list("therapist_id", "technique_id", "appointments", "amount")
     ]
-    # Clients with a kept appointment before the range are returning; the rest are new.
-    kept = Appointment.objects.bookings().filter(client_id=OuterRef("pk"), status__in=reports.KEPT)
-    seen_before = frozenset(
-        Client.objects.filter(
-            Exists(kept.filter(start__lt=start)), Exists(kept.filter(start__gte=start, start__lt=end))
-        ).values_list("pk", flat=True)
+    # How far ahead each was booked, counted per bucket by the database.
+    ahead = DaysBetween("start", "created_at")
+    bucket = Case(
+        *(
+            When(ahead__lt=bound / timedelta(days=1), then=Value(code.value))
+            for code, bound in reports.LEAD_BOUNDS
+        ),
+        default=Value(reports.LeadTime.OVER_30.value),
+        output_field=CharField(),
     )
+    lead_times = dict(
+        in_range.annotate(ahead=ahead)
+        .annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(appointments=Count("id"))
+        .values_list("bucket", "appointments")
+    )
+    # Clients with a kept appointment in the range; returning if they had one before it.
+    kept_in_range = in_range.filter(status__in=reports.KEPT)
+    clients_kept = kept_in_range.aggregate(clients=Count("client_id", distinct=True))["clients"]
+    kept = Appointment.objects.bookings().filter(client_id=OuterRef("pk"), status__in=reports.KEPT)
+    clients_returning = Client.objects.filter(
+        Exists(kept.filter(start__lt=start)), Exists(kept.filter(start__gte=start, start__lt=end))
+    ).count()
     hours: dict[int, list[engine.WorkingPeriod]] = {}
     for therapist_id, weekday, from_, until in WorkingHours.objects.order_by().values_list(
         "therapist_id", "weekday", "start", "end"
@@ -1384,7 +1436,7 @@ def reports_load(*, first: date, last: date) -> ReportData:
     )
     therapists = dict(Therapist.objects.order_by("name", "id").values_list("id", "name"))
     techniques = dict(Technique.objects.values_list("id", "name"))
-    used_rooms = {booking.room_id for booking in bookings if booking.room_id is not None}
+    used_rooms = {row.room_id for row in shares if row.room_id is not None}
     rooms = {
         pk: name
         for pk, name, active in Room.objects.values_list("id", "name", "active")
@@ -1394,13 +1446,17 @@ def reports_load(*, first: date, last: date) -> ReportData:
         first=first,
         last=last,
         zone=zone,
-        bookings=bookings,
+        starts=starts,
+        shares=shares,
         hours=hours,
         time_off=time_off,
         closures=closures,
         rooms=list(rooms),
         cutoff=timedelta(hours=policy_load().cancellation_cutoff_hours),
         revenue=revenue,
-        seen_before=seen_before,
+        cancellations=cancellations,
+        lead_times=lead_times,
+        clients_kept=clients_kept,
+        clients_returning=clients_returning,
     )
     return ReportData(input=data, therapists=therapists, techniques=techniques, rooms=rooms)

@@ -38,7 +38,7 @@ PRESET_WORDS = {
 }
 
 LEAD_WORDS = {
-    reports.LeadTime.SAME_DAY: gettext_lazy("Same day"),
+    reports.LeadTime.UNDER_A_DAY: gettext_lazy("Less than a day"),
     reports.LeadTime.DAYS_1_2: gettext_lazy("1 to 2 days"),
     reports.LeadTime.DAYS_3_7: gettext_lazy("3 to 7 days"),
     reports.LeadTime.DAYS_8_14: gettext_lazy("8 to 14 days"),
@@ -265,7 +265,10 @@ def sections_build(data: selectors.ReportData, result: reports.Reports) -> list[
         _counts(
             "lead-time",
             _("How far ahead clients book"),
-            _("Days between making the booking and the appointment, for every booking in the range."),
+            _(
+                "Time from making the booking to the start of the appointment, for every booking in "
+                "the range (cancelled ones included)."
+            ),
             _("Booked ahead"),
             [(str(LEAD_WORDS[bucket]), result.lead_times[bucket]) for bucket in reports.LeadTime],
             total,

@@ -1,8 +1,10 @@
 """The reports' computations (booking/reports.py): plain rows in, figures out, no database."""
 
+from collections import Counter
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import pytest
 
@@ -16,37 +18,61 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=LONDON)
 
 
-def booking(start, *, status=S.COMPLETED, minutes=60, therapist=1, technique=1, room=None,
-            source="online", client=1, created=None, cancelled=None) -> reports.Booking:  # fmt: skip
-    return reports.Booking(
-        therapist_id=therapist,
-        technique_id=technique,
-        room_id=room,
-        start=start,
-        duration_minutes=minutes,
-        status=status,
-        source=source,
-        client_id=client,
-        created_at=created or start - timedelta(days=10),
-        cancelled_at=cancelled,
-    )
+class Booking(NamedTuple):
+    """One appointment as the database holds it; ``data()`` counts them as the selector's
+    queries do, so the tests read as lists of appointments."""
+
+    start: datetime
+    status: str
+    minutes: int
+    therapist: int
+    room: int | None
+    source: str
+    client: int
+    created: datetime
+    cancelled: datetime | None
+
+
+def booking(start, *, status=S.COMPLETED, minutes=60, therapist=1, room=None, source="online", client=1,
+            created=None, cancelled=None) -> Booking:  # fmt: skip
+    created = created or start - timedelta(days=10)
+    return Booking(start, status, minutes, therapist, room, source, client, created, cancelled)
 
 
 NINE_TO_FIVE = [WorkingPeriod(d, time(9), time(17)) for d in range(5)]  # Monday to Friday
 
 
+def _count(bookings, key) -> list[tuple]:
+    totals: dict[tuple, list[int]] = {}
+    for b in bookings:
+        entry = totals.setdefault(key(b), [0, 0])
+        entry[0] += 1
+        entry[1] += b.minutes
+    return [(*k, count, minutes) for k, (count, minutes) in totals.items()]
+
+
 def data(first, last, bookings=(), *, hours=None, time_off=None, closures=(), rooms=(), seen_before=()):
+    kept = {b.client for b in bookings if b.status in reports.KEPT}
     return reports.ReportInput(
         first=first,
         last=last,
         zone=LONDON,
-        bookings=list(bookings),
+        starts=[reports.StartRow(*row) for row in _count(bookings, lambda b: (b.start, b.status))],
+        shares=[
+            reports.ShareRow(*row)
+            for row in _count(bookings, lambda b: (b.therapist, b.room, b.source, b.status))
+        ],
+        cancellations=[
+            reports.Cancellation(b.start, b.cancelled) for b in bookings if b.status == S.CANCELLED
+        ],
+        lead_times=Counter(reports.lead_time(b.start - b.created).value for b in bookings),
+        clients_kept=len(kept),
+        clients_returning=len(kept & set(seen_before)),
         hours={1: NINE_TO_FIVE} if hours is None else hours,
         time_off=time_off or {},
         closures=list(closures),
         rooms=list(rooms),
         cutoff=timedelta(hours=24),
-        seen_before=frozenset(seen_before),
     )
 
 
@@ -231,27 +257,29 @@ def test_new_and_returning_clients():
 
 
 @pytest.mark.parametrize(
-    ("created", "bucket"),
+    ("ahead", "bucket"),
     [
-        (at(MONDAY, 8), reports.LeadTime.SAME_DAY),
-        (at(MONDAY, 11), reports.LeadTime.SAME_DAY),  # entered after the visit
-        (at(MONDAY - timedelta(days=1), 23), reports.LeadTime.DAYS_1_2),
-        (at(MONDAY - timedelta(days=2), 9), reports.LeadTime.DAYS_1_2),
-        (at(MONDAY - timedelta(days=3), 9), reports.LeadTime.DAYS_3_7),
-        (at(MONDAY - timedelta(days=8), 9), reports.LeadTime.DAYS_8_14),
-        (at(MONDAY - timedelta(days=30), 9), reports.LeadTime.DAYS_15_30),
-        (at(MONDAY - timedelta(days=31), 9), reports.LeadTime.OVER_30),
+        (timedelta(hours=2), reports.LeadTime.UNDER_A_DAY),
+        (timedelta(hours=-1), reports.LeadTime.UNDER_A_DAY),  # entered after the visit
+        (timedelta(hours=23, minutes=59), reports.LeadTime.UNDER_A_DAY),
+        (timedelta(days=1), reports.LeadTime.DAYS_1_2),
+        (timedelta(days=2, hours=23), reports.LeadTime.DAYS_1_2),
+        (timedelta(days=3), reports.LeadTime.DAYS_3_7),
+        (timedelta(days=8), reports.LeadTime.DAYS_8_14),
+        (timedelta(days=30, hours=23), reports.LeadTime.DAYS_15_30),
+        (timedelta(days=31), reports.LeadTime.OVER_30),
     ],
 )
-def test_lead_time_buckets_by_local_calendar_day(created, bucket):
-    assert reports.lead_time(booking(at(MONDAY, 10), created=created), LONDON) == bucket
+def test_lead_time_buckets(ahead, bucket):
+    assert reports.lead_time(ahead) == bucket
 
 
-def test_lead_time_uses_the_clinics_day_not_utcs():
-    # 00:30 on Tuesday in London summer time is 23:30 on Monday in UTC.
-    start = datetime(2026, 6, 2, 0, 30, tzinfo=LONDON)
-    created = datetime(2026, 6, 1, 22, 0, tzinfo=UTC)  # 23:00 Monday in London
-    assert reports.lead_time(booking(start, created=created), LONDON) == reports.LeadTime.DAYS_1_2
+def test_lead_times_counted_by_the_database_come_through_with_every_bucket():
+    result = reports.reports_compute(replace(data(MONDAY, MONDAY), lead_times={"3-7": 4, "over-30": 1}))
+    assert result.lead_times == {
+        reports.LeadTime.UNDER_A_DAY: 0, reports.LeadTime.DAYS_1_2: 0, reports.LeadTime.DAYS_3_7: 4,
+        reports.LeadTime.DAYS_8_14: 0, reports.LeadTime.DAYS_15_30: 0, reports.LeadTime.OVER_30: 1,
+    }  # fmt: skip
 
 
 def test_heat_map_counts_kept_starts_in_local_hours():

@@ -256,7 +256,7 @@ def test_page_runs_a_fixed_number_of_queries(manager, django_assert_max_num_quer
     therapists = [TherapistFactory() for _ in range(5)]
     Room.objects.create(name="Room one")
     _fill(count, swedish, therapists)
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(21):
         response = manager.get(URL, NOVEMBER)
     assert response.context["sections"][5].rows  # attendance
     assert sum(row[1] for row in response.context["sections"][1].rows) > 0
@@ -269,3 +269,26 @@ def test_cancelling_records_when(november):
     appointments.appointment_cancel(appointment=booked, now=moment, notify=False)
     booked.refresh_from_db()
     assert booked.cancelled_at == moment
+
+
+def test_lead_times_and_clients_are_counted_by_the_database(manager, november):
+    anna, ben, swedish = november
+    monday = date(2026, 11, 23)
+    olivia = Appointment.objects.get(therapist=ben).client
+    aheads = [(9, timedelta(hours=2)), (13, timedelta(days=2, hours=23)), (15, timedelta(days=40))]
+    for hours, ahead in aheads:
+        booked = appointment(ben, swedish, at(monday, hours), client=olivia)
+        Appointment.objects.filter(pk=booked.pk).update(created_at=booked.start - ahead)
+    # Olivia came in October too: returning. The November fixture's other clients are new.
+    appointment(anna, swedish, at(date(2026, 10, 5), 10), client=olivia, status=AppointmentStatus.COMPLETED)
+    response = manager.get(URL, NOVEMBER)
+    sections = {s.slug: s for s in response.context["sections"]}
+    lead = {row[0]: row[1] for row in sections["lead-time"].rows}
+    # The fixture's three were written "now", after their November start: under a day.
+    assert lead == {
+        "Less than a day": 4, "1 to 2 days": 1, "3 to 7 days": 0, "8 to 14 days": 0, "15 to 30 days": 0,
+        "More than 30 days": 1,
+    }  # fmt: skip
+    clients = {row[0]: row[1] for row in sections["clients"].rows}
+    kept = Appointment.objects.filter(start__month=11).values("client_id").distinct().count()
+    assert clients == {"New": kept - 1, "Returning": 1}
