@@ -156,6 +156,15 @@ WAITLIST_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-# Reports (issue 15), granted by booking 0028: figures across every therapist, revenue
+# Reports (issue 15), granted by booking 0029: figures across every therapist, revenue
 # included, are for managers only.
 REPORT_PERMISSIONS: dict[str, tuple[str, ...]] = {MANAGER: ("view_reports",)}
+
+
+# Therapists' calendar feeds (issue 15), granted by booking 0028: a therapist (or a
+# manager who also sees clients) makes and stops the link to their own appointments;
+# managers see every live link and may stop any (a lost phone, someone leaving).
+CALENDAR_FEED_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    MANAGER: ("add_calendarfeed", "view_calendarfeed", "change_calendarfeed"),
+    THERAPIST: ("add_calendarfeed",),
+}

@@ -157,6 +157,7 @@ class ClinicAdminSite(admin.AdminSite):
         return StaffLoginView.as_view(extra_context=context)(request)
 
     def get_urls(self):
+        from booking.admin.calendar_feeds import CalendarFeedView
         from booking.admin.reports import ReportsView
         from booking.admin.schedule import ScheduleView
         from clinic import staff_views
@@ -192,6 +193,11 @@ class ClinicAdminSite(admin.AdminSite):
             path("booking/schedule/", schedule, name="booking_schedule"),
             path("booking/reports/", reports, name="booking_reports"),
             path("booking/reports/<slug:slug>.csv", reports, name="booking_reports_csv"),
+            path(
+                "booking/calendar-feed/",
+                self.admin_view(CalendarFeedView.as_view(admin_site=self)),
+                name="booking_calendar_feed",
+            ),
             *before_sign_in,
             *signed_in,
             *super().get_urls(),
@@ -206,12 +212,30 @@ class ClinicAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
+        user = request.user
+        if user.has_perm("booking.add_calendarfeed") or user.has_perm("booking.view_calendarfeed"):
+            for app in apps:
+                if app["app_label"] == "booking":
+                    # A therapist's own calendar link (issue 15); managers see everyone's.
+                    app["models"].insert(
+                        0,
+                        {
+                            "name": _("Calendar on my phone")
+                            if not user.has_perm("booking.view_calendarfeed")
+                            else _("Calendar links"),
+                            "object_name": "CalendarFeed",
+                            "perms": {"add": False, "change": False, "delete": False, "view": True},
+                            "admin_url": reverse("admin:booking_calendar_feed", current_app=self.name),
+                            "add_url": None,
+                            "view_only": True,
+                        },
+                    )
         pages = []
         # The schedule is the page reception lives on: first in the booking app, on the
         # index and in the sidebar; the manager's reports next to it.
-        if request.user.has_perm("booking.view_appointment"):
+        if user.has_perm("booking.view_appointment"):
             pages.append((_("Schedule (day view)"), "Schedule", "admin:booking_schedule"))
-        if request.user.has_perm("booking.view_reports"):
+        if user.has_perm("booking.view_reports"):
             pages.append((_("Reports"), "Reports", "admin:booking_reports"))
         for app in apps:
             if app["app_label"] == "booking":
