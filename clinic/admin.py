@@ -160,10 +160,13 @@ class ClinicAdminSite(admin.AdminSite):
         from booking.admin.calendar_feeds import CalendarFeedView
         from booking.admin.reports import ReportsView
         from booking.admin.schedule import ScheduleView
+        from booking.admin.workspace import MarkView, MyDaysView
         from clinic import staff_views
 
         schedule = self.admin_view(ScheduleView.as_view(admin_site=self))
         reports = self.admin_view(ReportsView.as_view(admin_site=self))
+        my_days = self.admin_view(MyDaysView.as_view(admin_site=self))
+        my_days_mark = self.admin_view(MarkView.as_view(admin_site=self))
         # The code step and first-time setup come before the account is signed in, so
         # they check the half-done sign-in themselves rather than the admin's permission.
         before_sign_in = [
@@ -193,6 +196,8 @@ class ClinicAdminSite(admin.AdminSite):
             path("booking/schedule/", schedule, name="booking_schedule"),
             path("booking/reports/", reports, name="booking_reports"),
             path("booking/reports/<slug:slug>.csv", reports, name="booking_reports_csv"),
+            path("booking/my-days/", my_days, name="booking_my_days"),
+            path("booking/my-days/<str:appointment_id>/mark/", my_days_mark, name="booking_my_days_mark"),
             path(
                 "booking/calendar-feed/",
                 self.admin_view(CalendarFeedView.as_view(admin_site=self)),
@@ -231,15 +236,19 @@ class ClinicAdminSite(admin.AdminSite):
                         },
                     )
         pages = []
-        # The schedule is the page reception lives on: first in the booking app, on the
-        # index and in the sidebar; the manager's reports next to it.
         if user.has_perm("booking.view_appointment"):
-            pages.append((_("Schedule (day view)"), "Schedule", "admin:booking_schedule"))
+            # The schedule is the page reception lives on: first in the booking app, on the
+            # index and in the sidebar.
+            pages.append(("Schedule", _("Schedule (day view)"), "admin:booking_schedule"))
+            if getattr(user, "therapist", None) is not None:
+                # A therapist's own days come before everyone's (issue 15).
+                pages.insert(0, ("MyDays", _("My days"), "admin:booking_my_days"))
         if user.has_perm("booking.view_reports"):
-            pages.append((_("Reports"), "Reports", "admin:booking_reports"))
+            # The manager's reports (issue 15), next to the schedule.
+            pages.append(("Reports", _("Reports"), "admin:booking_reports"))
         for app in apps:
             if app["app_label"] == "booking":
-                app["models"][0:0] = [
+                app["models"][:0] = [
                     {
                         "name": name,
                         "object_name": object_name,
@@ -248,6 +257,6 @@ class ClinicAdminSite(admin.AdminSite):
                         "add_url": None,
                         "view_only": True,
                     }
-                    for name, object_name, url_name in pages
+                    for object_name, name, url_name in pages
                 ]
         return apps

@@ -128,7 +128,7 @@ def test_policy_agreed_times_become_consents_before_the_column_goes():
 
 @pytest.mark.django_db(transaction=True)
 def test_cancelled_appointments_get_when_they_were_cancelled():
-    old = _migrate([("booking", "0028_calendar_feeds")])
+    old = _migrate([("booking", "0030_time_off_request_roles")])
     Technique = old.get_model("booking", "Technique")
     Therapist = old.get_model("booking", "Therapist")
     Appointment = old.get_model("booking", "Appointment")
@@ -157,7 +157,7 @@ def test_cancelled_appointments_get_when_they_were_cancelled():
     phoned = datetime(2026, 11, 24, 7, tzinfo=LONDON)
     Appointment.objects.filter(pk__in=[online.pk, by_staff.pk, kept.pk]).update(updated_at=phoned)
     try:
-        new = _migrate([("booking", "0029_reports_cancelled_at")])
+        new = _migrate([("booking", "0031_reports_cancelled_at")])
         rows = dict(new.get_model("booking", "Appointment").objects.values_list("reference", "cancelled_at"))
         assert rows == {"CANC0001": clicked, "CANC0002": phoned, "CANC0003": None}
         Group = new.get_model("auth", "Group")

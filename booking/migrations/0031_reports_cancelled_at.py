@@ -51,7 +51,7 @@ def revoke(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("booking", "0028_calendar_feeds"),
+        ("booking", "0030_time_off_request_roles"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
