@@ -610,6 +610,9 @@ class Appointment(models.Model):
     # Set, once, by the conditional update in services.reminders_queue(): the row itself
     # decides which of several reminder runs queues the email. Cleared when the time moves.
     reminder_queued_at = models.DateTimeField(_("reminder queued"), null=True, blank=True, editable=False)
+    # When it was cancelled, by the client or by staff (set by appointment_cancel): the
+    # reports tell a late cancellation (inside the policy's cutoff) from an early one.
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -617,6 +620,8 @@ class Appointment(models.Model):
 
     class Meta:
         ordering = ["start"]
+        # The manager's reports (issue 15): figures across all therapists and revenue.
+        permissions = [("view_reports", "Can see the clinic's reports")]
         indexes = [
             models.Index(fields=["therapist", "start"], name="appointment_therapist_start"),
             models.Index(fields=["room", "start"], name="appointment_room_start"),

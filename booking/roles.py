@@ -156,6 +156,11 @@ WAITLIST_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Reports (issue 15), granted by booking 0031: figures across every therapist, revenue
+# included, are for managers only.
+REPORT_PERMISSIONS: dict[str, tuple[str, ...]] = {MANAGER: ("view_reports",)}
+
+
 # Time-off requests (issue 15), granted by booking 0030: a therapist asks (and sees and
 # withdraws their own, a limit the admin applies); managers approve or decline; reception
 # sees them (to plan the desk). Decisions are written by services.time_off_requests.

@@ -13,18 +13,38 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.db import connection
-from django.db.models import Count, Exists, F, Func, Min, OuterRef, Prefetch, Q, QuerySet, TextField, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    TextField,
+    Value,
+    When,
+)
 from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from . import availability as engine
+from . import reports
 from .choices import OCCUPYING_STATUSES, AppointmentStatus, TherapistGender
 from .models import (
     Appointment,
     BookingPolicy,
     CalendarFeed,
+    Client,
     ClientChange,
     Closure,
     Room,
@@ -1349,6 +1369,139 @@ def client_own_appointment(*, client, appointment_id: int) -> Appointment | None
         .select_related("technique", "therapist", "room")
         .first()
     )
+
+
+class DaysBetween(Func):
+    """The days (with their fraction) from the second datetime to the first, in each
+    database's own arithmetic: Django's portable datetime subtraction calls back into
+    Python for every row on SQLite, which for a year of appointments takes seconds."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="(julianday(%(expressions)s))", arg_joiner=") - julianday(",
+            **extra_context,
+        )  # fmt: skip
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        template = "(EXTRACT(EPOCH FROM %(expressions)s) / 86400.0)"
+        return self.as_sql(compiler, connection, template=template, arg_joiner=" - ", **extra_context)
+
+
+@dataclass
+class ReportData:
+    """What the manager's reports read for a range (issue 15): the pure input, and the
+    names to put on its keys."""
+
+    input: reports.ReportInput
+    therapists: dict[int, str]
+    techniques: dict[int, str]
+    rooms: dict[int, str]
+
+
+def reports_load(*, first: date, last: date) -> ReportData:
+    """The range's appointments (no waitlist holds) counted by the database in several
+    ways, everyone's weekly hours, time off, closures, rooms and the policy: thirteen
+    queries, whatever the range."""
+    zone = clinic_zone()
+    start, end = reports.range_instants(first, last, zone)
+    in_range = Appointment.objects.bookings().filter(start__gte=start, start__lt=end).order_by()
+    counted = {"appointments": Count("id"), "minutes": Sum("duration_minutes")}
+    starts = [
+        reports.StartRow(*row)
+        for row in in_range.values("start", "status")
+        .annotate(**counted)
+        .values_list("start", "status", "appointments", "minutes")
+    ]
+    shares = [
+        reports.ShareRow(*row)
+        for row in in_range.values("therapist_id", "room_id", "source", "status")
+        .annotate(**counted)
+        .values_list("therapist_id", "room_id", "source", "status", "appointments", "minutes")
+    ]
+    cancellations = [
+        reports.Cancellation(*row)
+        for row in in_range.filter(status=AppointmentStatus.CANCELLED).values_list("start", "cancelled_at")
+    ]
+    revenue = [
+        reports.RevenueRow(*row)
+        for row in in_range.filter(status__in=reports.DELIVERED)
+        .values("therapist_id", "technique_id")
+        .annotate(
+            appointments=Count("id"),
+            # Wider than one price: a year's takings have more digits.
+            amount=Sum("price", output_field=DecimalField(max_digits=14, decimal_places=2)),
+        )
+        .values_list("therapist_id", "technique_id", "appointments", "amount")
+    ]
+    # How far ahead each was booked, counted per bucket by the database.
+    ahead = DaysBetween("start", "created_at")
+    bucket = Case(
+        *(
+            When(ahead__lt=bound / timedelta(days=1), then=Value(code.value))
+            for code, bound in reports.LEAD_BOUNDS
+        ),
+        default=Value(reports.LeadTime.OVER_30.value),
+        output_field=CharField(),
+    )
+    lead_times = dict(
+        in_range.annotate(ahead=ahead)
+        .annotate(bucket=bucket)
+        .values("bucket")
+        .annotate(appointments=Count("id"))
+        .values_list("bucket", "appointments")
+    )
+    # Clients with a kept appointment in the range; returning if they had one before it
+    # (one look-up per client of the range, not per client of the clinic).
+    kept_before = Appointment.objects.bookings().filter(
+        client_id=OuterRef("pk"), status__in=reports.KEPT, start__lt=start
+    )
+    clients = Client.objects.filter(
+        pk__in=in_range.filter(status__in=reports.KEPT).values("client_id")
+    ).aggregate(kept=Count("pk"), returning=Count("pk", filter=Q(Exists(kept_before))))
+    hours: dict[int, list[engine.WorkingPeriod]] = {}
+    for therapist_id, weekday, from_, until in WorkingHours.objects.order_by().values_list(
+        "therapist_id", "weekday", "start", "end"
+    ):
+        hours.setdefault(therapist_id, []).append(engine.WorkingPeriod(weekday, from_, until))
+    time_off: dict[int, list[engine.Interval]] = {}
+    for therapist_id, off_start, off_end in (
+        TimeOff.objects.filter(start__lt=end, end__gt=start)
+        .order_by("start")
+        .values_list("therapist_id", "start", "end")
+    ):
+        time_off.setdefault(therapist_id, []).append(engine.Interval.unchecked(off_start, off_end))
+    closures = list(
+        Closure.objects.filter(first_day__lte=last, last_day__gte=first).values_list("first_day", "last_day")
+    )
+    therapists = dict(Therapist.objects.order_by("name", "id").values_list("id", "name"))
+    techniques = dict(Technique.objects.values_list("id", "name"))
+    used_rooms = {row.room_id for row in shares if row.room_id is not None}
+    rooms = {
+        pk: name
+        for pk, name, active in Room.objects.values_list("id", "name", "active")
+        if active or pk in used_rooms
+    }
+    data = reports.ReportInput(
+        first=first,
+        last=last,
+        zone=zone,
+        starts=starts,
+        shares=shares,
+        hours=hours,
+        time_off=time_off,
+        closures=closures,
+        rooms=list(rooms),
+        cutoff=timedelta(hours=policy_load().cancellation_cutoff_hours),
+        revenue=revenue,
+        cancellations=cancellations,
+        lead_times=lead_times,
+        clients_kept=clients["kept"],
+        clients_returning=clients["returning"],
+    )
+    return ReportData(input=data, therapists=therapists, techniques=techniques, rooms=rooms)
 
 
 # Therapists' calendar feeds (issue 15) -----------------------------------------------

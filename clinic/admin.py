@@ -158,11 +158,13 @@ class ClinicAdminSite(admin.AdminSite):
 
     def get_urls(self):
         from booking.admin.calendar_feeds import CalendarFeedView
+        from booking.admin.reports import ReportsView
         from booking.admin.schedule import ScheduleView
         from booking.admin.workspace import MarkView, MyDaysView
         from clinic import staff_views
 
         schedule = self.admin_view(ScheduleView.as_view(admin_site=self))
+        reports = self.admin_view(ReportsView.as_view(admin_site=self))
         my_days = self.admin_view(MyDaysView.as_view(admin_site=self))
         my_days_mark = self.admin_view(MarkView.as_view(admin_site=self))
         # The code step and first-time setup come before the account is signed in, so
@@ -192,6 +194,8 @@ class ClinicAdminSite(admin.AdminSite):
         # Before the model URLs, so the app's catch-all does not take them.
         return [
             path("booking/schedule/", schedule, name="booking_schedule"),
+            path("booking/reports/", reports, name="booking_reports"),
+            path("booking/reports/<slug:slug>.csv", reports, name="booking_reports_csv"),
             path("booking/my-days/", my_days, name="booking_my_days"),
             path("booking/my-days/<str:appointment_id>/mark/", my_days_mark, name="booking_my_days_mark"),
             path(
@@ -231,16 +235,17 @@ class ClinicAdminSite(admin.AdminSite):
                             "view_only": True,
                         },
                     )
-        if not user.has_perm("booking.view_appointment"):
-            return apps
-        pages = [
+        pages = []
+        if user.has_perm("booking.view_appointment"):
             # The schedule is the page reception lives on: first in the booking app, on the
             # index and in the sidebar.
-            ("Schedule", _("Schedule (day view)"), "admin:booking_schedule"),
-        ]
-        if getattr(request.user, "therapist", None) is not None:
-            # A therapist's own days come before everyone's (issue 15).
-            pages.insert(0, ("MyDays", _("My days"), "admin:booking_my_days"))
+            pages.append(("Schedule", _("Schedule (day view)"), "admin:booking_schedule"))
+            if getattr(user, "therapist", None) is not None:
+                # A therapist's own days come before everyone's (issue 15).
+                pages.insert(0, ("MyDays", _("My days"), "admin:booking_my_days"))
+        if user.has_perm("booking.view_reports"):
+            # The manager's reports (issue 15), next to the schedule.
+            pages.append(("Reports", _("Reports"), "admin:booking_reports"))
         for app in apps:
             if app["app_label"] == "booking":
                 app["models"][:0] = [

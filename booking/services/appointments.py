@@ -1002,8 +1002,9 @@ def appointment_cancel(
             _check_client_cutoff(lead, now)
         for seat in party:
             seat.status = AppointmentStatus.CANCELLED
+            seat.cancelled_at = now
             seat.sequence += 1
-            seat.save(update_fields=["status", "sequence", "updated_at"])
+            seat.save(update_fields=["status", "cancelled_at", "sequence", "updated_at"])
         if by_client:
             ClientChange.objects.create(appointment=lead, kind=ClientChange.Kind.CANCELLED)
         # Waitlist (issue 14): offer the freed time to the first in line, once this commits.

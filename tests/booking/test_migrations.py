@@ -124,3 +124,44 @@ def test_policy_agreed_times_become_consents_before_the_column_goes():
         assert "policy_agreed_at" not in columns
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelled_appointments_get_when_they_were_cancelled():
+    old = _migrate([("booking", "0030_time_off_request_roles")])
+    Technique = old.get_model("booking", "Technique")
+    Therapist = old.get_model("booking", "Therapist")
+    Appointment = old.get_model("booking", "Appointment")
+    ClientChange = old.get_model("booking", "ClientChange")
+    Client = old.get_model("booking", "Client")
+    therapist = Therapist.objects.create(name="Anna", slug="anna-cancelled-at")
+    technique = Technique.objects.create(name="Cancelled at", slug="cancelled-at-technique")
+    client = Client.objects.create(name="Ida", email="ida@example.com")
+    start = datetime(2026, 11, 24, 10, tzinfo=LONDON)
+
+    def appointment(reference, status, hour):
+        at = start.replace(hour=hour)
+        return Appointment.objects.create(
+            therapist=therapist, technique=technique, duration_minutes=60, price="55.00", buffer_minutes=0,
+            start=at, end=at.replace(minute=59), occupied_until=at.replace(minute=59), status=status,
+            client=client, client_name="Ida", client_email="ida@example.com", client_phone="1",
+            reference=reference, manage_secret="x" * 32,
+        )  # fmt: skip
+
+    online = appointment("CANC0001", "cancelled", 9)
+    by_staff = appointment("CANC0002", "cancelled", 11)
+    kept = appointment("CANC0003", "confirmed", 13)
+    clicked = datetime(2026, 11, 20, 8, tzinfo=LONDON)
+    change = ClientChange.objects.create(appointment=online, kind="cancelled")
+    ClientChange.objects.filter(pk=change.pk).update(at=clicked)
+    phoned = datetime(2026, 11, 24, 7, tzinfo=LONDON)
+    Appointment.objects.filter(pk__in=[online.pk, by_staff.pk, kept.pk]).update(updated_at=phoned)
+    try:
+        new = _migrate([("booking", "0031_reports_cancelled_at")])
+        rows = dict(new.get_model("booking", "Appointment").objects.values_list("reference", "cancelled_at"))
+        assert rows == {"CANC0001": clicked, "CANC0002": phoned, "CANC0003": None}
+        Group = new.get_model("auth", "Group")
+        assert Group.objects.filter(name="Manager", permissions__codename="view_reports").exists()
+        assert not Group.objects.filter(name="Reception", permissions__codename="view_reports").exists()
+    finally:
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
