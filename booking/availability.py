@@ -44,14 +44,18 @@ period spanning the repeated hour lasts as long as the clock really runs.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from itertools import islice
+from operator import itemgetter, le
+from typing import overload
 from zoneinfo import ZoneInfo
 
 __all__ = [
     "Interval",
+    "Intervals",
     "Policy",
     "RoomSchedule",
     "STRETCH_GAP",
@@ -120,6 +124,52 @@ class Interval:
 # Setting a slot through its descriptor skips the frozen dataclass's __setattr__ guard.
 _set_start = Interval.start.__set__  # type: ignore[attr-defined]
 _set_end = Interval.end.__set__  # type: ignore[attr-defined]
+
+
+class Intervals(Sequence[Interval]):
+    """Many intervals as two parallel lists, ``starts`` and ``ends``, of aware UTC instants
+    (``tzinfo`` is :data:`datetime.UTC`), each end at or after its start, in any order.
+
+    What a loader builds from rows the database has already checked: no object per row,
+    so it is cheap to build and leaves nothing for the garbage collector to walk (which,
+    with an :class:`Interval` per appointment, cost more than the rest of loading). Nothing
+    is checked: whoever builds one vouches for every pair. It reads as a sequence of
+    :class:`Interval` wherever one is expected; the engine reads the lists directly.
+    """
+
+    __slots__ = ("starts", "ends")
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __init__(self, starts: list[datetime] | None = None, ends: list[datetime] | None = None) -> None:
+        self.starts: list[datetime] = [] if starts is None else starts
+        self.ends: list[datetime] = [] if ends is None else ends
+        if len(self.starts) != len(self.ends):
+            raise ValueError(f"{len(self.starts)} starts but {len(self.ends)} ends")
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, index: int) -> Interval: ...
+    @overload
+    def __getitem__(self, index: slice) -> Intervals: ...
+    def __getitem__(self, index: int | slice) -> Interval | Intervals:
+        if isinstance(index, slice):
+            return Intervals(self.starts[index], self.ends[index])
+        return Interval.unchecked(self.starts[index], self.ends[index])
+
+    def __iter__(self) -> Iterator[Interval]:
+        return map(Interval.unchecked, self.starts, self.ends)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Intervals):
+            return self.starts == other.starts and self.ends == other.ends
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Intervals({len(self)} intervals)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +371,14 @@ def free_slots(
     room_free: dict[date, set[datetime]] = {}
 
     result: dict[int, dict[date, list[datetime]]] = {}
+    # Therapists often share one list of hours (a loader hands the same object to all
+    # with the same hours): arrange each list once. Keyed by identity, which is safe
+    # because every schedule, and so its list, lives until the end of the call.
+    arranged: dict[int, list[list[WorkingPeriod]]] = {}
     for schedule in schedules:
-        by_weekday = _periods_by_weekday(schedule.periods)
+        by_weekday = arranged.get(id(schedule.periods))
+        if by_weekday is None:
+            by_weekday = arranged[id(schedule.periods)] = _periods_by_weekday(schedule.periods)
         block_starts, block_ends = _merge_blocked(schedule.time_off, schedule.busy)
         limits = _Limits.build(schedule, tz) if schedule.max_daily or schedule.max_continuous else None
         per_day: dict[date, list[datetime]] = {}
@@ -483,16 +539,9 @@ def slot_problems(
             problems.append(SlotProblem.OUTSIDE_HOURS)
     until = end + buffer
 
-    def meets(intervals: Iterable[Interval]) -> bool:
-        return any(
-            i.start.astimezone(UTC) < until and start < i.end.astimezone(UTC)
-            for i in intervals
-            if i.start.astimezone(UTC) != i.end.astimezone(UTC)
-        )
-
-    if meets(schedule.time_off):
+    if _meets(schedule.time_off, start, until):
         problems.append(SlotProblem.TIME_OFF)
-    if meets(schedule.busy):
+    if _meets(schedule.busy, start, until):
         problems.append(SlotProblem.TAKEN)
     if schedule.max_daily is not None or schedule.max_continuous is not None:
         limits = _Limits.build(schedule, tz)
@@ -674,8 +723,7 @@ def _validate(
 
 def _meets(intervals: Iterable[Interval], start: datetime, until: datetime) -> bool:
     """Whether any non-empty interval overlaps ``[start, until)`` (``start`` in UTC)."""
-    for interval in intervals:
-        first, last = interval.start.astimezone(UTC), interval.end.astimezone(UTC)
+    for first, last in _utc_pairs(intervals):
         if first != last and first < until and start < last:
             return True
     return False
@@ -708,11 +756,7 @@ class _Limits:
 
     @classmethod
     def build(cls, schedule: TherapistSchedule, tz: tzinfo) -> _Limits:
-        runs = sorted(
-            (i.start.astimezone(UTC), i.end.astimezone(UTC))
-            for i in schedule.hands_on
-            if i.start.astimezone(UTC) != i.end.astimezone(UTC)
-        )
+        runs = sorted((start, end) for start, end in _utc_pairs(schedule.hands_on) if start != end)
         per_day: dict[date, timedelta] = {}
         starts: list[datetime] = []
         ends: list[datetime] = []
@@ -779,26 +823,23 @@ def _merge_blocked(*groups: Iterable[Interval]) -> tuple[list[datetime], list[da
     (``[a, b)`` and ``[b, c)`` block exactly what ``[a, c)`` blocks), and empty
     intervals are dropped because they block nothing.
     """
-    raw: list[tuple[datetime, datetime]] = []
-    for group in groups:
-        for interval in group:
-            start, end = interval.start, interval.end
-            # ORM datetimes already carry timezone.utc, so skip the conversion
-            # for them. Having every instant on the very same tzinfo object also
-            # keeps comparisons on CPython's fast path (no utcoffset() calls).
-            if start.tzinfo is not UTC:
-                start = start.astimezone(UTC)
-            if end.tzinfo is not UTC:
-                end = end.astimezone(UTC)
-            # Only compare after the conversion to UTC (see Interval.__post_init__).
-            if start != end:
-                raw.append((start, end))
-    # Sorting on the start alone is enough for the merge below and avoids a
-    # second datetime comparison per tuple comparison.
-    raw.sort(key=lambda pair: pair[0])
+    present = [group for group in groups if group]
+    pairs: Iterable[tuple[datetime, datetime]]
+    if len(present) == 1 and isinstance(present[0], Intervals) and _ascending(present[0].starts):
+        # A loader's lists, already in order (as the database returned them): no sort.
+        pairs = zip(present[0].starts, present[0].ends, strict=True)
+    else:
+        raw = [pair for group in present for pair in _utc_pairs(group)]
+        # Sorting on the start alone is enough for the merge below and avoids a
+        # second datetime comparison per tuple comparison.
+        raw.sort(key=_first)
+        pairs = raw
     starts: list[datetime] = []
     ends: list[datetime] = []
-    for start, end in raw:
+    for start, end in pairs:
+        # Only compare after the conversion to UTC (see Interval.__post_init__).
+        if start == end:
+            continue  # an empty interval blocks nothing
         if ends and start <= ends[-1]:
             if end > ends[-1]:
                 ends[-1] = end
@@ -806,6 +847,32 @@ def _merge_blocked(*groups: Iterable[Interval]) -> tuple[list[datetime], list[da
             starts.append(start)
             ends.append(end)
     return starts, ends
+
+
+_first = itemgetter(0)
+
+
+def _ascending(values: list[datetime]) -> bool:
+    """Whether the values are in order (each at least the one before); one C-level pass."""
+    return all(map(le, values, islice(values, 1, None)))
+
+
+def _utc_pairs(intervals: Iterable[Interval]) -> Iterable[tuple[datetime, datetime]]:
+    """``(start, end)`` in UTC for each interval; an :class:`Intervals`' lists as they are."""
+    if isinstance(intervals, Intervals):
+        return zip(intervals.starts, intervals.ends, strict=True)
+    return (_utc_pair(interval.start, interval.end) for interval in intervals)
+
+
+def _utc_pair(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    # ORM datetimes already carry timezone.utc, so skip the conversion for them. Having
+    # every instant on the very same tzinfo object also keeps comparisons on CPython's
+    # fast path (no utcoffset() calls).
+    if start.tzinfo is not UTC:
+        start = start.astimezone(UTC)
+    if end.tzinfo is not UTC:
+        end = end.astimezone(UTC)
+    return start, end
 
 
 def _offsets(tz: tzinfo, wall: datetime) -> tuple[timedelta, timedelta]:
