@@ -358,56 +358,69 @@ def free_slots(
     grids: dict[date, list[datetime]] = {}
     spans: dict[tuple[date, time, time], tuple[datetime, datetime]] = {}
 
-    # Rooms do not depend on the therapist: the starts at which some suitable room is
-    # free are worked out once per day (lazily, for days someone works) and shared.
+    # Rooms do not depend on the therapist: whether some suitable room is free at a start
+    # is worked out once per start that some therapist could take (not for every grid
+    # point of the day), and shared between therapists.
     room_plans = (
         None
         if rooms is None
-        else [
-            (duration + room.turnover, *_merge_blocked(room.busy))
-            for room in suitable_rooms(rooms, required_features=required_features, seats=seats)
-        ]
+        else sorted(
+            (
+                (duration + room.turnover, *_merge_blocked(room.busy))
+                for room in suitable_rooms(rooms, required_features=required_features, seats=seats)
+            ),
+            # Any free room will do here (which one is pick_rooms' choice, at booking):
+            # the least busy first, so the search usually stops at the first room.
+            key=lambda plan: len(plan[1]),
+        )
     )
-    room_free: dict[date, set[datetime]] = {}
+    room_free: dict[datetime, bool] = {}
+
+    def windows(by_weekday: list[list[WorkingPeriod]], day: date) -> _DayWindows | None:
+        """The day's grid and the runs of it (index ranges) where one of the periods
+        allows a start, within notice and horizon; None when nobody with these hours
+        works that day."""
+        periods = by_weekday[day.weekday()]
+        if not periods or day in closed:
+            return None
+        grid = grids.get(day)
+        if grid is None:
+            grid = grids[day] = _day_grid(day, tz, plan)
+        runs = []
+        for period in periods:
+            key = (day, period.start, period.end)
+            span = spans.get(key)
+            if span is None:
+                span = spans[key] = _period_span(day, period, tz)
+            period_start, period_end = span
+            low = bisect_left(grid, max(period_start, earliest))
+            high = bisect_right(grid, min(period_end - duration, latest))
+            if low < high:
+                runs.append((low, high))
+        return grid, runs
 
     result: dict[int, dict[date, list[datetime]]] = {}
-    # Therapists often share one list of hours (a loader hands the same object to all
-    # with the same hours): arrange each list once. Keyed by identity, which is safe
-    # because every schedule, and so its list, lives until the end of the call.
-    arranged: dict[int, list[list[WorkingPeriod]]] = {}
+    # What depends on the hours and the day but not on anyone's diary is worked out once
+    # per distinct list of hours. Therapists often share one (a loader hands the same
+    # object to all with the same hours): keyed by identity, which is safe because every
+    # schedule, and so its list, lives until the end of the call.
+    by_hours: dict[int, list[_DayWindows | None]] = {}
     for schedule in schedules:
-        by_weekday = arranged.get(id(schedule.periods))
-        if by_weekday is None:
-            by_weekday = arranged[id(schedule.periods)] = _periods_by_weekday(schedule.periods)
+        day_windows = by_hours.get(id(schedule.periods))
+        if day_windows is None:
+            by_weekday = _periods_by_weekday(schedule.periods)
+            day_windows = by_hours[id(schedule.periods)] = [windows(by_weekday, day) for day in dates]
         block_starts, block_ends = _merge_blocked(schedule.time_off, schedule.busy)
         limits = _Limits.build(schedule, tz) if schedule.max_daily or schedule.max_continuous else None
         per_day: dict[date, list[datetime]] = {}
-        for day in dates:
-            periods = by_weekday[day.weekday()]
-            if not periods or day in closed:
+        for day, found in zip(dates, day_windows, strict=True):
+            if found is None or (limits is not None and not limits.day_allows(day, duration)):
                 per_day[day] = []
                 continue
-            grid = grids.get(day)
-            if grid is None:
-                grid = grids[day] = _day_grid(day, tz, plan)
-            if limits is not None and not limits.day_allows(day, duration):
-                per_day[day] = []
-                continue
+            grid, runs = found
             slots: list[datetime] = []
-            for period in periods:
-                key = (day, period.start, period.end)
-                span = spans.get(key)
-                if span is None:
-                    span = spans[key] = _period_span(day, period, tz)
-                period_start, period_end = span
-                chunk = _free_in_window(
-                    grid,
-                    max(period_start, earliest),
-                    min(period_end - duration, latest),
-                    footprint,
-                    block_starts,
-                    block_ends,
-                )
+            for low, high in runs:
+                chunk = _free_between(grid, low, high, footprint, block_starts, block_ends)
                 if not chunk:
                     continue
                 if not slots or chunk[0] > slots[-1]:
@@ -420,10 +433,14 @@ def free_slots(
             if slots and limits is not None and schedule.max_continuous is not None:
                 slots = [start for start in slots if limits.stretch_allows(start, duration)]
             if slots and room_plans is not None:
-                free_rooms = room_free.get(day)
-                if free_rooms is None:
-                    free_rooms = room_free[day] = _room_free_starts(grid, room_plans)
-                slots = [start for start in slots if start in free_rooms]
+                kept = []
+                for start in slots:
+                    free = room_free.get(start)
+                    if free is None:
+                        free = room_free[start] = _some_room_free(start, room_plans)
+                    if free:
+                        kept.append(start)
+                slots = kept
             per_day[day] = slots
         result[schedule.therapist_id] = per_day
     return result
@@ -729,16 +746,17 @@ def _meets(intervals: Iterable[Interval], start: datetime, until: datetime) -> b
     return False
 
 
-def _room_free_starts(
-    grid: list[datetime], room_plans: Sequence[tuple[timedelta, list[datetime], list[datetime]]]
-) -> set[datetime]:
-    """The grid instants at which at least one of the rooms is free for its footprint."""
-    free: set[datetime] = set()
-    if not grid:
-        return free
+def _some_room_free(
+    start: datetime, room_plans: Sequence[tuple[timedelta, list[datetime], list[datetime]]]
+) -> bool:
+    """Whether one of the rooms is free for its footprint from ``start``: two comparisons
+    per room (the first block ending after ``start`` is the only one that can clash, the
+    blocks being sorted and disjoint), stopping at the first free room."""
     for footprint, block_starts, block_ends in room_plans:
-        free.update(_free_in_window(grid, grid[0], grid[-1], footprint, block_starts, block_ends))
-    return free
+        index = bisect_right(block_ends, start)
+        if index == len(block_starts) or start + footprint <= block_starts[index]:
+            return True
+    return False
 
 
 @dataclass(slots=True)
@@ -889,6 +907,10 @@ def _offsets(tz: tzinfo, wall: datetime) -> tuple[timedelta, timedelta]:
     return first, second
 
 
+# A day's grid of start instants, and the index ranges of it where a start is allowed.
+_DayWindows = tuple[list[datetime], list[tuple[int, int]]]
+
+
 @dataclass(frozen=True, slots=True)
 class _GridPlan:
     """The wall-clock slot grid of a day, worked out once per call.
@@ -1017,25 +1039,21 @@ def _transition_between(before: datetime, after: datetime, tz: tzinfo) -> dateti
     return before + high * _MICROSECOND
 
 
-def _free_in_window(
+def _free_between(
     grid: list[datetime],
-    first: datetime,
-    last: datetime,
+    low: int,
+    high: int,
     footprint: timedelta,
     block_starts: list[datetime],
     block_ends: list[datetime],
 ) -> list[datetime]:
-    """Grid instants ``s`` in ``[first, last]`` with ``[s, s + footprint)`` clear of every block.
+    """Grid instants ``s`` in ``grid[low:high]`` with ``[s, s + footprint)`` clear of every block.
 
     One left-to-right pass over the blocks that meet the window: between two
     blocks the free starts form a contiguous run of the grid, which is copied
     as a slice, so the cost is O(blocks in the window + slots returned) plus a
     few bisections, never slots x blocks.
     """
-    low = bisect_left(grid, first)
-    high = bisect_right(grid, last)
-    if low >= high:
-        return []
     free: list[datetime] = []
     count = len(block_starts)
     # Invariant at the top of the loop: every block before `block` ends at or

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Exists, F, Func, OuterRef, Prefetch, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast
@@ -180,7 +181,10 @@ def appointments_in_window(
 def _fetch_all(query: QuerySet) -> list[tuple]:
     """The rows of a values_list() query as the database driver returns them, with none of
     the ORM's per-row work (for rows whose values need no conversion, or get their own)."""
-    sql, params = query.query.sql_with_params()
+    try:
+        sql, params = query.query.sql_with_params()
+    except EmptyResultSet:  # e.g. no therapist to ask about: no query, as the ORM does
+        return []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
