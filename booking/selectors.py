@@ -140,6 +140,23 @@ def _meeting_window(appointments: QuerySet, window_start: datetime, window_end: 
     )
 
 
+class UtcText(Func):
+    """A datetime column as naive UTC text, "2026-11-23 10:00:00" (SQLite's own form, as
+    Django writes it; on PostgreSQL the timestamp at UTC as text), for reads of many rows
+    whose times :func:`_utc_column` parses once per distinct value (starts repeat across
+    therapists on the slot grid). Each driver's own conversion per value costs more than
+    everything else about a row: the sqlite3 module's converter (and Django's after it),
+    psycopg2's call of its time zone factory."""
+
+    template = "CAST(%(expressions)s AS text)"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="((%(expressions)s) AT TIME ZONE 'UTC')::text", **extra_context
+        )
+
+
 def appointments_in_window(
     *,
     therapist_ids: list[int],
@@ -150,7 +167,8 @@ def appointments_in_window(
 ) -> QuerySet:
     """Rows (therapist id, start, end, occupied until, room id, room until) of the
     occupying appointments that meet the window: the therapists' and, when ``rooms``,
-    every session in a room (one query for both)."""
+    every session in a room (one query for both). The times come as UTC text (see
+    :class:`UtcText`)."""
     appointments = Appointment.objects.occupying()
     if rooms:
         appointments = appointments.filter(Q(therapist_id__in=therapist_ids) | Q(room_id__isnull=False))
@@ -163,19 +181,14 @@ def appointments_in_window(
     # Unordered: the engine sorts what it needs (nothing, when the rows come in start
     # order, as they do from the start index), and a sort here would cost the database.
     appointments = appointments.order_by()
-    if connection.vendor == "sqlite":
-        # As text: the sqlite3 module's per-value datetime converter (and Django's after
-        # it) cost more than everything else about a row; availability_load() parses each
-        # distinct value once (starts repeat across therapists on the slot grid).
-        return appointments.values_list(
-            "therapist_id",
-            Cast("start", TextField()),
-            Cast("end", TextField()),
-            Cast("occupied_until", TextField()),
-            "room_id",
-            Cast("room_until", TextField()),
-        )
-    return appointments.values_list("therapist_id", "start", "end", "occupied_until", "room_id", "room_until")
+    return appointments.values_list(
+        "therapist_id",
+        UtcText("start"),
+        UtcText("end"),
+        UtcText("occupied_until"),
+        "room_id",
+        UtcText("room_until"),
+    )
 
 
 def _fetch_all(query: QuerySet) -> list[tuple]:
@@ -194,20 +207,17 @@ _FIRST = itemgetter(0)
 
 
 class _ParsedUtc(dict):
-    """SQLite's datetime text (naive UTC, "2026-11-23 10:00:00", as Django writes it) ->
-    aware UTC datetime, each distinct value parsed on its first lookup only (starts repeat
-    across therapists on the slot grid)."""
+    """UTC text (see :class:`UtcText`) -> aware UTC datetime, each distinct value parsed on
+    its first lookup only."""
 
     def __missing__(self, text: str) -> datetime:
         found = self[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
         return found
 
 
-def _utc_column(values: list, parsed: _ParsedUtc) -> list:
-    """A column of aware UTC datetimes (or None): on SQLite from text, in one C-level
-    pass; other databases give datetimes already, in UTC."""
-    if connection.vendor != "sqlite":
-        return values
+def _utc_column(values: list[str | None], parsed: _ParsedUtc) -> list[datetime | None]:
+    """A column of :class:`UtcText` values as aware UTC datetimes (None stays None), in one
+    C-level pass."""
     return list(map(parsed.__getitem__, values))
 
 
