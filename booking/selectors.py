@@ -309,7 +309,8 @@ def availability_load(
     hours: dict[int, list[tuple[int, time | str, time | str]]] = {pk: [] for pk in ids}
     hours_qs = WorkingHours.objects.filter(therapist_id__in=ids).order_by("therapist_id", "weekday", "start")
     if connection.vendor == "sqlite":
-        # As text, parsed once per distinct list below (see appointments_in_window).
+        # As text (the sqlite3 module would convert each value), parsed once per distinct
+        # list of hours below.
         hours_qs = hours_qs.values_list(
             "therapist_id", "weekday", Cast("start", TextField()), Cast("end", TextField())
         )
