@@ -265,22 +265,48 @@ def run_pages_benchmark(doc: str, run) -> None:
     parser.add_argument("--runs", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        setup_django(f"sqlite:///{tmp / 'bench.sqlite3'}", tmp)
-        from django.conf import settings
-
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
+        setup_pages_site(Path(tmp_name))
         import common
 
         with common.InProcessRun(Path(sys.argv[0]).stem):
             run(args)
 
 
+def setup_pages_site(tmp: Path) -> None:
+    """Django set up on a migrated throwaway SQLite database in ``tmp``, with plain static
+    names (page rendering is measured, not static files)."""
+    setup_django(f"sqlite:///{tmp / 'bench.sqlite3'}", tmp)
+    from django.conf import settings
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 def first_monday_after(day: dt.date) -> dt.date:
     return day + dt.timedelta(days=7 - day.weekday())
+
+
+def day_schedule(index: int, day: dt.date) -> list[int]:
+    """The booked appointments' starts, in minutes after opening, of therapist ``index`` on a
+    working ``day``: 4 or 5 appointments (one day in three gets 5), each taking 60 + 15
+    minutes, i.e. 300 or 375 of 540 minutes, about 60% on average. The free quarter hours
+    are scattered between them at random, seeded, so every run (and the peer benchmark's
+    own database) books the same times. Pure: no Django, so another interpreter can use it."""
+    count = 5 if (index + day.toordinal()) % 3 == 0 else 4
+    block = APPOINTMENT_MINUTES + BUFFER_MINUTES
+    spare_quarters = (WORK_MINUTES - count * block) // QUARTER
+    rng = random.Random(index * 1_000_003 + day.toordinal())
+    # Stars and bars: `count` bars among spare_quarters + count places split the spare
+    # quarters into count + 1 gaps.
+    bars = sorted(rng.sample(range(spare_quarters + count), count))
+    gaps = [b - a - 1 for a, b in zip([-1, *bars[:-1]], bars, strict=True)]
+    starts, cursor = [], 0
+    for gap in gaps:
+        starts.append(cursor + gap * QUARTER)
+        cursor = starts[-1] + block
+    return starts
 
 
 # --------------------------------------------------------------------------- seeding in bulk
@@ -450,10 +476,8 @@ def seed(n: int, first_day: dt.date, zone: ZoneInfo) -> dict:
         )
 
         # Book from today (so the lookup's day of margin has data too) to the end of the
-        # measured month. Per therapist and working day: 4 or 5 appointments (one day in
-        # three gets 5), each taking 60 + 15 minutes, i.e. 300 or 375 of 540 minutes,
-        # about 60% on average. The free quarter hours are scattered between them at
-        # random (seeded, so every run books the same times).
+        # measured month: per therapist and working day, day_schedule()'s 4 or 5
+        # appointments, about 60% of the day.
         today = dt.datetime.now(zone).date()
         last_day = first_day + dt.timedelta(days=DAYS_BOOKED)  # exclusive
         rows = []
@@ -468,22 +492,17 @@ def seed(n: int, first_day: dt.date, zone: ZoneInfo) -> dict:
             day = today
             while day < last_day:
                 if day.weekday() < 6:
-                    count = 5 if (index + day.toordinal()) % 3 == 0 else 4
+                    starts = day_schedule(index, day)
+                    count = len(starts)
                     block = APPOINTMENT_MINUTES + BUFFER_MINUTES
-                    spare_quarters = (WORK_MINUTES - count * block) // QUARTER
-                    rng = random.Random(index * 1_000_003 + day.toordinal())
-                    # Stars and bars: `count` bars among spare_quarters + count places split
-                    # the spare quarters into count + 1 gaps.
-                    bars = sorted(rng.sample(range(spare_quarters + count), count))
-                    gaps = [b - a - 1 for a, b in zip([-1, *bars[:-1]], bars, strict=True)]
-                    cursor = dt.datetime.combine(day, WORK_START, tzinfo=zone).astimezone(dt.UTC)
-                    for gap in gaps:
-                        start = cursor + dt.timedelta(minutes=gap * QUARTER)
+                    opening = dt.datetime.combine(day, WORK_START, tzinfo=zone).astimezone(dt.UTC)
+                    for offset in starts:
+                        start = opening + dt.timedelta(minutes=offset)
                         end = start + length
-                        cursor = end + buffer
                         status = AppointmentStatus.CONFIRMED
+                        until = end + buffer
                         rows.append(
-                            (therapist.pk, start, end, cursor, None, None, status, f"BN{len(rows):08d}")
+                            (therapist.pk, start, end, until, None, None, status, f"BN{len(rows):08d}")
                         )
                     if day >= first_day:
                         booked_in_window += count * block

@@ -33,6 +33,28 @@ def main() -> None:
 
 
 def run(args) -> None:
+    walked = walk(therapists=args.therapists, runs=args.runs)
+    timings, queries, totals = walked["timings"], walked["queries"], walked["totals"]
+    print(f"\n{'page':<22}{'median ms':>11}{'min ms':>9}{'queries':>9}")
+    for name, values in timings.items():
+        print(f"{name:<22}{statistics.median(values):>11.1f}{min(values):>9.1f}{queries[name]:>9}")
+    median_total = statistics.median(totals)
+    print(f"\nwhole booking, server time: median {median_total:.0f} ms over {len(totals)} bookings")
+    posts = [statistics.median(timings[name]) for name in ("details (sent)", "confirm (books)")]
+    print(
+        f"the two POSTs (details sent + confirm): {sum(posts):.0f} ms median, "
+        f"{queries['details (sent)'] + queries['confirm (books)']} queries"
+    )
+    print("\nwhere the confirmation's queries go (the last run's, in order):")
+    for kind, count in _query_kinds(walked["confirm_sql"]):
+        print(f"{count:4}  {kind}")
+
+
+def walk(*, therapists: int, runs: int, new_visitors: bool = False) -> dict:
+    """Seed N busy therapists, then book ``runs`` times; each page's milliseconds (one per
+    run), its most queries, each booking's total and the last confirmation's statements.
+    ``new_visitors`` gives every booking its own email address (a client record is
+    created each time) instead of one address booking again and again."""
     from django.conf import settings
     from django.db import connection
     from django.test import Client
@@ -45,23 +67,24 @@ def run(args) -> None:
     settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 10**6
     zone = ZoneInfo(settings.CLINIC_TIME_ZONE)
     first_day = base.first_monday_after(dt.datetime.now(zone).date())
-    stats = base.seed(args.therapists, first_day, zone)
+    stats = base.seed(therapists, first_day, zone)
     technique = Technique.objects.get(slug="swedish")
     length = technique.lengths.get(duration_minutes=60)
     week = selectors.week_availability(
         technique=technique, length=length, therapist=None, first_day=first_day, days=14
     )
     free = sorted(week.therapist_ids_by_start)
-    if len(free) < args.runs:
+    if len(free) < runs:
         sys.exit(f"only {len(free)} free times; use fewer --runs")
     print(
-        f"{args.therapists} therapists, {Appointment.objects.count()} appointments "
+        f"{therapists} therapists, {Appointment.objects.count()} appointments "
         f"({stats['booked_share_of_working_time']:.0%} of working time booked), "
         f"{len(free)} free times in 14 days"
     )
 
     timings: dict[str, list[float]] = {}
-    queries: dict[str, int] = {}
+    queries: dict[str, int] = {}  # the most any run took
+    query_counts: dict[str, list[int]] = {}  # each run's
     confirm_sql: list[str] = []  # the last confirmation's statements, for the breakdown
 
     def timed(client, name: str, path: str, data: dict | None = None):
@@ -73,6 +96,7 @@ def run(args) -> None:
         assert response.status_code in (200, 302), (name, response.status_code)
         timings.setdefault(name, []).append(elapsed)
         queries[name] = max(queries.get(name, 0), len(captured))
+        query_counts.setdefault(name, []).append(len(captured))
         if name == "confirm (books)":
             confirm_sql[:] = [q["sql"] for q in captured.captured_queries]
         return response
@@ -91,8 +115,10 @@ def run(args) -> None:
     }
     totals = []
     # Spread the runs over the free times so each confirm books a different one.
-    for start in free[:: max(1, len(free) // args.runs)][: args.runs]:
+    for number, start in enumerate(free[:: max(1, len(free) // runs)][:runs]):
         client = Client()
+        if new_visitors:
+            details["email"] = f"bench{number}@example.com"
         query = urlencode({"length": 60, "therapist": "any", "start": start.astimezone(zone).isoformat()})
         choice = urlencode({"length": 60, "therapist": "any"})
         timed(client, "technique page", "/book/swedish/")
@@ -107,19 +133,13 @@ def run(args) -> None:
         timed(client, "manage page", f"/book/manage/{token}/")
         timed(client, "calendar file", f"/book/manage/{token}/calendar.ics")
         totals.append(sum(values[-1] for values in timings.values()))
-    print(f"\n{'page':<22}{'median ms':>11}{'min ms':>9}{'queries':>9}")
-    for name, values in timings.items():
-        print(f"{name:<22}{statistics.median(values):>11.1f}{min(values):>9.1f}{queries[name]:>9}")
-    median_total = statistics.median(totals)
-    print(f"\nwhole booking, server time: median {median_total:.0f} ms over {len(totals)} bookings")
-    posts = [statistics.median(timings[name]) for name in ("details (sent)", "confirm (books)")]
-    print(
-        f"the two POSTs (details sent + confirm): {sum(posts):.0f} ms median, "
-        f"{queries['details (sent)'] + queries['confirm (books)']} queries"
-    )
-    print("\nwhere the confirmation's queries go (the last run's, in order):")
-    for kind, count in _query_kinds(confirm_sql):
-        print(f"{count:4}  {kind}")
+    return {
+        "timings": timings,
+        "queries": queries,
+        "query_counts": query_counts,
+        "totals": totals,
+        "confirm_sql": confirm_sql,
+    }
 
 
 def _query_kinds(statements: list[str]) -> list[tuple[str, int]]:

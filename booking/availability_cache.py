@@ -5,7 +5,7 @@ The availability JSON, the times page and the client's reschedule page all read 
 whether a booking is made reads it: the slot check before the review page and the
 booking service always load the schedule live (and the service under row locks).
 
-Correctness, in three parts:
+Correctness, part by part:
 
 * **Changes**: the key starts with :func:`booking.schedule_version.current`, read from
   the database *before* the schedule is loaded; every committed change to what can be
@@ -21,6 +21,11 @@ Correctness, in three parts:
 * **Each process's copy**: the most recent answers are also kept in the process
   (``clinic.recent``), under the same key; as the key holds the version just read from
   the database, that copy is exactly as fresh as the shared one.
+* **Checked queries**: the API's query string is checked (technique bookable, length
+  offered, therapist taking bookings and offering it) against tables that all move the
+  version too, so a query string found valid under one version stays valid under it:
+  each process remembers the outcome under that version (:data:`checked_queries`) and
+  a hit skips the look-ups. The view reads the version once, first, and passes it on.
 * **Same key, same answer**: the key holds everything the answer is made from
   (technique, length, therapist or "any", first day, days, the appointment being moved,
   the minute), so two processes racing to fill it store the same value.
@@ -29,6 +34,7 @@ Correctness, in three parts:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -50,6 +56,33 @@ TIMEOUT_SECONDS = 120
 # This process's recent answers in front of the shared cache, under the same versioned
 # keys (see clinic/recent.py): a hit costs the version's query and nothing else.
 recent_answers = RecentValues(size=512)
+
+
+class CheckedQueries:
+    """Query strings found valid, with what they were cleaned to, under a schedule version
+    (this process only). For a request that read that version *before* checking: the
+    look-ups behind the checks read only availability tables, so the same version means
+    the same outcome. Invalid ones are not kept (a stream of junk cannot push out the
+    busy ones' entries, and errors stay computed afresh)."""
+
+    def __init__(self, size: int) -> None:
+        self.values = RecentValues(size=size)
+
+    @staticmethod
+    def _key(version: int, raw: Sequence[str | None]) -> str:
+        # Hashed: the values are whatever a visitor typed (any length, any characters).
+        return f"{FORMAT}:{version}:{hashlib.sha256(repr(tuple(raw)).encode()).hexdigest()}"
+
+    def get(self, *, version: int, raw: Sequence[str | None]) -> dict | None:
+        found = self.values.get(self._key(version, raw))
+        # A copy: the caller may add to its own dict without changing the kept one.
+        return dict(found) if found is not None else None
+
+    def put(self, *, version: int, raw: Sequence[str | None], cleaned: dict) -> None:
+        self.values.put(self._key(version, raw), dict(cleaned))
+
+
+checked_queries = CheckedQueries(size=256)
 
 
 @dataclass(frozen=True)
@@ -130,14 +163,24 @@ def _compute(*, technique, first_day, days, now, choice: dict) -> CachedAvailabi
 
 
 def availability(
-    *, technique: Technique, first_day: date, days: int, now: datetime, **choice
+    *,
+    technique: Technique,
+    first_day: date,
+    days: int,
+    now: datetime,
+    version: int | None = None,
+    **choice,
 ) -> CachedAvailability:
     """Free starts online (the clinic's policy) per day, from the cache when it has them.
 
     ``choice`` is :func:`selectors.free_starts`'s other arguments (length, therapist,
     party size, gender, appointments being moved ...), all of them part of the key.
-    One query (the version) on a hit; the version and the selector's own on a miss."""
-    version = schedule_version.current()  # first: see the module's docstring
+    One query (the version) on a hit; the version and the selector's own on a miss.
+    ``version``: :func:`schedule_version.current` as the caller read it, *before* it
+    loaded anything it passes here (the technique, the therapist ...); then a hit makes
+    no query at all."""
+    if version is None:
+        version = schedule_version.current()  # first: see the module's docstring
     minute = int(now.timestamp() // 60)
     key = _key(
         version=version, minute=minute, technique=technique, first_day=first_day, days=days, choice=choice

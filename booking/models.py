@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from datetime import date, tzinfo
@@ -1152,3 +1153,47 @@ class WaitlistOffer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id} @ {self.start:%Y-%m-%d %H:%M}"
+
+
+# Therapists' calendar feeds (issue 15) -----------------------------------------------
+
+
+def calendar_feed_hash(secret: str) -> str:
+    """How a feed's secret is looked up: its sha256, so the table alone opens no feed."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class CalendarFeed(models.Model):
+    """A therapist's private calendar subscription: a secret address their phone's
+    calendar reads their own appointments from, until it is revoked or replaced."""
+
+    therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="calendar_feeds")
+    # sha256 of the secret in the address; the secret itself is shown once and never stored.
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("made"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("stopped"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Roughly when a calendar last read it (updated at most hourly: no write per fetch).
+    last_used_at = models.DateTimeField(_("last read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("calendar feed")
+        constraints = [
+            # A new link replaces the old one; the database keeps it to one live link each.
+            models.UniqueConstraint(
+                fields=["therapist"], condition=Q(revoked_at__isnull=True), name="calendar_feed_one_live"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.therapist_id} #{self.pk}"
+
+    @property
+    def live(self) -> bool:
+        return self.revoked_at is None

@@ -154,3 +154,12 @@ WAITLIST_PERMISSIONS: dict[str, tuple[str, ...]] = {
     MANAGER: (*(f"{action}_waitlistentry" for action in _ALL), "view_waitlistoffer"),
     RECEPTION: (*(f"{action}_waitlistentry" for action in _ALL), "view_waitlistoffer"),
 }
+
+
+# Therapists' calendar feeds (issue 15), granted by booking 0028: a therapist (or a
+# manager who also sees clients) makes and stops the link to their own appointments;
+# managers see every live link and may stop any (a lost phone, someone leaving).
+CALENDAR_FEED_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    MANAGER: ("add_calendarfeed", "view_calendarfeed", "change_calendarfeed"),
+    THERAPIST: ("add_calendarfeed",),
+}

@@ -25,6 +25,7 @@ a later migration rebuilds that table, and a table added later only needs adding
 
 from __future__ import annotations
 
+from django.db import InterfaceError, OperationalError
 from django.db import connection as default_connection
 
 VERSION_TABLE = "booking_scheduleversion"
@@ -154,9 +155,36 @@ def on_post_migrate(sender, using="default", **kwargs) -> None:
         install_triggers(connection)
 
 
-def current() -> int:
-    """The version now: one primary-key read. Read it *before* loading the schedule."""
-    with default_connection.cursor() as cursor:
-        cursor.execute(f"SELECT value FROM {VERSION_TABLE} WHERE id = 1")
+_READ = f"SELECT value FROM {VERSION_TABLE} WHERE id = 1"
+
+
+def _read(connection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(_READ)
         row = cursor.fetchone()
     return row[0] if row else 0
+
+
+def current() -> int:
+    """The version now: one primary-key read. Read it *before* loading the schedule.
+
+    On a cached availability request it is the first query, so it also stands in for the
+    connection's health check (``CONN_HEALTH_CHECKS``): Django would otherwise send a
+    ``SELECT 1`` before it, a second round trip to the database on every cache hit. A
+    kept connection the server has dropped (a restart, an idle timeout) fails this read
+    instead, and it is read again on a new connection, as Django's check would have done."""
+    connection = default_connection
+    if (
+        connection.connection is None
+        or not connection.health_check_enabled
+        or connection.health_check_done
+        or connection.in_atomic_block
+    ):
+        return _read(connection)
+    connection.health_check_done = True  # this read is the check: Django's is skipped
+    try:
+        return _read(connection)
+    except (InterfaceError, OperationalError):
+        # Only a statement outside any transaction, so nothing is lost by starting over.
+        connection.close()
+        return _read(connection)

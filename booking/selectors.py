@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ from .choices import OCCUPYING_STATUSES, AppointmentStatus, TherapistGender
 from .models import (
     Appointment,
     BookingPolicy,
+    CalendarFeed,
     ClientChange,
     Closure,
     Room,
@@ -36,6 +38,7 @@ from .models import (
     Therapist,
     TimeOff,
     WorkingHours,
+    calendar_feed_hash,
     manage_signer,
 )
 
@@ -1391,4 +1394,74 @@ def client_own_appointment(*, client, appointment_id: int) -> Appointment | None
         .exclude(status=AppointmentStatus.HELD)
         .select_related("technique", "therapist", "room")
         .first()
+    )
+
+
+# Therapists' calendar feeds (issue 15) -----------------------------------------------
+
+# What a feed's secret looks like (secrets.token_urlsafe(32)): anything else is not looked up.
+FEED_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+# The stretch of the diary a feed holds: recent visits (for notes) and the months ahead.
+FEED_DAYS_BACK = 30
+FEED_DAYS_AHEAD = 180
+
+
+def calendar_feed_by_secret(secret: str) -> CalendarFeed | None:
+    """The live feed with this secret, while its therapist's staff account is linked and
+    active (switching the account off stops the feed too); None for anything else."""
+    if not FEED_SECRET_SHAPE.fullmatch(secret):
+        return None
+    return (
+        CalendarFeed.objects.select_related("therapist")
+        .filter(
+            token_hash=calendar_feed_hash(secret),
+            revoked_at__isnull=True,
+            therapist__user__is_active=True,
+        )
+        .first()
+    )
+
+
+def calendar_feed_appointments(*, therapist: Therapist, now: datetime) -> list[Appointment]:
+    """The therapist's own appointments that take their time, from FEED_DAYS_BACK days ago
+    to FEED_DAYS_AHEAD days ahead, in one query. Cancelled ones and lapsed waitlist holds
+    are left out: every calendar drops an event the feed no longer lists, while some keep
+    showing one marked STATUS:CANCELLED in a subscription. Only the columns the
+    feed shows are read: the client's contact details and notes never leave the database."""
+    return list(
+        Appointment.objects.occupying()
+        .filter(
+            therapist=therapist,
+            start__gte=now - timedelta(days=FEED_DAYS_BACK),
+            start__lt=now + timedelta(days=FEED_DAYS_AHEAD),
+        )
+        .exclude(status=AppointmentStatus.HELD, held_until__lte=now)
+        .select_related("technique", "room")
+        .only(
+            "reference",
+            "seat",
+            "sequence",
+            "start",
+            "end",
+            "duration_minutes",
+            "client_name",
+            "status",
+            "updated_at",
+            "technique__name",
+            "room__name",
+        )
+        .order_by("start", "seat", "pk")
+    )
+
+
+def calendar_feed_live(*, therapist: Therapist) -> CalendarFeed | None:
+    return CalendarFeed.objects.filter(therapist=therapist, revoked_at__isnull=True).first()
+
+
+def calendar_feeds_live() -> QuerySet[CalendarFeed]:
+    """Every live feed, for managers, with who made it (one query)."""
+    return (
+        CalendarFeed.objects.filter(revoked_at__isnull=True)
+        .select_related("therapist", "created_by")
+        .order_by("therapist__name", "therapist_id")
     )

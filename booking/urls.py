@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views, waitlist_views
+from . import calendar_feed_views, views, waitlist_views
 
 app_name = "booking"
 
@@ -9,6 +9,12 @@ urlpatterns = [
     path("api/availability/", views.AvailabilityApiView.as_view(), name="availability-api"),
     # The client's own pages (issue 14): before the technique slugs, which would match "account".
     path("account/", include("booking.account.urls")),
+    # A therapist's calendar feed (issue 15): the secret is the whole key.
+    path(
+        "calendar/<str:secret>.ics",
+        calendar_feed_views.TherapistCalendarView.as_view(),
+        name="therapist_calendar",
+    ),
     path("again/<str:token>/", views.BookAgainView.as_view(), name="book-again"),
     path("confirmed/<str:token>/", views.AppointmentConfirmedView.as_view(), name="appointment-confirmed"),
     path("manage/<str:token>/", views.AppointmentManageView.as_view(), name="appointment-manage"),

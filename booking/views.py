@@ -23,7 +23,16 @@ from django.views.generic import DetailView, ListView
 from clinic import ratelimit
 
 from . import availability as engine
-from . import availability_cache, client_session, drafts, explanations, ics, notifications, selectors
+from . import (
+    availability_cache,
+    client_session,
+    drafts,
+    explanations,
+    ics,
+    notifications,
+    schedule_version,
+    selectors,
+)
 from .account import prefill as account_prefill
 from .availability import SlotProblem
 from .choices import AppointmentStatus, RuleOutcome, TherapistGender, TherapistPreference
@@ -95,20 +104,29 @@ class AvailabilityApiView(View):
     """
 
     def get(self, request):
-        form = AvailabilityQueryForm(request.GET)
-        if not form.is_valid():
-            return JsonResponse(
-                {"error": {field: [str(e) for e in errors] for field, errors in form.errors.items()}},
-                status=400,
-            )
-        technique = form.cleaned_data["technique"]
-        length = form.cleaned_data["length_obj"]
-        therapist = form.cleaned_data["therapist"]
+        # First, before the look-ups the form makes: the checked query and the answer
+        # are then at least as new as this version (see booking/availability_cache.py).
+        version = schedule_version.current()
+        # What the form's fields read from the query string, and nothing else.
+        raw = [request.GET.get(name) for name in AvailabilityQueryForm.base_fields]
+        cleaned = availability_cache.checked_queries.get(version=version, raw=raw)
+        if cleaned is None:
+            form = AvailabilityQueryForm(request.GET)
+            if not form.is_valid():
+                return JsonResponse(
+                    {"error": {field: [str(e) for e in errors] for field, errors in form.errors.items()}},
+                    status=400,
+                )
+            cleaned = form.cleaned_data
+            availability_cache.checked_queries.put(version=version, raw=raw, cleaned=cleaned)
+        technique = cleaned["technique"]
+        length = cleaned["length_obj"]
+        therapist = cleaned["therapist"]
         zone = selectors.clinic_zone()
         now = timezone.now()
-        first_day = form.cleaned_data["start"] or now.astimezone(zone).date()
-        days = form.cleaned_data["days"] or 7
-        party, gender = form.cleaned_data["party"], form.cleaned_data["gender"]
+        first_day = cleaned["start"] or now.astimezone(zone).date()
+        days = cleaned["days"] or 7
+        party, gender = cleaned["party"], cleaned["gender"]
         pair = {"party_size": 2, "therapists": (therapist, None)} if party == 2 else {}
         free = availability_cache.availability(
             technique=technique,
@@ -117,6 +135,7 @@ class AvailabilityApiView(View):
             days=days,
             therapist=None if party == 2 else therapist,
             now=now,
+            version=version,
             gender=gender,
             **pair,
         )

@@ -157,6 +157,7 @@ class ClinicAdminSite(admin.AdminSite):
         return StaffLoginView.as_view(extra_context=context)(request)
 
     def get_urls(self):
+        from booking.admin.calendar_feeds import CalendarFeedView
         from booking.admin.schedule import ScheduleView
         from clinic import staff_views
 
@@ -188,6 +189,11 @@ class ClinicAdminSite(admin.AdminSite):
         # Before the model URLs, so the app's catch-all does not take them.
         return [
             path("booking/schedule/", schedule, name="booking_schedule"),
+            path(
+                "booking/calendar-feed/",
+                self.admin_view(CalendarFeedView.as_view(admin_site=self)),
+                name="booking_calendar_feed",
+            ),
             *before_sign_in,
             *signed_in,
             *super().get_urls(),
@@ -202,7 +208,25 @@ class ClinicAdminSite(admin.AdminSite):
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
-        if not request.user.has_perm("booking.view_appointment"):
+        user = request.user
+        if user.has_perm("booking.add_calendarfeed") or user.has_perm("booking.view_calendarfeed"):
+            for app in apps:
+                if app["app_label"] == "booking":
+                    # A therapist's own calendar link (issue 15); managers see everyone's.
+                    app["models"].insert(
+                        0,
+                        {
+                            "name": _("Calendar on my phone")
+                            if not user.has_perm("booking.view_calendarfeed")
+                            else _("Calendar links"),
+                            "object_name": "CalendarFeed",
+                            "perms": {"add": False, "change": False, "delete": False, "view": True},
+                            "admin_url": reverse("admin:booking_calendar_feed", current_app=self.name),
+                            "add_url": None,
+                            "view_only": True,
+                        },
+                    )
+        if not user.has_perm("booking.view_appointment"):
             return apps
         for app in apps:
             if app["app_label"] == "booking":

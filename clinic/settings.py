@@ -351,8 +351,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Django logs the address of every 4xx/5xx answer; a calendar feed's address is its
+    # secret, so it is cut from those lines (clinic/logfilters.py).
+    "filters": {"hide_feed_secrets": {"()": "clinic.logfilters.HideFeedSecrets"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["hide_feed_secrets"]},
+    },
 }
 
 # Articles: uploaded hero images.
@@ -417,6 +423,10 @@ CLIENT_LINK_MINUTES = env_int("CLIENT_LINK_MINUTES", 15)
 SIGNIN_LINK_RATE_LIMIT = env_int("SIGNIN_LINK_RATE_LIMIT", 5)
 SIGNIN_LINK_RATE_LIMIT_PER_IP = env_int("SIGNIN_LINK_RATE_LIMIT_PER_IP", 20)
 SIGNIN_LINK_RATE_WINDOW_SECONDS = env_int("SIGNIN_LINK_RATE_WINDOW_SECONDS", 3600)
+# Therapists' calendar feeds (issue 15): downloads one IP address may make per hour. A
+# phone asks every 15 minutes or so; a clinic's Wi-Fi (or Google's calendar servers)
+# puts many phones behind one address, hence the room.
+CALENDAR_FEED_RATE_LIMIT = env_int("CALENDAR_FEED_RATE_LIMIT", 600)
 # An unfinished booking (the details and health answers a visitor typed) is kept this
 # long, then dropped; a visitor's session ends as soon with it. Staff sessions keep
 # Django's default length.

@@ -297,6 +297,13 @@ def real_values(name: str, world) -> list[dict[str, str]]:
             purpose=purpose, client=appointment.client, expires_at=timezone.now() + timedelta(days=1)
         )
         return [{"token": signin.link_token(link)}]
+    if name == "booking:therapist_calendar":
+        # A live calendar feed of the therapist's (issue 15); each new one replaces the last.
+        from booking.services import calendar_feeds
+
+        user = world["users"]["therapist"]
+        _feed, secret = calendar_feeds.calendar_feed_create(therapist=user.therapist, by=user)
+        return [{"secret": secret}]
     if name in ("booking:waitlist-offer", "booking:waitlist-entry"):
         from booking.waitlist_views import entry_token
 

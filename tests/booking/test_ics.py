@@ -63,3 +63,50 @@ def test_cancel_message():
     assert calendar["METHOD"] == "CANCEL"
     assert vevent["STATUS"] == "CANCELLED"
     assert vevent["SEQUENCE"] == 2
+
+
+# Therapists' calendar feeds (issue 15) ------------------------------------------------
+
+
+def feed_event(**changes):
+    from booking.ics import FeedEvent
+
+    values = {
+        "uid": "appointment-ABCD2345-1@clinic.example",
+        "sequence": 2,
+        "start": datetime(2026, 7, 1, 10, 0, tzinfo=LONDON),
+        "end": datetime(2026, 7, 1, 11, 0, tzinfo=LONDON),
+        "summary": "Swedish, 60 min – Olivia",
+        "location": "Quiet room",
+        "revised": datetime(2026, 6, 20, 8, 30, tzinfo=UTC),
+    }
+    return FeedEvent(**{**values, **changes})
+
+
+def test_a_feed_is_a_subscription_in_utc_that_changes_only_with_the_diary():
+    from datetime import timedelta
+
+    from booking.ics import feed_bytes
+
+    events = [
+        feed_event(),
+        feed_event(uid="appointment-ZZZZ2345-2@clinic.example", location="", tentative=True),
+    ]
+    data = feed_bytes(events, name="Willow: my appointments", refresh=timedelta(minutes=15))
+    text = data.decode()
+    calendar = Calendar.from_ical(data)
+    assert "METHOD" not in calendar and "VTIMEZONE" not in text
+    assert str(calendar["x-wr-calname"]) == "Willow: my appointments"
+    assert "REFRESH-INTERVAL;VALUE=DURATION:PT15M" in text and "X-PUBLISHED-TTL:PT15M" in text
+    first, second = calendar.walk("VEVENT")
+    # 10:00 in London in summer is 09:00 UTC.
+    assert (
+        first["dtstart"].to_ical() == b"20260701T090000Z" and first["dtend"].to_ical() == b"20260701T100000Z"
+    )
+    assert first["dtstamp"].to_ical() == b"20260620T083000Z"
+    assert (
+        first["sequence"] == 2 and first["status"] == "CONFIRMED" and str(first["location"]) == "Quiet room"
+    )
+    assert "location" not in second and second["status"] == "TENTATIVE"
+    # Nothing in it depends on the moment it is made: the same diary gives the same bytes.
+    assert feed_bytes(events, name="Willow: my appointments", refresh=timedelta(minutes=15)) == data

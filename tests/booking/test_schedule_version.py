@@ -1,10 +1,12 @@
 """The schedule version: every write that changes what can be booked moves it on, in the
 writing transaction, whatever path made the write."""
 
+import threading
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from booking import schedule_version
 from booking.models import Appointment, BookingPolicy, Closure, Room, TechniqueLength, Therapist, WorkingHours
@@ -111,3 +113,44 @@ def test_a_missing_row_comes_back(anna):
     assert schedule_version.current() == 0
     Closure.objects.create(first_day=date(2026, 12, 25), last_day=date(2026, 12, 25))
     assert schedule_version.current() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_version_read_is_the_requests_health_check(monkeypatch):
+    """A cache hit's one query: Django's own check (a SELECT 1 before it) is not sent."""
+    connection.ensure_connection()
+    close_old_connections()  # what Django does as each request starts
+    checks = []
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append("SELECT 1") or True)
+    with CaptureQueriesContext(connection) as queries:
+        schedule_version.current()
+        schedule_version.current()  # later reads in the same request check nothing either
+    assert checks == []
+    assert len(queries) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_is_replaced_without_an_error():
+    if connection.vendor != "postgresql":
+        pytest.skip("a server that drops connections: PostgreSQL only")
+    before = schedule_version.current()
+    pid = connection.connection.get_backend_pid()
+
+    def drop():  # on its own connection, as a database restart or an idle timeout would
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+                for _ in range(100):  # until the server has really let it go
+                    cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+                    if cursor.fetchone()[0] == 0:
+                        break
+                    threading.Event().wait(0.05)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=drop)
+    thread.start()
+    thread.join(timeout=30)
+    close_old_connections()  # the next request starts
+    assert schedule_version.current() == before
+    assert connection.connection.get_backend_pid() != pid

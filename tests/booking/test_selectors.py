@@ -436,3 +436,39 @@ def test_no_therapist_offering_the_technique_loads_nothing_without_error(
         data = selectors.availability_load(technique=swedish, first_day=MONDAY, days=30)
     assert data.therapists == [] and data.schedules == [] and data.bookings_per_day == {}
     assert free_for(swedish).by_therapist == {}
+
+
+# Therapists' calendar feeds (issue 15) ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "secret", ["", "a" * 42, "a" * 44, "a" * 42 + "\x00", "a" * 42 + "é", "a" * 42 + "="]
+)
+def test_a_malformed_feed_secret_is_not_even_looked_up(secret, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert selectors.calendar_feed_by_secret(secret) is None
+
+
+def test_a_feed_is_found_by_its_secret_only_while_live_and_its_account_active():
+    from django.utils import timezone
+
+    from booking import roles
+    from booking.services import calendar_feeds
+    from tests.factories import user_in_role
+
+    therapist = TherapistFactory()
+    user = user_in_role(roles.THERAPIST, "amara", therapist=therapist)
+    feed, secret = calendar_feeds.calendar_feed_create(therapist=therapist, by=user)
+    assert selectors.calendar_feed_by_secret(secret) == feed
+    assert selectors.calendar_feed_live(therapist=therapist) == feed
+    assert list(selectors.calendar_feeds_live()) == [feed]
+    user.is_active = False
+    user.save()
+    assert selectors.calendar_feed_by_secret(secret) is None
+    user.is_active = True
+    user.save()
+    feed.revoked_at = timezone.now()
+    feed.save()
+    assert selectors.calendar_feed_by_secret(secret) is None
+    assert selectors.calendar_feed_live(therapist=therapist) is None
+    assert list(selectors.calendar_feeds_live()) == []
