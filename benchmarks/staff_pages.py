@@ -1,14 +1,16 @@
 """Server time of the staff pages with a busy clinic: the schedule (day and week), the
-appointment list (default, filtered, searched), the CSV export and the change page.
+appointment list (default, filtered, searched), the CSV export and the change page, and a
+therapist's "My days".
 
 Run from the project root:
 
     .venv/bin/python benchmarks/staff_pages.py [--therapists 20] [--runs 30]
 
 Seeds a throwaway SQLite database like ``benchmarks/availability.py`` (N therapists,
-about 60% of every working day booked for a month), logs in as a Reception user and
-requests each page with Django's test client, DEBUG off. Prints the median and minimum
-milliseconds and the SQL queries of each page. Nothing is asserted about time.
+about 60% of every working day booked for a month), logs in as a Reception user (and as
+one therapist, for My days) and requests each page with Django's test client, DEBUG off.
+Prints the median and minimum milliseconds and the SQL queries of each page. Nothing is
+asserted about time.
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ def run(args) -> None:
     )
     user = User.objects.create_user("bench-desk", password="x", is_staff=True)
     user.groups.add(Group.objects.get(name="Reception"))
-    client = Client()
-    client.force_login(user)
+    desk = Client()
+    desk.force_login(user)
     sample = Appointment.objects.filter(start__date__gte=busy_day).order_by("start").first()
     therapist_id = sample.therapist_id
     schedule = f"/admin/booking/schedule/?date={busy_day}"
@@ -63,8 +65,25 @@ def run(args) -> None:
         "CSV export, next 7 days": "/admin/booking/appointment/export.csv?when=next_7_days",
         "appointment page": f"/admin/booking/appointment/{sample.pk}/change/",
     }
+    # A therapist's own week (issue 15), signed in as the therapist of the sample.
+    own = User.objects.create_user("bench-therapist", password="x", is_staff=True)
+    own.groups.add(Group.objects.get(name="Therapist"))
+    sample.therapist.user = own
+    sample.therapist.save(update_fields=["user"])
+    therapist_client = Client()
+    therapist_client.force_login(own)
+    # Therapists see health data, so they sign in with a code: the session as after one.
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    session = therapist_client.session
+    session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.create(user=own, name="bench").persistent_id
+    session.save()
+    clients = {"My days (a therapist's 7 days)": therapist_client}
+    pages["My days (a therapist's 7 days)"] = f"/admin/booking/my-days/?day={busy_day}"
     print(f"{'page':34} {'median ms':>10} {'min ms':>8} {'queries':>8} {'bytes':>9}")
     for name, url in pages.items():
+        client = clients.get(name, desk)
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         with CaptureQueriesContext(connection) as queries:

@@ -155,3 +155,12 @@ class PartOfDay(models.TextChoices):
     MORNING = "morning", _("Morning (before 12:00)")
     AFTERNOON = "afternoon", _("Afternoon (12:00 to 17:00)")
     EVENING = "evening", _("Evening (from 17:00)")
+
+
+class TimeOffRequestStatus(models.TextChoices):
+    """Where a therapist's request for time off stands."""
+
+    PENDING = "pending", _("Waiting for a manager")
+    APPROVED = "approved", _("Approved")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")

@@ -40,6 +40,7 @@ from .choices import (
     RuleOutcome,
     TherapistGender,
     TherapistPreference,
+    TimeOffRequestStatus,
     WaitlistStatus,
     Weekday,
 )
@@ -1153,6 +1154,86 @@ class WaitlistOffer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entry_id} @ {self.start:%Y-%m-%d %H:%M}"
+
+
+# Time-off requests (issue 15) ---------------------------------------------------------
+
+
+class TimeOffRequest(models.Model):
+    """A therapist asking for time off; a manager approves it (which records the TimeOff)
+    or declines it. Written only by services.time_off_requests."""
+
+    therapist = models.ForeignKey(Therapist, on_delete=models.CASCADE, related_name="time_off_requests")
+    start = models.DateTimeField(_("from"))
+    end = models.DateTimeField(_("until"))
+    reason = models.CharField(
+        _("reason"), max_length=200, blank=True, help_text=_("Optional, a few words: holiday, training.")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=TimeOffRequestStatus.choices, default=TimeOffRequestStatus.PENDING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("asked by"),
+    )
+    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decision_note = models.TextField(
+        _("note to the therapist"),
+        max_length=1000,
+        blank=True,
+        help_text=_("Optional; goes in the email. Say why, when declining."),
+    )
+    time_off = models.OneToOneField(
+        TimeOff,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="request",
+        verbose_name=_("time off recorded"),
+    )
+    # Set by the email task once the mail server accepted the decision email, and checked
+    # before sending, so a task run again does not send it twice.
+    decision_emailed_at = models.DateTimeField(_("therapist emailed"), null=True, blank=True)
+    # The same for the notice telling managers a request arrived.
+    arrival_emailed_at = models.DateTimeField(_("managers emailed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("time-off request")
+        verbose_name_plural = _("time-off requests")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__lt=F("end")),
+                name="time_off_request_start_before_end",
+                violation_error_message=_("The time off must end after it starts."),
+            ),
+            # The same dates asked twice while the first is still waiting (a double submit).
+            models.UniqueConstraint(
+                fields=["therapist", "start", "end"],
+                condition=Q(status="pending"),
+                name="time_off_request_one_pending",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "start"], name="time_off_request_status")]
+
+    def __str__(self) -> str:
+        def shown(moment):
+            return formats.date_format(timezone.localtime(moment), "D j M Y H:i")
+
+        return f"{self.therapist}: {shown(self.start)} to {shown(self.end)}"
 
 
 # Therapists' calendar feeds (issue 15) -----------------------------------------------

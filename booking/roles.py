@@ -156,6 +156,16 @@ WAITLIST_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Time-off requests (issue 15), granted by booking 0030: a therapist asks (and sees and
+# withdraws their own, a limit the admin applies); managers approve or decline; reception
+# sees them (to plan the desk). Decisions are written by services.time_off_requests.
+TIME_OFF_REQUEST_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    MANAGER: {"booking.timeoffrequest": ("view", "change")},
+    RECEPTION: {"booking.timeoffrequest": ("view",)},
+    THERAPIST: {"booking.timeoffrequest": ("add", "view")},
+}
+
+
 # Therapists' calendar feeds (issue 15), granted by booking 0028: a therapist (or a
 # manager who also sees clients) makes and stops the link to their own appointments;
 # managers see every live link and may stop any (a lost phone, someone leaving).

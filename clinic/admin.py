@@ -159,9 +159,12 @@ class ClinicAdminSite(admin.AdminSite):
     def get_urls(self):
         from booking.admin.calendar_feeds import CalendarFeedView
         from booking.admin.schedule import ScheduleView
+        from booking.admin.workspace import MarkView, MyDaysView
         from clinic import staff_views
 
         schedule = self.admin_view(ScheduleView.as_view(admin_site=self))
+        my_days = self.admin_view(MyDaysView.as_view(admin_site=self))
+        my_days_mark = self.admin_view(MarkView.as_view(admin_site=self))
         # The code step and first-time setup come before the account is signed in, so
         # they check the half-done sign-in themselves rather than the admin's permission.
         before_sign_in = [
@@ -189,6 +192,8 @@ class ClinicAdminSite(admin.AdminSite):
         # Before the model URLs, so the app's catch-all does not take them.
         return [
             path("booking/schedule/", schedule, name="booking_schedule"),
+            path("booking/my-days/", my_days, name="booking_my_days"),
+            path("booking/my-days/<str:appointment_id>/mark/", my_days_mark, name="booking_my_days_mark"),
             path(
                 "booking/calendar-feed/",
                 self.admin_view(CalendarFeedView.as_view(admin_site=self)),
@@ -228,19 +233,25 @@ class ClinicAdminSite(admin.AdminSite):
                     )
         if not user.has_perm("booking.view_appointment"):
             return apps
+        pages = [
+            # The schedule is the page reception lives on: first in the booking app, on the
+            # index and in the sidebar.
+            ("Schedule", _("Schedule (day view)"), "admin:booking_schedule"),
+        ]
+        if getattr(request.user, "therapist", None) is not None:
+            # A therapist's own days come before everyone's (issue 15).
+            pages.insert(0, ("MyDays", _("My days"), "admin:booking_my_days"))
         for app in apps:
             if app["app_label"] == "booking":
-                # The schedule is the page reception lives on: first in the booking app,
-                # on the index and in the sidebar.
-                app["models"].insert(
-                    0,
+                app["models"][:0] = [
                     {
-                        "name": _("Schedule (day view)"),
-                        "object_name": "Schedule",
+                        "name": name,
+                        "object_name": object_name,
                         "perms": {"add": False, "change": False, "delete": False, "view": True},
-                        "admin_url": reverse("admin:booking_schedule", current_app=self.name),
+                        "admin_url": reverse(url_name, current_app=self.name),
                         "add_url": None,
                         "view_only": True,
-                    },
-                )
+                    }
+                    for object_name, name, url_name in pages
+                ]
         return apps

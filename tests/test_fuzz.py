@@ -40,7 +40,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from booking import roles
-from booking.models import Appointment, Client, Closure, TimeOff
+from booking.models import Appointment, Client, Closure, TimeOff, TimeOffRequest
 from booking.services import appointments
 from tests.conftest import LONDON
 from tests.factories import (
@@ -114,6 +114,7 @@ PUBLIC_PARAMS = {
     "booking:appointment-reschedule-confirm": {"start": ""},
     "admin:login": {"next": "/admin/"},
     "admin:booking_schedule": {"date": "", "therapist": "", "view": "rooms", "new": "1"},
+    "admin:booking_my_days": {"day": "2026-11-24", "therapist": ""},
     "admin:booking_appointment_add": {"start": "", "therapist": "", "technique": "", "from": "schedule"},
     "admin:autocomplete": {"term": "a", "app_label": "booking", "model_name": "appointment",
                            "field_name": "therapist", "page": "1"},
@@ -223,6 +224,13 @@ def world(settings, swedish, swedish_60):
     entry = waitlist.entry_join(wish=wish, name="Nina Park", email="nina@example.com", phone="07700 900123")
     offer = waitlist.offer_create(
         entry=entry, start=start + timedelta(hours=6), offered_by=users["superuser"]
+    )
+    # Time-off requests (issue 15): one waiting for a decision, so its pages open for real.
+    TimeOffRequest.objects.create(
+        therapist=therapist,
+        start=start + timedelta(days=7),
+        end=start + timedelta(days=7, hours=8),
+        requested_by=users["therapist"],
     )
     return {
         "waitlist_entry": entry,
@@ -340,6 +348,9 @@ def bad_tokens(world) -> list[str]:
 
 def query_defaults(name: str, world) -> dict[str, str]:
     params = dict(PUBLIC_PARAMS.get(name, {}))
+    if name == "admin:booking_my_days":
+        # Issue 15: a superuser has no days of their own; managers look at a therapist's.
+        params["therapist"] = str(world["appointment"].therapist_id)
     if params.get("start") == "" and not name.startswith("admin:"):
         start = world["free_start"]
         params["start"] = start[:10] if name == "booking:availability-api" else start
@@ -665,6 +676,8 @@ def test_staff_site_never_answers_with_a_server_error_for_a_superuser(client, wo
         # The world holds no doctor's note file; marking one received is a POST only.
         "/admin/booking/doctornote/1/file/": 404,
         "/admin/booking/doctornote/received/1/": 405,
+        # Issue 15: marking from My days is a POST only.
+        "/admin/booking/my-days/1/mark/": 405,
         # Issue 11: policy texts and treatment notes are never deleted; only a therapist
         # (a Therapist linked to the account) writes a note; there is no note 1 to open.
         "/admin/booking/policytext/1/delete/": 403,
@@ -674,6 +687,11 @@ def test_staff_site_never_answers_with_a_server_error_for_a_superuser(client, wo
         "/admin/booking/treatmentnote/1/delete/": 403,
         # Issue 14: waitlist entries are taken off the list, never deleted (their offers stay).
         f"/admin/booking/waitlistentry/{world['waitlist_entry'].pk}/delete/": 403,
+        # Issue 15: a time-off request is asked by a therapist (the superuser is none), never
+        # deleted, and withdrawn by a POST.
+        "/admin/booking/timeoffrequest/add/": 403,
+        "/admin/booking/timeoffrequest/1/delete/": 403,
+        "/admin/booking/timeoffrequest/1/withdraw/": 405,
     }
     assert not fuzz.failures, f"{len(fuzz.failures)} of {fuzz.sent} requests failed:\n" + "\n".join(
         fuzz.failures

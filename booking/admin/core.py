@@ -1125,5 +1125,6 @@ if admin.site.is_registered(AccessAttempt):
             return super().cleanup_expired_attempts(request, queryset)
 
 
-# Privacy: who looked at health data; a client's export and erasure.
-from . import privacy  # noqa: E402, F401
+# Privacy: who looked at health data; a client's export and erasure. Time-off requests
+# (issue 15): therapists ask, managers approve or decline.
+from . import privacy, timeoff_requests  # noqa: E402, F401, I001

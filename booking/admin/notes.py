@@ -25,6 +25,7 @@ from ..choices import BodyArea, HealthAccessKind, PolicyKind
 from ..models import Appointment, PolicyText, TreatmentNote
 from ..services import consent, notes, privacy
 from .core import SaveRefused, ServiceSaveMixin
+from .workspace import return_url
 
 SOAP_FIELDS = ["subjective", "objective", "areas", "pressure", "assessment", "plan"]
 SOAP_READONLY = ["subjective", "objective", "areas_treated", "pressure", "assessment", "plan"]
@@ -261,7 +262,9 @@ class TreatmentNoteAdmin(ServiceSaveMixin, admin.ModelAdmin):
 
     def _back_to_note(self, request, obj):
         self.message_user(request, getattr(request, "_note_saved", _("Saved.")), messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:booking_treatmentnote_change", args=[obj.pk]))
+        # Opened from My days (issue 15): back there once the note is saved or signed.
+        back = return_url(request)
+        return HttpResponseRedirect(back or reverse("admin:booking_treatmentnote_change", args=[obj.pk]))
 
     def response_add(self, request, obj, post_url_continue=None):
         return self._back_to_note(request, obj)

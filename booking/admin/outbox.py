@@ -36,6 +36,11 @@ KIND_LABELS = {
     EmailKind.STAFF_MOVED: _("Staff: moved online"),
     EmailKind.WAITLIST_OFFER: _("Waitlist: a time offered"),
 }
+# Emails that are not about an appointment, by task.
+TASK_LABELS = {
+    "booking.time_off_tasks.send_time_off_decision_email": _("Time off: decision to the therapist"),
+    "booking.time_off_tasks.send_time_off_request_notice": _("Staff: time off asked"),
+}
 
 
 class OutcomeFilter(admin.SimpleListFilter):
@@ -100,7 +105,7 @@ class OutboxAdmin(DBTaskResultAdmin):
         try:
             return KIND_LABELS[EmailKind(kind)]
         except (ValueError, KeyError):  # not an email (the waitlist's match task), or a new kind
-            return obj.task_name
+            return TASK_LABELS.get(obj.task_path, obj.task_name)
 
     @admin.display(description=_("appointment"), ordering="appointment_reference")
     def appointment_link(self, obj: DBTaskResult) -> str:

@@ -71,11 +71,22 @@ def appointments_writable_by(user, *, now: datetime | None = None) -> QuerySet[A
     )
 
 
+def _given_or_started(appointment: Appointment, now: datetime) -> bool:
+    # The rule of appointments_writable_by, for one appointment already in hand.
+    started = appointment.status == AppointmentStatus.CONFIRMED and appointment.start <= now
+    return appointment.status == AppointmentStatus.COMPLETED or started
+
+
+def can_write(user, appointment: Appointment, *, now: datetime | None = None) -> bool:
+    """Whether ``user`` may start the note of ``appointment`` now: its own therapist, once
+    it has started or is completed (a page deciding whether to offer "Write note")."""
+    return is_treating_therapist(user, appointment) and _given_or_started(appointment, now or timezone.now())
+
+
 def _check_writer(user, appointment: Appointment, now: datetime) -> None:
     if not is_treating_therapist(user, appointment):
         raise PermissionDenied(_("Only the appointment's own therapist writes its treatment note."))
-    started = appointment.status == AppointmentStatus.CONFIRMED and appointment.start <= now
-    if appointment.status != AppointmentStatus.COMPLETED and not started:
+    if not _given_or_started(appointment, now):
         raise ValidationError(
             _("A treatment note is written once the appointment has started or is completed."),
             code="not_started",

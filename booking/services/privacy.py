@@ -8,6 +8,7 @@ and LogEntry rows carry ids and counts only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,6 +54,28 @@ def health_access_record(
         kind=kind,
         object_id=object_id,
     )
+
+
+def health_access_record_many(
+    *, user, looks: Iterable[tuple[Client | None, HealthAccessKind, int | None]]
+) -> int:
+    """Record several looks shown on one page at once (client, kind, object id), as
+    :func:`health_access_record` does for one: a page listing many visits writes its record
+    in one query, however many there are. The same look twice is recorded once. Returns
+    how many were recorded."""
+    username = getattr(user, "get_username", lambda: "")() or ""
+    account = user if getattr(user, "pk", None) else None
+    rows, seen = [], set()
+    for client, kind, object_id in looks:
+        key = (getattr(client, "pk", None), kind, object_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            HealthDataAccess(user=account, username=username, client=client, kind=kind, object_id=object_id)
+        )
+    HealthDataAccess.objects.bulk_create(rows)
+    return len(rows)
 
 
 # --------------------------------------------------------------------------- subject access

@@ -203,6 +203,11 @@ def test_roles_exist_with_their_permissions(db):
         "view_workinghours",
         "view_timeoff",
         *CLIENT_RECORD_PERMISSIONS[THERAPIST],
+        # Time-off requests (issue 15): they ask, and see their own.
+        "add_timeoffrequest",
+        "view_timeoffrequest",
+        # Calendar feeds (issue 15): they make the link to their own appointments.
+        "add_calendarfeed",
     }
     assert not {"view_health_data", "view_treatmentnote"} & perms["Reception"]
 

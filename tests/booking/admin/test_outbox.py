@@ -102,3 +102,20 @@ def test_the_outbox_query_count_does_not_grow_with_its_rows(book, manager):
     for hours in range(2, 12, 2):
         book(hours)
     assert queries() == few
+
+
+def test_a_time_off_decision_email_is_named_in_plain_words(manager):
+    from booking.services import time_off_requests
+
+    anna = TherapistFactory(name="Anna Field")
+    user_in_role("Therapist", "anna", anna)
+    day = timezone.now().astimezone(LONDON).date() + timedelta(days=3)
+    request = time_off_requests.time_off_request_create(
+        therapist=anna,
+        start=datetime(day.year, day.month, day.day, 9, tzinfo=LONDON),
+        end=datetime(day.year, day.month, day.day, 18, tzinfo=LONDON),
+        by=anna.user,
+    )
+    time_off_requests.time_off_request_decline(request=request, by=user_in_role("Manager", "boss"))
+    html = manager.get(OUTBOX).content.decode()
+    assert "Time off: decision to the therapist" in html and "send_time_off_decision_email" not in html

@@ -35,6 +35,28 @@ def test_a_look_at_health_data_is_recorded_with_who_and_what():
     assert access.at is not None
 
 
+def test_many_looks_on_one_page_are_recorded_in_one_query_each_once(django_assert_num_queries):
+    ada = Client.objects.create(name="Ada Lovelace", email="ada@example.com")
+    bob = Client.objects.create(name="Bob Stone", email="bob@example.com")
+    staff = StaffFactory(username="amara")
+    looks = [
+        (ada, HealthAccessKind.INTAKE, 1),
+        (ada, HealthAccessKind.NOTE, 2),
+        (bob, HealthAccessKind.INTAKE, 3),
+        (ada, HealthAccessKind.NOTE, 2),  # the same note, the last one of two visits on the page
+    ]
+    with django_assert_num_queries(1):
+        assert privacy.health_access_record_many(user=staff, looks=looks) == 3
+    rows = HealthDataAccess.objects.order_by("id").values_list("username", "client", "kind", "object_id")
+    assert list(rows) == [
+        ("amara", ada.pk, HealthAccessKind.INTAKE, 1),
+        ("amara", ada.pk, HealthAccessKind.NOTE, 2),
+        ("amara", bob.pk, HealthAccessKind.INTAKE, 3),
+    ]
+    with django_assert_num_queries(0):
+        assert privacy.health_access_record_many(user=staff, looks=[]) == 0
+
+
 # --------------------------------------------------------------------------- export and erasure
 
 NAME, EMAIL, PHONE = "Ada Lovelace", "ada.lovelace@example.com", "07911 123456"
