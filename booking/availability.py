@@ -44,14 +44,18 @@ period spanning the repeated hour lasts as long as the clock really runs.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from itertools import islice
+from operator import itemgetter, le
+from typing import overload
 from zoneinfo import ZoneInfo
 
 __all__ = [
     "Interval",
+    "Intervals",
     "Policy",
     "RoomSchedule",
     "STRETCH_GAP",
@@ -120,6 +124,52 @@ class Interval:
 # Setting a slot through its descriptor skips the frozen dataclass's __setattr__ guard.
 _set_start = Interval.start.__set__  # type: ignore[attr-defined]
 _set_end = Interval.end.__set__  # type: ignore[attr-defined]
+
+
+class Intervals(Sequence[Interval]):
+    """Many intervals as two parallel lists, ``starts`` and ``ends``, of aware UTC instants
+    (``tzinfo`` is :data:`datetime.UTC`), each end at or after its start, in any order.
+
+    What a loader builds from rows the database has already checked: no object per row,
+    so it is cheap to build and leaves nothing for the garbage collector to walk (which,
+    with an :class:`Interval` per appointment, cost more than the rest of loading). Nothing
+    is checked: whoever builds one vouches for every pair. It reads as a sequence of
+    :class:`Interval` wherever one is expected; the engine reads the lists directly.
+    """
+
+    __slots__ = ("starts", "ends")
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __init__(self, starts: list[datetime] | None = None, ends: list[datetime] | None = None) -> None:
+        self.starts: list[datetime] = [] if starts is None else starts
+        self.ends: list[datetime] = [] if ends is None else ends
+        if len(self.starts) != len(self.ends):
+            raise ValueError(f"{len(self.starts)} starts but {len(self.ends)} ends")
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, index: int) -> Interval: ...
+    @overload
+    def __getitem__(self, index: slice) -> Intervals: ...
+    def __getitem__(self, index: int | slice) -> Interval | Intervals:
+        if isinstance(index, slice):
+            return Intervals(self.starts[index], self.ends[index])
+        return Interval.unchecked(self.starts[index], self.ends[index])
+
+    def __iter__(self) -> Iterator[Interval]:
+        return map(Interval.unchecked, self.starts, self.ends)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Intervals):
+            return self.starts == other.starts and self.ends == other.ends
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Intervals({len(self)} intervals)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,50 +358,69 @@ def free_slots(
     grids: dict[date, list[datetime]] = {}
     spans: dict[tuple[date, time, time], tuple[datetime, datetime]] = {}
 
-    # Rooms do not depend on the therapist: the starts at which some suitable room is
-    # free are worked out once per day (lazily, for days someone works) and shared.
+    # Rooms do not depend on the therapist: whether some suitable room is free at a start
+    # is worked out once per start that some therapist could take (not for every grid
+    # point of the day), and shared between therapists.
     room_plans = (
         None
         if rooms is None
-        else [
-            (duration + room.turnover, *_merge_blocked(room.busy))
-            for room in suitable_rooms(rooms, required_features=required_features, seats=seats)
-        ]
+        else sorted(
+            (
+                (duration + room.turnover, *_merge_blocked(room.busy))
+                for room in suitable_rooms(rooms, required_features=required_features, seats=seats)
+            ),
+            # Any free room will do here (which one is pick_rooms' choice, at booking):
+            # the least busy first, so the search usually stops at the first room.
+            key=lambda plan: len(plan[1]),
+        )
     )
-    room_free: dict[date, set[datetime]] = {}
+    room_free: dict[datetime, bool] = {}
+
+    def windows(by_weekday: list[list[WorkingPeriod]], day: date) -> _DayWindows | None:
+        """The day's grid and the runs of it (index ranges) where one of the periods
+        allows a start, within notice and horizon; None when nobody with these hours
+        works that day."""
+        periods = by_weekday[day.weekday()]
+        if not periods or day in closed:
+            return None
+        grid = grids.get(day)
+        if grid is None:
+            grid = grids[day] = _day_grid(day, tz, plan)
+        runs = []
+        for period in periods:
+            key = (day, period.start, period.end)
+            span = spans.get(key)
+            if span is None:
+                span = spans[key] = _period_span(day, period, tz)
+            period_start, period_end = span
+            low = bisect_left(grid, max(period_start, earliest))
+            high = bisect_right(grid, min(period_end - duration, latest))
+            if low < high:
+                runs.append((low, high))
+        return grid, runs
 
     result: dict[int, dict[date, list[datetime]]] = {}
+    # What depends on the hours and the day but not on anyone's diary is worked out once
+    # per distinct list of hours. Therapists often share one (a loader hands the same
+    # object to all with the same hours): keyed by identity, which is safe because every
+    # schedule, and so its list, lives until the end of the call.
+    by_hours: dict[int, list[_DayWindows | None]] = {}
     for schedule in schedules:
-        by_weekday = _periods_by_weekday(schedule.periods)
+        day_windows = by_hours.get(id(schedule.periods))
+        if day_windows is None:
+            by_weekday = _periods_by_weekday(schedule.periods)
+            day_windows = by_hours[id(schedule.periods)] = [windows(by_weekday, day) for day in dates]
         block_starts, block_ends = _merge_blocked(schedule.time_off, schedule.busy)
         limits = _Limits.build(schedule, tz) if schedule.max_daily or schedule.max_continuous else None
         per_day: dict[date, list[datetime]] = {}
-        for day in dates:
-            periods = by_weekday[day.weekday()]
-            if not periods or day in closed:
+        for day, found in zip(dates, day_windows, strict=True):
+            if found is None or (limits is not None and not limits.day_allows(day, duration)):
                 per_day[day] = []
                 continue
-            grid = grids.get(day)
-            if grid is None:
-                grid = grids[day] = _day_grid(day, tz, plan)
-            if limits is not None and not limits.day_allows(day, duration):
-                per_day[day] = []
-                continue
+            grid, runs = found
             slots: list[datetime] = []
-            for period in periods:
-                key = (day, period.start, period.end)
-                span = spans.get(key)
-                if span is None:
-                    span = spans[key] = _period_span(day, period, tz)
-                period_start, period_end = span
-                chunk = _free_in_window(
-                    grid,
-                    max(period_start, earliest),
-                    min(period_end - duration, latest),
-                    footprint,
-                    block_starts,
-                    block_ends,
-                )
+            for low, high in runs:
+                chunk = _free_between(grid, low, high, footprint, block_starts, block_ends)
                 if not chunk:
                     continue
                 if not slots or chunk[0] > slots[-1]:
@@ -364,10 +433,14 @@ def free_slots(
             if slots and limits is not None and schedule.max_continuous is not None:
                 slots = [start for start in slots if limits.stretch_allows(start, duration)]
             if slots and room_plans is not None:
-                free_rooms = room_free.get(day)
-                if free_rooms is None:
-                    free_rooms = room_free[day] = _room_free_starts(grid, room_plans)
-                slots = [start for start in slots if start in free_rooms]
+                kept = []
+                for start in slots:
+                    free = room_free.get(start)
+                    if free is None:
+                        free = room_free[start] = _some_room_free(start, room_plans)
+                    if free:
+                        kept.append(start)
+                slots = kept
             per_day[day] = slots
         result[schedule.therapist_id] = per_day
     return result
@@ -483,16 +556,9 @@ def slot_problems(
             problems.append(SlotProblem.OUTSIDE_HOURS)
     until = end + buffer
 
-    def meets(intervals: Iterable[Interval]) -> bool:
-        return any(
-            i.start.astimezone(UTC) < until and start < i.end.astimezone(UTC)
-            for i in intervals
-            if i.start.astimezone(UTC) != i.end.astimezone(UTC)
-        )
-
-    if meets(schedule.time_off):
+    if _meets(schedule.time_off, start, until):
         problems.append(SlotProblem.TIME_OFF)
-    if meets(schedule.busy):
+    if _meets(schedule.busy, start, until):
         problems.append(SlotProblem.TAKEN)
     if schedule.max_daily is not None or schedule.max_continuous is not None:
         limits = _Limits.build(schedule, tz)
@@ -674,23 +740,23 @@ def _validate(
 
 def _meets(intervals: Iterable[Interval], start: datetime, until: datetime) -> bool:
     """Whether any non-empty interval overlaps ``[start, until)`` (``start`` in UTC)."""
-    for interval in intervals:
-        first, last = interval.start.astimezone(UTC), interval.end.astimezone(UTC)
+    for first, last in _utc_pairs(intervals):
         if first != last and first < until and start < last:
             return True
     return False
 
 
-def _room_free_starts(
-    grid: list[datetime], room_plans: Sequence[tuple[timedelta, list[datetime], list[datetime]]]
-) -> set[datetime]:
-    """The grid instants at which at least one of the rooms is free for its footprint."""
-    free: set[datetime] = set()
-    if not grid:
-        return free
+def _some_room_free(
+    start: datetime, room_plans: Sequence[tuple[timedelta, list[datetime], list[datetime]]]
+) -> bool:
+    """Whether one of the rooms is free for its footprint from ``start``: two comparisons
+    per room (the first block ending after ``start`` is the only one that can clash, the
+    blocks being sorted and disjoint), stopping at the first free room."""
     for footprint, block_starts, block_ends in room_plans:
-        free.update(_free_in_window(grid, grid[0], grid[-1], footprint, block_starts, block_ends))
-    return free
+        index = bisect_right(block_ends, start)
+        if index == len(block_starts) or start + footprint <= block_starts[index]:
+            return True
+    return False
 
 
 @dataclass(slots=True)
@@ -708,11 +774,7 @@ class _Limits:
 
     @classmethod
     def build(cls, schedule: TherapistSchedule, tz: tzinfo) -> _Limits:
-        runs = sorted(
-            (i.start.astimezone(UTC), i.end.astimezone(UTC))
-            for i in schedule.hands_on
-            if i.start.astimezone(UTC) != i.end.astimezone(UTC)
-        )
+        runs = sorted((start, end) for start, end in _utc_pairs(schedule.hands_on) if start != end)
         per_day: dict[date, timedelta] = {}
         starts: list[datetime] = []
         ends: list[datetime] = []
@@ -779,26 +841,23 @@ def _merge_blocked(*groups: Iterable[Interval]) -> tuple[list[datetime], list[da
     (``[a, b)`` and ``[b, c)`` block exactly what ``[a, c)`` blocks), and empty
     intervals are dropped because they block nothing.
     """
-    raw: list[tuple[datetime, datetime]] = []
-    for group in groups:
-        for interval in group:
-            start, end = interval.start, interval.end
-            # ORM datetimes already carry timezone.utc, so skip the conversion
-            # for them. Having every instant on the very same tzinfo object also
-            # keeps comparisons on CPython's fast path (no utcoffset() calls).
-            if start.tzinfo is not UTC:
-                start = start.astimezone(UTC)
-            if end.tzinfo is not UTC:
-                end = end.astimezone(UTC)
-            # Only compare after the conversion to UTC (see Interval.__post_init__).
-            if start != end:
-                raw.append((start, end))
-    # Sorting on the start alone is enough for the merge below and avoids a
-    # second datetime comparison per tuple comparison.
-    raw.sort(key=lambda pair: pair[0])
+    present = [group for group in groups if group]
+    pairs: Iterable[tuple[datetime, datetime]]
+    if len(present) == 1 and isinstance(present[0], Intervals) and _ascending(present[0].starts):
+        # A loader's lists, already in order (as the database returned them): no sort.
+        pairs = zip(present[0].starts, present[0].ends, strict=True)
+    else:
+        raw = [pair for group in present for pair in _utc_pairs(group)]
+        # Sorting on the start alone is enough for the merge below and avoids a
+        # second datetime comparison per tuple comparison.
+        raw.sort(key=_first)
+        pairs = raw
     starts: list[datetime] = []
     ends: list[datetime] = []
-    for start, end in raw:
+    for start, end in pairs:
+        # Only compare after the conversion to UTC (see Interval.__post_init__).
+        if start == end:
+            continue  # an empty interval blocks nothing
         if ends and start <= ends[-1]:
             if end > ends[-1]:
                 ends[-1] = end
@@ -806,6 +865,32 @@ def _merge_blocked(*groups: Iterable[Interval]) -> tuple[list[datetime], list[da
             starts.append(start)
             ends.append(end)
     return starts, ends
+
+
+_first = itemgetter(0)
+
+
+def _ascending(values: list[datetime]) -> bool:
+    """Whether the values are in order (each at least the one before); one C-level pass."""
+    return all(map(le, values, islice(values, 1, None)))
+
+
+def _utc_pairs(intervals: Iterable[Interval]) -> Iterable[tuple[datetime, datetime]]:
+    """``(start, end)`` in UTC for each interval; an :class:`Intervals`' lists as they are."""
+    if isinstance(intervals, Intervals):
+        return zip(intervals.starts, intervals.ends, strict=True)
+    return (_utc_pair(interval.start, interval.end) for interval in intervals)
+
+
+def _utc_pair(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    # ORM datetimes already carry timezone.utc, so skip the conversion for them. Having
+    # every instant on the very same tzinfo object also keeps comparisons on CPython's
+    # fast path (no utcoffset() calls).
+    if start.tzinfo is not UTC:
+        start = start.astimezone(UTC)
+    if end.tzinfo is not UTC:
+        end = end.astimezone(UTC)
+    return start, end
 
 
 def _offsets(tz: tzinfo, wall: datetime) -> tuple[timedelta, timedelta]:
@@ -820,6 +905,10 @@ def _offsets(tz: tzinfo, wall: datetime) -> tuple[timedelta, timedelta]:
     if first is None or second is None:
         raise ValueError(f"time zone {tz!r} gives no UTC offset for {wall}")
     return first, second
+
+
+# A day's grid of start instants, and the index ranges of it where a start is allowed.
+_DayWindows = tuple[list[datetime], list[tuple[int, int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -950,25 +1039,21 @@ def _transition_between(before: datetime, after: datetime, tz: tzinfo) -> dateti
     return before + high * _MICROSECOND
 
 
-def _free_in_window(
+def _free_between(
     grid: list[datetime],
-    first: datetime,
-    last: datetime,
+    low: int,
+    high: int,
     footprint: timedelta,
     block_starts: list[datetime],
     block_ends: list[datetime],
 ) -> list[datetime]:
-    """Grid instants ``s`` in ``[first, last]`` with ``[s, s + footprint)`` clear of every block.
+    """Grid instants ``s`` in ``grid[low:high]`` with ``[s, s + footprint)`` clear of every block.
 
     One left-to-right pass over the blocks that meet the window: between two
     blocks the free starts form a contiguous run of the grid, which is copied
     as a slice, so the cost is O(blocks in the window + slots returned) plus a
     few bisections, never slots x blocks.
     """
-    low = bisect_left(grid, first)
-    high = bisect_right(grid, last)
-    if low >= high:
-        return []
     free: list[datetime] = []
     count = len(block_starts)
     # Invariant at the top of the loop: every block before `block` ends at or

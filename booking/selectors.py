@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import compress
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     Case,
@@ -117,16 +121,36 @@ class AvailabilityData:
     closures: list[tuple[date, date]]
     closure_reasons: list[tuple[date, date, str]]
     policy: BookingPolicy
-    bookings_per_day: Counter  # (therapist id, local date) -> occupying appointments
     zone: ZoneInfo
     rooms: list[Room] = field(default_factory=list)  # active rooms, in room order
     # None when the clinic uses no rooms (no active room): bookings then take none.
     room_schedules: list[engine.RoomSchedule] | None = None
     required_features: frozenset[int] = frozenset()  # the technique's needs (room feature ids)
+    _bookings_per_day: Counter | None = field(default=None, repr=False)
 
     @property
     def rooms_in_use(self) -> bool:
         return self.room_schedules is not None
+
+    @property
+    def bookings_per_day(self) -> Counter:
+        """(therapist id, local date) -> occupying appointments starting then: counted when
+        first asked for (booking "any available" fairly), not by every lookup."""
+        if self._bookings_per_day is None:
+            counts: Counter = Counter()
+            local_dates: dict[datetime, date] = {}  # starts repeat across therapists
+            for schedule in self.schedules:
+                hands_on = schedule.hands_on
+                starts = (
+                    hands_on.starts if isinstance(hands_on, engine.Intervals) else [i.start for i in hands_on]
+                )
+                for start in starts:
+                    local_date = local_dates.get(start)
+                    if local_date is None:
+                        local_date = local_dates[start] = start.astimezone(self.zone).date()
+                    counts[schedule.therapist_id, local_date] += 1
+            self._bookings_per_day = counts
+        return self._bookings_per_day
 
     def engine_policy(self) -> engine.Policy:
         return engine.Policy(
@@ -160,6 +184,23 @@ def _meeting_window(appointments: QuerySet, window_start: datetime, window_end: 
     )
 
 
+class UtcText(Func):
+    """A datetime column as naive UTC text, "2026-11-23 10:00:00" (SQLite's own form, as
+    Django writes it; on PostgreSQL the timestamp at UTC as text), for reads of many rows
+    whose times :func:`_utc_column` parses once per distinct value (starts repeat across
+    therapists on the slot grid). Each driver's own conversion per value costs more than
+    everything else about a row: the sqlite3 module's converter (and Django's after it),
+    psycopg2's call of its time zone factory."""
+
+    template = "CAST(%(expressions)s AS text)"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="((%(expressions)s) AT TIME ZONE 'UTC')::text", **extra_context
+        )
+
+
 def appointments_in_window(
     *,
     therapist_ids: list[int],
@@ -170,7 +211,8 @@ def appointments_in_window(
 ) -> QuerySet:
     """Rows (therapist id, start, end, occupied until, room id, room until) of the
     occupying appointments that meet the window: the therapists' and, when ``rooms``,
-    every session in a room (one query for both)."""
+    every session in a room (one query for both). The times come as UTC text (see
+    :class:`UtcText`)."""
     appointments = Appointment.objects.occupying()
     if rooms:
         appointments = appointments.filter(Q(therapist_id__in=therapist_ids) | Q(room_id__isnull=False))
@@ -180,44 +222,52 @@ def appointments_in_window(
     excluded = list(excluded)
     if excluded:
         appointments = appointments.exclude(pk__in=excluded)
-    # Unordered: the engine sorts what it needs, and a sort here would cost the database.
+    # Unordered: the engine sorts what it needs (nothing, when the rows come in start
+    # order, as they do from the start index), and a sort here would cost the database.
     appointments = appointments.order_by()
-    if connection.vendor == "sqlite":
-        # As text: the sqlite3 module's per-value datetime converter (and Django's after
-        # it) cost more than everything else about a row; appointment_rows() parses each
-        # distinct value once (starts repeat across therapists on the slot grid).
-        return appointments.values_list(
-            "therapist_id",
-            Cast("start", TextField()),
-            Cast("end", TextField()),
-            Cast("occupied_until", TextField()),
-            "room_id",
-            Cast("room_until", TextField()),
-        )
-    return appointments.values_list("therapist_id", "start", "end", "occupied_until", "room_id", "room_until")
+    return appointments.values_list(
+        "therapist_id",
+        UtcText("start"),
+        UtcText("end"),
+        UtcText("occupied_until"),
+        "room_id",
+        UtcText("room_until"),
+    )
 
 
-AppointmentRow = tuple[int, datetime, datetime, datetime, int | None, datetime | None]
+def _fetch_all(query: QuerySet) -> list[tuple]:
+    """The rows of a values_list() query as the database driver returns them, with none of
+    the ORM's per-row work (for rows whose values need no conversion, or get their own)."""
+    try:
+        sql, params = query.query.sql_with_params()
+    except EmptyResultSet:  # e.g. no therapist to ask about: no query, as the ORM does
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
-def appointment_rows(query: QuerySet) -> list[AppointmentRow]:
-    """The rows of :func:`appointments_in_window` with aware UTC datetimes."""
-    rows = list(query)
-    if connection.vendor != "sqlite":
-        return rows
-    parsed: dict[str | None, datetime | None] = {None: None}
+_FIRST = itemgetter(0)
 
-    def moment(text: str | None) -> datetime | None:
-        found = parsed.get(text, parsed)
-        if found is parsed:
-            # Stored as naive UTC text ("2026-11-23 10:00:00"), as Django writes it.
-            found = parsed[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
-        return found  # type: ignore[return-value]
 
-    return [
-        (therapist_id, moment(start), moment(end), moment(until), room_id, moment(room_until))
-        for therapist_id, start, end, until, room_id, room_until in rows
-    ]  # type: ignore[misc]
+class _ParsedUtc(dict):
+    """UTC text (see :class:`UtcText`) -> aware UTC datetime, each distinct value parsed on
+    its first lookup only."""
+
+    def __missing__(self, text: str) -> datetime:
+        found = self[text] = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return found
+
+
+def _utc_column(values: list[str | None], parsed: _ParsedUtc) -> list[datetime | None]:
+    """A column of :class:`UtcText` values as aware UTC datetimes (None stays None), in one
+    C-level pass."""
+    return list(map(parsed.__getitem__, values))
+
+
+def _wall_time(value: time | str) -> time:
+    """A TimeField's value, from SQLite's text ("09:00:00") when read as text."""
+    return value if isinstance(value, time) else time.fromisoformat(value)
 
 
 ROOM_FIELDS = ["id", "name", "capacity", "turnover_minutes", "active", "display_order"]
@@ -297,14 +347,32 @@ def availability_load(
         therapists_qs.annotate(rooms_in_use=Exists(Room.objects.active())).order_by("name", "id")
     )  # query 1
     ids = [t.pk for t in therapists]
-    periods: dict[int, list[engine.WorkingPeriod]] = {pk: [] for pk in ids}
-    # Everyone's hours in one query, as plain values.
-    for therapist_id, weekday, start, end in (
-        WorkingHours.objects.filter(therapist_id__in=ids)
-        .order_by("therapist_id", "weekday", "start")
-        .values_list("therapist_id", "weekday", "start", "end")
-    ):  # query 2
-        periods[therapist_id].append(engine.WorkingPeriod(weekday, start, end))
+    # Everyone's hours in one query, as plain values. Therapists with the same hours
+    # share one tuple of periods (the engine arranges each distinct one once), and each
+    # distinct period is made once, without the checks: the database holds valid rows.
+    hours: dict[int, list[tuple[int, time | str, time | str]]] = {pk: [] for pk in ids}
+    hours_qs = WorkingHours.objects.filter(therapist_id__in=ids).order_by("therapist_id", "weekday", "start")
+    if connection.vendor == "sqlite":
+        # As text (the sqlite3 module would convert each value), parsed once per distinct
+        # list of hours below.
+        hours_qs = hours_qs.values_list(
+            "therapist_id", "weekday", Cast("start", TextField()), Cast("end", TextField())
+        )
+    else:
+        hours_qs = hours_qs.values_list("therapist_id", "weekday", "start", "end")
+    for therapist_id, weekday, start, end in _fetch_all(hours_qs):  # query 2
+        hours[therapist_id].append((weekday, start, end))
+    shared: dict[tuple, tuple[engine.WorkingPeriod, ...]] = {}
+    periods: dict[int, tuple[engine.WorkingPeriod, ...]] = {}
+    for therapist_id, own_hours in hours.items():
+        key = tuple(own_hours)
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = tuple(
+                engine.WorkingPeriod(weekday, _wall_time(start), _wall_time(end))
+                for weekday, start, end in own_hours
+            )
+        periods[therapist_id] = found
     unchecked = engine.Interval.unchecked
     time_off: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
     for therapist_id, start, end in TimeOff.objects.filter(
@@ -322,11 +390,10 @@ def availability_load(
     if room is not None:
         rooms = [r for r in rooms if r.pk == room.pk]
 
-    busy: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
-    hands_on: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
-    room_busy: dict[int, list[engine.Interval]] = {r.pk: [] for r in rooms}
-    bookings_per_day: Counter = Counter()
-    rows = appointment_rows(
+    # The appointments, straight from the cursor into per-therapist (and per-room) lists
+    # of instants, column by column (each pass in C): no object and no Python-level work
+    # per row (see engine.Intervals). A therapist's busy and hands-on time share the starts.
+    rows = _fetch_all(
         appointments_in_window(
             therapist_ids=ids,
             rooms=rooms_in_use,
@@ -335,18 +402,34 @@ def availability_load(
             excluded=excluded,
         )
     )  # query 5 (4 without rooms)
-    local_dates: dict[datetime, date] = {}  # starts repeat across therapists: convert each once
-    for therapist_id, start, end, occupied_until, room_id, room_until in rows:
-        blocked = busy.get(therapist_id)
-        if blocked is not None:
-            blocked.append(unchecked(start, occupied_until))
-            hands_on[therapist_id].append(unchecked(start, end))
-            local_date = local_dates.get(start)
-            if local_date is None:
-                local_date = local_dates[start] = start.astimezone(zone).date()
-            bookings_per_day[therapist_id, local_date] += 1
-        if room_id is not None and room_id in room_busy:
-            room_busy[room_id].append(unchecked(start, room_until))
+    # Grouped by therapist, each one's rows kept in the database's order (start order,
+    # from the index): a single pass when the database returned them grouped already.
+    rows.sort(key=_FIRST)
+    therapist_col, start_col, end_col, until_col, room_col, room_until_col = (
+        list(map(itemgetter(index), rows)) for index in range(6)
+    )
+    parsed = _ParsedUtc({None: None})
+    starts, ends, untils = (
+        _utc_column(start_col, parsed),
+        _utc_column(end_col, parsed),
+        _utc_column(until_col, parsed),
+    )
+    busy: dict[int, engine.Intervals] = {}
+    hands_on: dict[int, engine.Intervals] = {}
+    for pk in ids:
+        low = bisect_left(therapist_col, pk)
+        high = bisect_right(therapist_col, pk, low)
+        own_starts = starts[low:high]
+        busy[pk] = engine.Intervals(own_starts, untils[low:high])
+        hands_on[pk] = engine.Intervals(own_starts, ends[low:high])
+    room_busy: dict[int, engine.Intervals] = {r.pk: engine.Intervals() for r in rooms}
+    if room_busy:
+        room_untils = _utc_column(room_until_col, parsed)
+        for index in compress(range(len(rows)), room_col):  # the rows with a room
+            found = room_busy.get(room_col[index])
+            if found is not None:
+                found.starts.append(starts[index])
+                found.ends.append(room_untils[index])
     closure_rows = list(
         Closure.objects.filter(
             first_day__lt=first_day + timedelta(days=days), last_day__gte=first_day
@@ -357,7 +440,8 @@ def availability_load(
         engine.TherapistSchedule(
             therapist_id=t.pk,
             periods=periods[t.pk],
-            # Unsorted: the engine sorts and merges blocked time once per therapist.
+            # The engine sorts (if the rows were not in order) and merges blocked time
+            # once per therapist.
             time_off=time_off[t.pk],
             busy=busy[t.pk],
             hands_on=hands_on[t.pk],
@@ -387,7 +471,6 @@ def availability_load(
         closures=[(first, last) for first, last, _ in closure_rows],
         closure_reasons=closure_rows,
         policy=policy,
-        bookings_per_day=bookings_per_day,
         zone=zone,
         rooms=rooms,
         room_schedules=room_schedules,

@@ -31,3 +31,20 @@ def test_day_schedule_books_about_60_percent_of_a_month():
     block = availability.APPOINTMENT_MINUTES + availability.BUFFER_MINUTES
     share = booked * block / (20 * len(days) * availability.WORK_MINUTES)
     assert 0.58 < share < 0.62
+
+
+def test_therapists_option_reads_sizes_separated_by_commas():
+    import argparse
+
+    import pytest
+
+    assert availability._sizes("200, 5,50,5") == (5, 50, 200)
+    for bad in ("", "0,5", "five"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            availability._sizes(bad)
+
+
+def test_history_change_is_a_signed_percentage():
+    assert availability._change(110.0, 100.0) == "+10%"
+    assert availability._change(95.0, 100.0) == "-5%"
+    assert availability._change(1.0, 0.0) == "n/a"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from booking.availability import (
     STRETCH_GAP,
     Interval,
+    Intervals,
     Policy,
     RoomSchedule,
     SlotProblem,
@@ -818,6 +820,83 @@ def test_with_rooms_pairs_and_limits_slots_equal_brute_force_reference(tz, dst_f
                 )
             ]
         assert free_pairs(result, choices) == want
+
+
+def as_intervals(intervals: Sequence[Interval], ordered: bool) -> Intervals:
+    """The same intervals as a loader hands them over: two lists of UTC instants, in start
+    order as from an index, or in the order given (as from an unordered query)."""
+    pairs = [(i.start.astimezone(UTC), i.end.astimezone(UTC)) for i in intervals]
+    if ordered:
+        pairs.sort()
+    return Intervals([start for start, _ in pairs], [end for _, end in pairs])
+
+
+@pytest.mark.parametrize(("tz", "dst_focus"), RESOURCE_KINDS)
+@PROPERTY_SETTINGS
+@given(data=st.data(), ordered=st.booleans())
+def test_intervals_lists_give_the_same_slots_and_reasons_as_interval_objects(tz, dst_focus, data, ordered):
+    case = data.draw(scenarios(tz, dst_focus, resources=True))
+    schedules = [
+        replace(
+            s,
+            time_off=as_intervals(s.time_off, ordered),
+            busy=as_intervals(s.busy, ordered),
+            hands_on=as_intervals(s.hands_on, ordered),
+        )
+        for s in case["schedules"]
+    ]
+    rooms = case["rooms"] and [replace(r, busy=as_intervals(r.busy, ordered)) for r in case["rooms"]]
+    lists = {**case, "schedules": schedules, "rooms": rooms}
+    expected = free_slots(**case)
+    assert free_slots(**lists) == expected == reference_free_slots(**lists)
+    # And the reasons given for a time that is not free are the same.
+    explain = {k: v for k, v in case.items() if k not in ("schedules", "first_day", "days")}
+    for hour in range(0, 24, 3):
+        start = datetime.combine(case["first_day"], time(hour), tzinfo=tz)
+        for plain, listed in zip(case["schedules"], schedules, strict=True):
+            assert slot_problems(
+                schedule=listed, start=start, **{**explain, "rooms": rooms}
+            ) == slot_problems(schedule=plain, start=start, **explain)
+
+
+def test_intervals_read_as_a_sequence_of_interval():
+    nine, ten, eleven = at(MONDAY, 9), at(MONDAY, 10), at(MONDAY, 11)
+    both = Intervals([ten, nine], [eleven, ten])
+    assert len(both) == 2 and bool(both) and not Intervals()
+    assert list(both) == [Interval(ten, eleven), Interval(nine, ten)]
+    assert both[1] == Interval(nine, ten) and both[-1] == Interval(nine, ten)
+    assert both[:1] == Intervals([ten], [eleven]) == [Interval(ten, eleven)]
+    assert Interval(nine, ten) in both and Interval(nine, eleven) not in both
+    assert both != Intervals([nine, ten], [ten, eleven]) and both != "not intervals"
+    with pytest.raises(ValueError, match="2 starts but 1 ends"):
+        Intervals([nine, ten], [eleven])
+    with pytest.raises(TypeError):
+        hash(both)
+
+
+def test_therapists_sharing_one_list_of_hours_are_each_worked_out_on_their_own():
+    hours = (period(0, "09:00", "12:00"), period(0, "13:00", "17:00"))
+    morning = Intervals([at(MONDAY, 9)], [at(MONDAY, 11)])
+    afternoon = [Interval(at(MONDAY, 14), at(MONDAY, 16))]
+    shared = run([TherapistSchedule(1, hours, [], morning), TherapistSchedule(2, hours, afternoon, [])])
+    assert shared[1] == run([TherapistSchedule(1, list(hours), [], morning)])[1]
+    assert shared[2] == run([TherapistSchedule(2, list(hours), afternoon, [])])[2]
+    assert hm(shared[1][MONDAY]) == ["11:00", "13:00", "13:15", "13:30", "13:45", "14:00", "14:15", "14:30",
+                                     "14:45", "15:00", "15:15", "15:30", "15:45", "16:00"]  # fmt: skip
+    assert hm(shared[2][MONDAY])[-1] == "16:00" and "14:00" not in hm(shared[2][MONDAY])
+
+
+def test_a_start_is_free_when_any_suitable_room_is_whichever_is_busiest():
+    hours = [period(0, "09:00", "12:00")]
+    # Room 1 is taken all morning but 10:00-11:00; room 2 at 10:00 only.
+    rooms = [
+        RoomSchedule(1, 1, timedelta(0), frozenset(), [Interval(at(MONDAY, 9), at(MONDAY, 10)),
+                                                       Interval(at(MONDAY, 11), at(MONDAY, 12))]),
+        RoomSchedule(2, 1, timedelta(0), frozenset(), Intervals([at(MONDAY, 10)], [at(MONDAY, 11)])),
+    ]  # fmt: skip
+    starts = hm(run([schedule(periods=hours)], rooms=rooms)[1][MONDAY])
+    # 09:xx and 11:00 in room 2; 10:00 in room 1; 10:15-10:45 in neither.
+    assert starts == ["09:00", "10:00", "11:00"]
 
 
 @pytest.mark.parametrize("tz", [*ZONES, pytest.param(NEW_YORK, id="New_York")])

@@ -352,6 +352,92 @@ def test_the_appointments_query_reads_an_index_not_the_history(swedish, rooms):
         assert "SEARCH booking_appointment USING INDEX" in plan and "start>? AND start<?" in plan, plan
 
 
+def test_appointments_load_as_lists_of_utc_instants_per_therapist_and_room(swedish):
+    """The load path reads rows column by column into engine.Intervals: each therapist's
+    own appointments (busy with cleanup, hands-on without) and each room's sessions (with
+    turnover), as aware UTC instants, whatever order the rows come in."""
+    from datetime import UTC
+    from operator import attrgetter
+
+    from booking import availability as engine
+    from booking.choices import AppointmentStatus
+    from tests.factories import appointment_row
+
+    anna, ben, cleo = (TherapistFactory(techniques=[swedish]) for _ in range(3))
+    blue = room_make("Blue", turnover=10)
+    # Written out of time order, and with some appointments that do not occupy time.
+    appointment_row(anna, swedish, ten(hour=14))
+    in_room(ben, swedish, ten(hour=15), blue)
+    appointment_row(anna, swedish, ten(hour=9), minutes=90)
+    in_room(anna, swedish, ten(hour=11), blue)
+    appointment_row(cleo, swedish, ten(hour=12), status=AppointmentStatus.CANCELLED)
+    outsider = TherapistFactory()  # offers no Swedish: not loaded, but their room session counts
+    in_room(outsider, swedish, ten(hour=17), blue)
+
+    data = selectors.availability_load(technique=swedish, first_day=MONDAY, days=1)
+    by_id = {s.therapist_id: s for s in data.schedules}
+    assert set(by_id) == {anna.pk, ben.pk, cleo.pk}
+
+    def utc(*hours_minutes):
+        return [ten(minute, hour=hour).astimezone(UTC) for hour, minute in hours_minutes]
+
+    by_start = attrgetter("start")
+    anna_busy = by_id[anna.pk].busy
+    assert isinstance(anna_busy, engine.Intervals)
+    assert sorted(anna_busy, key=by_start) == [
+        engine.Interval(*utc((9, 0), (10, 45))),
+        engine.Interval(*utc((11, 0), (12, 15))),
+        engine.Interval(*utc((14, 0), (15, 15))),
+    ]
+    assert sorted(by_id[anna.pk].hands_on, key=by_start) == [
+        engine.Interval(*utc((9, 0), (10, 30))),
+        engine.Interval(*utc((11, 0), (12, 0))),
+        engine.Interval(*utc((14, 0), (15, 0))),
+    ]
+    assert all(moment.tzinfo is UTC for moment in [*anna_busy.starts, *anna_busy.ends])
+    assert list(by_id[ben.pk].busy) == [engine.Interval(*utc((15, 0), (16, 15)))]
+    assert list(by_id[cleo.pk].busy) == [] and list(by_id[cleo.pk].hands_on) == []
+    (blue_schedule,) = data.room_schedules
+    assert sorted(blue_schedule.busy, key=by_start) == [
+        engine.Interval(*utc((11, 0), (12, 10))),
+        engine.Interval(*utc((15, 0), (16, 10))),
+        engine.Interval(*utc((17, 0), (18, 10))),
+    ]
+    assert all(moment.tzinfo is UTC for moment in [*blue_schedule.busy.starts, *blue_schedule.busy.ends])
+    # Counted from the loaded rows when a booking first asks (fair "any available").
+    assert data.bookings_per_day[anna.pk, MONDAY] == 3
+    assert data.bookings_per_day[ben.pk, MONDAY] == 1 and data.bookings_per_day[cleo.pk, MONDAY] == 0
+
+
+def test_therapists_with_the_same_hours_share_one_tuple_of_periods(swedish):
+    from datetime import time
+
+    from booking import availability as engine
+
+    anna, ben = TherapistFactory(techniques=[swedish]), TherapistFactory(techniques=[swedish])
+    cleo = TherapistFactory(techniques=[swedish], hours={0: [("08:00", "12:00"), ("13:00", "16:30")]})
+    nobody = TherapistFactory(techniques=[swedish], hours={})
+    data = selectors.availability_load(technique=swedish, first_day=MONDAY, days=1)
+    periods = {s.therapist_id: s.periods for s in data.schedules}
+    assert periods[anna.pk] is periods[ben.pk]
+    assert periods[anna.pk] == tuple(engine.WorkingPeriod(d, time(9), time(18)) for d in range(6))
+    assert periods[cleo.pk] == (
+        engine.WorkingPeriod(0, time(8), time(12)),
+        engine.WorkingPeriod(0, time(13), time(16, 30)),
+    )
+    assert periods[nobody.pk] == ()
+
+
+def test_no_therapist_offering_the_technique_loads_nothing_without_error(
+    swedish, django_assert_max_num_queries
+):
+    TherapistFactory()  # offers no Swedish
+    with django_assert_max_num_queries(4):
+        data = selectors.availability_load(technique=swedish, first_day=MONDAY, days=30)
+    assert data.therapists == [] and data.schedules == [] and data.bookings_per_day == {}
+    assert free_for(swedish).by_therapist == {}
+
+
 # Therapists' calendar feeds (issue 15) ------------------------------------------------
 
 
