@@ -49,6 +49,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="a postgres:// URL for a database that does not exist yet")
     parser.add_argument("--runs", type=int, default=15, help="timed runs (default 15)")
+    parser.add_argument(
+        "--profile", action="store_true", help="print each query's time and where Python spends the year page"
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -240,6 +243,35 @@ def run(args) -> None:
             f"{name:40} {statistics.median(samples):10.1f} {min(samples):8.1f} {count:8d} "
             f"{len(response.content):9d}"
         )
+        if args.profile and name == "reports page, last 12 months":
+            profile(browser, url, queries)
+
+
+def profile(browser, url: str, queries) -> None:
+    """Where the year page's time goes: the slowest queries, then Python's own time."""
+    import cProfile
+    import pstats
+
+    from django.db import connection
+
+    timed: list[tuple[float, str]] = []
+
+    def timer(execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timed.append(((time.perf_counter() - began) * 1000, sql))
+
+    with connection.execute_wrapper(timer):
+        browser.get(url)
+    timed.sort(reverse=True)
+    print(f"  queries: {sum(ms for ms, _ in timed):.1f} ms in all (execute only); slowest:")
+    for ms, sql in timed[:8]:
+        print(f"  {ms:7.1f} ms  {sql[:160]}")
+    profiler = cProfile.Profile()
+    profiler.runcall(browser.get, url)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
 
 
 def main() -> int:
