@@ -354,26 +354,62 @@ def available_minutes(
 
 
 def opening_minutes(
-    *, first: date, last: date, zone: tzinfo, hours: Iterable[Sequence[WorkingPeriod]], closed: set[date]
+    *,
+    first: date,
+    last: date,
+    zone: tzinfo,
+    hours: Iterable[Sequence[WorkingPeriod]],
+    closed: set[date],
+    steady: dict[date, timedelta] | None = None,
 ) -> int:
     """The minutes the clinic is open over the range: the union of everyone's weekly hours
-    on each open day (a room is there to be used whenever anyone works)."""
+    on each open day (a room is there to be used whenever anyone works).
+
+    Most therapists share their hours, so each weekday's distinct periods are merged once;
+    on the days the clocks do not change (``steady``) that weekday's union is the day's
+    minutes, and only the few others work out each period's real span."""
+    if steady is None:
+        steady = _steady_offsets(first, last, zone)
     by_weekday: list[list[WorkingPeriod]] = [[] for _ in range(7)]
+    seen: set[tuple[int, time, time]] = set()
     for periods in hours:
         for period in periods:
-            by_weekday[period.weekday].append(period)
+            key = (period.weekday, period.start, period.end)
+            if key not in seen:
+                seen.add(key)
+                by_weekday[period.weekday].append(period)
+    plain = [
+        _union_minutes(
+            sorted(
+                (datetime.combine(first, p.start, tzinfo=UTC), datetime.combine(first, p.end, tzinfo=UTC))
+                for p in periods
+            )
+        )
+        for periods in by_weekday
+    ]
     total = 0
     for day in _days(first, last):
         if day in closed:
             continue
-        spans = sorted(period_span(day, period, zone) for period in by_weekday[day.weekday()])
-        cursor = None
-        for start, end in spans:
-            if cursor is not None and start < cursor:
-                start = cursor
-            if end > start:
-                total += _minutes(end - start)
-                cursor = end
+        if day in steady:
+            total += plain[day.weekday()]
+        else:
+            total += _union_minutes(
+                sorted(period_span(day, period, zone) for period in by_weekday[day.weekday()])
+            )
+    return total
+
+
+def _union_minutes(spans: Sequence[tuple[datetime, datetime]]) -> int:
+    """Minutes covered by ``spans`` (sorted by start, may overlap)."""
+    total = 0
+    cursor = None
+    for start, end in spans:
+        if cursor is not None and start < cursor:
+            start = cursor
+        if end > start:
+            total += _minutes(end - start)
+            cursor = end
     return total
 
 
@@ -458,7 +494,14 @@ def reports_compute(data: ReportInput) -> Reports:
     therapists = sorted(set(available_by_therapist) | set(booked_by_therapist))
     weeks = sorted({week_of(day).toordinal() for day in _days(data.first, data.last)})
     open_minutes = (
-        opening_minutes(first=data.first, last=data.last, zone=zone, hours=data.hours.values(), closed=closed)
+        opening_minutes(
+            first=data.first,
+            last=data.last,
+            zone=zone,
+            hours=data.hours.values(),
+            closed=closed,
+            steady=steady,
+        )
         if data.rooms
         else 0
     )

@@ -9,7 +9,7 @@ from typing import NamedTuple
 import pytest
 
 from booking import reports
-from booking.availability import Interval, WorkingPeriod
+from booking.availability import Interval, WorkingPeriod, period_span
 from booking.choices import AppointmentStatus as S
 from tests.conftest import LONDON
 
@@ -168,6 +168,43 @@ def test_opening_minutes_is_the_union_of_everyones_hours():
     assert reports.opening_minutes(
         first=monday, last=monday, zone=LONDON, hours=[anna, ben], closed=set()
     ) == (8 * 60 + 60)
+
+
+def test_opening_minutes_over_a_year_match_each_days_real_spans():
+    """Shared hours merged once per weekday give what every period's real span, day by day,
+    gives: over a year with both clock changes, night hours that cross them and closures."""
+    hours = [
+        [WorkingPeriod(d, time(9), time(17)) for d in range(5)],
+        [WorkingPeriod(d, time(9), time(17)) for d in range(5)],  # the same as the first
+        [
+            WorkingPeriod(6, time(0), time(4)),
+            WorkingPeriod(6, time(3), time(5)),
+            WorkingPeriod(5, time(8), time(9)),
+        ],
+        [WorkingPeriod(2, time(16, 30), time(20)), WorkingPeriod(2, time(21), time(22))],
+    ]
+    first, last = date(2026, 1, 1), date(2026, 12, 31)
+    closed = reports.closed_days(
+        [(date(2026, 3, 29), date(2026, 3, 29)), (date(2026, 8, 3), date(2026, 8, 9))], first, last
+    )
+    expected = 0
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        if day in closed:
+            continue
+        spans = sorted(
+            period_span(day, p, LONDON) for periods in hours for p in periods if p.weekday == day.weekday()
+        )
+        covered: set[datetime] = set()  # every minute any span covers, counted once
+        for start, end in spans:
+            covered.update(
+                start + timedelta(minutes=m) for m in range(int((end - start).total_seconds()) // 60)
+            )
+        expected += len(covered)
+    assert (
+        reports.opening_minutes(first=first, last=last, zone=LONDON, hours=hours, closed=closed) == expected
+    )
+    assert expected > 0
 
 
 # The reports ----------------------------------------------------------------------------
