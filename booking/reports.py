@@ -448,19 +448,31 @@ def reports_compute(data: ReportInput) -> Reports:
 
     available_by_therapist: dict[int, int] = {}
     available_by_week: Counter[int] = Counter()  # by the ordinal of the week's Monday
+    # Most of a clinic shares its weekly hours: those without time off in the range get the
+    # same figures, so each distinct pattern is worked out once.
+    by_pattern: dict[tuple, tuple[int, Counter[int]]] = {}
     for therapist_id, periods in data.hours.items():
-        daily = available_minutes(
-            first=data.first,
-            last=data.last,
-            zone=zone,
-            periods=periods,
-            time_off=data.time_off.get(therapist_id, ()),
-            closed=closed,
-            steady=steady,
-        )
-        available_by_therapist[therapist_id] = sum(daily.values())
-        for day, minutes in daily.items():
-            available_by_week[day.toordinal() - day.weekday()] += minutes
+        away = data.time_off.get(therapist_id, ())
+        pattern = None if away else tuple(sorted((p.weekday, p.start, p.end) for p in periods))
+        found = by_pattern.get(pattern) if pattern is not None else None
+        if found is None:
+            daily = available_minutes(
+                first=data.first,
+                last=data.last,
+                zone=zone,
+                periods=periods,
+                time_off=away,
+                closed=closed,
+                steady=steady,
+            )
+            weekly: Counter[int] = Counter()
+            for day, minutes in daily.items():
+                weekly[day.toordinal() - day.weekday()] += minutes
+            found = (sum(daily.values()), weekly)
+            if pattern is not None:
+                by_pattern[pattern] = found
+        available_by_therapist[therapist_id] = found[0]
+        available_by_week.update(found[1])
 
     booked_by_therapist: Counter[int] = Counter()
     booked_by_week: Counter[int] = Counter()

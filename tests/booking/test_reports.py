@@ -213,6 +213,45 @@ def test_opening_minutes_over_a_year_match_each_days_real_spans():
 MONDAY = date(2026, 11, 23)
 
 
+def test_shared_hours_give_each_therapist_the_figures_worked_out_alone():
+    """Therapists with the same hours (in any order) and no time off share one working-out;
+    each one's available minutes, and each week's, are still what they are alone."""
+    first, last = date(2026, 1, 1), date(2026, 12, 31)
+    weekend = [WorkingPeriod(6, time(0), time(4)), WorkingPeriod(5, time(10), time(14))]
+    hours = {
+        1: NINE_TO_FIVE,
+        2: list(reversed(NINE_TO_FIVE)),  # the same hours listed the other way round
+        3: NINE_TO_FIVE,  # the same hours, but time off below
+        4: weekend,
+        5: NINE_TO_FIVE + weekend,
+    }
+    time_off = {3: [Interval(at(date(2026, 6, 1), 12), at(date(2026, 6, 3), 10))]}
+    closures = [(date(2026, 12, 24), date(2026, 12, 28))]
+    result = reports.reports_compute(data(first, last, hours=hours, time_off=time_off, closures=closures))
+
+    closed = reports.closed_days(closures, first, last)
+    by_week: Counter[date] = Counter()
+    alone = {}
+    for therapist, periods in hours.items():
+        daily = reports.available_minutes(
+            first=first,
+            last=last,
+            zone=LONDON,
+            periods=periods,
+            time_off=time_off.get(therapist, ()),
+            closed=closed,
+        )
+        alone[therapist] = sum(daily.values())
+        for day, minutes in daily.items():
+            by_week[reports.week_of(day)] += minutes
+    assert {u.key: u.available for u in result.by_therapist} == alone
+    assert alone[3] == alone[1] - 300 - 480 - 60  # Monday afternoon, all Tuesday, Wednesday morning
+    assert {u.key: u.available for u in result.by_week} == {
+        week: by_week[week] for week in {u.key for u in result.by_week}
+    }
+    assert sum(u.available for u in result.by_week) == sum(alone.values())
+
+
 def test_utilisation_by_therapist_and_week_counts_confirmed_and_completed_only():
     rows = [
         booking(at(MONDAY, 10), minutes=60, status=S.COMPLETED),
