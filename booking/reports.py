@@ -448,31 +448,43 @@ def reports_compute(data: ReportInput) -> Reports:
 
     available_by_therapist: dict[int, int] = {}
     available_by_week: Counter[int] = Counter()  # by the ordinal of the week's Monday
-    # Most of a clinic shares its weekly hours: those without time off in the range get the
-    # same figures, so each distinct pattern is worked out once.
-    by_pattern: dict[tuple, tuple[int, Counter[int]]] = {}
+    # Most of a clinic shares its weekly hours: each distinct pattern's days are worked out
+    # once, and for each therapist only the days their time off touches are worked out again.
+    by_pattern: dict[tuple, tuple[dict[date, int], int, Counter[int]]] = {}
     for therapist_id, periods in data.hours.items():
-        away = data.time_off.get(therapist_id, ())
-        pattern = None if away else tuple(sorted((p.weekday, p.start, p.end) for p in periods))
-        found = by_pattern.get(pattern) if pattern is not None else None
+        pattern = tuple(sorted((p.weekday, p.start, p.end) for p in periods))
+        found = by_pattern.get(pattern)
         if found is None:
             daily = available_minutes(
                 first=data.first,
                 last=data.last,
                 zone=zone,
                 periods=periods,
-                time_off=away,
+                time_off=(),
                 closed=closed,
                 steady=steady,
             )
             weekly: Counter[int] = Counter()
             for day, minutes in daily.items():
                 weekly[day.toordinal() - day.weekday()] += minutes
-            found = (sum(daily.values()), weekly)
-            if pattern is not None:
-                by_pattern[pattern] = found
-        available_by_therapist[therapist_id] = found[0]
-        available_by_week.update(found[1])
+            found = by_pattern[pattern] = (daily, sum(daily.values()), weekly)
+        daily, total, weekly = found
+        available_by_week.update(weekly)
+        away = data.time_off.get(therapist_id, ())
+        touched = [day for day in _local_days(away, zone) if data.first <= day <= data.last]
+        if touched:
+            low, high = min(touched), max(touched)
+            for day in _days(low, high):
+                minutes = daily.get(day, 0)
+                total -= minutes
+                available_by_week[day.toordinal() - day.weekday()] -= minutes
+            own = available_minutes(
+                first=low, last=high, zone=zone, periods=periods, time_off=away, closed=closed, steady=steady
+            )
+            for day, minutes in own.items():
+                total += minutes
+                available_by_week[day.toordinal() - day.weekday()] += minutes
+        available_by_therapist[therapist_id] = total
 
     booked_by_therapist: Counter[int] = Counter()
     booked_by_week: Counter[int] = Counter()

@@ -225,7 +225,13 @@ def test_shared_hours_give_each_therapist_the_figures_worked_out_alone():
         4: weekend,
         5: NINE_TO_FIVE + weekend,
     }
-    time_off = {3: [Interval(at(date(2026, 6, 1), 12), at(date(2026, 6, 3), 10))]}
+    time_off = {
+        3: [Interval(at(date(2026, 6, 1), 12), at(date(2026, 6, 3), 10))],
+        5: [  # from before the range, and months later on the night the clocks go forward
+            Interval(at(date(2025, 12, 29), 0), at(date(2026, 1, 2), 12)),
+            Interval(at(date(2026, 3, 29), 0), at(date(2026, 3, 29), 3)),
+        ],
+    }
     closures = [(date(2026, 12, 24), date(2026, 12, 28))]
     result = reports.reports_compute(data(first, last, hours=hours, time_off=time_off, closures=closures))
 
