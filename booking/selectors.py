@@ -26,11 +26,13 @@ from django.db.models import (
     F,
     FloatField,
     Func,
+    IntegerField,
     Min,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     TextField,
     Value,
@@ -306,6 +308,62 @@ def _rooms_load(technique: Technique) -> tuple[list[Room], dict[int, set[int]], 
     return list(rooms.values()), features, frozenset(required)
 
 
+_POLICY_PREFIX = "policy_"
+_POLICY_FIELDS = ("min_notice_minutes", "horizon_days", "slot_step_minutes", "cancellation_cutoff_hours")
+
+
+def _policy_from(therapist: Therapist) -> BookingPolicy | None:
+    """The booking policy read along with the therapists (see availability_load); None
+    when no policy row is saved yet."""
+    values = {name: getattr(therapist, f"{_POLICY_PREFIX}{name}") for name in _POLICY_FIELDS}
+    if any(value is None for value in values.values()):
+        return None
+    return BookingPolicy(pk=1, **values)
+
+
+_HOURS, _TIME_OFF, _CLOSURE = 1, 2, 3
+
+
+def _schedule_rows(
+    ids: list[int], *, first_day: date, days: int, window_start: datetime, window_end: datetime
+) -> list[tuple]:
+    """The therapists' working hours, their time off meeting the window and the closures
+    meeting the days, as one UNION ALL query (one round trip instead of three, which
+    matters most under the booking's lock): rows (kind, therapist id, weekday, first,
+    last, reason), every value in a column of one type on both databases, so times, UTC
+    instants (see :class:`UtcText`) and days come as text, parsed by the caller."""
+    text = TextField()
+    # Typed NULLs: PostgreSQL takes a bare NULL in a subquery for text.
+    none_int = Cast(Value(None), IntegerField())
+    none_text = Cast(Value(None), text)
+    parts = [
+        WorkingHours.objects.filter(therapist_id__in=ids).values_list(
+            Value(_HOURS), "therapist_id", "weekday", Cast("start", text), Cast("end", text), none_text
+        ),
+        TimeOff.objects.filter(therapist_id__in=ids, start__lt=window_end, end__gt=window_start).values_list(
+            Value(_TIME_OFF), "therapist_id", none_int, UtcText("start"), UtcText("end"), none_text
+        ),
+        Closure.objects.filter(
+            first_day__lt=first_day + timedelta(days=days), last_day__gte=first_day
+        ).values_list(
+            Value(_CLOSURE), none_int, none_int, Cast("first_day", text), Cast("last_day", text), "reason"
+        ),
+    ]
+    statements: list[str] = []
+    params: list = []
+    for part in parts:
+        try:
+            sql, part_params = part.order_by().query.sql_with_params()
+        except EmptyResultSet:  # no therapist to ask about: leave their rows out
+            continue
+        # A subquery each: SQLite allows no parentheses around a compound's members.
+        statements.append(f"SELECT * FROM ({sql}) AS part{len(statements)}")
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(statements), params)
+        return cursor.fetchall()
+
+
 def availability_load(
     *,
     technique: Technique,
@@ -319,9 +377,10 @@ def availability_load(
     only_therapist_ids: Iterable[int] | None = None,
     room: Room | None = None,
 ) -> AvailabilityData:
-    """Load therapists, hours, time off, rooms, appointments, closures and policy: seven
-    queries whatever the number of therapists, rooms, days or appointments; six when the
-    clinic uses no rooms (as before rooms existed).
+    """Load therapists, hours, time off, rooms, appointments, closures and policy: four
+    queries whatever the number of therapists, rooms, days or appointments; three when the
+    clinic uses no rooms (as before rooms existed); one more (the policy's) when no
+    therapist is loaded or no policy was ever saved.
 
     ``therapist=None`` means every active therapist who offers the technique (of the
     ``gender`` asked for, if any, plus ``also_therapist_ids``: a named seat of a session
@@ -342,29 +401,37 @@ def availability_load(
         therapists_qs = therapists_qs.filter(pk__in=list(only_therapist_ids))
     elif wanted := gender_wanted(gender):
         therapists_qs = therapists_qs.filter(Q(gender=wanted) | Q(pk__in=list(also_therapist_ids)))
-    # Whether the clinic uses rooms rides along (evaluated once, not per row).
+    # Whether the clinic uses rooms and the booking policy ride along (each evaluated
+    # once, not per row): one round trip fewer, under the booking's lock too.
+    policy_row = BookingPolicy.objects.filter(pk=1)
     therapists = list(
-        therapists_qs.annotate(rooms_in_use=Exists(Room.objects.active())).order_by("name", "id")
+        therapists_qs.annotate(
+            rooms_in_use=Exists(Room.objects.active()),
+            **{f"{_POLICY_PREFIX}{name}": Subquery(policy_row.values(name)[:1]) for name in _POLICY_FIELDS},
+        ).order_by("name", "id")
     )  # query 1
     ids = [t.pk for t in therapists]
-    # Everyone's hours in one query, as plain values. Therapists with the same hours
-    # share one tuple of periods (the engine arranges each distinct one once), and each
-    # distinct period is made once, without the checks: the database holds valid rows.
-    hours: dict[int, list[tuple[int, time | str, time | str]]] = {pk: [] for pk in ids}
-    hours_qs = WorkingHours.objects.filter(therapist_id__in=ids).order_by("therapist_id", "weekday", "start")
-    if connection.vendor == "sqlite":
-        # As text (the sqlite3 module would convert each value), parsed once per distinct
-        # list of hours below.
-        hours_qs = hours_qs.values_list(
-            "therapist_id", "weekday", Cast("start", TextField()), Cast("end", TextField())
-        )
-    else:
-        hours_qs = hours_qs.values_list("therapist_id", "weekday", "start", "end")
-    for therapist_id, weekday, start, end in _fetch_all(hours_qs):  # query 2
-        hours[therapist_id].append((weekday, start, end))
+    # Hours, time off and closures in one query (see _schedule_rows), as plain values.
+    # Therapists with the same hours share one tuple of periods (the engine arranges each
+    # distinct one once), and each distinct period is made once, without the checks: the
+    # database holds valid rows.
+    hours: dict[int, list[tuple[int, str, str]]] = {pk: [] for pk in ids}
+    time_off_rows: list[tuple[int, str, str]] = []
+    closure_rows: list[tuple[date, date, str]] = []
+    for kind, therapist_id, weekday, first, last, reason in _schedule_rows(
+        ids, first_day=first_day, days=days, window_start=window_start, window_end=window_end
+    ):  # query 2
+        if kind == _HOURS:
+            hours[therapist_id].append((weekday, first, last))
+        elif kind == _TIME_OFF:
+            time_off_rows.append((therapist_id, first, last))
+        else:
+            closure_rows.append((date.fromisoformat(first), date.fromisoformat(last), reason))
+    closure_rows.sort()
     shared: dict[tuple, tuple[engine.WorkingPeriod, ...]] = {}
     periods: dict[int, tuple[engine.WorkingPeriod, ...]] = {}
     for therapist_id, own_hours in hours.items():
+        own_hours.sort()
         key = tuple(own_hours)
         found = shared.get(key)
         if found is None:
@@ -375,10 +442,9 @@ def availability_load(
         periods[therapist_id] = found
     unchecked = engine.Interval.unchecked
     time_off: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
-    for therapist_id, start, end in TimeOff.objects.filter(
-        therapist_id__in=ids, start__lt=window_end, end__gt=window_start
-    ).values_list("therapist_id", "start", "end"):  # query 3
-        time_off[therapist_id].append(unchecked(start, end))
+    parsed_off = _ParsedUtc()
+    for therapist_id, start, end in time_off_rows:
+        time_off[therapist_id].append(unchecked(parsed_off[start], parsed_off[end]))
 
     # With no therapist loaded nothing is free anyway, rooms or not.
     rooms_in_use = room is not None or any(t.rooms_in_use for t in therapists[:1])
@@ -386,7 +452,7 @@ def availability_load(
     room_features: dict[int, set[int]] = {}
     required: frozenset[int] = frozenset()
     if rooms_in_use:
-        rooms, room_features, required = _rooms_load(technique)  # query 4, only when rooms are in use
+        rooms, room_features, required = _rooms_load(technique)  # query 3, only when rooms are in use
     if room is not None:
         rooms = [r for r in rooms if r.pk == room.pk]
 
@@ -401,7 +467,7 @@ def availability_load(
             window_end=window_end,
             excluded=excluded,
         )
-    )  # query 5 (4 without rooms)
+    )  # query 4 (3 without rooms)
     # Grouped by therapist, each one's rows kept in the database's order (start order,
     # from the index): a single pass when the database returned them grouped already.
     rows.sort(key=_FIRST)
@@ -430,12 +496,9 @@ def availability_load(
             if found is not None:
                 found.starts.append(starts[index])
                 found.ends.append(room_untils[index])
-    closure_rows = list(
-        Closure.objects.filter(
-            first_day__lt=first_day + timedelta(days=days), last_day__gte=first_day
-        ).values_list("first_day", "last_day", "reason")
-    )  # query 6
-    policy = BookingPolicy.load()  # query 7
+    policy = _policy_from(therapists[0]) if therapists else None
+    if policy is None:  # no therapist, or no policy saved yet: as ever
+        policy = BookingPolicy.load()  # only then: query 5 (6 with rooms)
     schedules = [
         engine.TherapistSchedule(
             therapist_id=t.pk,
