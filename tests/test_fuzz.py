@@ -281,6 +281,9 @@ def real_values(name: str, world) -> list[dict[str, str]]:
             # The privacy pages (export, erasure) of a real client.
             pk = str(world["client"].pk)
             return [{"client_id": pk, "object_id": pk, "id": pk}]
+        if short == "booking_reports_csv":
+            # Issue 15: a real report's CSV (the path's other values are fuzzed below).
+            return [{"slug": "utilisation-weeks"}]
         if short == "view_on_site":
             ct = ContentType.objects.get_for_model(type(world["article"]))
             return [{"content_type_id": str(ct.pk), "object_id": str(world["article"].pk)}]

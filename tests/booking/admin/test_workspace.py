@@ -490,12 +490,10 @@ def test_the_page_runs_the_same_queries_for_3_or_30_appointments(
 
 
 def test_links_to_the_therapists_other_pages_are_theirs_only(client, clinic, anna_user, manager):
-    # The calendar feed page (issue 15) exists; time-off requests are not built yet, so
-    # their link is left out rather than broken.
     client.force_login(anna_user)
     page = client.get(URL).content.decode()
     assert 'href="/admin/booking/calendar-feed/"' in page and "Calendar on your phone" in page
-    assert "Ask for time off" not in page
+    assert 'href="/admin/booking/timeoffrequest/add/">Ask for time off</a>' in page
     client.force_login(manager)
     page = client.get(URL, {"therapist": clinic["anna"].pk}).content.decode()
-    assert "Calendar on your phone" not in page
+    assert "Calendar on your phone" not in page and "Ask for time off" not in page
