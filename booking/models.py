@@ -625,6 +625,10 @@ class Appointment(models.Model):
         indexes = [
             models.Index(fields=["therapist", "start"], name="appointment_therapist_start"),
             models.Index(fields=["room", "start"], name="appointment_room_start"),
+            # A client's visits in time order: the reports' "returning client" check (one
+            # probe per client of the range instead of reading all their visits), the
+            # client's own page and history.
+            models.Index(fields=["client", "start"], name="appointment_client_start"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(start__lt=F("end")), name="appointment_start_before_end"),
