@@ -86,14 +86,16 @@ def test_online_bookings_racing_the_offer_of_a_freed_time_never_overlap_it(setup
         [lambda: waitlist.offers_make(first_day=TUESDAY, last_day=TUESDAY, now=NOW)]
         + [online(n) for n in range(5)]
     )
-    won = [o for o in outcomes if isinstance(o, Appointment)] + [
-        o for o in outcomes if o and isinstance(o, list)
-    ]
+    # The freed 10:00 goes to exactly one: a booking, or the waitlist's offer of it. When a
+    # booking wins, the sweep may offer the entry another free time that day (11:15):
+    # that is no competitor for 10:00.
+    offers = [offer for o in outcomes if isinstance(o, list) for offer in o]
+    booked_online = [o for o in outcomes if isinstance(o, Appointment)]
+    won = booked_online + [offer for offer in offers if offer.start == TEN]
     assert len(won) == 1, outcomes
     assert occupying_at(TEN) == 1
-    assert all(isinstance(o, appointments.SlotUnavailable) or o == [] or o is won[0] for o in outcomes), (
-        outcomes
-    )
+    assert len(offers) <= 1, outcomes
+    assert all(isinstance(o, (appointments.SlotUnavailable, list, Appointment)) for o in outcomes), outcomes
 
 
 def test_a_held_time_is_kept_for_the_client_while_online_bookings_race_their_book_it(setup):
