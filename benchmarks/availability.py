@@ -257,6 +257,47 @@ def setup_django(database_url: str, tmp: Path) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def run_in_process(args, run, *, label: str | None = None) -> int:
+    """The whole life of an in-process benchmark: a throwaway database (SQLite in a temp
+    dir, or the PostgreSQL ``args.database_url``, created here and dropped after), Django
+    set up on it with plain static names, then ``run(args)``, inside a
+    ``common.InProcessRun(label)`` when a label is given. Returns the exit status."""
+    created = False
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            if args.database_url:
+                pg_create(args.database_url)
+                created = True
+                url = args.database_url
+            else:
+                url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+            setup_django(url, tmp)
+            from django.conf import settings
+
+            settings.STORAGES = {
+                **settings.STORAGES,
+                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+            }
+            if label is None:
+                run(args)
+            else:
+                import common
+
+                with common.InProcessRun(label):
+                    run(args)
+        except BenchError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        finally:
+            if created:
+                from django.db import connections
+
+                connections.close_all()
+                pg_drop(args.database_url)
+    return 0
+
+
 def run_pages_benchmark(doc: str, run) -> None:
     """Parse ``--therapists``/``--runs``, build a throwaway SQLite site with plain static
     names (page rendering is measured, not static files), then call ``run(args)``."""

@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -181,38 +180,7 @@ def run(args) -> None:
 
 
 def main() -> int:
-    args = parse_args()
-    created = False
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        try:
-            if args.database_url:
-                base.pg_create(args.database_url)
-                created = True
-                url = args.database_url
-            else:
-                url = f"sqlite:///{tmp / 'bench.sqlite3'}"
-            base.setup_django(url, tmp)
-            from django.conf import settings
-
-            settings.STORAGES = {
-                **settings.STORAGES,
-                "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-            }
-            import common
-
-            with common.InProcessRun("clients"):
-                run(args)
-        except base.BenchError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        finally:
-            if created:
-                from django.db import connections
-
-                connections.close_all()
-                base.pg_drop(args.database_url)
-    return 0
+    return base.run_in_process(parse_args(), run, label="clients")
 
 
 if __name__ == "__main__":
