@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -18,13 +21,9 @@ from django.core import signing
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
-    Case,
-    CharField,
     Count,
-    DecimalField,
     Exists,
     F,
-    FloatField,
     Func,
     IntegerField,
     Min,
@@ -33,11 +32,10 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
-    Sum,
     TextField,
     Value,
-    When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import formats, timezone
 from django.utils.crypto import constant_time_compare
@@ -1517,23 +1515,30 @@ def client_own_appointment(*, client, appointment_id: int) -> Appointment | None
     )
 
 
-class DaysBetween(Func):
-    """The days (with their fraction) from the second datetime to the first, in each
-    database's own arithmetic: Django's portable datetime subtraction calls back into
-    Python for every row on SQLite, which for a year of appointments takes seconds."""
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile. Tens of thousands of row tuples, alive until
+    they are counted, set off dozens of collections, and one of the whole heap (a third of
+    a year's reports page on SQLite); the rows hold no cycles, and whatever else becomes
+    garbage meanwhile is collected after. Left alone when collection is already off (by a
+    caller, or another thread inside this block)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
-    output_field = FloatField()
-    arity = 2
 
-    def as_sqlite(self, compiler, connection, **extra_context):
-        return self.as_sql(
-            compiler, connection, template="(julianday(%(expressions)s))", arg_joiner=") - julianday(",
-            **extra_context,
-        )  # fmt: skip
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        template = "(EXTRACT(EPOCH FROM %(expressions)s) / 86400.0)"
-        return self.as_sql(compiler, connection, template=template, arg_joiner=" - ", **extra_context)
+def _id_values(ids: Collection[int]) -> RawSQL:
+    """A subquery of ``ids`` passed as one parameter (a JSON array that SQLite's json_each
+    reads, an array on PostgreSQL): a year's thousands of clients would be as many
+    parameters in ``pk__in=[...]``, past what SQLite allows in one statement."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(ids))])
 
 
 @dataclass
@@ -1548,71 +1553,41 @@ class ReportData:
 
 
 def reports_load(*, first: date, last: date) -> ReportData:
-    """The range's appointments (no waitlist holds) counted by the database in several
-    ways, everyone's weekly hours, time off, closures, rooms and the policy: thirteen
-    queries, whatever the range."""
+    """The range's appointments (no waitlist holds) read in one scan and counted by
+    ``reports.bookings_count``, the returning clients, everyone's weekly hours, time off,
+    closures, rooms and the policy: nine queries, whatever the range."""
     zone = clinic_zone()
     start, end = reports.range_instants(first, last, zone)
     in_range = Appointment.objects.bookings().filter(start__gte=start, start__lt=end).order_by()
-    counted = {"appointments": Count("id"), "minutes": Sum("duration_minutes")}
-    # Times as UTC text, each distinct one parsed once: the drivers' own per-value
-    # conversion cost more than the rest of the page together (see UtcText).
-    parsed = _ParsedUtc()
-    starts = [
-        reports.StartRow(parsed[start], status, appointments, minutes)
-        for start, status, appointments, minutes in in_range.annotate(start_text=UtcText("start"))
-        .values("start_text", "status")
-        .annotate(**counted)
-        .values_list("start_text", "status", "appointments", "minutes")
-    ]
-    shares = [
-        reports.ShareRow(*row)
-        for row in in_range.values("therapist_id", "room_id", "source", "status")
-        .annotate(**counted)
-        .values_list("therapist_id", "room_id", "source", "status", "appointments", "minutes")
-    ]
-    cancellations = [
-        reports.Cancellation(parsed[start], None if cancelled is None else parsed[cancelled])
-        for start, cancelled in in_range.filter(status=AppointmentStatus.CANCELLED).values_list(
-            UtcText("start"), UtcText("cancelled_at")
-        )
-    ]
-    revenue = [
-        reports.RevenueRow(*row)
-        for row in in_range.filter(status__in=reports.DELIVERED)
-        .values("therapist_id", "technique_id")
-        .annotate(
-            appointments=Count("id"),
-            # Wider than one price: a year's takings have more digits.
-            amount=Sum("price", output_field=DecimalField(max_digits=14, decimal_places=2)),
-        )
-        .values_list("therapist_id", "technique_id", "appointments", "amount")
-    ]
-    # How far ahead each was booked, counted per bucket by the database.
-    ahead = DaysBetween("start", "created_at")
-    bucket = Case(
-        *(
-            When(ahead__lt=bound / timedelta(days=1), then=Value(code.value))
-            for code, bound in reports.LEAD_BOUNDS
-        ),
-        default=Value(reports.LeadTime.OVER_30.value),
-        output_field=CharField(),
+    # One read of the range's rows, as the driver gives them (times and prices as text:
+    # the drivers' own per-value conversion cost more than the counting, see UtcText),
+    # counted in Python: each grouped query read every row of the range again.
+    rows = in_range.values_list(
+        UtcText("start"),
+        UtcText("created_at"),
+        UtcText("cancelled_at"),
+        "status",
+        "therapist_id",
+        "room_id",
+        "source",
+        "technique_id",
+        "duration_minutes",
+        Cast("price", output_field=TextField()),
+        "client_id",
     )
-    lead_times = dict(
-        in_range.annotate(ahead=ahead)
-        .annotate(bucket=bucket)
-        .values("bucket")
-        .annotate(appointments=Count("id"))
-        .values_list("bucket", "appointments")
-    )
-    # Clients with a kept appointment in the range; returning if they had one before it
-    # (one look-up per client of the range, not per client of the clinic).
+    with _gc_paused():
+        counted = reports.bookings_count(_fetch_all(rows))
+    # Clients with a kept appointment in the range (from the rows above); returning if
+    # they had one before it: one look-up per client of the range, on the (client, start)
+    # index, not per client of the clinic nor per appointment.
     kept_before = Appointment.objects.bookings().filter(
         client_id=OuterRef("pk"), status__in=reports.KEPT, start__lt=start
     )
-    clients = Client.objects.filter(
-        pk__in=in_range.filter(status__in=reports.KEPT).values("client_id")
-    ).aggregate(kept=Count("pk"), returning=Count("pk", filter=Q(Exists(kept_before))))
+    returning = (
+        Client.objects.filter(pk__in=_id_values(counted.clients_kept)).filter(Exists(kept_before)).count()
+        if counted.clients_kept
+        else 0
+    )
     hours: dict[int, list[engine.WorkingPeriod]] = {}
     for therapist_id, weekday, from_, until in WorkingHours.objects.order_by().values_list(
         "therapist_id", "weekday", "start", "end"
@@ -1630,7 +1605,7 @@ def reports_load(*, first: date, last: date) -> ReportData:
     )
     therapists = dict(Therapist.objects.order_by("name", "id").values_list("id", "name"))
     techniques = dict(Technique.objects.values_list("id", "name"))
-    used_rooms = {row.room_id for row in shares if row.room_id is not None}
+    used_rooms = {row.room_id for row in counted.shares if row.room_id is not None}
     rooms = {
         pk: name
         for pk, name, active in Room.objects.values_list("id", "name", "active")
@@ -1640,18 +1615,18 @@ def reports_load(*, first: date, last: date) -> ReportData:
         first=first,
         last=last,
         zone=zone,
-        starts=starts,
-        shares=shares,
+        starts=counted.starts,
+        shares=counted.shares,
         hours=hours,
         time_off=time_off,
         closures=closures,
         rooms=list(rooms),
         cutoff=timedelta(hours=policy_load().cancellation_cutoff_hours),
-        revenue=revenue,
-        cancellations=cancellations,
-        lead_times=lead_times,
-        clients_kept=clients["kept"],
-        clients_returning=clients["returning"],
+        revenue=counted.revenue,
+        cancellations=counted.cancellations,
+        lead_times=counted.lead_times,
+        clients_kept=len(counted.clients_kept),
+        clients_returning=returning,
     )
     return ReportData(input=data, therapists=therapists, techniques=techniques, rooms=rooms)
 
