@@ -2,7 +2,7 @@
 
 from collections import Counter
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -385,3 +385,115 @@ def test_empty_range():
     assert result.by_therapist == [] and result.revenue_by_technique == []
     assert result.by_week == [reports.Utilisation(MONDAY, 0, 0)]
     assert result.attendance == reports.Attendance(0, 0, 0, 0)
+
+
+# Counting the range's rows (bookings_count) ----------------------------------------------
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    """A time as the selector reads it (see selectors.UtcText): naive UTC ISO text."""
+    return None if moment is None else str(moment.astimezone(UTC).replace(tzinfo=None))
+
+
+def row_of(b: Booking, *, technique: int = 1, price: str = "60.00") -> reports.BookingRow:
+    return reports.BookingRow(
+        start=_utc_text(b.start), created_at=_utc_text(b.created), cancelled_at=_utc_text(b.cancelled),
+        status=b.status, therapist_id=b.therapist, room_id=b.room, source=b.source, technique_id=technique,
+        minutes=b.minutes, price=price, client_id=b.client,
+    )  # fmt: skip
+
+
+MIXED = [
+    booking(at(MONDAY, 9), therapist=1, room=7, client=1, created=at(MONDAY, 8)),
+    booking(at(MONDAY, 9), therapist=2, minutes=90, source="staff", client=2),
+    booking(at(MONDAY, 9), therapist=3, status=S.CONFIRMED, client=1),
+    booking(at(MONDAY, 10), therapist=1, room=7, status=S.NO_SHOW, client=3),
+    booking(at(MONDAY, 10), therapist=2, status=S.CANCELLED, client=4, cancelled=at(MONDAY, 7)),
+    booking(at(MONDAY, 11), therapist=2, status=S.CANCELLED, client=5),  # no time recorded
+    booking(at(MONDAY, 11), therapist=1, minutes=30, client=6, created=at(MONDAY, 11) - timedelta(days=45)),
+    booking(
+        at(date(2026, 6, 1), 9), therapist=1, client=2, created=at(date(2026, 6, 1), 9) - timedelta(days=3)
+    ),
+]
+
+
+def test_bookings_count_gives_what_the_grouped_counts_gave():
+    counted = reports.bookings_count([row_of(b) for b in MIXED])
+    expected = data(MONDAY, MONDAY, MIXED)
+    assert sorted(counted.starts) == sorted(expected.starts)
+    assert all(row.start.utcoffset() == timedelta(0) for row in counted.starts)
+    assert sorted(counted.shares, key=repr) == sorted(expected.shares, key=repr)
+    assert sorted(counted.cancellations, key=repr) == sorted(expected.cancellations, key=repr)
+    assert counted.lead_times == expected.lead_times
+    assert counted.clients_kept == {1, 2, 3, 6}
+    # Every figure comes out the same through reports_compute.
+    first, last = date(2026, 6, 1), MONDAY
+    by_rows = replace(
+        data(first, last, MIXED),
+        starts=counted.starts, shares=counted.shares, cancellations=counted.cancellations,
+        lead_times=counted.lead_times,
+    )  # fmt: skip
+    assert reports.reports_compute(by_rows) == reports.reports_compute(data(first, last, MIXED))
+
+
+@pytest.mark.parametrize(
+    ("ahead", "bucket"),
+    [
+        (timedelta(days=1), reports.LeadTime.DAYS_1_2),  # exactly at an edge: not within it
+        (timedelta(days=1) - timedelta(microseconds=1), reports.LeadTime.UNDER_A_DAY),
+        (timedelta(hours=-3), reports.LeadTime.UNDER_A_DAY),  # entered after the visit
+        (timedelta(days=3), reports.LeadTime.DAYS_3_7),
+        (timedelta(days=14, hours=23), reports.LeadTime.DAYS_8_14),
+        (timedelta(days=31) - timedelta(microseconds=1), reports.LeadTime.DAYS_15_30),
+        (timedelta(days=31), reports.LeadTime.OVER_30),
+        (timedelta(days=400), reports.LeadTime.OVER_30),
+    ],
+)
+def test_bookings_count_places_lead_times_exactly_as_lead_time(ahead, bucket):
+    start = at(MONDAY, 10).astimezone(UTC)  # real time: a month back crosses October's change
+    counted = reports.bookings_count([row_of(booking(start, created=start - ahead))])
+    assert reports.lead_time(ahead) == bucket
+    assert counted.lead_times == {bucket.value: 1}
+
+
+def test_bookings_count_reads_trimmed_fractions_of_a_second():
+    """PostgreSQL writes 10:00:00.5 where SQLite writes 10:00:00.500000."""
+    row = row_of(booking(at(MONDAY, 10)))._replace(
+        start="2026-11-23 10:00:00", created_at="2026-11-22 10:00:00.5", cancelled_at="2026-11-23 09:00:00.25"
+    )
+    counted = reports.bookings_count([row, row._replace(status=S.CANCELLED)])
+    assert counted.lead_times == {reports.LeadTime.UNDER_A_DAY.value: 2}
+    assert counted.cancellations == [
+        reports.Cancellation(
+            datetime(2026, 11, 23, 10, tzinfo=UTC), datetime(2026, 11, 23, 9, 0, 0, 250000, tzinfo=UTC)
+        )
+    ]
+
+
+def test_bookings_count_adds_up_revenue_at_the_price_booked():
+    start = at(MONDAY, 10)
+    rows = [
+        # The same price as each database writes it: SQLite "45.5", PostgreSQL "45.50".
+        row_of(booking(start, therapist=1), technique=1, price="45.5"),
+        row_of(booking(start, therapist=2), technique=1, price="45.50"),
+        row_of(booking(start, therapist=1, status=S.CONFIRMED), technique=2, price="60"),
+        row_of(booking(start, therapist=1, status=S.CONFIRMED), technique=2, price="62.25"),
+        row_of(booking(start, therapist=1, status=S.CANCELLED), technique=2, price="60.00"),
+        row_of(booking(start, therapist=1, status=S.NO_SHOW), technique=2, price="60.00"),
+    ]
+    counted = reports.bookings_count(rows)
+    assert sorted(counted.revenue) == [
+        reports.RevenueRow(therapist_id=1, technique_id=1, appointments=1, amount=Decimal("45.5")),
+        reports.RevenueRow(therapist_id=1, technique_id=2, appointments=2, amount=Decimal("122.25")),
+        reports.RevenueRow(therapist_id=2, technique_id=1, appointments=1, amount=Decimal("45.50")),
+    ]
+    result = reports.reports_compute(replace(data(MONDAY, MONDAY), revenue=counted.revenue))
+    assert result.revenue_by_technique == [
+        reports.Revenue(2, 2, Decimal("122.25")),
+        reports.Revenue(1, 2, Decimal("91.00")),
+    ]
+
+
+def test_bookings_count_of_nothing():
+    counted = reports.bookings_count([])
+    assert counted == reports.Counted([], [], [], [], {}, set())

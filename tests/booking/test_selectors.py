@@ -1,12 +1,14 @@
+import gc
 from datetime import datetime, timedelta
 
 import pytest
 
 from booking import selectors
 from booking.availability import SlotProblem
+from booking.models import Client
 from booking.services import appointments
 from tests.conftest import LONDON
-from tests.factories import TherapistFactory
+from tests.factories import ClientFactory, TherapistFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -473,3 +475,33 @@ def test_a_feed_is_found_by_its_secret_only_while_live_and_its_account_active():
     assert selectors.calendar_feed_by_secret(secret) is None
     assert selectors.calendar_feed_live(therapist=therapist) is None
     assert list(selectors.calendar_feeds_live()) == []
+
+
+# Reports (issue 15) ----------------------------------------------------------------------
+
+
+def test_id_values_passes_any_number_of_ids_as_one_parameter(django_assert_num_queries):
+    clients = [ClientFactory() for _ in range(3)]
+    # Far more than SQLite allows as separate parameters in one statement (32,766).
+    ids = [*range(10**6, 10**6 + 40_000), clients[0].pk, clients[2].pk]
+    with django_assert_num_queries(1):
+        found = set(Client.objects.filter(pk__in=selectors._id_values(ids)).values_list("pk", flat=True))
+    assert found == {clients[0].pk, clients[2].pk}
+
+
+@pytest.mark.django_db(False)
+def test_gc_paused_turns_collection_back_on_only_if_it_was_on():
+    assert gc.isenabled()
+    with selectors._gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValueError), selectors._gc_paused():
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with selectors._gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # a caller's choice is left as it was
+    finally:
+        gc.enable()
