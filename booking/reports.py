@@ -1,11 +1,13 @@
 """The manager's reports (issue 15), computed from plain rows: no ORM here.
 
-The selector (``selectors.reports_load``) reads the range's appointments, already counted
-by the database (by start time, by therapist, room and source, by technique), with the
-hours, time off, closures and rooms, in a fixed number of queries; these functions turn
-them into figures. A year of a busy clinic is tens of thousands of appointments but only
-a few thousand distinct start times: local time is worked out once per start, not per
-appointment. They return codes and numbers; the admin page chooses the words.
+The selector (``selectors.reports_load``) reads the range's appointments in one query as
+plain rows, with the hours, time off, closures and rooms, in a fixed number of queries;
+``bookings_count`` counts the rows (by start time, by therapist, room, source and status,
+by technique, by lead time) and ``reports_compute`` turns the counts into figures. A year
+of a busy clinic is tens of thousands of appointments but only a few thousand distinct
+start times: they are parsed and put into local time once per start, not per appointment,
+and the counting itself runs in C (``Counter`` over ``itemgetter`` keys). They return
+codes and numbers; the admin page chooses the words.
 
 Definitions, shown to managers in the page's words:
 * booked hands-on minutes: confirmed and completed appointments (not cancelled, not
@@ -229,12 +231,10 @@ _LEAD_CODES_BY_PLACE = [LeadTime.OVER_30.value] + [bucket.value for bucket, _ in
 
 def bookings_count(rows: Sequence[BookingRow | tuple]) -> Counted:
     """Count the range's appointments every way the reports need, in a few passes over
-    the rows that Python runs in C (``Counter`` over ``itemgetter`` keys): one scan of the
-    range by the database, instead of one grouped query per report that each read all of
-    its rows again. Only the few thousand distinct keys are then looked at one by one."""
-    naive: dict[str, datetime] = {}
-    for text in {row[_START] for row in rows}:
-        naive[text] = datetime.fromisoformat(text)
+    the rows that Python runs in C (``Counter`` over ``itemgetter`` keys): the database
+    reads the range once, where a grouped query per report read all of its rows again
+    each time. Only the few thousand distinct keys are then looked at one by one."""
+    naive = {text: datetime.fromisoformat(text) for text in set(map(_START_OF, rows))}
     aware = {text: value.replace(tzinfo=UTC) for text, value in naive.items()}
 
     by_start: dict[tuple[str, str], list[int]] = {}
