@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from urllib.parse import urlencode
 
 from django import forms
@@ -83,6 +84,19 @@ class Section:
     heat: charts.HeatMap | None = None
     csv_href: str = ""
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def table(self) -> list[tuple[str, list[str]]]:
+        """The rows as the page's table shows them: the first cell apart (the row's
+        heading), the figures localised here once rather than by a filter per cell in the
+        template, "–" for none."""
+        return [(_cell_text(row[0]), [_cell_text(cell) for cell in row[1:]]) for row in self.rows]
+
+
+def _cell_text(value: object) -> str:
+    """A figure as a template variable would show it (``formats.localize``: the locale's
+    date format and decimal mark), "–" when there is none."""
+    return "–" if value is None else str(formats.localize(value))
 
 
 def _percent(value: float | None) -> Decimal | None:

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from booking import reports
+from booking.admin import reports as reports_admin
 from booking.choices import AppointmentStatus
 from booking.models import Appointment, Room
 from booking.roles import MANAGER, RECEPTION, THERAPIST
@@ -114,6 +115,9 @@ def test_page_shows_every_report_with_chart_table_and_csv_link(manager, november
     ]
     assert sections["attendance"].rows[0] == ["No-shows", 1, Decimal("33.3")]
     assert "£60.00" in html and "£45.00" in html
+    # The tables: figures localised once in Python (dates too).
+    assert '<th scope="row">Anna Field</th><td>60</td><td>10080</td><td>0.6</td>' in html
+    assert '<th scope="row">23 Nov 2026</th><td>120</td>' in html
     # The SVG bars: fill from the theme, widths scaled to the largest value.
     assert 'fill="#2f5d50"' in html
 
@@ -294,3 +298,16 @@ def test_lead_times_and_clients_are_counted_by_the_database(manager, november):
     clients = {row[0]: row[1] for row in sections["clients"].rows}
     kept = Appointment.objects.filter(start__month=11).values("client_id").distinct().count()
     assert clients == {"New": kept - 1, "Returning": 1}
+
+
+def test_table_cells_are_localised_once_with_a_dash_for_none(settings):
+    section = reports_admin.Section(
+        slug="s", title="T", description="", headers=["Week starting", "Minutes", "%"],
+        rows=[[date(2026, 11, 23), 12345, Decimal("12.5")], ["Room", 0, None]],
+    )  # fmt: skip
+    assert section.table == [("23 Nov 2026", ["12345", "12.5"]), ("Room", ["0", "–"])]
+    # A locale with a comma for the decimal mark gets it in the table, never in the CSV.
+    with translation.override("de"):
+        del section.table
+        assert section.table[0] == ("23. November 2026", ["12345", "12,5"])
+        assert reports_admin.csv_cell(section.rows[0][2]) == "12.5"
