@@ -3,20 +3,29 @@
 Rendering an article page costs a few milliseconds of Python; serving a stored copy
 costs almost nothing. The cache key carries a version of the content (the newest
 change and the number of articles), so an edit in the admin makes every worker's
-copy stale at once with no signals or invalidation, and a short timeout lets
-scheduled articles appear on time.
+copy stale with no signals or invalidation, and the minute in the key lets scheduled
+articles appear on time.
+
+Reading that version from the database on every request was most of what a stored page
+cost (a query, and on PostgreSQL Django's ``SELECT 1`` health check before it): the
+article page ran at 60% of a trivial view's rate on PostgreSQL with Redis. So each
+process reads it at most once every ``ARTICLE_PAGE_RECHECK_SECONDS`` (1) and serves its
+own recent pages under it in between: a page served again is then no round trip at all,
+and an edit, publication or unpublication committed by any process on any host is
+shown by every process within that many seconds (``0``: at once, a query per request).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse
-from django.utils import timezone
 from django.utils.http import urlencode
 
 from clinic.recent import RecentValues
@@ -32,7 +41,7 @@ def content_version() -> str:
     own shows within the cache timeout.
 
     Plain SQL rather than ``aggregate()``: building the ORM query cost more than running
-    it, and this runs on every cached page served (it was two thirds of a cached hit)."""
+    it."""
     sql = _VERSION_SQL.format(
         updated=connection.ops.quote_name(Article._meta.get_field("updated_at").column),
         table=connection.ops.quote_name(Article._meta.db_table),
@@ -45,10 +54,49 @@ def content_version() -> str:
     return f"{changed}-{count}".replace(" ", "_")
 
 
-# This process's most recently served pages, in front of the shared cache, under the
-# same versioned keys (see clinic/recent.py). A few hundred pages of some tens of
-# kilobytes: a few megabytes per process at most.
-recent_pages = RecentValues(size=256)
+class PageStore:
+    """This process's article pages: the content version as last read from the database
+    (at most ``ARTICLE_PAGE_RECHECK_SECONDS`` old) and the recently served pages, under
+    the same versioned keys as the shared cache.
+
+    The version is read *before* a page is rendered, so a key never holds content older
+    than its version: a process still on the old version for a moment may store a newer
+    page under the old key, never an older page under the new one."""
+
+    def __init__(self, *, size: int = 256, clock: Callable[[], float] = time.monotonic) -> None:
+        # A few hundred pages of some tens of kilobytes: a few megabytes per process.
+        self.pages = RecentValues(size=size)
+        # One entry, (version, when it was read): a RecentValues so that tests empty it
+        # with every other per-process store (clinic.recent.clear_all).
+        self.memo = RecentValues(size=1)
+        self.clock = clock
+
+    def version(self) -> str:
+        now = self.clock()
+        memo = self.memo.get("version")
+        if memo is not None and now - memo[1] < settings.ARTICLE_PAGE_RECHECK_SECONDS:
+            return memo[0]
+        # The time is taken before the read: an edit committed after it is seen by the
+        # read that follows at most ARTICLE_PAGE_RECHECK_SECONDS later.
+        version = content_version()
+        self.memo.put("version", (version, now))
+        return version
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        stored = self.pages.get(key)
+        if stored is None:
+            stored = cache.get(key)
+            if stored is not None:
+                self.pages.put(key, stored)
+        return stored
+
+    def put(self, key: str, page: tuple[bytes, str], seconds: int) -> None:
+        cache.set(key, page, seconds)
+        self.pages.put(key, page)
+
+
+# This process's store (gunicorn's workers are processes: one each).
+store = PageStore()
 
 
 def _cacheable(request) -> bool:
@@ -81,14 +129,10 @@ def cache_for_visitors(view, *, params: tuple[str, ...] = ()):
         if not seconds or not _cacheable(request):
             return view(request, *args, **kwargs)
         # The minute is part of the key so scheduled articles go live within a minute.
-        minute = int(timezone.now().timestamp() // 60)
+        minute = int(time.time() // 60)
         address = hashlib.sha256(_page_address(request, params).encode()).hexdigest()
-        key = f"page:{content_version()}:{minute}:{address}"
-        stored = recent_pages.get(key)
-        if stored is None:
-            stored = cache.get(key)
-            if stored is not None:
-                recent_pages.put(key, stored)
+        key = f"page:{store.version()}:{minute}:{address}"
+        stored = store.get(key)
         if stored is not None:
             content, content_type = stored
             return HttpResponse(content, content_type=content_type)
@@ -96,9 +140,7 @@ def cache_for_visitors(view, *, params: tuple[str, ...] = ()):
         if hasattr(response, "render"):
             response.render()
         if response.status_code == 200 and not response.cookies:
-            page = (response.content, response["Content-Type"])
-            cache.set(key, page, seconds)
-            recent_pages.put(key, page)
+            store.put(key, (response.content, response["Content-Type"]), seconds)
         return response
 
     return wrapper
