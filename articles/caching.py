@@ -99,6 +99,10 @@ class PageStore:
 store = PageStore()
 
 
+def _minute() -> int:
+    return int(time.time() // 60)
+
+
 def _cacheable(request) -> bool:
     # Staff (anyone with a session) see drafts and their own edits; messages belong to
     # one person; searches are too varied to be worth keeping.
@@ -129,7 +133,7 @@ def cache_for_visitors(view, *, params: tuple[str, ...] = ()):
         if not seconds or not _cacheable(request):
             return view(request, *args, **kwargs)
         # The minute is part of the key so scheduled articles go live within a minute.
-        minute = int(time.time() // 60)
+        minute = _minute()
         address = hashlib.sha256(_page_address(request, params).encode()).hexdigest()
         key = f"page:{store.version()}:{minute}:{address}"
         stored = store.get(key)

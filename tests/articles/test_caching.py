@@ -88,6 +88,8 @@ def processes(settings, monkeypatch):
     """Two web processes: each its own PageStore (version memo and recent pages), both in
     front of the same shared cache; ``serve(name, url)`` asks one of them for a page."""
     settings.ARTICLE_PAGE_RECHECK_SECONDS = 1
+    # One minute throughout: a new minute would render the page afresh (scheduled articles).
+    monkeypatch.setattr(caching, "_minute", lambda: 29_000_000)
     clock = FakeClock()
     stores = {"a": caching.PageStore(clock=clock), "b": caching.PageStore(clock=clock)}
 
