@@ -100,6 +100,9 @@ MIDDLEWARE = [
     # Content-Security-Policy and Permissions-Policy on every response (clinic/security.py).
     "clinic.security.ClinicCSPMiddleware",
     "clinic.security.PermissionsPolicyMiddleware",
+    # Stored article pages for visitors, answered before the middleware below: only the
+    # headers above are made afresh (articles/caching.py).
+    "articles.caching.ArticlePageCacheMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

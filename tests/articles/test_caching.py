@@ -166,3 +166,36 @@ def test_a_draft_previewed_by_staff_is_never_stored_for_visitors(processes, staf
     assert "Coming soon" in staff.get(url).content.decode()
     for name in ("a", "b"):
         assert serve(name, url).status_code == 404
+
+
+def test_a_stored_page_is_answered_before_the_inner_middleware_with_the_same_headers(processes):
+    clock, serve = processes
+    url = ArticleFactory(title="Sleep better").get_absolute_url()
+    fresh = serve("a", url)
+    assert fresh.context is not None  # rendered
+    stored = serve("a", url)
+    assert stored.context is None  # not rendered ...
+    assert not hasattr(stored.wsgi_request, "session")  # ... nor seen by the session middleware
+    assert stored.content == fresh.content
+    # Security headers made afresh (CSP, Permissions-Policy, nosniff ...) and those stored
+    # with the page (X-Frame-Options, Content-Length) are all there, as on the first answer.
+    assert dict(stored.headers) == dict(fresh.headers)
+    for name in (
+        "Content-Security-Policy",
+        "Permissions-Policy",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+    ):
+        assert stored.headers[name]
+
+
+def test_another_process_serves_a_stored_page_from_the_shared_cache(processes, django_assert_num_queries):
+    clock, serve = processes
+    article = ArticleFactory(title="Sleep better")
+    url = article.get_absolute_url()
+    fresh = serve("a", url)
+    # Changed behind the cache's back (update() keeps the version): b must use a's copy.
+    type(article).objects.filter(pk=article.pk).update(title="Written behind the cache")
+    with django_assert_num_queries(1):  # b's first version read; the page is a's
+        shared = serve("b", url)
+    assert shared.content == fresh.content and dict(shared.headers) == dict(fresh.headers)
