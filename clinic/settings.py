@@ -100,6 +100,9 @@ MIDDLEWARE = [
     # Content-Security-Policy and Permissions-Policy on every response (clinic/security.py).
     "clinic.security.ClinicCSPMiddleware",
     "clinic.security.PermissionsPolicyMiddleware",
+    # Stored article pages for visitors, answered before the middleware below: only the
+    # headers above are made afresh (articles/caching.py).
+    "articles.caching.ArticlePageCacheMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -373,6 +376,10 @@ ARTICLE_IMAGE_MIN_WIDTH = 800
 ARTICLE_RENDITION_WIDTHS = (480, 800, 1200)
 # Seconds a visitor's copy of an article page may be reused (0 turns the cache off).
 ARTICLE_PAGE_CACHE_SECONDS = env_int("ARTICLE_PAGE_CACHE_SECONDS", 0 if DEBUG else 300)
+# Each process re-reads the articles' version from the database at most this often and
+# serves its own copies in between, so an edit or publication shows on every process and
+# host within this many seconds (0: at once, at the price of a query per page served).
+ARTICLE_PAGE_RECHECK_SECONDS = env_int("ARTICLE_PAGE_RECHECK_SECONDS", 1)
 
 # The public address of the site, for links in emails (sent by a worker, with no request).
 # Unset with DEBUG on, links use the address of the request that caused the email (the

@@ -33,6 +33,9 @@ def _plain_static_and_media(settings, tmp_path):
     from clinic import recent
 
     recent.clear_all()
+    # Article pages: the content version read on every request, so a test sees its own
+    # edits at once; tests/articles/test_caching.py tests the interval itself.
+    settings.ARTICLE_PAGE_RECHECK_SECONDS = 0
     # Many tests book several times for one made-up client; the tests of the cap itself
     # set the limit they need.
     settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 1000
