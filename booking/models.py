@@ -328,6 +328,10 @@ class TimeOff(models.Model):
         ordering = ["therapist", "start"]
         verbose_name = _("time off")
         verbose_name_plural = _("time off")
+        # The availability load asks for the time off that ends after its window starts:
+        # the index reads only current and future time off, never the past (time off has
+        # no longest length that would bound its start from below, as appointments have).
+        indexes = [models.Index(fields=["therapist", "end"], name="time_off_therapist_end")]
         constraints = [
             models.CheckConstraint(condition=Q(start__lt=F("end")), name="time_off_start_before_end")
         ]

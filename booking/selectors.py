@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from itertools import compress
 from operator import itemgetter
 from zoneinfo import ZoneInfo
@@ -19,9 +20,14 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
+    BigIntegerField,
+    CharField,
     Count,
+    DateField,
+    DateTimeField,
     Exists,
     F,
     Func,
@@ -61,6 +67,7 @@ from .models import (
     calendar_feed_hash,
     manage_signer,
 )
+from .prepared_sql import Slot, SlotList, Statement
 
 
 def clinic_zone() -> ZoneInfo:
@@ -160,28 +167,47 @@ class AvailabilityData:
         )
 
 
-def _meeting_window(appointments: QuerySet, window_start: datetime, window_end: datetime) -> QuerySet:
-    """Occupying appointments whose time (with cleanup) meets the window, in a form each
-    database answers from an index rather than from the whole history: on PostgreSQL the
-    range overlap the exclusion constraint's GiST index holds (same expression, same
-    partial-index condition: the occupying statuses); elsewhere the start bounded from
-    below by the longest possible appointment."""
+def _meeting_window(
+    appointments: QuerySet,
+    window_start: datetime | Slot,
+    window_end: datetime | Slot,
+    *,
+    earliest_start: datetime | Slot,
+    therapists: Q,
+    rooms: bool,
+) -> QuerySet:
+    """The occupying appointments of ``therapists`` whose time (with cleanup) meets the
+    window and, when ``rooms``, every session in a room whose room time (with turnover)
+    meets it, in a form each database answers from an index rather than from the history.
+
+    PostgreSQL: each part is a range overlap that one of the exclusion constraints' GiST
+    indexes holds (the same expression and partial-index condition: the occupying
+    statuses, and a room), so the plan scans the window in one or two indexes. One range
+    condition around "these therapists or any room" read every past appointment of the
+    therapists and every past session in a room from their btree indexes (issue 13).
+
+    SQLite: the start bounded from below (``earliest_start``: the window's start less the
+    longest appointment) and above for both parts, so the plan searches the start index
+    between the two bounds (or the (therapist, start) index, for therapists only)."""
+    meeting = therapists
+    in_a_room = Q(room_id__isnull=False)
     if connection.vendor == "postgresql":
         from django.contrib.postgres.fields import DateTimeRangeField
-        from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 
-        span = Func(
-            F("start"),
-            F("occupied_until"),
-            Value("[)"),
-            function="TSTZRANGE",
-            output_field=DateTimeRangeField(),
-        )
-        window = DateTimeTZRange(window_start, window_end, "[)")
-        return appointments.alias(span=span).filter(span__overlap=window)
-    return appointments.filter(
-        start__gte=window_start - LONGEST_APPOINTMENT, start__lt=window_end, occupied_until__gt=window_start
-    )
+        def span(*bounds) -> Func:
+            return Func(*bounds, Value("[)"), function="TSTZRANGE", output_field=DateTimeRangeField())
+
+        window = span(window_start, window_end)
+        meeting &= Q(occupied__overlap=window)
+        if rooms:
+            meeting |= in_a_room & Q(room_taken__overlap=window)
+        return appointments.alias(
+            occupied=span(F("start"), F("occupied_until")), room_taken=span(F("start"), F("room_until"))
+        ).filter(meeting)
+    meeting &= Q(occupied_until__gt=window_start)
+    if rooms:
+        meeting |= in_a_room & Q(room_until__gt=window_start)
+    return appointments.filter(meeting, start__gte=earliest_start, start__lt=window_end)
 
 
 class UtcText(Func):
@@ -203,23 +229,30 @@ class UtcText(Func):
 
 def appointments_in_window(
     *,
-    therapist_ids: list[int],
+    therapist_ids: Sequence[int] | SlotList,
     rooms: bool,
-    window_start: datetime,
-    window_end: datetime,
-    excluded: Iterable[int] = (),
+    window_start: datetime | Slot,
+    window_end: datetime | Slot,
+    excluded: Iterable[int] | SlotList = (),
+    earliest_start: datetime | Slot | None = None,
 ) -> QuerySet:
     """Rows (therapist id, start, end, occupied until, room id, room until) of the
     occupying appointments that meet the window: the therapists' and, when ``rooms``,
     every session in a room (one query for both). The times come as UTC text (see
-    :class:`UtcText`)."""
-    appointments = Appointment.objects.occupying()
-    if rooms:
-        appointments = appointments.filter(Q(therapist_id__in=therapist_ids) | Q(room_id__isnull=False))
-    else:
-        appointments = appointments.filter(therapist_id__in=therapist_ids)
-    appointments = _meeting_window(appointments, window_start, window_end)
-    excluded = list(excluded)
+    :class:`UtcText`). The values may be :class:`Slot` s (see
+    :func:`_appointments_statement`); ``earliest_start`` is then one too."""
+    if earliest_start is None:
+        earliest_start = window_start - LONGEST_APPOINTMENT
+    appointments = _meeting_window(
+        Appointment.objects.occupying(),
+        window_start,
+        window_end,
+        earliest_start=earliest_start,
+        therapists=Q(therapist_id__in=therapist_ids),
+        rooms=rooms,
+    )
+    if not isinstance(excluded, SlotList):  # (a SlotList is never empty here)
+        excluded = list(excluded)
     if excluded:
         appointments = appointments.exclude(pk__in=excluded)
     # Unordered: the engine sorts what it needs (nothing, when the rows come in start
@@ -235,16 +268,33 @@ def appointments_in_window(
     )
 
 
-def _fetch_all(query: QuerySet) -> list[tuple]:
-    """The rows of a values_list() query as the database driver returns them, with none of
-    the ORM's per-row work (for rows whose values need no conversion, or get their own)."""
+# The load's statements, compiled once per process and shape (see booking/prepared_sql.py):
+# the ORM's building and compiling of them had cost several times the database's own
+# work for one therapist and one day (issue 13). Each builder's arguments are the whole
+# shape of its SQL; ``vendor`` keys the cache by database (the SQL is each one's own).
+_ID = BigIntegerField()  # as ids are (DEFAULT_AUTO_FIELD)
+_MOMENT = DateTimeField()
+_DAY = DateField()
+_SHAPES = 128  # per statement: the numbers of therapists asked about vary little
+
+
+@lru_cache(maxsize=_SHAPES)
+def _appointments_statement(vendor: str, therapists: int, rooms: bool, excluded: int) -> Statement | None:
+    """:func:`appointments_in_window` for ``therapists`` ids and ``excluded`` ids; None
+    when it can find nothing (no therapist, no room)."""
     try:
-        sql, params = query.query.sql_with_params()
-    except EmptyResultSet:  # e.g. no therapist to ask about: no query, as the ORM does
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        return Statement.of(
+            appointments_in_window(
+                therapist_ids=SlotList("ids", _ID, therapists),
+                rooms=rooms,
+                window_start=Slot("window_start", _MOMENT),
+                window_end=Slot("window_end", _MOMENT),
+                earliest_start=Slot("earliest_start", _MOMENT),
+                excluded=SlotList("excluded", _ID, excluded) if excluded else (),
+            )
+        )
+    except EmptyResultSet:
+        return None
 
 
 _FIRST = itemgetter(0)
@@ -259,7 +309,22 @@ class _ParsedUtc(dict):
         return found
 
 
-def _utc_column(values: list[str | None], parsed: _ParsedUtc) -> list[datetime | None]:
+# The load's parsed instants, kept for the process: lookups ask about the same days again
+# and again, so nearly every instant read was parsed by an earlier one (parsing had been
+# the largest part of the load after the fetch). Bounded: emptied when it passes the limit,
+# well above what a month for 200 therapists holds (about 5,000 distinct values).
+_PARSED_LIMIT = 50_000
+_parsed_instants = _ParsedUtc({None: None})
+
+
+def _instants() -> _ParsedUtc:
+    if len(_parsed_instants) > _PARSED_LIMIT:
+        _parsed_instants.clear()
+        _parsed_instants[None] = None
+    return _parsed_instants
+
+
+def _utc_column(values: Sequence[str | None], parsed: _ParsedUtc) -> list[datetime | None]:
     """A column of :class:`UtcText` values as aware UTC datetimes (None stays None), in one
     C-level pass."""
     return list(map(parsed.__getitem__, values))
@@ -275,27 +340,38 @@ ROOM_FIELDS = ["id", "name", "capacity", "turnover_minutes", "active", "display_
 MISSING_FEATURE = -1
 
 
-def _rooms_load(technique: Technique) -> tuple[list[Room], dict[int, set[int]], frozenset[int]]:
+@lru_cache(maxsize=_SHAPES)
+def _rooms_statement(vendor: str) -> Statement:
     """Active rooms (in room order) with their feature ids, and the technique's required
     feature ids, in one query: a row per (room, feature), each saying whether the
     technique needs that feature and whether it needs one no active room has."""
-    needs = Technique.required_features.through.objects.filter(technique_id=technique.pk)
+    needs = Technique.required_features.through.objects.filter(technique_id=Slot("technique", _ID))
     has = Room.features.through.objects.filter(room__active=True)
-    rows = Room.objects.active().values_list(
-        *ROOM_FIELDS,
-        "features",
-        Exists(needs.filter(roomfeature_id=OuterRef("features"))),
-        Exists(needs.exclude(roomfeature_id__in=has.values("roomfeature_id"))),
+    return Statement.of(
+        Room.objects.active().values_list(
+            *ROOM_FIELDS,
+            "features",
+            Exists(needs.filter(roomfeature_id=OuterRef("features"))),
+            Exists(needs.exclude(roomfeature_id__in=has.values("roomfeature_id"))),
+        )
     )
+
+
+def _rooms_load(
+    technique: Technique, db: BaseDatabaseWrapper
+) -> tuple[list[Room], dict[int, set[int]], frozenset[int]]:
+    """Active rooms (in room order) with their feature ids, and the technique's required
+    feature ids (see :func:`_rooms_statement`)."""
     rooms: dict[int, Room] = {}
     features: dict[int, set[int]] = {}
     required: set[int] = set()
-    db = Room.objects.db
-    for *values, feature_id, needed, needs_missing in rows:
+    for *values, feature_id, needed, needs_missing in _rooms_statement(db.vendor).run(
+        {"technique": technique.pk}, db
+    ):
         room_id = values[0]
         if room_id not in rooms:
             # Trusted rows: model instances without the per-row ORM work of a queryset.
-            rooms[room_id] = Room.from_db(db, ROOM_FIELDS, values)
+            rooms[room_id] = Room.from_db(db.alias, ROOM_FIELDS, values)
             features[room_id] = set()
         if feature_id is not None:
             features[room_id].add(feature_id)
@@ -306,43 +382,81 @@ def _rooms_load(technique: Technique) -> tuple[list[Room], dict[int, set[int]], 
     return list(rooms.values()), features, frozenset(required)
 
 
+# The therapists query's columns: the model's own (what Therapist.from_db takes), then
+# whether the clinic uses rooms, then the booking policy's values.
+THERAPIST_FIELDS = [field.attname for field in Therapist._meta.concrete_fields]
 _POLICY_PREFIX = "policy_"
 _POLICY_FIELDS = ("min_notice_minutes", "horizon_days", "slot_step_minutes", "cancellation_cutoff_hours")
 
 
-def _policy_from(therapist: Therapist) -> BookingPolicy | None:
-    """The booking policy read along with the therapists (see availability_load); None
-    when no policy row is saved yet."""
-    values = {name: getattr(therapist, f"{_POLICY_PREFIX}{name}") for name in _POLICY_FIELDS}
-    if any(value is None for value in values.values()):
+@lru_cache(maxsize=_SHAPES)
+def _therapists_statement(vendor: str, chosen: str, count: int) -> Statement | None:
+    """The active therapists offering the technique, in name order: all of them
+    (``chosen="all"``), ``"one"``, ``"only"`` ``count`` ids, or those of a ``"gender"``
+    plus ``count`` ids; None when nobody can match (no id to ask about). Whether the
+    clinic uses rooms and the booking policy ride along (each evaluated once, not per
+    row): one round trip fewer, under the booking's lock too."""
+    therapists = Therapist.objects.active().offering(Slot("technique", _ID))
+    if chosen == "one":
+        therapists = therapists.filter(pk=Slot("therapist", _ID))
+    elif chosen == "only":
+        therapists = therapists.filter(pk__in=SlotList("ids", _ID, count))
+    elif chosen == "gender":
+        therapists = therapists.filter(
+            Q(gender=Slot("gender", CharField())) | Q(pk__in=SlotList("also", _ID, count))
+        )
+    policy_row = BookingPolicy.objects.filter(pk=1)
+    try:
+        return Statement.of(
+            therapists.annotate(
+                rooms_in_use=Exists(Room.objects.active()),
+                **{
+                    f"{_POLICY_PREFIX}{name}": Subquery(policy_row.values(name)[:1])
+                    for name in _POLICY_FIELDS
+                },
+            ).order_by("name", "id")
+        )
+    except EmptyResultSet:  # e.g. only_therapist_ids=[]: no query, as the ORM does
         return None
-    return BookingPolicy(pk=1, **values)
+
+
+def _policy_from(values: Sequence) -> BookingPolicy | None:
+    """The booking policy read along with the therapists (see _therapists_statement);
+    None when no policy row is saved yet."""
+    if any(value is None for value in values):
+        return None
+    return BookingPolicy(pk=1, **dict(zip(_POLICY_FIELDS, values, strict=True)))
 
 
 _HOURS, _TIME_OFF, _CLOSURE = 1, 2, 3
 
 
-def _schedule_rows(
-    ids: list[int], *, first_day: date, days: int, window_start: datetime, window_end: datetime
-) -> list[tuple]:
+@lru_cache(maxsize=_SHAPES)
+def _schedule_statement(vendor: str, therapists: int) -> Statement:
     """The therapists' working hours, their time off meeting the window and the closures
     meeting the days, as one UNION ALL query (one round trip instead of three, which
     matters most under the booking's lock): rows (kind, therapist id, weekday, first,
     last, reason), every value in a column of one type on both databases, so times, UTC
-    instants (see :class:`UtcText`) and days come as text, parsed by the caller."""
+    instants (see :class:`UtcText`) and days come as text, parsed by the caller.
+
+    Time off is bounded by its end from the (therapist, end) index, so past time off is
+    never read (it has no longest length to bound its start with, as appointments do)."""
     text = TextField()
     # Typed NULLs: PostgreSQL takes a bare NULL in a subquery for text.
     none_int = Cast(Value(None), IntegerField())
     none_text = Cast(Value(None), text)
+    ids = SlotList("ids", _ID, therapists)
     parts = [
         WorkingHours.objects.filter(therapist_id__in=ids).values_list(
             Value(_HOURS), "therapist_id", "weekday", Cast("start", text), Cast("end", text), none_text
         ),
-        TimeOff.objects.filter(therapist_id__in=ids, start__lt=window_end, end__gt=window_start).values_list(
+        TimeOff.objects.filter(
+            therapist_id__in=ids, end__gt=Slot("window_start", _MOMENT), start__lt=Slot("window_end", _MOMENT)
+        ).values_list(
             Value(_TIME_OFF), "therapist_id", none_int, UtcText("start"), UtcText("end"), none_text
         ),
         Closure.objects.filter(
-            first_day__lt=first_day + timedelta(days=days), last_day__gte=first_day
+            first_day__lt=Slot("days_end", _DAY), last_day__gte=Slot("first_day", _DAY)
         ).values_list(
             Value(_CLOSURE), none_int, none_int, Cast("first_day", text), Cast("last_day", text), "reason"
         ),
@@ -351,17 +465,37 @@ def _schedule_rows(
     params: list = []
     for part in parts:
         try:
-            sql, part_params = part.order_by().query.sql_with_params()
+            found = Statement.of(part.order_by())
         except EmptyResultSet:  # no therapist to ask about: leave their rows out
             continue
         # A subquery each: SQLite allows no parentheses around a compound's members.
-        statements.append(f"SELECT * FROM ({sql}) AS part{len(statements)}")
-        params.extend(part_params)
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(statements), params)
-        return cursor.fetchall()
+        statements.append(f"SELECT * FROM ({found.sql}) AS part{len(statements)}")
+        params.extend(found.params)
+    return Statement(sql=" UNION ALL ".join(statements), params=tuple(params))
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The garbage collector paused while a load (availability; a reports range) makes its
+    objects (re-enabled after, if it was on). Every object a load makes is kept until the
+    load ends or freed by its reference count: a collection can find no garbage, yet the
+    tens of thousands of row tuples fetched set collections off (several young ones, and
+    now and then a full one over the whole process's objects), which had been a third of
+    the load for all therapists over 30 days (issue 13) and 30 to 80 ms of a year's reports
+    page. Paused, those tuples are freed before any collection sees them. Process-wide, so
+    another thread's allocations meanwhile wait for the next collection too: a delay of
+    milliseconds, never a leak."""
+    if not gc.isenabled():  # paused by a caller already
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@_gc_paused()
 def availability_load(
     *,
     technique: Technique,
@@ -378,7 +512,8 @@ def availability_load(
     """Load therapists, hours, time off, rooms, appointments, closures and policy: four
     queries whatever the number of therapists, rooms, days or appointments; three when the
     clinic uses no rooms (as before rooms existed); one more (the policy's) when no
-    therapist is loaded or no policy was ever saved.
+    therapist is loaded or no policy was ever saved. Each statement is compiled once per
+    process and shape (see :mod:`booking.prepared_sql`), not per call.
 
     ``therapist=None`` means every active therapist who offers the technique (of the
     ``gender`` asked for, if any, plus ``also_therapist_ids``: a named seat of a session
@@ -386,38 +521,43 @@ def availability_load(
     appointments out (those being moved).
     ``room`` restricts the rooms to that one (staff's choice).
     """
+    db = connections[DEFAULT_DB_ALIAS]  # looked up once (see Statement.run)
+    vendor = db.vendor
     zone = clinic_zone()
     # A day of margin either side: a local day can start or end on the neighbouring UTC day.
     window_start = datetime.combine(first_day - timedelta(days=1), time.min, tzinfo=zone)
     window_end = datetime.combine(first_day + timedelta(days=days + 1), time.min, tzinfo=zone)
-    excluded = {*exclude_appointment_ids, *([exclude_appointment_id] if exclude_appointment_id else [])}
+    excluded = [*{*exclude_appointment_ids, *([exclude_appointment_id] if exclude_appointment_id else [])}]
 
-    therapists_qs = Therapist.objects.active().offering(technique)
+    chosen, asked = "all", {"technique": technique.pk}
     if therapist is not None:
-        therapists_qs = therapists_qs.filter(pk=therapist.pk)
+        chosen, asked["therapist"] = "one", therapist.pk
     elif only_therapist_ids is not None:
-        therapists_qs = therapists_qs.filter(pk__in=list(only_therapist_ids))
+        chosen, asked["ids"] = "only", list(only_therapist_ids)
     elif wanted := gender_wanted(gender):
-        therapists_qs = therapists_qs.filter(Q(gender=wanted) | Q(pk__in=list(also_therapist_ids)))
-    # Whether the clinic uses rooms and the booking policy ride along (each evaluated
-    # once, not per row): one round trip fewer, under the booking's lock too.
-    policy_row = BookingPolicy.objects.filter(pk=1)
-    therapists = list(
-        therapists_qs.annotate(
-            rooms_in_use=Exists(Room.objects.active()),
-            **{f"{_POLICY_PREFIX}{name}": Subquery(policy_row.values(name)[:1]) for name in _POLICY_FIELDS},
-        ).order_by("name", "id")
-    )  # query 1
+        chosen, asked["gender"], asked["also"] = "gender", wanted, list(also_therapist_ids)
+    statement = _therapists_statement(vendor, chosen, len(asked.get("ids", asked.get("also", ()))))
+    rows = statement.run(asked, db) if statement is not None else []  # query 1
+    own = len(THERAPIST_FIELDS)
+    policy_values = rows[0][own + 1 :] if rows else None
+    therapists = [Therapist.from_db(db.alias, THERAPIST_FIELDS, row[:own]) for row in rows]
     ids = [t.pk for t in therapists]
-    # Hours, time off and closures in one query (see _schedule_rows), as plain values.
+    # Hours, time off and closures in one query (see _schedule_statement), as plain values.
     # Therapists with the same hours share one tuple of periods (the engine arranges each
     # distinct one once), and each distinct period is made once, without the checks: the
     # database holds valid rows.
     hours: dict[int, list[tuple[int, str, str]]] = {pk: [] for pk in ids}
     time_off_rows: list[tuple[int, str, str]] = []
     closure_rows: list[tuple[date, date, str]] = []
-    for kind, therapist_id, weekday, first, last, reason in _schedule_rows(
-        ids, first_day=first_day, days=days, window_start=window_start, window_end=window_end
+    for kind, therapist_id, weekday, first, last, reason in _schedule_statement(vendor, len(ids)).run(
+        {
+            "ids": ids,
+            "window_start": window_start,
+            "window_end": window_end,
+            "first_day": first_day,
+            "days_end": first_day + timedelta(days=days),
+        },
+        db,
     ):  # query 2
         if kind == _HOURS:
             hours[therapist_id].append((weekday, first, last))
@@ -440,39 +580,45 @@ def availability_load(
         periods[therapist_id] = found
     unchecked = engine.Interval.unchecked
     time_off: dict[int, list[engine.Interval]] = {pk: [] for pk in ids}
-    parsed_off = _ParsedUtc()
+    parsed_off = _instants()
     for therapist_id, start, end in time_off_rows:
         time_off[therapist_id].append(unchecked(parsed_off[start], parsed_off[end]))
 
     # With no therapist loaded nothing is free anyway, rooms or not.
-    rooms_in_use = room is not None or any(t.rooms_in_use for t in therapists[:1])
+    rooms_in_use = room is not None or any(row[own] for row in rows[:1])
     rooms: list[Room] = []
     room_features: dict[int, set[int]] = {}
     required: frozenset[int] = frozenset()
     if rooms_in_use:
-        rooms, room_features, required = _rooms_load(technique)  # query 3, only when rooms are in use
+        rooms, room_features, required = _rooms_load(technique, db)  # query 3, only when rooms are in use
     if room is not None:
         rooms = [r for r in rooms if r.pk == room.pk]
 
     # The appointments, straight from the cursor into per-therapist (and per-room) lists
     # of instants, column by column (each pass in C): no object and no Python-level work
     # per row (see engine.Intervals). A therapist's busy and hands-on time share the starts.
-    rows = _fetch_all(
-        appointments_in_window(
-            therapist_ids=ids,
-            rooms=rooms_in_use,
-            window_start=window_start,
-            window_end=window_end,
-            excluded=excluded,
+    statement = _appointments_statement(vendor, len(ids), rooms_in_use, len(excluded))
+    rows = (
+        statement.run(
+            {
+                "ids": ids,
+                "window_start": window_start,
+                "window_end": window_end,
+                "earliest_start": window_start - LONGEST_APPOINTMENT,
+                "excluded": excluded,
+            },
+            db,
         )
+        if statement is not None
+        else []
     )  # query 4 (3 without rooms)
     # Grouped by therapist, each one's rows kept in the database's order (start order,
     # from the index): a single pass when the database returned them grouped already.
     rows.sort(key=_FIRST)
     therapist_col, start_col, end_col, until_col, room_col, room_until_col = (
-        list(map(itemgetter(index), rows)) for index in range(6)
+        zip(*rows, strict=True) if rows else ((),) * 6
     )
-    parsed = _ParsedUtc({None: None})
+    parsed = _instants()
     starts, ends, untils = (
         _utc_column(start_col, parsed),
         _utc_column(end_col, parsed),
@@ -494,7 +640,7 @@ def availability_load(
             if found is not None:
                 found.starts.append(starts[index])
                 found.ends.append(room_untils[index])
-    policy = _policy_from(therapists[0]) if therapists else None
+    policy = _policy_from(policy_values) if policy_values else None
     if policy is None:  # no therapist, or no policy saved yet: as ever
         policy = BookingPolicy.load()  # only then: query 5 (6 with rooms)
     schedules = [
@@ -1515,21 +1661,16 @@ def client_own_appointment(*, client, appointment_id: int) -> Appointment | None
     )
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection meanwhile. Tens of thousands of row tuples, alive until
-    they are counted, set off dozens of collections and often one of the whole heap (30 to
-    80 ms of a year's reports page on SQLite, measured); the rows hold no cycles, and
-    whatever else becomes garbage meanwhile is collected after. Left alone when collection
-    is already off (by a caller, or another thread inside this block)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+def _fetch_all(query: QuerySet) -> list[tuple]:
+    """The rows of a values_list() query as the database driver returns them, with none of
+    the ORM's per-row work (for rows whose values need no conversion, or get their own)."""
     try:
-        yield
-    finally:
-        gc.enable()
+        sql, params = query.query.sql_with_params()
+    except EmptyResultSet:  # e.g. no therapist to ask about: no query, as the ORM does
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _id_values(ids: Collection[int]) -> RawSQL:

@@ -298,18 +298,32 @@ def test_any_available_over_30_days_with_rooms_runs_at_most_eight_queries(
     assert free.rooms_in_use and len(free.data.rooms) == 3
 
 
+def load_statement_plan(statement, values) -> str:
+    """The database's plan for one of the load's prepared statements with these values."""
+    from django.db import connection
+
+    explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+    with connection.cursor() as cursor:
+        cursor.execute(explain + statement.sql, statement.bind(values, connection))
+        return "\n".join(" ".join(map(str, row)) for row in cursor.fetchall())
+
+
 @pytest.mark.parametrize("rooms", [False, True])
 def test_the_appointments_query_reads_an_index_not_the_history(swedish, rooms):
-    """Five years of past appointments: the query for one day must not read them all.
-    PostgreSQL: the plan uses the exclusion constraint's GiST index (range overlap), no
-    sequential scan of booking_appointment, with statistics that know the table's size.
-    SQLite: the plan searches the start index with both bounds."""
+    """Five years of past appointments (in a room, with rooms): the query for a few days
+    must not read them all.
+    PostgreSQL: the plan scans the exclusion constraints' GiST indexes (range overlap):
+    the therapists' with their ids, and the rooms' for the sessions in a room; no
+    sequential scan of booking_appointment and none of the btree indexes on therapist or
+    room, which hold the history. SQLite: the plan searches the start index with both
+    bounds."""
     from django.db import connection
 
     from booking.models import Appointment
     from tests.factories import appointment_row
 
     anna = TherapistFactory(techniques=[swedish])
+    blue = room_make("Blue", turnover=10)
     first = appointment_row(anna, swedish, datetime(2021, 11, 23, 10, tzinfo=LONDON))
     history = []
     for n in range(1, 5 * 366 * 4):  # four a day, every day, for five years and more
@@ -319,40 +333,161 @@ def test_the_appointments_query_reads_an_index_not_the_history(swedish, rooms):
                 therapist=anna, technique=swedish, client=first.client, duration_minutes=60, price=55,
                 buffer_minutes=15, start=start, end=start + timedelta(minutes=60),
                 occupied_until=start + timedelta(minutes=75), client_name="A", client_email="a@example.com",
-                client_phone="1",
+                client_phone="1", reference=f"H{n:08d}",
+                **({"room": blue, "room_until": start + timedelta(minutes=70)} if rooms else {}),
             )
         )  # fmt: skip
     Appointment.objects.bulk_create(history, batch_size=2000)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE booking_appointment" if connection.vendor == "postgresql" else "ANALYZE")
     window_start = datetime(2026, 11, 22, tzinfo=LONDON)
+    window_end = window_start + timedelta(days=3)
     query = selectors.appointments_in_window(
-        therapist_ids=[anna.pk],
-        rooms=rooms,
-        window_start=window_start,
-        window_end=window_start + timedelta(days=3),
+        therapist_ids=[anna.pk], rooms=rooms, window_start=window_start, window_end=window_end
     )
     rows = list(query)
     assert len(rows) == 12  # the 3 days' rows, no more
-    plan = query.explain()
+    # The statement the load runs (compiled once, see booking/prepared_sql.py) finds the
+    # same rows, by the same plan.
+    statement = selectors._appointments_statement(connection.vendor, 1, rooms, 0)
+    values = {
+        "ids": [anna.pk],
+        "window_start": window_start,
+        "window_end": window_end,
+        "earliest_start": window_start - selectors.LONGEST_APPOINTMENT,
+        "excluded": [],
+    }
+    assert sorted(statement.run(values, connection)) == sorted(rows)
+    for plan in (query.explain(), load_statement_plan(statement, values)):
+        if connection.vendor == "postgresql":
+            assert "Seq Scan on booking_appointment" not in plan, plan
+            # Both the therapist and the window in the GiST index's condition.
+            assert "Index Scan on appointment_no_overlap" in plan and "therapist_id = " in plan, plan
+            assert ("Index Scan on appointment_room_no_overlap" in plan) is rooms, plan
+            assert "booking_appointment_therapist_id" not in plan, plan
+            assert "booking_appointment_room_id" not in plan, plan
+        else:
+            assert "SCAN booking_appointment" not in plan, plan
+            assert "SEARCH booking_appointment USING INDEX" in plan and "start>? AND start<?" in plan, plan
     if connection.vendor == "postgresql":
-        assert "Seq Scan on booking_appointment" not in plan, plan
-        assert "Index Scan" in plan and "appointment_no_overlap" in plan, plan
         # The history is large enough to matter: bounded by the end alone (as before),
         # the planner reads the whole table.
         naive = (
             Appointment.objects.occupying()
-            .filter(
-                therapist_id=anna.pk,
-                start__lt=window_start + timedelta(days=3),
-                occupied_until__gt=window_start,
-            )
+            .filter(therapist_id=anna.pk, start__lt=window_end, occupied_until__gt=window_start)
             .values_list("start", "occupied_until")
         )
         assert "Seq Scan on booking_appointment" in naive.explain()
+
+
+def test_past_time_off_is_not_read(swedish):
+    """Years of past time off: the load's schedule query reads the time off that ends after
+    its window starts from the (therapist, end) index, not all of the therapist's."""
+    from django.db import connection
+
+    from booking.models import TimeOff
+
+    anna = TherapistFactory(techniques=[swedish])
+    long_ago = datetime(2016, 11, 23, 9, tzinfo=LONDON)
+    TimeOff.objects.bulk_create(
+        [
+            TimeOff(
+                therapist=anna, start=long_ago + timedelta(days=n), end=long_ago + timedelta(days=n, hours=2)
+            )
+            for n in range(0, 3650, 2)  # an afternoon off every other day for ten years
+        ]
+    )
+    TimeOff.objects.create(therapist=anna, start=ten(hour=14), end=ten(hour=16))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE booking_timeoff" if connection.vendor == "postgresql" else "ANALYZE")
+    statement = selectors._schedule_statement(connection.vendor, 1)
+    values = {
+        "ids": [anna.pk],
+        "window_start": datetime(2026, 11, 22, tzinfo=LONDON),
+        "window_end": datetime(2026, 11, 25, tzinfo=LONDON),
+        "first_day": MONDAY,
+        "days_end": MONDAY + timedelta(days=1),
+    }
+    assert [row[0] for row in statement.run(values, connection)].count(2) == 1  # the one time off
+    plan = load_statement_plan(statement, values)
+    if connection.vendor == "postgresql":
+        assert "Seq Scan on booking_timeoff" not in plan and "time_off_therapist_end" in plan, plan
     else:
-        assert "SCAN booking_appointment" not in plan, plan
-        assert "SEARCH booking_appointment USING INDEX" in plan and "start>? AND start<?" in plan, plan
+        assert (
+            "SEARCH booking_timeoff USING INDEX time_off_therapist_end (therapist_id=? AND end>?)" in plan
+        ), plan
+    data = selectors.availability_load(technique=swedish, first_day=MONDAY, days=1)
+    assert data.schedules[0].time_off == [
+        engine_interval(ten(hour=14), ten(hour=16)),
+    ]
+
+
+def engine_interval(start, end):
+    from datetime import UTC
+
+    from booking import availability as engine
+
+    return engine.Interval(start.astimezone(UTC), end.astimezone(UTC))
+
+
+def test_the_load_compiles_its_sql_once_per_shape(swedish, monkeypatch, django_assert_num_queries):
+    """The second lookup of the same shape (any number of days, other values) builds and
+    compiles no query: only the database's work and the rows' are left (issue 13)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    anna, ben = TherapistFactory(techniques=[swedish]), TherapistFactory(techniques=[swedish])
+    room_make("Blue")
+    for builder in (
+        selectors._therapists_statement,
+        selectors._schedule_statement,
+        selectors._rooms_statement,
+        selectors._appointments_statement,
+    ):
+        builder.cache_clear()  # as in a new process: earlier tests compiled some shapes
+    selectors.free_starts(technique=swedish, length=swedish.lengths.first(), first_day=MONDAY, days=1)
+    compiled = []
+    original = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler, "as_sql", lambda self, *a, **k: compiled.append(self) or original(self, *a, **k)
+    )
+    counts = []
+    for days, therapist in [(1, None), (30, None), (7, anna), (1, ben)]:
+        with django_assert_num_queries(4):
+            data = selectors.availability_load(
+                technique=swedish, first_day=MONDAY, days=days, therapist=therapist
+            )
+        assert [t.pk for t in data.therapists] == ([therapist.pk] if therapist else [anna.pk, ben.pk])
+        counts.append(len(compiled))
+    # Everyone's statements were compiled by the first lookup; one therapist's by Anna's.
+    assert counts[:2] == [0, 0] and counts[2] > 0 and counts[3] == counts[2]
+    assert data.therapists[0] == ben and data.therapists[0].name == ben.name and data.policy.pk == 1
+
+
+def test_the_garbage_collector_is_paused_only_while_loading(swedish):
+    import gc
+
+    TherapistFactory(techniques=[swedish])
+    assert gc.isenabled()
+    selectors.availability_load(technique=swedish, first_day=MONDAY, days=1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        selectors.availability_load(technique=swedish, first_day=MONDAY, days=1)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
+
+
+def test_parsed_instants_are_kept_for_the_process_within_a_bound(monkeypatch):
+    from datetime import UTC
+
+    monkeypatch.setattr(selectors, "_PARSED_LIMIT", 3)
+    parsed = selectors._instants()
+    parsed.clear()
+    parsed[None] = None
+    for hour in range(4):
+        assert parsed[f"2026-11-23 0{hour}:00:00"] == datetime(2026, 11, 23, hour, tzinfo=UTC)
+    assert selectors._instants() is parsed and len(parsed) == 1 and parsed[None] is None  # emptied
 
 
 def test_appointments_load_as_lists_of_utc_instants_per_therapist_and_room(swedish):
