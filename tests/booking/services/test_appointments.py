@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
@@ -984,7 +985,13 @@ def test_a_repeat_past_the_key_check_is_refused_by_the_database_and_gets_the_fir
     TherapistFactory(techniques=[swedish])
     key = "c" * 40
     first = book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning, idempotency_key=key)
-    monkeypatch.setattr(selectors, "upcoming_online_count_and_key", lambda **kwargs: (0, None))
+    # The check under the lock fooled: no upcoming booking, no booking with this key.
+    checks = selectors.online_booking_checks
+    monkeypatch.setattr(
+        selectors,
+        "online_booking_checks",
+        lambda **kwargs: dataclasses.replace(checks(**kwargs), upcoming=0, existing_id=None),
+    )
     other = appointments.ClientDetails(name="Someone New", email="new@example.com", phone="07700 900102")
     again = book(swedish, swedish_60, at(24, 10), other, None, monday_morning, idempotency_key=key)
     assert again.pk == first.pk
