@@ -234,6 +234,30 @@ def appointments_in_window(
     occupying appointments that meet the window: the therapists' and, when ``rooms``,
     every session in a room (one query for both). The times come as UTC text (see
     :class:`UtcText`)."""
+    return _appointments_meeting(
+        therapist_ids=therapist_ids,
+        rooms=rooms,
+        window_start=window_start,
+        window_end=window_end,
+        excluded=excluded,
+    ).values_list(
+        "therapist_id",
+        UtcText("start"),
+        UtcText("end"),
+        UtcText("occupied_until"),
+        "room_id",
+        UtcText("room_until"),
+    )
+
+
+def _appointments_meeting(
+    *,
+    therapist_ids: list[int],
+    rooms: bool,
+    window_start: datetime,
+    window_end: datetime,
+    excluded: Iterable[int] = (),
+) -> QuerySet:
     appointments = Appointment.objects.occupying()
     if rooms:
         appointments = appointments.filter(Q(therapist_id__in=therapist_ids) | Q(room_id__isnull=False))
@@ -245,15 +269,7 @@ def appointments_in_window(
         appointments = appointments.exclude(pk__in=excluded)
     # Unordered: the engine sorts what it needs (nothing, when the rows come in start
     # order, as they do from the start index), and a sort here would cost the database.
-    appointments = appointments.order_by()
-    return appointments.values_list(
-        "therapist_id",
-        UtcText("start"),
-        UtcText("end"),
-        UtcText("occupied_until"),
-        "room_id",
-        UtcText("room_until"),
-    )
+    return appointments.order_by()
 
 
 def _fetch_all(query: QuerySet) -> list[tuple]:
@@ -340,32 +356,68 @@ def _policy_from(therapist: Therapist) -> BookingPolicy | None:
     return BookingPolicy(pk=1, **values)
 
 
-_HOURS, _TIME_OFF, _CLOSURE = 1, 2, 3
+_HOURS, _TIME_OFF, _CLOSURE, _APPOINTMENT = 1, 2, 3, 4
 
 
 def _schedule_rows(
-    ids: list[int], *, first_day: date, days: int, window_start: datetime, window_end: datetime
+    ids: list[int],
+    *,
+    first_day: date,
+    days: int,
+    window_start: datetime,
+    window_end: datetime,
+    rooms: bool,
+    excluded: Iterable[int],
 ) -> list[tuple]:
-    """The therapists' working hours, their time off meeting the window and the closures
-    meeting the days, as one UNION ALL query (one round trip instead of three, which
-    matters most under the booking's lock): rows (kind, therapist id, weekday, first,
-    last, reason), every value in a column of one type on both databases, so times, UTC
-    instants (see :class:`UtcText`) and days come as text, parsed by the caller."""
+    """The therapists' working hours, their time off meeting the window, the closures
+    meeting the days and the occupying appointments meeting the window (see
+    :func:`appointments_in_window`), as one UNION ALL query (one round trip instead of
+    four, which matters most under the booking's lock): rows (kind, therapist id, weekday
+    or room id, first, last, reason or occupied until, room until), every value in a
+    column of one type on both databases, so times, UTC instants (see :class:`UtcText`)
+    and days come as text, parsed by the caller."""
     text = TextField()
     # Typed NULLs: PostgreSQL takes a bare NULL in a subquery for text.
     none_int = Cast(Value(None), IntegerField())
     none_text = Cast(Value(None), text)
     parts = [
         WorkingHours.objects.filter(therapist_id__in=ids).values_list(
-            Value(_HOURS), "therapist_id", "weekday", Cast("start", text), Cast("end", text), none_text
+            Value(_HOURS),
+            "therapist_id",
+            "weekday",
+            Cast("start", text),
+            Cast("end", text),
+            none_text,
+            none_text,
         ),
         TimeOff.objects.filter(therapist_id__in=ids, start__lt=window_end, end__gt=window_start).values_list(
-            Value(_TIME_OFF), "therapist_id", none_int, UtcText("start"), UtcText("end"), none_text
+            Value(_TIME_OFF), "therapist_id", none_int, UtcText("start"), UtcText("end"), none_text, none_text
         ),
         Closure.objects.filter(
             first_day__lt=first_day + timedelta(days=days), last_day__gte=first_day
         ).values_list(
-            Value(_CLOSURE), none_int, none_int, Cast("first_day", text), Cast("last_day", text), "reason"
+            Value(_CLOSURE),
+            none_int,
+            none_int,
+            Cast("first_day", text),
+            Cast("last_day", text),
+            "reason",
+            none_text,
+        ),
+        _appointments_meeting(
+            therapist_ids=ids,
+            rooms=rooms,
+            window_start=window_start,
+            window_end=window_end,
+            excluded=excluded,
+        ).values_list(
+            Value(_APPOINTMENT),
+            "therapist_id",
+            "room_id",
+            UtcText("start"),
+            UtcText("end"),
+            UtcText("occupied_until"),
+            UtcText("room_until"),
         ),
     ]
     statements: list[str] = []
@@ -383,6 +435,10 @@ def _schedule_rows(
         return cursor.fetchall()
 
 
+# An appointment row of _schedule_rows as appointments_in_window gives it.
+_AS_APPOINTMENT_ROW = itemgetter(1, 3, 4, 5, 2, 6)
+
+
 def availability_load(
     *,
     technique: Technique,
@@ -396,10 +452,10 @@ def availability_load(
     only_therapist_ids: Iterable[int] | None = None,
     room: Room | None = None,
 ) -> AvailabilityData:
-    """Load therapists, hours, time off, rooms, appointments, closures and policy: four
-    queries whatever the number of therapists, rooms, days or appointments; three when the
-    clinic uses no rooms (as before rooms existed); one more (the policy's) when no
-    therapist is loaded or no policy was ever saved.
+    """Load therapists, hours, time off, rooms, appointments, closures and policy: three
+    queries whatever the number of therapists, rooms, days or appointments; two when the
+    clinic uses no rooms; one more (the policy's) when no therapist is loaded or no policy
+    was ever saved.
 
     ``therapist=None`` means every active therapist who offers the technique (of the
     ``gender`` asked for, if any, plus ``also_therapist_ids``: a named seat of a session
@@ -437,10 +493,22 @@ def availability_load(
     hours: dict[int, list[tuple[int, str, str]]] = {pk: [] for pk in ids}
     time_off_rows: list[tuple[int, str, str]] = []
     closure_rows: list[tuple[date, date, str]] = []
-    for kind, therapist_id, weekday, first, last, reason in _schedule_rows(
-        ids, first_day=first_day, days=days, window_start=window_start, window_end=window_end
+    # With no therapist loaded nothing is free anyway, rooms or not.
+    rooms_in_use = room is not None or any(t.rooms_in_use for t in therapists[:1])
+    rows = []
+    for row in _schedule_rows(
+        ids,
+        first_day=first_day,
+        days=days,
+        window_start=window_start,
+        window_end=window_end,
+        rooms=rooms_in_use,
+        excluded=excluded,
     ):  # query 2
-        if kind == _HOURS:
+        kind, therapist_id, weekday, first, last, reason, _ = row
+        if kind == _APPOINTMENT:
+            rows.append(_AS_APPOINTMENT_ROW(row))
+        elif kind == _HOURS:
             hours[therapist_id].append((weekday, first, last))
         elif kind == _TIME_OFF:
             time_off_rows.append((therapist_id, first, last))
@@ -465,8 +533,6 @@ def availability_load(
     for therapist_id, start, end in time_off_rows:
         time_off[therapist_id].append(unchecked(parsed_off[start], parsed_off[end]))
 
-    # With no therapist loaded nothing is free anyway, rooms or not.
-    rooms_in_use = room is not None or any(t.rooms_in_use for t in therapists[:1])
     rooms: list[Room] = []
     room_features: dict[int, set[int]] = {}
     required: frozenset[int] = frozenset()
@@ -475,18 +541,9 @@ def availability_load(
     if room is not None:
         rooms = [r for r in rooms if r.pk == room.pk]
 
-    # The appointments, straight from the cursor into per-therapist (and per-room) lists
-    # of instants, column by column (each pass in C): no object and no Python-level work
-    # per row (see engine.Intervals). A therapist's busy and hands-on time share the starts.
-    rows = _fetch_all(
-        appointments_in_window(
-            therapist_ids=ids,
-            rooms=rooms_in_use,
-            window_start=window_start,
-            window_end=window_end,
-            excluded=excluded,
-        )
-    )  # query 4 (3 without rooms)
+    # The appointments (read with the schedule, above) into per-therapist (and per-room)
+    # lists of instants, column by column (each pass in C): no object per row (see
+    # engine.Intervals). A therapist's busy and hands-on time share the starts.
     # Grouped by therapist, each one's rows kept in the database's order (start order,
     # from the index): a single pass when the database returned them grouped already.
     rows.sort(key=_FIRST)
@@ -517,7 +574,7 @@ def availability_load(
                 found.ends.append(room_untils[index])
     policy = _policy_from(therapists[0]) if therapists else None
     if policy is None:  # no therapist, or no policy saved yet: as ever
-        policy = BookingPolicy.load()  # only then: query 5 (6 with rooms)
+        policy = BookingPolicy.load()  # only then: query 3 (4 with rooms)
     schedules = [
         engine.TherapistSchedule(
             therapist_id=t.pk,
