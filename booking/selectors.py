@@ -451,6 +451,7 @@ def availability_load(
     also_therapist_ids: Iterable[int] = (),
     only_therapist_ids: Iterable[int] | None = None,
     room: Room | None = None,
+    lock: bool = False,
 ) -> AvailabilityData:
     """Load therapists, hours, time off, rooms, appointments, closures and policy: three
     queries whatever the number of therapists, rooms, days or appointments; two when the
@@ -462,6 +463,9 @@ def availability_load(
     for two; or just ``only_therapist_ids``). ``exclude_appointment_id(s)`` leave
     appointments out (those being moved).
     ``room`` restricts the rooms to that one (staff's choice).
+    ``lock`` (inside a booking's transaction, on a database with row locks) locks the
+    therapists loaded, and the rooms when the clinic uses them, in the booking's one
+    order (see services.appointments._lock_resources): no statement of its own.
     """
     zone = clinic_zone()
     # A day of margin either side: a local day can start or end on the neighbouring UTC day.
@@ -479,6 +483,13 @@ def availability_load(
     # Whether the clinic uses rooms and the booking policy ride along (each evaluated
     # once, not per row): one round trip fewer, under the booking's lock too.
     policy_row = BookingPolicy.objects.filter(pk=1)
+    lock = lock and connection.features.has_select_for_update
+    if lock:
+        # Locked in id order, in a subquery (the locks are taken in its order, the rows
+        # read in name order): the same order as every other booking takes them.
+        therapists_qs = Therapist.objects.filter(
+            pk__in=therapists_qs.order_by("pk").select_for_update(of=("self",)).values("pk")
+        )
     therapists = list(
         therapists_qs.annotate(
             rooms_in_use=Exists(Room.objects.active()),
@@ -537,6 +548,10 @@ def availability_load(
     room_features: dict[int, set[int]] = {}
     required: frozenset[int] = frozenset()
     if rooms_in_use:
+        if lock:
+            # After the therapists, as every booking takes them; not in the same statement.
+            lockable = Room.objects.filter(pk=room.pk) if room else rooms_suitable(technique=technique)
+            list(lockable.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
         rooms, room_features, required = _rooms_load(technique)  # query 3, only when rooms are in use
     if room is not None:
         rooms = [r for r in rooms if r.pk == room.pk]
@@ -751,6 +766,7 @@ def free_starts(
     therapists: tuple[Therapist | None, Therapist | None] | None = None,
     gender: str | None = None,
     room: Room | None = None,
+    lock: bool = False,
 ) -> FreeStarts:
     """The one pipeline from the database to free start times: load (at most seven
     queries), then one pass of the engine. Online bookings follow the clinic's policy;
@@ -760,7 +776,8 @@ def free_starts(
     ``party_size=2`` asks for a session for two: ``therapists`` names seat 1 and seat 2
     (None: any available, of ``gender`` if given; ``therapist`` alone names seat 1).
     ``gender`` ("female"/"male"; anything else is no preference) limits "any available".
-    ``room`` restricts the rooms to that one (staff's choice)."""
+    ``room`` restricts the rooms to that one (staff's choice). ``lock``: see
+    :func:`availability_load`."""
     now = now or timezone.now()
     if party_size not in (1, 2):
         raise ValueError(f"party_size must be 1 or 2, got {party_size}")
@@ -779,6 +796,7 @@ def free_starts(
         exclude_appointment_ids=exclude_appointment_ids,
         gender=gender,
         room=room,
+        lock=lock,
     )
     if ignore_working_hours:
         # Staff booking "outside working hours" also decide past the therapist's own

@@ -99,14 +99,18 @@ def _find(
     party_size = 1 if therapists is None else 2
     seats = (therapist,) if therapists is None else therapists
     _check_room(room, technique=technique, party_size=party_size)
-    _lock_resources(
-        therapists=_candidate_therapists(technique=technique, seats=seats),
-        rooms=(
-            Room.objects.filter(pk=room.pk)
-            if room is not None
-            else selectors.rooms_suitable(technique=technique, party_size=party_size)
-        ),
-    )
+    if party_size == 2:
+        _lock_resources(
+            therapists=_candidate_therapists(technique=technique, seats=seats),
+            rooms=(
+                Room.objects.filter(pk=room.pk)
+                if room is not None
+                else selectors.rooms_suitable(technique=technique, party_size=party_size)
+            ),
+        )
+    # For one person the load below locks the therapists it reads (the only ones this
+    # booking can take), and then the rooms, in the same order as _lock_resources: the
+    # lock and the read in one statement.
     day = start.astimezone(selectors.clinic_zone()).date()
     free = selectors.free_starts(
         technique=technique,
@@ -122,6 +126,7 @@ def _find(
         therapists=therapists,
         gender=gender or None,
         room=room,
+        lock=party_size == 1,
     )
     return _Found(free=free, day=day)
 
