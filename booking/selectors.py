@@ -506,6 +506,10 @@ def availability_load(
     closure_rows: list[tuple[date, date, str]] = []
     # With no therapist loaded nothing is free anyway, rooms or not.
     rooms_in_use = room is not None or any(t.rooms_in_use for t in therapists[:1])
+    if lock and rooms_in_use:
+        # After the therapists, as every booking takes them, and before any diary is read.
+        lockable = Room.objects.filter(pk=room.pk) if room else rooms_suitable(technique=technique)
+        list(lockable.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
     rows = []
     for row in _schedule_rows(
         ids,
@@ -548,10 +552,6 @@ def availability_load(
     room_features: dict[int, set[int]] = {}
     required: frozenset[int] = frozenset()
     if rooms_in_use:
-        if lock:
-            # After the therapists, as every booking takes them; not in the same statement.
-            lockable = Room.objects.filter(pk=room.pk) if room else rooms_suitable(technique=technique)
-            list(lockable.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
         rooms, room_features, required = _rooms_load(technique)  # query 3, only when rooms are in use
     if room is not None:
         rooms = [r for r in rooms if r.pk == room.pk]
