@@ -39,6 +39,19 @@ def safe_next(request, url: str) -> str:
     return reverse("admin:index")
 
 
+def landing_url(user, next_url: str) -> str:
+    """Where a sign-in lands. A therapist who asked for no page in particular starts on
+    their own days (issue 15: on a phone, today's visits are what they came for); anyone
+    else, or anyone who followed a link, goes where they were going."""
+    if (
+        next_url == reverse("admin:index")
+        and getattr(user, "therapist", None) is not None
+        and user.has_perm("booking.view_appointment")
+    ):
+        return reverse("admin:booking_my_days")
+    return next_url
+
+
 def sign_in_complete(request, *, user, device, backup_code: bool = False) -> None:
     """The second step passed: sign the account in, with the device that verified it
     remembered in the session (django-otp), and log it."""
@@ -66,7 +79,7 @@ class StaffLoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         user = form.get_user()
-        next_url = self.get_success_url()
+        next_url = landing_url(user, self.get_success_url())
         if otp.two_factor_required(user) or otp.has_two_factor(user):
             otp.pending_start(self.request, user=user, backend=user.backend, next_url=next_url)
             step = "admin:two_factor_verify" if otp.has_two_factor(user) else "admin:two_factor_setup"

@@ -80,7 +80,9 @@ def test_therapist_sets_up_two_factor_on_a_phone_then_signs_in_with_a_code(
     assert_accessible(page, "backup codes on a phone")
     with page.expect_navigation():
         page.get_by_role("link", name="I have kept them: continue").click()
-    expect(page).to_have_url(f"{live_server.url}/admin/")
+    # A therapist who asked for no page in particular starts on their own days.
+    expect(page).to_have_url(f"{live_server.url}/admin/booking/my-days/")
+    expect(page.get_by_role("heading", name="My days")).to_be_visible()
     expect(page.get_by_role("link", name="Two-factor sign-in")).to_be_visible()
 
     # Another day, another browser: the password, then the code the app shows.

@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic import otp
 from clinic.models import SignInEvent
-from tests.factories import StaffFactory, UserFactory, user_in_role
+from tests.factories import StaffFactory, TherapistFactory, UserFactory, user_in_role
 
 pytestmark = pytest.mark.django_db
 
@@ -191,6 +191,30 @@ def test_a_right_code_signs_in_and_is_logged(client):
     assert response.status_code == 302 and response["Location"] == "/admin/booking/appointment/"
     assert client.get("/admin/booking/appointment/").status_code == 200
     assert kinds(mia)[-1] == Kind.SIGNED_IN
+
+
+def test_a_therapist_signing_in_lands_on_their_own_days(client):
+    amara = user_in_role("Therapist", "amara", therapist=TherapistFactory(name="Amara Obi"))
+    device, _ = set_up(amara)
+    password_step(client, "amara")
+    response = code_step(client, code_now(device, steps_ahead=1))
+    assert response.status_code == 302 and response["Location"] == "/admin/booking/my-days/"
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_a_therapist_following_a_link_lands_on_it(client):
+    amara = user_in_role("Therapist", "amara", therapist=TherapistFactory(name="Amara Obi"))
+    device, _ = set_up(amara)
+    password_step(client, "amara", next_url="/admin/booking/appointment/")
+    response = code_step(client, code_now(device, steps_ahead=1))
+    assert response["Location"] == "/admin/booking/appointment/"
+
+
+def test_a_manager_without_a_therapist_record_lands_on_the_index(client):
+    mia = user_in_role("Manager", "mia")
+    device, _ = set_up(mia)
+    password_step(client, "mia")
+    assert code_step(client, code_now(device, steps_ahead=1))["Location"] == "/admin/"
 
 
 def test_a_wrong_code_is_refused_logged_and_counted_like_a_wrong_password(client, settings):
