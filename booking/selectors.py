@@ -48,8 +48,9 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 
 from . import availability as engine
+from . import intake as intake_rules
 from . import reports
-from .choices import OCCUPYING_STATUSES, AppointmentStatus, TherapistGender
+from .choices import OCCUPYING_STATUSES, AppointmentStatus, RuleOutcome, TherapistGender
 from .models import (
     Appointment,
     BookingPolicy,
@@ -57,6 +58,7 @@ from .models import (
     Client,
     ClientChange,
     Closure,
+    HealthRule,
     Room,
     RoomFeature,
     Technique,
@@ -65,6 +67,7 @@ from .models import (
     TimeOff,
     WorkingHours,
     calendar_feed_hash,
+    email_key,
     manage_signer,
 )
 from .prepared_sql import Slot, SlotList, Statement
@@ -85,20 +88,40 @@ def technique_list_active() -> QuerySet[Technique]:
     return Technique.objects.bookable().prefetch_related("lengths")
 
 
+@lru_cache(maxsize=4)
+def _bookable_lengths_statement(vendor: str) -> Statement:
+    """A bookable technique's lengths, each with its technique, by slug. Compiled once
+    (see booking/prepared_sql.py): building this query costs the ORM about 5 ms, and
+    every step of the booking flow asks it (the database answers in a tenth of a
+    millisecond)."""
+    return Statement.of(
+        TechniqueLength.objects.filter(
+            technique__in=Technique.objects.bookable().filter(slug=Slot("slug", CharField()))
+        )
+        .select_related("technique")
+        .order_by("duration_minutes", "pk")
+    )
+
+
+_LENGTH_FIELDS = [f.attname for f in TechniqueLength._meta.concrete_fields]
+_TECHNIQUE_FIELDS = [f.attname for f in Technique._meta.concrete_fields]
+
+
 def technique_for_booking(slug: str) -> Technique | None:
     """One bookable technique by slug with its lengths, as :func:`technique_list_active`
     gives it, in one query instead of two: the lengths joined to their technique, and put
     where ``prefetch_related("lengths")`` puts them (a bookable technique has a length)."""
-    lengths = list(
-        TechniqueLength.objects.filter(technique__in=Technique.objects.bookable().filter(slug=slug))
-        .select_related("technique")
-        .order_by("duration_minutes", "pk")
-    )
-    if not lengths:
+    rows = _bookable_lengths_statement(connection.vendor).run({"slug": slug}, connection)
+    if not rows:
         return None
-    technique = lengths[0].technique
-    for length in lengths:
+    split = len(_LENGTH_FIELDS)
+    # select_related's columns: the length's own, then its technique's.
+    technique = Technique.from_db(connection.alias, _TECHNIQUE_FIELDS, rows[0][split:])
+    lengths = []
+    for row in rows:
+        length = TechniqueLength.from_db(connection.alias, _LENGTH_FIELDS, row[:split])
         length.technique = technique  # one object, as the prefetch would share
+        lengths.append(length)
     cached = technique.lengths.all()
     cached._result_cache = lengths
     cached._prefetch_done = True
@@ -239,8 +262,35 @@ def appointments_in_window(
     """Rows (therapist id, start, end, occupied until, room id, room until) of the
     occupying appointments that meet the window: the therapists' and, when ``rooms``,
     every session in a room (one query for both). The times come as UTC text (see
-    :class:`UtcText`). The values may be :class:`Slot` s (see
-    :func:`_appointments_statement`); ``earliest_start`` is then one too."""
+    :class:`UtcText`). The values may be :class:`Slot` s (see :func:`_schedule_statement`,
+    which reads these rows along with the schedule); ``earliest_start`` is then one too."""
+    return _appointments_meeting(
+        therapist_ids=therapist_ids,
+        rooms=rooms,
+        window_start=window_start,
+        window_end=window_end,
+        excluded=excluded,
+        earliest_start=earliest_start,
+    ).values_list(
+        "therapist_id",
+        UtcText("start"),
+        UtcText("end"),
+        UtcText("occupied_until"),
+        "room_id",
+        UtcText("room_until"),
+    )
+
+
+def _appointments_meeting(
+    *,
+    therapist_ids: Sequence[int] | SlotList,
+    rooms: bool,
+    window_start: datetime | Slot,
+    window_end: datetime | Slot,
+    excluded: Iterable[int] | SlotList = (),
+    earliest_start: datetime | Slot | None = None,
+) -> QuerySet:
+    """The appointments of :func:`appointments_in_window`, before their columns are chosen."""
     if earliest_start is None:
         earliest_start = window_start - LONGEST_APPOINTMENT
     appointments = _meeting_window(
@@ -257,15 +307,7 @@ def appointments_in_window(
         appointments = appointments.exclude(pk__in=excluded)
     # Unordered: the engine sorts what it needs (nothing, when the rows come in start
     # order, as they do from the start index), and a sort here would cost the database.
-    appointments = appointments.order_by()
-    return appointments.values_list(
-        "therapist_id",
-        UtcText("start"),
-        UtcText("end"),
-        UtcText("occupied_until"),
-        "room_id",
-        UtcText("room_until"),
-    )
+    return appointments.order_by()
 
 
 # The load's statements, compiled once per process and shape (see booking/prepared_sql.py):
@@ -278,26 +320,7 @@ _DAY = DateField()
 _SHAPES = 128  # per statement: the numbers of therapists asked about vary little
 
 
-@lru_cache(maxsize=_SHAPES)
-def _appointments_statement(vendor: str, therapists: int, rooms: bool, excluded: int) -> Statement | None:
-    """:func:`appointments_in_window` for ``therapists`` ids and ``excluded`` ids; None
-    when it can find nothing (no therapist, no room)."""
-    try:
-        return Statement.of(
-            appointments_in_window(
-                therapist_ids=SlotList("ids", _ID, therapists),
-                rooms=rooms,
-                window_start=Slot("window_start", _MOMENT),
-                window_end=Slot("window_end", _MOMENT),
-                earliest_start=Slot("earliest_start", _MOMENT),
-                excluded=SlotList("excluded", _ID, excluded) if excluded else (),
-            )
-        )
-    except EmptyResultSet:
-        return None
-
-
-_FIRST = itemgetter(0)
+_THERAPIST = itemgetter(1)  # of an appointment row of _schedule_statement
 
 
 class _ParsedUtc(dict):
@@ -390,12 +413,17 @@ _POLICY_FIELDS = ("min_notice_minutes", "horizon_days", "slot_step_minutes", "ca
 
 
 @lru_cache(maxsize=_SHAPES)
-def _therapists_statement(vendor: str, chosen: str, count: int) -> Statement | None:
+def _therapists_statement(vendor: str, chosen: str, count: int, lock: bool) -> Statement | None:
     """The active therapists offering the technique, in name order: all of them
     (``chosen="all"``), ``"one"``, ``"only"`` ``count`` ids, or those of a ``"gender"``
     plus ``count`` ids; None when nobody can match (no id to ask about). Whether the
     clinic uses rooms and the booking policy ride along (each evaluated once, not per
-    row): one round trip fewer, under the booking's lock too."""
+    row): one round trip fewer, under the booking's lock too.
+
+    ``lock``: the rows locked in id order, in a subquery (the locks are taken in its
+    order, the rows read in name order): the order every booking takes them in, with no
+    statement of its own. Compiled inside a transaction (Django refuses FOR UPDATE
+    outside one), as the locking bookings are."""
     therapists = Therapist.objects.active().offering(Slot("technique", _ID))
     if chosen == "one":
         therapists = therapists.filter(pk=Slot("therapist", _ID))
@@ -404,6 +432,10 @@ def _therapists_statement(vendor: str, chosen: str, count: int) -> Statement | N
     elif chosen == "gender":
         therapists = therapists.filter(
             Q(gender=Slot("gender", CharField())) | Q(pk__in=SlotList("also", _ID, count))
+        )
+    if lock:
+        therapists = Therapist.objects.filter(
+            pk__in=therapists.order_by("pk").select_for_update(of=("self",)).values("pk")
         )
     policy_row = BookingPolicy.objects.filter(pk=1)
     try:
@@ -428,19 +460,22 @@ def _policy_from(values: Sequence) -> BookingPolicy | None:
     return BookingPolicy(pk=1, **dict(zip(_POLICY_FIELDS, values, strict=True)))
 
 
-_HOURS, _TIME_OFF, _CLOSURE = 1, 2, 3
+_HOURS, _TIME_OFF, _CLOSURE, _APPOINTMENT = 1, 2, 3, 4
 
 
 @lru_cache(maxsize=_SHAPES)
-def _schedule_statement(vendor: str, therapists: int) -> Statement:
-    """The therapists' working hours, their time off meeting the window and the closures
-    meeting the days, as one UNION ALL query (one round trip instead of three, which
-    matters most under the booking's lock): rows (kind, therapist id, weekday, first,
-    last, reason), every value in a column of one type on both databases, so times, UTC
-    instants (see :class:`UtcText`) and days come as text, parsed by the caller.
+def _schedule_statement(vendor: str, therapists: int, rooms: bool, excluded: int) -> Statement:
+    """The therapists' working hours, their time off meeting the window, the closures
+    meeting the days and the occupying appointments meeting the window (those of
+    :func:`appointments_in_window`, less ``excluded`` ids), as one UNION ALL query (one
+    round trip instead of four, which matters most under the booking's lock): rows (kind,
+    therapist id, weekday or room id, first, last, reason or occupied until, room until),
+    every value in a column of one type on both databases, so times, UTC instants (see
+    :class:`UtcText`) and days come as text, parsed by the caller.
 
     Time off is bounded by its end from the (therapist, end) index, so past time off is
-    never read (it has no longest length to bound its start with, as appointments do)."""
+    never read (it has no longest length to bound its start with, as appointments do);
+    appointments as :func:`_meeting_window` bounds them."""
     text = TextField()
     # Typed NULLs: PostgreSQL takes a bare NULL in a subquery for text.
     none_int = Cast(Value(None), IntegerField())
@@ -448,17 +483,45 @@ def _schedule_statement(vendor: str, therapists: int) -> Statement:
     ids = SlotList("ids", _ID, therapists)
     parts = [
         WorkingHours.objects.filter(therapist_id__in=ids).values_list(
-            Value(_HOURS), "therapist_id", "weekday", Cast("start", text), Cast("end", text), none_text
+            Value(_HOURS),
+            "therapist_id",
+            "weekday",
+            Cast("start", text),
+            Cast("end", text),
+            none_text,
+            none_text,
         ),
         TimeOff.objects.filter(
             therapist_id__in=ids, end__gt=Slot("window_start", _MOMENT), start__lt=Slot("window_end", _MOMENT)
         ).values_list(
-            Value(_TIME_OFF), "therapist_id", none_int, UtcText("start"), UtcText("end"), none_text
+            Value(_TIME_OFF), "therapist_id", none_int, UtcText("start"), UtcText("end"), none_text, none_text
         ),
         Closure.objects.filter(
             first_day__lt=Slot("days_end", _DAY), last_day__gte=Slot("first_day", _DAY)
         ).values_list(
-            Value(_CLOSURE), none_int, none_int, Cast("first_day", text), Cast("last_day", text), "reason"
+            Value(_CLOSURE),
+            none_int,
+            none_int,
+            Cast("first_day", text),
+            Cast("last_day", text),
+            "reason",
+            none_text,
+        ),
+        _appointments_meeting(
+            therapist_ids=ids,
+            rooms=rooms,
+            window_start=Slot("window_start", _MOMENT),
+            window_end=Slot("window_end", _MOMENT),
+            earliest_start=Slot("earliest_start", _MOMENT),
+            excluded=SlotList("excluded", _ID, excluded) if excluded else (),
+        ).values_list(
+            Value(_APPOINTMENT),
+            "therapist_id",
+            "room_id",
+            UtcText("start"),
+            UtcText("end"),
+            UtcText("occupied_until"),
+            UtcText("room_until"),
         ),
     ]
     statements: list[str] = []
@@ -508,18 +571,22 @@ def availability_load(
     also_therapist_ids: Iterable[int] = (),
     only_therapist_ids: Iterable[int] | None = None,
     room: Room | None = None,
+    lock: bool = False,
 ) -> AvailabilityData:
-    """Load therapists, hours, time off, rooms, appointments, closures and policy: four
-    queries whatever the number of therapists, rooms, days or appointments; three when the
-    clinic uses no rooms (as before rooms existed); one more (the policy's) when no
-    therapist is loaded or no policy was ever saved. Each statement is compiled once per
-    process and shape (see :mod:`booking.prepared_sql`), not per call.
+    """Load therapists, hours, time off, rooms, appointments, closures and policy: three
+    queries whatever the number of therapists, rooms, days or appointments; two when the
+    clinic uses no rooms; one more (the policy's) when no therapist is loaded or no policy
+    was ever saved (and, with ``lock`` and rooms, the rooms' lock). Each statement is
+    compiled once per process and shape (see :mod:`booking.prepared_sql`), not per call.
 
     ``therapist=None`` means every active therapist who offers the technique (of the
     ``gender`` asked for, if any, plus ``also_therapist_ids``: a named seat of a session
     for two; or just ``only_therapist_ids``). ``exclude_appointment_id(s)`` leave
     appointments out (those being moved).
     ``room`` restricts the rooms to that one (staff's choice).
+    ``lock`` (inside a booking's transaction, on a database with row locks) locks the
+    therapists loaded, and the rooms when the clinic uses them, in the booking's one
+    order (see services.appointments._lock_resources): no statement of its own.
     """
     db = connections[DEFAULT_DB_ALIAS]  # looked up once (see Statement.run)
     vendor = db.vendor
@@ -536,7 +603,8 @@ def availability_load(
         chosen, asked["ids"] = "only", list(only_therapist_ids)
     elif wanted := gender_wanted(gender):
         chosen, asked["gender"], asked["also"] = "gender", wanted, list(also_therapist_ids)
-    statement = _therapists_statement(vendor, chosen, len(asked.get("ids", asked.get("also", ()))))
+    lock = lock and db.features.has_select_for_update
+    statement = _therapists_statement(vendor, chosen, len(asked.get("ids", asked.get("also", ()))), lock)
     rows = statement.run(asked, db) if statement is not None else []  # query 1
     own = len(THERAPIST_FIELDS)
     policy_values = rows[0][own + 1 :] if rows else None
@@ -549,16 +617,29 @@ def availability_load(
     hours: dict[int, list[tuple[int, str, str]]] = {pk: [] for pk in ids}
     time_off_rows: list[tuple[int, str, str]] = []
     closure_rows: list[tuple[date, date, str]] = []
-    for kind, therapist_id, weekday, first, last, reason in _schedule_statement(vendor, len(ids)).run(
+    # With no therapist loaded nothing is free anyway, rooms or not.
+    rooms_in_use = room is not None or any(row[own] for row in rows[:1])
+    if lock and rooms_in_use:
+        # After the therapists, as every booking takes them, and before any diary is read.
+        lockable = Room.objects.filter(pk=room.pk) if room else rooms_suitable(technique=technique)
+        list(lockable.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+    schedule = _schedule_statement(vendor, len(ids), rooms_in_use, len(excluded)).run(
         {
             "ids": ids,
             "window_start": window_start,
             "window_end": window_end,
+            "earliest_start": window_start - LONGEST_APPOINTMENT,
+            "excluded": excluded,
             "first_day": first_day,
             "days_end": first_day + timedelta(days=days),
         },
         db,
-    ):  # query 2
+    )  # query 2
+    # The appointments apart (a comprehension, no work per row); the few other rows one by one.
+    rows = [row for row in schedule if row[0] == _APPOINTMENT]
+    for kind, therapist_id, weekday, first, last, reason, _unused in (
+        [row for row in schedule if row[0] != _APPOINTMENT] if rows else schedule
+    ):
         if kind == _HOURS:
             hours[therapist_id].append((weekday, first, last))
         elif kind == _TIME_OFF:
@@ -584,8 +665,6 @@ def availability_load(
     for therapist_id, start, end in time_off_rows:
         time_off[therapist_id].append(unchecked(parsed_off[start], parsed_off[end]))
 
-    # With no therapist loaded nothing is free anyway, rooms or not.
-    rooms_in_use = room is not None or any(row[own] for row in rows[:1])
     rooms: list[Room] = []
     room_features: dict[int, set[int]] = {}
     required: frozenset[int] = frozenset()
@@ -594,29 +673,15 @@ def availability_load(
     if room is not None:
         rooms = [r for r in rooms if r.pk == room.pk]
 
-    # The appointments, straight from the cursor into per-therapist (and per-room) lists
-    # of instants, column by column (each pass in C): no object and no Python-level work
-    # per row (see engine.Intervals). A therapist's busy and hands-on time share the starts.
-    statement = _appointments_statement(vendor, len(ids), rooms_in_use, len(excluded))
-    rows = (
-        statement.run(
-            {
-                "ids": ids,
-                "window_start": window_start,
-                "window_end": window_end,
-                "earliest_start": window_start - LONGEST_APPOINTMENT,
-                "excluded": excluded,
-            },
-            db,
-        )
-        if statement is not None
-        else []
-    )  # query 4 (3 without rooms)
+    # The appointments (read with the schedule, above) into per-therapist (and per-room)
+    # lists of instants, column by column (each pass in C): no object and no Python-level
+    # work per row (see engine.Intervals). A therapist's busy and hands-on time share the
+    # starts.
     # Grouped by therapist, each one's rows kept in the database's order (start order,
     # from the index): a single pass when the database returned them grouped already.
-    rows.sort(key=_FIRST)
-    therapist_col, start_col, end_col, until_col, room_col, room_until_col = (
-        zip(*rows, strict=True) if rows else ((),) * 6
+    rows.sort(key=_THERAPIST)
+    _kinds, therapist_col, room_col, start_col, end_col, until_col, room_until_col = (
+        zip(*rows, strict=True) if rows else ((),) * 7
     )
     parsed = _instants()
     starts, ends, untils = (
@@ -642,7 +707,7 @@ def availability_load(
                 found.ends.append(room_untils[index])
     policy = _policy_from(policy_values) if policy_values else None
     if policy is None:  # no therapist, or no policy saved yet: as ever
-        policy = BookingPolicy.load()  # only then: query 5 (6 with rooms)
+        policy = BookingPolicy.load()  # only then: query 3 (4 with rooms)
     schedules = [
         engine.TherapistSchedule(
             therapist_id=t.pk,
@@ -819,6 +884,7 @@ def free_starts(
     therapists: tuple[Therapist | None, Therapist | None] | None = None,
     gender: str | None = None,
     room: Room | None = None,
+    lock: bool = False,
 ) -> FreeStarts:
     """The one pipeline from the database to free start times: load (at most seven
     queries), then one pass of the engine. Online bookings follow the clinic's policy;
@@ -828,7 +894,8 @@ def free_starts(
     ``party_size=2`` asks for a session for two: ``therapists`` names seat 1 and seat 2
     (None: any available, of ``gender`` if given; ``therapist`` alone names seat 1).
     ``gender`` ("female"/"male"; anything else is no preference) limits "any available".
-    ``room`` restricts the rooms to that one (staff's choice)."""
+    ``room`` restricts the rooms to that one (staff's choice). ``lock``: see
+    :func:`availability_load`."""
     now = now or timezone.now()
     if party_size not in (1, 2):
         raise ValueError(f"party_size must be 1 or 2, got {party_size}")
@@ -847,6 +914,7 @@ def free_starts(
         exclude_appointment_ids=exclude_appointment_ids,
         gender=gender,
         room=room,
+        lock=lock,
     )
     if ignore_working_hours:
         # Staff booking "outside working hours" also decide past the therapist's own
@@ -1042,6 +1110,105 @@ def upcoming_online_count_and_key(
         upcoming=Count("pk", filter=upcoming), existing=Min("pk", filter=same_key)
     )
     return found["upcoming"], found["existing"]
+
+
+@dataclass(frozen=True)
+class OnlineBookingChecks:
+    """What an online booking reads first, under the address's lock (see
+    :func:`online_booking_checks`)."""
+
+    upcoming: int  # confirmed appointments still to come for the address
+    existing_id: int | None  # the booking this confirmation's key already made
+    client_known: bool  # a client record (current, merged or not) has the address
+    rules: list[intake_rules.Rule] | None  # the health rules for the technique, if asked
+
+
+_CHECKS, _RULE = 0, 1
+
+
+def online_booking_checks(
+    *, email: str, now: datetime, idempotency_key: str | None, technique: Technique, rules: bool
+) -> OnlineBookingChecks:
+    """:func:`upcoming_online_count_and_key`, whether a client record has the address, and
+    (``rules``) the health rules in use for ``technique``: one UNION ALL query, as the
+    booking service asks them all under the address's lock. Rows (kind, a, b, c, d, e, f,
+    g, h): one row of checks (count, key's booking, address known) and a row per rule
+    (technique, question key, outcome, number range, note, the question's order)."""
+    email = email.strip()
+    upcoming = Appointment.objects.filter(
+        client_email__iexact=email, status=AppointmentStatus.CONFIRMED, start__gte=now
+    ).order_by()
+    count = Func(F("pk"), function="COUNT", output_field=IntegerField())
+    none_int = Cast(Value(None), IntegerField())
+    none_text = Cast(Value(None), TextField())
+    existing = (
+        Subquery(Appointment.objects.filter(idempotency_key=idempotency_key).order_by().values("pk")[:1])
+        if idempotency_key
+        else none_int
+    )
+    known = Exists(Client.objects.filter(email_key=email_key(email)))
+    parts = [
+        # Over the technique's own row: one row whatever else exists.
+        Technique.objects.filter(pk=technique.pk).values_list(
+            Value(_CHECKS),
+            Subquery(upcoming.annotate(n=count).values("n")[:1]),
+            existing,
+            Cast(known, IntegerField()),
+            none_text,
+            none_text,
+            none_int,
+            none_int,
+            none_text,
+            none_int,
+        )
+    ]
+    if rules:
+        parts.append(
+            HealthRule.objects.filter(active=True, question__active=True)
+            .filter(Q(technique__isnull=True) | Q(technique=technique))
+            .values_list(
+                Value(_RULE),
+                "question__display_order",
+                "question_id",
+                "technique_id",
+                Cast("question__key", TextField()),
+                Cast("outcome", TextField()),
+                "number_min",
+                "number_max",
+                Cast("staff_note", TextField()),
+                none_int,
+            )
+        )
+    statements, params = [], []
+    for number, part in enumerate(parts):
+        sql, part_params = part.order_by().query.sql_with_params()
+        statements.append(f"SELECT * FROM ({sql}) AS part{number}")
+        params.extend(part_params)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(statements), params)
+        rows = cursor.fetchall()
+    checks = next(row for row in rows if row[0] == _CHECKS)
+    found_rules = None
+    if rules:
+        # HealthRule's own order (question, technique, number_min; empty ones first).
+        rule_rows = sorted(
+            (row for row in rows if row[0] == _RULE),
+            key=lambda r: (r[1], r[2], r[3] is not None, r[3] or 0, r[6] is not None, r[6] or 0),
+        )
+        found_rules = [
+            intake_rules.Rule(
+                question_key=key,
+                outcome=RuleOutcome(outcome),
+                technique_id=technique_id,
+                number_min=number_min,
+                number_max=number_max,
+                staff_note=staff_note or "",
+            )
+            for _, _, _, technique_id, key, outcome, number_min, number_max, staff_note, _ in rule_rows
+        ]
+    return OnlineBookingChecks(
+        upcoming=checks[1] or 0, existing_id=checks[2], client_known=bool(checks[3]), rules=found_rules
+    )
 
 
 TAKEN_LIKE = {

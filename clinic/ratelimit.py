@@ -66,22 +66,30 @@ def allow(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
     table = connection.ops.quote_name(RateLimitCounter._meta.db_table)
     # One statement creates or increments the row and returns the new count, so two
     # attempts at the same moment never both read the same count.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (key_hash, window_index, count, expires_at) VALUES (%s, %s, 1, %s) "
-            f"ON CONFLICT (key_hash, window_index) DO UPDATE SET count = {table}.count + 1 "
-            "RETURNING count",
-            [
-                key_hash,
-                window_index,
-                connection.ops.adapt_datetimefield_value(now + timedelta(seconds=window_seconds)),
-            ],
-        )
-        count = cursor.fetchone()[0]
-    if count == 1 and _purged.get(window_seconds) != window_index:
-        # A new window began: a good moment to drop the windows that are over. Once per
-        # window in each process is enough, so a new visitor's first request (a new key)
-        # does not usually pay for a DELETE.
+    upsert = (
+        f"INSERT INTO {table} (key_hash, window_index, count, expires_at) VALUES (%s, %s, 1, %s) "
+        f"ON CONFLICT (key_hash, window_index) DO UPDATE SET count = {table}.count + 1 "
+        "RETURNING count"
+    )
+    params = [
+        key_hash,
+        window_index,
+        connection.ops.adapt_datetimefield_value(now + timedelta(seconds=window_seconds)),
+    ]
+    # The first attempt this process sees in a new window drops the windows that are
+    # over (once per window in each process is enough, so a new visitor's first request
+    # does not usually pay for it). PostgreSQL does it in the same statement (a DELETE in
+    # a WITH: the rows it removes are past windows, never the one counted here).
+    purge = _purged.get(window_seconds) != window_index
+    if purge:
         _purged[window_seconds] = window_index
+    together = purge and connection.vendor == "postgresql"
+    if together:
+        upsert = f"WITH purged AS (DELETE FROM {table} WHERE expires_at < %s) {upsert}"
+        params.insert(0, connection.ops.adapt_datetimefield_value(now))
+    with connection.cursor() as cursor:
+        cursor.execute(upsert, params)
+        count = cursor.fetchone()[0]
+    if purge and not together:
         RateLimitCounter.objects.filter(expires_at__lt=now).delete()
     return count <= limit

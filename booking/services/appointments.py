@@ -99,14 +99,18 @@ def _find(
     party_size = 1 if therapists is None else 2
     seats = (therapist,) if therapists is None else therapists
     _check_room(room, technique=technique, party_size=party_size)
-    _lock_resources(
-        therapists=_candidate_therapists(technique=technique, seats=seats),
-        rooms=(
-            Room.objects.filter(pk=room.pk)
-            if room is not None
-            else selectors.rooms_suitable(technique=technique, party_size=party_size)
-        ),
-    )
+    if party_size == 2:
+        _lock_resources(
+            therapists=_candidate_therapists(technique=technique, seats=seats),
+            rooms=(
+                Room.objects.filter(pk=room.pk)
+                if room is not None
+                else selectors.rooms_suitable(technique=technique, party_size=party_size)
+            ),
+        )
+    # For one person the load below locks the therapists it reads (the only ones this
+    # booking can take), and then the rooms, in the same order as _lock_resources: the
+    # lock and the read in one statement.
     day = start.astimezone(selectors.clinic_zone()).date()
     free = selectors.free_starts(
         technique=technique,
@@ -122,6 +126,7 @@ def _find(
         therapists=therapists,
         gender=gender or None,
         room=room,
+        lock=party_size == 1,
     )
     return _Found(free=free, day=day)
 
@@ -476,17 +481,20 @@ def _health_checked(*, technique: Technique, client: ClientDetails, staff: bool)
     )
 
 
-def _client_record(*, client: ClientDetails, staff: bool, guest: bool = False) -> Client:
+def _client_record(
+    *, client: ClientDetails, staff: bool, guest: bool = False, known: bool | None = None
+) -> Client:
     """Which record a booking belongs to (see services.clients for whose details win).
     A guest of a session for two booked online may give no email: they get a record of
-    their own all the same (found by email when they gave one)."""
+    their own all the same (found by email when they gave one). ``known`` is whether a
+    record has the address, when already read under the address's lock."""
     if staff or (guest and not client.email.strip()):
         return clients.client_for_staff_booking(
             client=client.record, name=client.name, email=client.email, phone=client.phone
         )
     # Without a savepoint: the address's lock is held (see _booked_or_conflict).
     return clients.client_for_online_booking(
-        name=client.name, email=client.email, phone=client.phone, savepoint=False
+        name=client.name, email=client.email, phone=client.phone, savepoint=False, known=known
     )
 
 
@@ -632,11 +640,60 @@ def _repeat_or_cap(
     upcoming, existing_id = selectors.upcoming_online_count_and_key(
         email=email, now=now, idempotency_key=idempotency_key
     )
+    return _repeat_or_refused(upcoming=upcoming, existing_id=existing_id, cap=cap)
+
+
+def _repeat_or_refused(*, upcoming: int, existing_id: int | None, cap: int) -> Appointment | None:
     if existing_id is not None:
         return Appointment.objects.get(pk=existing_id)
     if upcoming >= cap:
         raise _too_many(cap)
     return None
+
+
+@dataclass
+class _FirstReads:
+    """What one online booking's transaction reads first, under the address's lock."""
+
+    existing: Appointment | None  # a repeat's answer: the first confirmation's booking
+    health: object  # the health evaluation (None when no answers were asked)
+    client_known: bool | None  # whether a client record has the address (None: not asked)
+
+
+def _first_reads(
+    *, technique: Technique, client: ClientDetails, idempotency_key: str | None, staff: bool, now: datetime
+) -> _FirstReads:
+    """The repeat check, the cap, the health rules and whether the address has a client
+    record: one query online (see selectors.online_booking_checks); staff bookings ask
+    as before (no cap, their own health decisions)."""
+    if staff:
+        existing = _repeat_or_cap(email=client.email, idempotency_key=idempotency_key, staff=True, now=now)
+        if existing is not None:
+            return _FirstReads(existing, None, None)
+        return _FirstReads(None, _health_checked(technique=technique, client=client, staff=True), None)
+    checks = selectors.online_booking_checks(
+        email=client.email,
+        now=now,
+        idempotency_key=idempotency_key,
+        technique=technique,
+        rules=client.health is not None,
+    )
+    existing = _repeat_or_refused(
+        upcoming=checks.upcoming, existing_id=checks.existing_id, cap=settings.BOOKING_MAX_UPCOMING_PER_EMAIL
+    )
+    if existing is not None:
+        return _FirstReads(existing, None, None)
+    health = (
+        None
+        if client.health is None
+        else intake.intake_check_online(
+            technique=technique,
+            answers=client.health,
+            doctor_note_token=client.doctor_note_token,
+            rules=checks.rules,
+        )
+    )
+    return _FirstReads(None, health, checks.client_known)
 
 
 def _book_one(
@@ -660,10 +717,12 @@ def _book_one(
         if not staff:
             # Before anything is read: a repeat waits here for the first to commit.
             _lock_client_email(client.email)
-        existing = _repeat_or_cap(email=client.email, idempotency_key=idempotency_key, staff=staff, now=now)
-        if existing is not None:
-            return existing
-        health = _health_checked(technique=technique, client=client, staff=staff)
+        first = _first_reads(
+            technique=technique, client=client, idempotency_key=idempotency_key, staff=staff, now=now
+        )
+        if first.existing is not None:
+            return first.existing
+        health = first.health
         found = _find(
             technique=technique,
             length=length,
@@ -710,7 +769,7 @@ def _book_one(
             therapist = next(t for t in free if t.pk == chosen_id)
         chosen_room = room if room is not None else _pick_room(found.free, start, therapist)
         # After the slot checks, so a refused booking makes no client.
-        record = _client_record(client=client, staff=staff)
+        record = _client_record(client=client, staff=staff, known=first.client_known)
         appointment = _new_appointment(
             record=record,
             client=client,

@@ -48,7 +48,9 @@ class ClientRaced(Exception):
     spoilt and must be rolled back and tried again, which then finds that client."""
 
 
-def client_for_online_booking(*, name: str, email: str, phone: str, savepoint: bool = True) -> Client:
+def client_for_online_booking(
+    *, name: str, email: str, phone: str, savepoint: bool = True, known: bool | None = None
+) -> Client:
     """The client an online booking belongs to, found by email (case and spaces ignored)
     or created. Two first bookings with one new address at the same moment end with one
     client: the unique index on ``email_key`` lets one insert win; the other, in a
@@ -56,12 +58,14 @@ def client_for_online_booking(*, name: str, email: str, phone: str, savepoint: b
 
     ``savepoint=False`` (the online booking, which already holds the address's lock, so
     only a staff booking of the same new address can race it) inserts without the
-    savepoint's two extra statements and raises :class:`ClientRaced` on that race."""
+    savepoint's two extra statements and raises :class:`ClientRaced` on that race.
+    ``known=False`` says no record has the address (read under that lock): the lookup
+    is skipped and the client made at once."""
     typed = _typed(name=name, email=email, phone=phone)
     key = email_key(typed["email"])
     if not key:
         raise ValidationError(_("An email address is needed to book online."), code="no_email")
-    client = _by_email_key(key)
+    client = None if known is False else _by_email_key(key)
     if client is None and not savepoint:
         try:
             return Client.objects.create(**typed)

@@ -8,7 +8,7 @@ encrypted in private storage.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -52,10 +52,18 @@ def rules_for(technique: Technique | None) -> list[rules_engine.Rule]:
     ]
 
 
-def intake_evaluate(*, technique: Technique | None, answers: Mapping[str, Answer]) -> Evaluation:
-    """What ``answers`` lead to for ``technique`` under today's rules."""
+def intake_evaluate(
+    *,
+    technique: Technique | None,
+    answers: Mapping[str, Answer],
+    rules: Sequence[rules_engine.Rule] | None = None,
+) -> Evaluation:
+    """What ``answers`` lead to for ``technique`` under today's rules (``rules``: those
+    already read for it, see selectors.online_booking_checks)."""
     return rules_engine.evaluate(
-        answers=answers, rules=rules_for(technique), technique_id=technique.pk if technique else None
+        answers=answers,
+        rules=rules_for(technique) if rules is None else rules,
+        technique_id=technique.pk if technique else None,
     )
 
 
@@ -69,12 +77,16 @@ def call_message() -> str:
 
 
 def intake_check_online(
-    *, technique: Technique, answers: Mapping[str, Answer], doctor_note_token: str = ""
+    *,
+    technique: Technique,
+    answers: Mapping[str, Answer],
+    doctor_note_token: str = "",
+    rules: Sequence[rules_engine.Rule] | None = None,
 ) -> Evaluation:
     """The booking service's own check of the answers an online booking brings: the
     page may have been skipped or tampered with. "Call" refuses; "doctor's note" refuses
     unless a note was uploaded for this draft."""
-    evaluation = intake_evaluate(technique=technique, answers=answers)
+    evaluation = intake_evaluate(technique=technique, answers=answers, rules=rules)
     if evaluation.outcome == RuleOutcome.CALL:
         raise ValidationError(call_message(), code="intake_call")
     if evaluation.outcome == RuleOutcome.DOCTOR_NOTE and not doctor_note_pending(doctor_note_token):

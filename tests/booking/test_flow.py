@@ -955,19 +955,21 @@ def test_confirming_runs_a_fixed_number_of_queries(
         for hhmm in ("09:00", "12:00"):
             book_directly(swedish, at(TUESDAY, hhmm), person, notify=False)
     start = at(TUESDAY, "15:00")
-    # Sending the details: the technique with its lengths (1), the slot check (3), the
+    # Sending the details: the technique with its lengths (1), the slot check (2: the
+    # therapists, then hours, time off, closures and appointments together), the
     # questions, the cap and the health rules (3), the policy versions agreed to (1) and
     # the new session (an insert in the test's savepoint: 3).
-    with django_assert_max_num_queries(11):
+    with django_assert_max_num_queries(10):
         assert client.post(url("booking:details", start=start), DETAILS).status_code == 302
     # Confirming, with no slot check of the page's own (the service's, under its locks,
-    # decides): the session (1), the technique (1), the rate limit (1, and a DELETE in a
-    # new window); the transaction (2): the key and the cap together (1), the health
-    # rules (1), the availability load (3), the client looked up and made (2), the
-    # appointment, intake, consents (the versions agreed are in the draft) and the two
-    # emails (4 inserts); then the session's one UPDATE. PostgreSQL adds the address's
-    # advisory lock and the therapists' row lock (rooms only when the clinic has some).
-    with django_assert_max_num_queries(19):
+    # decides): the session (1), the technique (1), the rate limit (1, and on SQLite a
+    # DELETE in a new window: PostgreSQL purges in the same statement); the transaction
+    # (2): the key, the cap, the health rules and whether the address has a client, all
+    # in one (1), the availability load (2), the new client, the appointment, intake,
+    # consents (the versions agreed are in the draft) and the two emails (5 inserts);
+    # then the session's one UPDATE: 14. PostgreSQL adds the address's advisory lock (the
+    # therapists are locked by the load's own read; rooms only when the clinic has some).
+    with django_assert_max_num_queries(15):
         assert client.post(url("booking:review", start=start)).status_code == 302
 
 
@@ -1530,15 +1532,16 @@ def test_the_pages_for_two_run_a_fixed_number_of_queries(
         assert client.get(pair_url("booking:times")).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(pair_url("booking:details", start=start)).status_code == 200
-    # Sending both guests' details: the single's 11, and two more for the guest.
-    with django_assert_max_num_queries(13):
+    # Sending both guests' details: the single's 10, and two more for the guest.
+    with django_assert_max_num_queries(12):
         client.post(pair_url("booking:details", start=start), {**DETAILS, **GUEST})
     with django_assert_max_num_queries(12):
         assert client.get(pair_url("booking:review", start=start)).status_code == 200
-    # Confirming: the single booking's (see above), the rooms, and the second seat's
-    # client record (a savepoint: a guest without an email), intake, consents and insert
-    # (26 on SQLite; PostgreSQL's locks take two more).
-    with django_assert_max_num_queries(28):
+    # Confirming: the single booking's (see above) with the cap and the health rules
+    # apart (1), the client looked up (1), the rooms, and the second seat's client record
+    # (a savepoint: a guest without an email), intake, consents and insert (24 on SQLite;
+    # PostgreSQL's locks take three more: the therapists and the rooms apart).
+    with django_assert_max_num_queries(27):
         assert client.post(pair_url("booking:review", start=start)).status_code == 302
     token = Appointment.objects.get(seat=1, client_email="olivia@example.com").manage_token
     for name in ("booking:appointment-confirmed", "booking:appointment-manage", "booking:appointment-cancel"):

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize(("therapists", "days"), [(1, 1), (3, 7), (25, 31)])
-def test_availability_load_runs_three_queries(swedish, django_assert_max_num_queries, therapists, days):
+def test_availability_load_runs_two_queries(swedish, django_assert_max_num_queries, therapists, days):
     team = [TherapistFactory(techniques=[swedish]) for _ in range(therapists)]
     length = swedish.lengths.get(duration_minutes=60)
     now = datetime(2026, 11, 23, 7, 0, tzinfo=LONDON)
@@ -25,8 +25,8 @@ def test_availability_load_runs_three_queries(swedish, django_assert_max_num_que
                 start=datetime(2026, 11, 23, 10, tzinfo=LONDON) + timedelta(days=offset),
                 client=appointments.ClientDetails("A", "a@example.com", "1"),
             )  # fmt: skip
-    # The therapists with the policy, their hours, time off and closures, the appointments.
-    with django_assert_max_num_queries(3):
+    # The therapists with the policy; their hours, time off, closures and appointments.
+    with django_assert_max_num_queries(2):
         data = selectors.availability_load(technique=swedish, first_day=now.date(), days=days)
     assert len(data.schedules) == therapists
     assert all(len(s.periods) == 6 for s in data.schedules)
@@ -349,15 +349,20 @@ def test_the_appointments_query_reads_an_index_not_the_history(swedish, rooms):
     assert len(rows) == 12  # the 3 days' rows, no more
     # The statement the load runs (compiled once, see booking/prepared_sql.py) finds the
     # same rows, by the same plan.
-    statement = selectors._appointments_statement(connection.vendor, 1, rooms, 0)
+    # The load reads them with the schedule, in one statement.
+    statement = selectors._schedule_statement(connection.vendor, 1, rooms, 0)
     values = {
         "ids": [anna.pk],
         "window_start": window_start,
         "window_end": window_end,
         "earliest_start": window_start - selectors.LONGEST_APPOINTMENT,
         "excluded": [],
+        "first_day": window_start.date(),
+        "days_end": window_end.date(),
     }
-    assert sorted(statement.run(values, connection)) == sorted(rows)
+    found = [row for row in statement.run(values, connection) if row[0] == selectors._APPOINTMENT]
+    as_in_window = [(row[1], row[3], row[4], row[5], row[2], row[6]) for row in found]
+    assert sorted(as_in_window) == sorted(rows)
     for plan in (query.explain(), load_statement_plan(statement, values)):
         if connection.vendor == "postgresql":
             assert "Seq Scan on booking_appointment" not in plan, plan
@@ -400,9 +405,11 @@ def test_past_time_off_is_not_read(swedish):
     TimeOff.objects.create(therapist=anna, start=ten(hour=14), end=ten(hour=16))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE booking_timeoff" if connection.vendor == "postgresql" else "ANALYZE")
-    statement = selectors._schedule_statement(connection.vendor, 1)
+    statement = selectors._schedule_statement(connection.vendor, 1, False, 0)
     values = {
         "ids": [anna.pk],
+        "earliest_start": datetime(2026, 11, 22, tzinfo=LONDON) - selectors.LONGEST_APPOINTMENT,
+        "excluded": [],
         "window_start": datetime(2026, 11, 22, tzinfo=LONDON),
         "window_end": datetime(2026, 11, 25, tzinfo=LONDON),
         "first_day": MONDAY,
@@ -441,7 +448,6 @@ def test_the_load_compiles_its_sql_once_per_shape(swedish, monkeypatch, django_a
         selectors._therapists_statement,
         selectors._schedule_statement,
         selectors._rooms_statement,
-        selectors._appointments_statement,
     ):
         builder.cache_clear()  # as in a new process: earlier tests compiled some shapes
     selectors.free_starts(technique=swedish, length=swedish.lengths.first(), first_day=MONDAY, days=1)
@@ -452,7 +458,7 @@ def test_the_load_compiles_its_sql_once_per_shape(swedish, monkeypatch, django_a
     )
     counts = []
     for days, therapist in [(1, None), (30, None), (7, anna), (1, ben)]:
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(3):  # therapists, schedule with appointments, rooms
             data = selectors.availability_load(
                 technique=swedish, first_day=MONDAY, days=days, therapist=therapist
             )

@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
@@ -835,20 +836,24 @@ def test_locks_are_taken_on_therapists_then_rooms_each_in_id_order(
         assert not [text for text in sql if text.startswith(locks)]
         return
 
-    def lock_query(table):
-        [index] = [i for i, text in enumerate(sql) if text.endswith(f'FOR UPDATE OF "{table}"')]
+    def lock_query(ending):
+        [index] = [i for i, text in enumerate(sql) if ending in text]
         return index
 
-    therapists, rooms = lock_query("booking_therapist"), lock_query("booking_room")
+    # A booking for one locks the therapists it may take in the availability load's own
+    # read of them (a subquery in id order); the rooms in a statement of their own.
+    therapists = lock_query('FROM "booking_therapist" U0')
+    rooms = lock_query('FOR UPDATE OF "booking_room"')
     # One global order: every therapist a booking might take, then every room.
     assert therapists < rooms
     # Both before the diaries are read (the availability the booking is checked against).
     diaries = [i for i, text in enumerate(sql) if 'FROM "booking_workinghours"' in text]
     assert diaries and rooms < diaries[0]
     # In id order each (the id is the first column selected).
-    for index, table in ((therapists, "booking_therapist"), (rooms, "booking_room")):
-        assert sql[index].startswith(f'SELECT "{table}"."id"')
-        assert sql[index].split("ORDER BY")[-1].startswith(" 1 ASC")
+    locking = sql[therapists].split(" IN (")[1]
+    assert locking.startswith('SELECT U0."id"') and "ORDER BY 1 ASC FOR UPDATE OF U0)" in locking
+    assert sql[rooms].startswith('SELECT "booking_room"."id"')
+    assert sql[rooms].split("ORDER BY")[-1].startswith(" 1 ASC")
 
 
 def test_a_room_staff_choose_must_be_in_use_big_enough_and_suitable(
@@ -984,7 +989,13 @@ def test_a_repeat_past_the_key_check_is_refused_by_the_database_and_gets_the_fir
     TherapistFactory(techniques=[swedish])
     key = "c" * 40
     first = book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning, idempotency_key=key)
-    monkeypatch.setattr(selectors, "upcoming_online_count_and_key", lambda **kwargs: (0, None))
+    # The check under the lock fooled: no upcoming booking, no booking with this key.
+    checks = selectors.online_booking_checks
+    monkeypatch.setattr(
+        selectors,
+        "online_booking_checks",
+        lambda **kwargs: dataclasses.replace(checks(**kwargs), upcoming=0, existing_id=None),
+    )
     other = appointments.ClientDetails(name="Someone New", email="new@example.com", phone="07700 900102")
     again = book(swedish, swedish_60, at(24, 10), other, None, monday_morning, idempotency_key=key)
     assert again.pk == first.pk
