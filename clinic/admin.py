@@ -12,7 +12,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.exceptions import ValidationError
-from django.db import DataError, NotSupportedError
+from django.db import DataError, NotSupportedError, connection, transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -54,8 +54,13 @@ class ForgivingChangeList(ChangeList):
         # The first queries with the filters. Python's errors are raised while the SQL is
         # built, before it is sent; DataError is the database refusing a value (PostgreSQL:
         # a time zone offset beyond 16 hours, "2026-01-01T00:00-23:59"). Requests run in
-        # autocommit (no ATOMIC_REQUESTS), so the connection is still usable afterwards.
+        # autocommit (no ATOMIC_REQUESTS), so the connection is still usable afterwards;
+        # inside a transaction (a caller's, a test's) PostgreSQL would refuse every later
+        # statement of it, so there the queries get a savepoint to fail in.
         try:
+            if connection.in_atomic_block:
+                with transaction.atomic():
+                    return super().get_results(request)
             return super().get_results(request)
         except (OverflowError, ValueError, NotSupportedError, DataError) as error:
             raise IncorrectLookupParameters(error) from error
