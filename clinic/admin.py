@@ -56,9 +56,10 @@ class ForgivingChangeList(ChangeList):
         # a time zone offset beyond 16 hours, "2026-01-01T00:00-23:59"). Requests run in
         # autocommit (no ATOMIC_REQUESTS), so the connection is still usable afterwards;
         # inside a transaction (a caller's, a test's) PostgreSQL would refuse every later
-        # statement of it, so there the queries get a savepoint to fail in.
+        # statement of it, so there the queries of a filtered list get a savepoint to fail
+        # in (an unfiltered list sends the database no value of the visitor's to refuse).
         try:
-            if connection.in_atomic_block:
+            if connection.in_atomic_block and self.get_filters_params():
                 with transaction.atomic():
                     return super().get_results(request)
             return super().get_results(request)
