@@ -250,7 +250,7 @@ class UtcText(Func):
         )
 
 
-def appointments_in_window(
+def appointments_meeting(
     *,
     therapist_ids: Sequence[int] | SlotList,
     rooms: bool,
@@ -259,38 +259,10 @@ def appointments_in_window(
     excluded: Iterable[int] | SlotList = (),
     earliest_start: datetime | Slot | None = None,
 ) -> QuerySet:
-    """Rows (therapist id, start, end, occupied until, room id, room until) of the
-    occupying appointments that meet the window: the therapists' and, when ``rooms``,
-    every session in a room (one query for both). The times come as UTC text (see
-    :class:`UtcText`). The values may be :class:`Slot` s (see :func:`_schedule_statement`,
-    which reads these rows along with the schedule); ``earliest_start`` is then one too."""
-    return _appointments_meeting(
-        therapist_ids=therapist_ids,
-        rooms=rooms,
-        window_start=window_start,
-        window_end=window_end,
-        excluded=excluded,
-        earliest_start=earliest_start,
-    ).values_list(
-        "therapist_id",
-        UtcText("start"),
-        UtcText("end"),
-        UtcText("occupied_until"),
-        "room_id",
-        UtcText("room_until"),
-    )
-
-
-def _appointments_meeting(
-    *,
-    therapist_ids: Sequence[int] | SlotList,
-    rooms: bool,
-    window_start: datetime | Slot,
-    window_end: datetime | Slot,
-    excluded: Iterable[int] | SlotList = (),
-    earliest_start: datetime | Slot | None = None,
-) -> QuerySet:
-    """The appointments of :func:`appointments_in_window`, before their columns are chosen."""
+    """The occupying appointments that meet the window: the therapists' and, when
+    ``rooms``, every session in a room (one query for both), unordered. The values may be
+    :class:`Slot` s (see :func:`_schedule_statement`, which reads them along with the
+    schedule); ``earliest_start`` is then one too."""
     if earliest_start is None:
         earliest_start = window_start - LONGEST_APPOINTMENT
     appointments = _meeting_window(
@@ -467,7 +439,7 @@ _HOURS, _TIME_OFF, _CLOSURE, _APPOINTMENT = 1, 2, 3, 4
 def _schedule_statement(vendor: str, therapists: int, rooms: bool, excluded: int) -> Statement:
     """The therapists' working hours, their time off meeting the window, the closures
     meeting the days and the occupying appointments meeting the window (those of
-    :func:`appointments_in_window`, less ``excluded`` ids), as one UNION ALL query (one
+    :func:`appointments_meeting`, less ``excluded`` ids), as one UNION ALL query (one
     round trip instead of four, which matters most under the booking's lock): rows (kind,
     therapist id, weekday or room id, first, last, reason or occupied until, room until),
     every value in a column of one type on both databases, so times, UTC instants (see
@@ -507,7 +479,7 @@ def _schedule_statement(vendor: str, therapists: int, rooms: bool, excluded: int
             "reason",
             none_text,
         ),
-        _appointments_meeting(
+        appointments_meeting(
             therapist_ids=ids,
             rooms=rooms,
             window_start=Slot("window_start", _MOMENT),

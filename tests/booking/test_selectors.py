@@ -342,8 +342,15 @@ def test_the_appointments_query_reads_an_index_not_the_history(swedish, rooms):
         cursor.execute("ANALYZE booking_appointment" if connection.vendor == "postgresql" else "ANALYZE")
     window_start = datetime(2026, 11, 22, tzinfo=LONDON)
     window_end = window_start + timedelta(days=3)
-    query = selectors.appointments_in_window(
+    query = selectors.appointments_meeting(
         therapist_ids=[anna.pk], rooms=rooms, window_start=window_start, window_end=window_end
+    ).values_list(
+        "therapist_id",
+        selectors.UtcText("start"),
+        selectors.UtcText("end"),
+        selectors.UtcText("occupied_until"),
+        "room_id",
+        selectors.UtcText("room_until"),
     )
     rows = list(query)
     assert len(rows) == 12  # the 3 days' rows, no more
