@@ -1191,6 +1191,9 @@ TAKEN_LIKE = {
 }
 
 
+ALTERNATIVE_DAYS = 7  # the chosen day and the six after
+
+
 @dataclass
 class SlotCheck:
     """Whether a chosen time can still be booked online, and what else is near it."""
@@ -1218,34 +1221,52 @@ def slot_check(
     gender: str | None = None,
 ) -> SlotCheck:
     """Check one start time against the policy and the diaries (read only: the booking
-    service checks again under lock). Alternatives come from that day and the six after."""
+    service checks again under lock). Alternatives come from that day and the six after.
+
+    The chosen day alone answers most checks: the load and engine pass of that one day
+    (the booking service's own check is the same), with no engine work for the other six.
+    Only a taken-like time, which shows alternatives, loads the week as well, and then
+    everything is the week's answer (issue 13: the details step with a free time, the
+    common case, does a seventh of the engine work)."""
     now = now or timezone.now()
-    zone = clinic_zone()
-    day = start.astimezone(zone).date()
-    week = week_availability(
-        technique=technique,
-        length=length,
-        therapist=therapist,
-        first_day=day,
-        now=now,
-        exclude_appointment_id=exclude_appointment_id,
-        exclude_appointment_ids=exclude_appointment_ids,
-        party_size=party_size,
-        therapists=therapists,
-        gender=gender,
-    )
-    problem = None if start in week.therapist_ids_by_start else week.free.why_not(start)
+    day = start.astimezone(clinic_zone()).date()
+    choice = {
+        "technique": technique,
+        "length": length,
+        "therapist": therapist,
+        "first_day": day,
+        "now": now,
+        "exclude_appointment_id": exclude_appointment_id,
+        # Read twice when the week is loaded too: an iterator would be spent by the first.
+        "exclude_appointment_ids": tuple(exclude_appointment_ids),
+        "party_size": party_size,
+        "therapists": therapists,
+        "gender": gender,
+    }
+    free = free_starts(**choice, days=1)
+    problem = _problem_at(free, day, start)
+    starts: Collection[datetime] = ()
     # Booked-up time of any kind (a therapist's, their limits, the rooms) has neighbours
     # worth offering.
-    taken = problem in TAKEN_LIKE
+    if problem in TAKEN_LIKE:
+        free = free_starts(**choice, days=ALTERNATIVE_DAYS)
+        problem = _problem_at(free, day, start)
+        starts = [offer for entries in free.merged().values() for offer, _ in entries]
     return SlotCheck(
         problem=problem,
-        alternatives=engine.nearest_starts(week.therapist_ids_by_start, start, alternatives) if taken else [],
-        therapists=week.therapists,
-        policy=week.policy,
-        engine_policy=week.engine_policy,
-        closure_reason=week.free.closure_reason(day),
+        alternatives=engine.nearest_starts(starts, start, alternatives) if problem in TAKEN_LIKE else [],
+        therapists=free.data.therapists,
+        policy=free.data.policy,
+        engine_policy=free.policy,
+        closure_reason=free.closure_reason(day),
     )
+
+
+def _problem_at(free: FreeStarts, day: date, start: datetime) -> engine.SlotProblem | None:
+    """Why ``start`` (on local ``day``) cannot be booked, None when it can: free when the
+    engine offers it that day, otherwise the first rule it breaks."""
+    offered = any(offer == start for offer, _ in free.merged().get(day, ()))
+    return None if offered else free.why_not(start)
 
 
 @dataclass

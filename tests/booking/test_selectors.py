@@ -1,5 +1,5 @@
 import gc
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -296,6 +296,319 @@ def test_any_available_over_30_days_with_rooms_runs_at_most_eight_queries(
         )
         free.merged()
     assert free.rooms_in_use and len(free.data.rooms) == 3
+
+
+# slot_check: the chosen day first, the week only for alternatives (issue 13) -----------
+
+TUESDAY = datetime(2026, 11, 24, tzinfo=LONDON)
+
+
+def tuesday(hour: int, minute: int = 0) -> datetime:
+    return TUESDAY.replace(hour=hour, minute=minute)
+
+
+def slot_check_by_week(*, start, now, alternatives=6, **choice) -> selectors.SlotCheck:
+    """slot_check as it was before issue 13, the week loaded for every check: the answer
+    the one-day check has to give."""
+    from booking.availability import nearest_starts
+
+    day = start.astimezone(selectors.clinic_zone()).date()
+    week = selectors.week_availability(first_day=day, now=now, **choice)
+    problem = None if start in week.therapist_ids_by_start else week.free.why_not(start)
+    taken = problem in selectors.TAKEN_LIKE
+    return selectors.SlotCheck(
+        problem=problem,
+        alternatives=nearest_starts(week.therapist_ids_by_start, start, alternatives) if taken else [],
+        therapists=week.therapists,
+        policy=week.policy,
+        engine_policy=week.engine_policy,
+        closure_reason=week.free.closure_reason(day),
+    )
+
+
+def _any(*_made) -> dict:
+    """The choice for "any available therapist", once ``_made`` (the team) is made."""
+    return {}
+
+
+def _limits(swedish):
+    from tests.factories import appointment_row
+
+    daily = TherapistFactory(techniques=[swedish], max_daily_minutes=180)
+    for hour in (9, 12, 16):  # 180 of 180 minutes, no stretch too long
+        appointment_row(daily, swedish, tuesday(hour))
+    return daily
+
+
+def _stretch(swedish):
+    from tests.factories import appointment_row
+
+    bea = TherapistFactory(techniques=[swedish], max_continuous_minutes=120)
+    appointment_row(bea, swedish, tuesday(12), buffer_minutes=5)  # 12:00-13:00
+    appointment_row(bea, swedish, tuesday(13, 5), buffer_minutes=5)  # 13:05-14:05: one stretch
+    return bea
+
+
+def _room_taken(swedish):
+    anna, ben = TherapistFactory(techniques=[swedish]), TherapistFactory(techniques=[swedish])
+    in_room(ben, swedish, tuesday(10), room_make("Only", turnover=10))
+    return anna
+
+
+def _closed(swedish):
+    from booking.models import Closure
+
+    anna = TherapistFactory(techniques=[swedish])
+    Closure.objects.create(first_day=TUESDAY.date(), last_day=TUESDAY.date(), reason="Holiday")
+    Closure.objects.create(
+        first_day=TUESDAY.date(), last_day=TUESDAY.date() + timedelta(days=2), reason="Works"
+    )
+    return anna
+
+
+def _time_off(swedish):
+    from booking.models import TimeOff
+
+    anna = TherapistFactory(techniques=[swedish])
+    TimeOff.objects.create(therapist=anna, start=tuesday(9), end=tuesday(12))
+    return anna
+
+
+def _evenings(swedish):
+    return TherapistFactory(techniques=[swedish], hours={1: [("18:00", "23:59")]})
+
+
+def _pair(swedish, *, busy: int):
+    """Anna, Ben and Cleo and a room for two; the first ``busy`` of them booked at 10:00."""
+    from tests.factories import appointment_row
+
+    team = [TherapistFactory(techniques=[swedish]) for _ in range(3)]
+    room_make("Double", capacity=2, turnover=10)
+    for therapist in team[:busy]:
+        appointment_row(therapist, swedish, tuesday(10))
+    return team
+
+
+def _genders(swedish):
+    from booking.choices import TherapistGender
+    from tests.factories import appointment_row
+
+    fay = TherapistFactory(techniques=[swedish], gender=TherapistGender.FEMALE)
+    TherapistFactory(techniques=[swedish], gender=TherapistGender.MALE)
+    appointment_row(fay, swedish, tuesday(10))
+
+
+def _moving(swedish):
+    """Anna's 10:00 and 12:00 are being moved; her 14:00 stays."""
+    from tests.factories import appointment_row
+
+    anna = TherapistFactory(techniques=[swedish])
+    moved = [appointment_row(anna, swedish, tuesday(hour)).pk for hour in (10, 12)]
+    appointment_row(anna, swedish, tuesday(14))
+    return anna, moved
+
+
+def _sunday_nights(swedish, booked: datetime):
+    """A therapist who works the small hours of Sundays, booked for an hour (and its
+    15 minutes' cleanup) from ``booked``, on a day the clocks change."""
+    from tests.factories import appointment_row
+
+    owl = TherapistFactory(techniques=[swedish], hours={6: [("00:00", "06:00")]})
+    # In UTC: the factory adds the hour to the time it is given, on the wall clock.
+    appointment_row(owl, swedish, booked.astimezone(UTC))
+    return owl
+
+
+SPRING = datetime(2026, 3, 29, tzinfo=LONDON)  # 01:00 GMT becomes 02:00 BST
+AUTUMN = datetime(2026, 10, 25, tzinfo=LONDON)  # 02:00 BST becomes 01:00 GMT
+
+
+# name: (what to make, returning the choice; the start; "now"; the problem expected)
+SLOT_CASES = {
+    "free, named": (lambda s: {"therapist": TherapistFactory(techniques=[s])}, tuesday(10), None, None),
+    "free, any": (
+        lambda s: _any(TherapistFactory(techniques=[s]), TherapistFactory(techniques=[s])),
+        tuesday(10),
+        None,
+        None,
+    ),
+    "free, start in UTC": (
+        lambda s: {"therapist": TherapistFactory(techniques=[s])},
+        tuesday(10).astimezone(UTC),
+        None,
+        None,
+    ),
+    "taken, named": (
+        lambda s: {"therapist": _moving(s)[0]},
+        tuesday(10),
+        None,
+        SlotProblem.TAKEN,
+    ),
+    "day limit": (lambda s: {"therapist": _limits(s)}, tuesday(14), None, SlotProblem.DAY_LIMIT),
+    "day limit, any": (lambda s: _any(_limits(s)), tuesday(14), None, SlotProblem.DAY_LIMIT),
+    "stretch limit": (lambda s: {"therapist": _stretch(s)}, tuesday(14, 15), None, SlotProblem.STRETCH_LIMIT),
+    "no room": (lambda s: {"therapist": _room_taken(s)}, tuesday(10), None, SlotProblem.NO_ROOM),
+    "no room, any": (lambda s: _any(_room_taken(s)), tuesday(10), None, SlotProblem.NO_ROOM),
+    "closed": (lambda s: {"therapist": _closed(s)}, tuesday(10), None, SlotProblem.CLOSED),
+    "time off": (lambda s: {"therapist": _time_off(s)}, tuesday(10), None, SlotProblem.TIME_OFF),
+    "outside hours": (
+        lambda s: {"therapist": TherapistFactory(techniques=[s])},
+        tuesday(17, 30),
+        None,
+        SlotProblem.OUTSIDE_HOURS,
+    ),
+    "overnight": (lambda s: {"therapist": _evenings(s)}, tuesday(23, 30), None, SlotProblem.OVERNIGHT),
+    "day off": (
+        lambda s: {"therapist": TherapistFactory(techniques=[s])},
+        tuesday(10) + timedelta(days=5),
+        None,
+        SlotProblem.DAY_OFF,
+    ),
+    "past": (lambda s: _any(TherapistFactory(techniques=[s])), ten(hour=6), None, SlotProblem.PAST),
+    "notice": (lambda s: _any(TherapistFactory(techniques=[s])), ten(hour=8), None, SlotProblem.NOTICE),
+    "horizon": (
+        lambda s: _any(TherapistFactory(techniques=[s])),
+        tuesday(10) + timedelta(days=70),
+        None,
+        SlotProblem.HORIZON,
+    ),
+    "off grid": (
+        lambda s: _any(TherapistFactory(techniques=[s])),
+        tuesday(10, 7),
+        None,
+        SlotProblem.OFF_GRID,
+    ),
+    "two, any, free": (lambda s: _any(_pair(s, busy=0)) | {"party_size": 2}, tuesday(10), None, None),
+    "two, any, one free": (
+        lambda s: _any(_pair(s, busy=2)) | {"party_size": 2},
+        tuesday(10),
+        None,
+        SlotProblem.TAKEN,
+    ),
+    "two, named, one busy": (
+        lambda s: {"party_size": 2, "therapists": tuple(_pair(s, busy=1)[:2])},
+        tuesday(10),
+        None,
+        SlotProblem.TAKEN,
+    ),
+    "two, one named, the other any": (
+        lambda s: {"party_size": 2, "therapists": (_pair(s, busy=1)[1], None)},
+        tuesday(10),
+        None,
+        None,
+    ),
+    "two, no room for two": (
+        lambda s: (
+            [TherapistFactory(techniques=[s]) for _ in range(2)] and room_make("Single") and {"party_size": 2}
+        ),
+        tuesday(10),
+        None,
+        SlotProblem.NO_ROOM,
+    ),
+    "gender, the only woman busy": (
+        lambda s: _any(_genders(s)) | {"gender": "female"},
+        tuesday(10),
+        None,
+        SlotProblem.TAKEN,
+    ),
+    "gender, a man free": (lambda s: _any(_genders(s)) | {"gender": "male"}, tuesday(10), None, None),
+    "moving, its own time": (
+        lambda s: dict(zip(("therapist", "exclude_appointment_ids"), _moving(s), strict=True)),
+        tuesday(10),
+        None,
+        None,
+    ),
+    "moving, onto another booking": (
+        lambda s: dict(zip(("therapist", "exclude_appointment_ids"), _moving(s), strict=True)),
+        tuesday(14),
+        None,
+        SlotProblem.TAKEN,
+    ),
+    "clocks forward, taken": (
+        lambda s: {"therapist": _sunday_nights(s, SPRING)},
+        SPRING.replace(hour=2),  # 01:00 UTC: the cleanup of the 00:00 (GMT) booking
+        datetime(2026, 3, 23, 7, tzinfo=LONDON),
+        SlotProblem.TAKEN,
+    ),
+    "clocks forward, free": (
+        lambda s: {"therapist": _sunday_nights(s, SPRING)},
+        SPRING.replace(hour=2, minute=15),
+        datetime(2026, 3, 23, 7, tzinfo=LONDON),
+        None,
+    ),
+    "clocks back, the first 01:30": (
+        lambda s: {"therapist": _sunday_nights(s, AUTUMN.replace(hour=1))},
+        AUTUMN.replace(hour=1, minute=30),  # 00:30 UTC: inside the 01:00 (BST) booking
+        datetime(2026, 10, 19, 7, tzinfo=LONDON),
+        SlotProblem.TAKEN,
+    ),
+    "clocks back, the second 01:30": (
+        lambda s: {"therapist": _sunday_nights(s, AUTUMN.replace(hour=1))},
+        AUTUMN.replace(hour=1, minute=30, fold=1),  # 01:30 UTC: after it and its cleanup
+        datetime(2026, 10, 19, 7, tzinfo=LONDON),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SLOT_CASES)
+def test_slot_check_answers_as_the_week_did(swedish, case):
+    """The one-day check (and the week, for a taken-like time) gives exactly the answer of
+    the week loaded every time: problem, alternatives, therapists, policies, closure."""
+    make, start, now, expected = SLOT_CASES[case]
+    choice = {"therapist": None, **make(swedish)}
+    now = now or MONDAY_EARLY
+    length = swedish.lengths.get(duration_minutes=60)
+    moved = choice.pop("exclude_appointment_ids", ())
+    check = selectors.slot_check(
+        technique=swedish, length=length, start=start, now=now,
+        exclude_appointment_ids=iter(moved), **choice,
+    )  # fmt: skip
+    assert check.problem == expected
+    assert check == slot_check_by_week(
+        technique=swedish, length=length, start=start, now=now, exclude_appointment_ids=moved, **choice
+    )
+    # Taken-like times offer neighbours; others none.
+    assert bool(check.alternatives) == (expected in selectors.TAKEN_LIKE and case != "two, no room for two")
+    assert bool(check.closure_reason) == (expected == SlotProblem.CLOSED)
+
+
+def test_the_slot_cases_cover_every_problem():
+    assert {expected for *_, expected in SLOT_CASES.values()} == {None, *SlotProblem}
+
+
+def test_slot_check_loads_the_week_only_for_a_taken_like_time(
+    swedish, monkeypatch, django_assert_num_queries
+):
+    """A free time: one load and one engine pass, of the chosen day. A taken one: the week
+    as well, for its alternatives, which can come from the following days."""
+    from booking import availability
+    from tests.factories import appointment_row
+
+    anna = TherapistFactory(techniques=[swedish])
+    for hour in range(9, 18):  # Tuesday booked from opening to closing
+        appointment_row(anna, swedish, tuesday(hour), buffer_minutes=0)
+    engine_days = []
+    free_slots = availability.free_slots
+
+    def counted(**kwargs):
+        engine_days.append(kwargs["days"])
+        return free_slots(**kwargs)
+
+    monkeypatch.setattr(availability, "free_slots", counted)
+    length = swedish.lengths.get(duration_minutes=60)
+    ask = {"technique": swedish, "length": length, "therapist": None, "now": MONDAY_EARLY}
+    # The therapists with the policy; their hours, time off, closures and appointments.
+    with django_assert_num_queries(2):
+        free = selectors.slot_check(start=tuesday(10) + timedelta(days=1), **ask)
+    assert free.problem is None and free.alternatives == [] and engine_days == [1]
+    engine_days.clear()
+    with django_assert_num_queries(4):
+        taken = selectors.slot_check(start=tuesday(17), **ask)
+    assert taken.problem == SlotProblem.TAKEN and engine_days == [1, 7]
+    # Nothing is free on Tuesday: the nearest times are Wednesday's first six.
+    wednesday_nine = tuesday(9) + timedelta(days=1)
+    assert taken.alternatives == [wednesday_nine + timedelta(minutes=15 * n) for n in range(6)]
 
 
 def load_statement_plan(statement, values) -> str:
