@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from clinic.text import single_line
 
 from ..choices import ConsentMethod, PolicyKind
 from ..models import Appointment, Client, Consent, PolicyText
+from ..prepared_sql import Statement
 
 
 def name_key(name: str) -> str:
@@ -33,10 +35,22 @@ def policy_text_current(kind: PolicyKind | str) -> PolicyText | None:
     return PolicyText.objects.filter(kind=kind).order_by("-version").first()
 
 
+@lru_cache(maxsize=4)
+def _policy_texts_statement(vendor: str) -> Statement:
+    """Every version of every kind, newest first, compiled once (see
+    booking/prepared_sql.py): the details page reads them when shown and when sent, and
+    building the query cost the ORM several times the database's answer (issue 13)."""
+    return Statement.of(PolicyText.objects.order_by("kind", "-version"))
+
+
+_POLICY_TEXT_FIELDS = [field.attname for field in PolicyText._meta.concrete_fields]
+
+
 def policy_texts_current() -> dict[str, PolicyText]:
     """The newest version of every kind, keyed by kind, in one query."""
     newest: dict[str, PolicyText] = {}
-    for text in PolicyText.objects.order_by("kind", "-version"):
+    for row in _policy_texts_statement(connection.vendor).run({}, connection):
+        text = PolicyText.from_db(connection.alias, _POLICY_TEXT_FIELDS, row)
         newest.setdefault(text.kind, text)
     return newest
 

@@ -47,6 +47,29 @@ def test_publishing_makes_a_new_version_and_keeps_the_old_one():
     assert consent.policy_text_current(PolicyKind.CANCELLATION).version == 1
 
 
+def test_the_current_texts_are_the_newest_of_each_kind_as_the_orm_reads_them(django_assert_num_queries):
+    manager = StaffFactory(username="manager")
+    for body in ("Second words.", "Third words."):
+        consent.policy_text_publish(kind=PolicyKind.TREATMENT_CONSENT, body=body, by=manager)
+    with django_assert_num_queries(1):
+        current = consent.policy_texts_current()
+    assert {kind: (text.version, text.body) for kind, text in current.items()} == {
+        PolicyKind.CANCELLATION: (1, consent.policy_text_current(PolicyKind.CANCELLATION).body),
+        PolicyKind.TREATMENT_CONSENT: (3, "Third words."),
+    }
+    # Every field as the ORM gives it (the time aware, the author's id), so pages and the
+    # versions kept with a draft see the same objects.
+    for kind, text in current.items():
+        expected = consent.policy_text_current(kind)
+        assert text == expected
+        assert (text.created_at, text.created_by_id, text.kind) == (
+            expected.created_at,
+            expected.created_by_id,
+            expected.kind,
+        )
+    assert consent.policy_versions_current() == {kind: text.pk for kind, text in current.items()}
+
+
 @pytest.mark.parametrize("kind, body", [("nonsense", "Words"), (PolicyKind.CANCELLATION, "   ")])
 def test_publishing_refuses_unknown_kinds_and_empty_wording(kind, body):
     with pytest.raises(ValidationError):
