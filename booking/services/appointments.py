@@ -28,7 +28,7 @@ from .. import availability as engine
 from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus, IntakeSource
-from ..intake import Answer
+from ..intake import Answer, Rule
 from ..models import Appointment, Client, ClientChange, Room, Technique, TechniqueLength, Therapist
 from . import clients, consent, intake
 
@@ -450,6 +450,25 @@ def upcoming_cap_check(*, email: str, now: datetime | None = None) -> None:
     online appointments allowed. The booking service checks again under a lock; the
     details page asks early so nobody fills in everything only to be refused."""
     _check_upcoming_cap(email, now or timezone.now())
+
+
+def online_details_check(*, email: str, technique: Technique, now: datetime | None = None) -> list[Rule]:
+    """The details page's early checks, in one query (see selectors.online_booking_checks):
+    :func:`upcoming_cap_check`'s refusal, the same words, and otherwise the health rules in
+    use for ``technique``, for the page to weigh the answers with (``intake_evaluate``'s
+    ``rules``). The booking service checks both again at "Confirm booking"."""
+    checks = selectors.online_booking_checks(
+        email=email,
+        now=now or timezone.now(),
+        idempotency_key=None,
+        technique=technique,
+        rules=True,
+        client_known=False,
+    )
+    cap = settings.BOOKING_MAX_UPCOMING_PER_EMAIL
+    if checks.upcoming >= cap:
+        raise _too_many(cap)
+    return checks.rules
 
 
 def _check_upcoming_cap(email: str, now: datetime) -> None:
