@@ -25,14 +25,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     BigIntegerField,
     CharField,
-    Count,
     DateField,
     DateTimeField,
     Exists,
     F,
     Func,
     IntegerField,
-    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -1068,22 +1066,6 @@ def upcoming_online_count(*, email: str, now: datetime) -> int:
     ).count()
 
 
-def upcoming_online_count_and_key(
-    *, email: str, now: datetime, idempotency_key: str | None
-) -> tuple[int, int | None]:
-    """:func:`upcoming_online_count`, and the id of the booking an online confirmation
-    with ``idempotency_key`` already made (None if none), in one query: the booking
-    service asks both under the address's lock."""
-    upcoming = Q(client_email__iexact=email.strip(), status=AppointmentStatus.CONFIRMED, start__gte=now)
-    if not idempotency_key:
-        return upcoming_online_count(email=email, now=now), None
-    same_key = Q(idempotency_key=idempotency_key)
-    found = Appointment.objects.filter(upcoming | same_key).aggregate(
-        upcoming=Count("pk", filter=upcoming), existing=Min("pk", filter=same_key)
-    )
-    return found["upcoming"], found["existing"]
-
-
 @dataclass(frozen=True)
 class OnlineBookingChecks:
     """What an online booking reads first, under the address's lock (see
@@ -1175,7 +1157,8 @@ def online_booking_checks(
     rules: bool,
     client_known: bool = True,
 ) -> OnlineBookingChecks:
-    """:func:`upcoming_online_count_and_key`, whether a client record has the address
+    """:func:`upcoming_online_count`, the id of the booking an online confirmation with
+    ``idempotency_key`` already made (None if none), whether a client record has the address
     (unless ``client_known`` is false: the details page has no use for it), and
     (``rules``) the health rules in use for ``technique``: one UNION ALL query, as the
     booking service asks them all under the address's lock. Rows (kind, a, b, c, d, e, f,

@@ -1537,11 +1537,11 @@ def test_the_pages_for_two_run_a_fixed_number_of_queries(
         client.post(pair_url("booking:details", start=start), {**DETAILS, **GUEST})
     with django_assert_max_num_queries(12):
         assert client.get(pair_url("booking:review", start=start)).status_code == 200
-    # Confirming: the single booking's (see above) with the cap and the health rules
-    # apart (1), the client looked up (1), the rooms, and the second seat's client record
-    # (a savepoint: a guest without an email), intake, consents and insert (24 on SQLite;
-    # PostgreSQL's locks take three more: the therapists and the rooms apart).
-    with django_assert_max_num_queries(27):
+    # Confirming: the single booking's (see above; the key, the cap, both guests' health
+    # rules and the booker's client record in its one query), the rooms, and the second
+    # seat's client record (a savepoint: a guest without an email), intake, consents and
+    # insert (22 on SQLite; PostgreSQL's locks take more: the therapists and the rooms apart).
+    with django_assert_max_num_queries(24):
         assert client.post(pair_url("booking:review", start=start)).status_code == 302
     token = Appointment.objects.get(seat=1, client_email="olivia@example.com").manage_token
     for name in ("booking:appointment-confirmed", "booking:appointment-manage", "booking:appointment-cancel"):
