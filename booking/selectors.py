@@ -325,6 +325,34 @@ def _utc_column(values: Sequence[str | None], parsed: _ParsedUtc) -> list[dateti
     return list(map(parsed.__getitem__, values))
 
 
+class _HandsOn(engine.Intervals):
+    """A therapist's hands-on time as the load reads it: the starts as instants, the ends
+    as UTC text (see :class:`UtcText`) parsed when ``ends`` is first read. Only the limits
+    (max daily, max continuous) read them, and few therapists have one: parsing every
+    end up front had been a fifth of the load beyond the fetch for 50 therapists over 30
+    days (issue 13). Reads as any :class:`engine.Intervals` does."""
+
+    __slots__ = ("_end_texts", "_parsed", "_ends")
+
+    def __init__(self, starts: list[datetime], end_texts: Sequence[str], parsed: _ParsedUtc) -> None:
+        # Trusted rows (each end after its start, as many ends as starts): not checked.
+        self.starts = starts
+        self._end_texts: Sequence[str] | None = end_texts
+        self._parsed = parsed
+        self._ends: list[datetime] | None = None
+
+    @property  # type: ignore[override]
+    def ends(self) -> list[datetime]:
+        if self._ends is None:
+            self._ends = _utc_column(self._end_texts, self._parsed)
+            self._end_texts = None
+        return self._ends
+
+    @ends.setter
+    def ends(self, value: list[datetime]) -> None:
+        self._ends, self._end_texts = value, None
+
+
 def _wall_time(value: time | str) -> time:
     """A TimeField's value, from SQLite's text ("09:00:00") when read as text."""
     return value if isinstance(value, time) else time.fromisoformat(value)
@@ -675,14 +703,10 @@ def availability_load(
     # The appointments (read with the schedule, above) into per-therapist (and per-room)
     # lists of instants, column by column (each pass in C): no object and no Python-level
     # work per row (see engine.Intervals). A therapist's busy and hands-on time share the
-    # starts.
+    # starts; the hands-on ends are parsed when read (see _HandsOn).
     _kinds, therapist_col, room_col, start_col, end_col, until_col, room_until_col = columns
     parsed = _instants()
-    starts, ends, untils = (
-        _utc_column(start_col, parsed),
-        _utc_column(end_col, parsed),
-        _utc_column(until_col, parsed),
-    )
+    starts, untils = _utc_column(start_col, parsed), _utc_column(until_col, parsed)
     busy: dict[int, engine.Intervals] = {}
     hands_on: dict[int, engine.Intervals] = {}
     for pk in ids:
@@ -690,7 +714,7 @@ def availability_load(
         high = bisect_right(therapist_col, pk, low)
         own_starts = starts[low:high]
         busy[pk] = engine.Intervals(own_starts, untils[low:high])
-        hands_on[pk] = engine.Intervals(own_starts, ends[low:high])
+        hands_on[pk] = _HandsOn(own_starts, end_col[low:high], parsed)
     room_busy: dict[int, engine.Intervals] = {r.pk: engine.Intervals() for r in rooms}
     if room_busy:
         room_untils = _utc_column(room_until_col, parsed)

@@ -535,6 +535,24 @@ def test_appointment_columns_with_no_appointment(schedule):
     assert first == len(schedule) and [list(column) for column in columns] == [[]] * 7
 
 
+def test_hands_on_ends_are_parsed_when_first_read():
+    """Only the limits read the hands-on ends: the load leaves them as text until then,
+    and they read as any Intervals' do (and can be replaced)."""
+    from datetime import UTC
+
+    from booking import availability as engine
+
+    nine, ten, eleven = (datetime(2026, 11, 23, hour, tzinfo=UTC) for hour in (9, 10, 11))
+    hands_on = selectors._HandsOn(
+        [nine, ten], ("2026-11-23 10:00:00", "2026-11-23 11:00:00"), selectors._ParsedUtc()
+    )
+    assert hands_on._ends is None and len(hands_on) == 2
+    assert hands_on == engine.Intervals([nine, ten], [ten, eleven])
+    assert hands_on.ends == [ten, eleven] and hands_on._end_texts is None
+    hands_on.ends = [ten, ten]
+    assert list(hands_on) == [engine.Interval(nine, ten), engine.Interval(ten, ten)]
+
+
 def test_appointments_load_as_lists_of_utc_instants_per_therapist_and_room(swedish):
     """The load path reads rows column by column into engine.Intervals: each therapist's
     own appointments (busy with cleanup, hands-on without) and each room's sessions (with
