@@ -296,6 +296,16 @@ TOO_LONG = {
 }
 
 
+def doctor_note_field() -> forms.FileField:
+    # Checked by services.intake.doctor_note_upload (type by its first bytes, size).
+    return forms.FileField(
+        label=_("Your doctor's note"),
+        required=False,
+        help_text=_("A PDF, or a photo (JPEG or PNG), of at most 5 MB."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"}),
+    )
+
+
 class ClientDetailsForm(forms.Form):
     """The client's details and health questions, asked before every online booking."""
 
@@ -325,12 +335,7 @@ class ClientDetailsForm(forms.Form):
         help_text=_("For example areas to focus on or avoid, or pressure you prefer."),
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    doctor_note = forms.FileField(
-        label=_("Your doctor's note"),
-        required=False,
-        help_text=_("A PDF, or a photo (JPEG or PNG), of at most 5 MB."),
-        widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png"}),
-    )
+    doctor_note = doctor_note_field()
     agree_policy = forms.BooleanField(
         label=_("I agree to the cancellation policy above"),
         error_messages={"required": _("Please agree to the cancellation policy to book.")},
@@ -379,19 +384,7 @@ class ClientDetailsForm(forms.Form):
             raise forms.ValidationError(
                 _("This form could not be sent. Please call us to book."), code="spam"
             )
-        for question in self._questions_to_answer(cleaned):
-            name = f"health_{question.key}"
-            if cleaned.get(name) is None and name not in self.errors:
-                self.add_error(name, forms.ValidationError(ANSWER_REQUIRED, code="required"))
-            elif (
-                cleaned.get(name)
-                and question.number_label
-                and cleaned.get(f"{name}_number") is None
-                and f"{name}_number" not in self.errors
-            ):
-                self.add_error(
-                    f"{name}_number", forms.ValidationError(_("Please give the number."), code="required")
-                )
+        require_answers(self, self._questions_to_answer(cleaned), cleaned)
         name, typed = cleaned.get("name"), cleaned.get("consent_name")
         if name and typed and consent.name_key(typed) != consent.name_key(name):
             self.add_error(
@@ -411,19 +404,7 @@ class ClientDetailsForm(forms.Form):
         return self.questions
 
     def health_rows(self) -> list[dict]:
-        """Each question's fields together, in order, for the template."""
-        rows = []
-        for question in self.questions:
-            name = f"health_{question.key}"
-            rows.append(
-                {
-                    "question": question,
-                    "answer": self[name],
-                    "details": self[f"{name}_details"] if f"{name}_details" in self.fields else None,
-                    "number": self[f"{name}_number"] if f"{name}_number" in self.fields else None,
-                }
-            )
-        return rows
+        return health_rows(self, self.questions)
 
     def health_answers(self) -> dict[str, Answer]:
         """The answers given; when the client ticked "nothing has changed", their last ones."""
@@ -520,6 +501,65 @@ def health_fields(question: HealthQuestion) -> dict[str, forms.Field]:
             max_value=999,
         )
     return fields
+
+
+def require_answers(form: forms.Form, questions: Sequence[HealthQuestion], cleaned: dict) -> None:
+    """Every question answered, and a yes with a number question gives the number. (The
+    fields themselves are optional: "nothing has changed" may cover them.)"""
+    for question in questions:
+        name = f"health_{question.key}"
+        if cleaned.get(name) is None and name not in form.errors:
+            form.add_error(name, forms.ValidationError(ANSWER_REQUIRED, code="required"))
+        elif (
+            cleaned.get(name)
+            and question.number_label
+            and cleaned.get(f"{name}_number") is None
+            and f"{name}_number" not in form.errors
+        ):
+            form.add_error(
+                f"{name}_number", forms.ValidationError(_("Please give the number."), code="required")
+            )
+
+
+def health_rows(form: forms.Form, questions: Sequence[HealthQuestion]) -> list[dict]:
+    """Each question's fields together, in order, for the template."""
+    rows = []
+    for question in questions:
+        name = f"health_{question.key}"
+        rows.append(
+            {
+                "question": question,
+                "answer": form[name],
+                "details": form[f"{name}_details"] if f"{name}_details" in form.fields else None,
+                "number": form[f"{name}_number"] if f"{name}_number" in form.fields else None,
+            }
+        )
+    return rows
+
+
+class HealthAnswersForm(forms.Form):
+    """The health questions on their own: a signed-in client's answers between visits, and
+    the answers a waitlist offer's "Book it" needs. ``note`` adds the doctor's note upload
+    (shown once the answers call for one)."""
+
+    def __init__(self, *args, questions: Sequence[HealthQuestion], note: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.questions = list(questions)
+        for question in self.questions:
+            self.fields.update(health_fields(question))
+        if note:
+            self.fields["doctor_note"] = doctor_note_field()
+
+    def clean(self):
+        cleaned = super().clean()
+        require_answers(self, self.questions, cleaned)
+        return cleaned
+
+    def health_rows(self) -> list[dict]:
+        return health_rows(self, self.questions)
+
+    def health_answers(self) -> dict[str, Answer]:
+        return answers_from_cleaned(self.questions, self.cleaned_data)
 
 
 def answers_from_cleaned(questions: Sequence[HealthQuestion], cleaned: dict) -> dict[str, Answer]:

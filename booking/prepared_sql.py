@@ -22,6 +22,7 @@ from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Expression, Field, QuerySet
+from django.db.models.lookups import IExact
 
 
 class Slot(Expression):
@@ -128,3 +129,24 @@ class Statement:
                 row[position] = value
             converted.append(row)
         return converted
+
+
+class _LikeEscapedSlot(Slot):
+    """A slot whose value is escaped as ``iexact`` escapes a plain value (see
+    :class:`IExactSlot`)."""
+
+    def value(self, values: Mapping[str, Any], db: BaseDatabaseWrapper) -> Any:
+        return db.ops.prep_for_iexact_query(super().value(values, db))
+
+
+class IExactSlot(IExact):
+    """``field__iexact`` with a :class:`Slot` for its value, as
+    ``filter(IExactSlot(F("email"), Slot("email", CharField())))``. The ORM escapes a
+    plain value for ``iexact`` as it compiles (on SQLite, whose ``iexact`` is a LIKE, the
+    wildcards ``%`` and ``_`` of an address such as ``a_b@example.com``); a slot's value
+    is escaped the same way when the statement runs instead."""
+
+    def process_rhs(self, compiler, connection):
+        if not isinstance(self.rhs, Slot):
+            return super().process_rhs(compiler, connection)
+        return "%s", [_LikeEscapedSlot(self.rhs.name, self.rhs.output_field, self.rhs.index)]

@@ -25,14 +25,12 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     BigIntegerField,
     CharField,
-    Count,
     DateField,
     DateTimeField,
     Exists,
     F,
     Func,
     IntegerField,
-    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -70,7 +68,7 @@ from .models import (
     email_key,
     manage_signer,
 )
-from .prepared_sql import Slot, SlotList, Statement
+from .prepared_sql import IExactSlot, Slot, SlotList, Statement
 
 
 def clinic_zone() -> ZoneInfo:
@@ -1114,22 +1112,6 @@ def upcoming_online_count(*, email: str, now: datetime) -> int:
     ).count()
 
 
-def upcoming_online_count_and_key(
-    *, email: str, now: datetime, idempotency_key: str | None
-) -> tuple[int, int | None]:
-    """:func:`upcoming_online_count`, and the id of the booking an online confirmation
-    with ``idempotency_key`` already made (None if none), in one query: the booking
-    service asks both under the address's lock."""
-    upcoming = Q(client_email__iexact=email.strip(), status=AppointmentStatus.CONFIRMED, start__gte=now)
-    if not idempotency_key:
-        return upcoming_online_count(email=email, now=now), None
-    same_key = Q(idempotency_key=idempotency_key)
-    found = Appointment.objects.filter(upcoming | same_key).aggregate(
-        upcoming=Count("pk", filter=upcoming), existing=Min("pk", filter=same_key)
-    )
-    return found["upcoming"], found["existing"]
-
-
 @dataclass(frozen=True)
 class OnlineBookingChecks:
     """What an online booking reads first, under the address's lock (see
@@ -1137,41 +1119,47 @@ class OnlineBookingChecks:
 
     upcoming: int  # confirmed appointments still to come for the address
     existing_id: int | None  # the booking this confirmation's key already made
-    client_known: bool  # a client record (current, merged or not) has the address
+    client_known: bool | None  # a client record (current, merged or not) has the address (None: not asked)
     rules: list[intake_rules.Rule] | None  # the health rules for the technique, if asked
 
 
 _CHECKS, _RULE = 0, 1
 
 
-def online_booking_checks(
-    *, email: str, now: datetime, idempotency_key: str | None, technique: Technique, rules: bool
-) -> OnlineBookingChecks:
-    """:func:`upcoming_online_count_and_key`, whether a client record has the address, and
-    (``rules``) the health rules in use for ``technique``: one UNION ALL query, as the
-    booking service asks them all under the address's lock. Rows (kind, a, b, c, d, e, f,
-    g, h): one row of checks (count, key's booking, address known) and a row per rule
-    (technique, question key, outcome, number range, note, the question's order)."""
-    email = email.strip()
+@lru_cache(maxsize=_SHAPES)
+def _online_checks_statement(vendor: str, key: bool, known: bool, rules: bool) -> Statement:
+    """:func:`online_booking_checks`' query, compiled once per process and shape (see
+    booking/prepared_sql.py): building and compiling it had been about a third of the
+    confirmation's time (issue 13). ``key``: the booking an idempotency key made is asked;
+    ``known``: whether a client record has the address; ``rules``: the health rules."""
     upcoming = Appointment.objects.filter(
-        client_email__iexact=email, status=AppointmentStatus.CONFIRMED, start__gte=now
+        IExactSlot(F("client_email"), Slot("email", CharField())),
+        status=AppointmentStatus.CONFIRMED,
+        start__gte=Slot("now", _MOMENT),
     ).order_by()
     count = Func(F("pk"), function="COUNT", output_field=IntegerField())
     none_int = Cast(Value(None), IntegerField())
     none_text = Cast(Value(None), TextField())
     existing = (
-        Subquery(Appointment.objects.filter(idempotency_key=idempotency_key).order_by().values("pk")[:1])
-        if idempotency_key
+        Subquery(
+            Appointment.objects.filter(idempotency_key=Slot("key", CharField())).order_by().values("pk")[:1]
+        )
+        if key
         else none_int
     )
-    known = Exists(Client.objects.filter(email_key=email_key(email)))
+    client_known = (
+        Cast(Exists(Client.objects.filter(email_key=Slot("email_key", CharField()))), IntegerField())
+        if known
+        else none_int
+    )
+    technique = Slot("technique", _ID)
     parts = [
         # Over the technique's own row: one row whatever else exists.
-        Technique.objects.filter(pk=technique.pk).values_list(
+        Technique.objects.filter(pk=technique).values_list(
             Value(_CHECKS),
             Subquery(upcoming.annotate(n=count).values("n")[:1]),
             existing,
-            Cast(known, IntegerField()),
+            client_known,
             none_text,
             none_text,
             none_int,
@@ -1197,14 +1185,44 @@ def online_booking_checks(
                 none_int,
             )
         )
-    statements, params = [], []
-    for number, part in enumerate(parts):
-        sql, part_params = part.order_by().query.sql_with_params()
-        statements.append(f"SELECT * FROM ({sql}) AS part{number}")
-        params.extend(part_params)
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(statements), params)
-        rows = cursor.fetchall()
+    statements = [Statement.of(part.order_by()) for part in parts]
+    return Statement(
+        sql=" UNION ALL ".join(
+            f"SELECT * FROM ({statement.sql}) AS part{number}" for number, statement in enumerate(statements)
+        ),
+        params=tuple(param for statement in statements for param in statement.params),
+    )
+
+
+def online_booking_checks(
+    *,
+    email: str,
+    now: datetime,
+    idempotency_key: str | None,
+    technique: Technique,
+    rules: bool,
+    client_known: bool = True,
+) -> OnlineBookingChecks:
+    """:func:`upcoming_online_count`, the id of the booking an online confirmation with
+    ``idempotency_key`` already made (None if none), whether a client record has the address
+    (unless ``client_known`` is false: the details page has no use for it), and
+    (``rules``) the health rules in use for ``technique``: one UNION ALL query, as the
+    booking service asks them all under the address's lock. Rows (kind, a, b, c, d, e, f,
+    g, h): one row of checks (count, key's booking, address known) and a row per rule
+    (technique, question key, outcome, number range, note, the question's order).
+    Compiled once per shape (see :func:`_online_checks_statement`)."""
+    email = email.strip()
+    statement = _online_checks_statement(connection.vendor, bool(idempotency_key), client_known, rules)
+    rows = statement.run(
+        {
+            "email": email,
+            "now": now,
+            "key": idempotency_key,
+            "email_key": email_key(email),
+            "technique": technique.pk,
+        },
+        connection,
+    )
     checks = next(row for row in rows if row[0] == _CHECKS)
     found_rules = None
     if rules:
@@ -1225,7 +1243,10 @@ def online_booking_checks(
             for _, _, _, technique_id, key, outcome, number_min, number_max, staff_note, _ in rule_rows
         ]
     return OnlineBookingChecks(
-        upcoming=checks[1] or 0, existing_id=checks[2], client_known=bool(checks[3]), rules=found_rules
+        upcoming=checks[1] or 0,
+        existing_id=checks[2],
+        client_known=bool(checks[3]) if client_known else None,
+        rules=found_rules,
     )
 
 

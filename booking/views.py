@@ -636,7 +636,10 @@ class DetailsView(SlotStepMixin, View):
         try:
             # Asked now, not only at Confirm, so nobody fills in everything to be refused.
             # The same words as at Confirm: they tell nothing more about the address.
-            appointments.upcoming_cap_check(email=form.cleaned_data["email"])
+            # The health rules come in the same query.
+            rules = appointments.online_details_check(
+                email=form.cleaned_data["email"], technique=self.technique
+            )
         except ValidationError as error:
             form.add_error("email", error)
             return self.render(form, guest, status=400)
@@ -646,9 +649,11 @@ class DetailsView(SlotStepMixin, View):
                 "email", _("Please give the second guest's own email address, or leave it empty.")
             )
             return self.render(form, guest, status=400)
-        evaluation = intake.intake_evaluate(technique=self.technique, answers=form.health_answers())
+        evaluation = intake.intake_evaluate(
+            technique=self.technique, answers=form.health_answers(), rules=rules
+        )
         guest_evaluation = (
-            intake.intake_evaluate(technique=self.technique, answers=guest.health_answers())
+            intake.intake_evaluate(technique=self.technique, answers=guest.health_answers(), rules=rules)
             if guest
             else None
         )

@@ -23,9 +23,10 @@ from clinic import ratelimit
 from . import selectors
 from .choices import OfferOutcome, WaitlistStatus
 from .client_session import signed_in_client
-from .forms import ANY
+from .forms import ANY, HealthAnswersForm, health_initial
+from .intake import answers_from_dict
 from .models import WaitlistEntry, WaitlistOffer
-from .services import waitlist
+from .services import intake, waitlist
 from .views import _bad_choice, _technique_or_404, _too_many
 from .waitlist_forms import WaitlistJoinForm
 
@@ -189,33 +190,92 @@ class WaitlistOfferView(View):
         answer = request.POST.get("answer")
         if answer not in ("book", "no"):
             return self.render(self.load(token), error=_("Please choose Book it or No thanks."), status=400)
+        if answer == "book":
+            return self.book(token)
         try:
-            if answer == "book":
-                offer = waitlist.offer_accept(token=token)
-            else:
-                offer = waitlist.offer_decline(token=token, leave=bool(request.POST.get("leave")))
+            waitlist.offer_decline(token=token, leave=bool(request.POST.get("leave")))
         except waitlist.OfferNotFound:
             raise Http404(_("This link is not valid. Please use the link in your email.")) from None
         except ValidationError as error:
             return self.render(self.load(token), error=" ".join(error.messages), status=409)
-        if offer.outcome == OfferOutcome.ACCEPTED:
-            return redirect("booking:appointment-confirmed", token=offer.appointment.manage_token)
         return redirect("booking:waitlist-offer", token=token)
 
-    def render(self, offer: WaitlistOffer, *, declining: bool = False, error: str = "", status: int = 200):
+    def book(self, token):
+        offer = self.load(token)
+        answers, note_token, form = {}, "", None
+        if self.is_open(offer):
+            # The health questions, as before every online booking (see services.waitlist).
+            form = self.health_form(offer, self.request.POST, self.request.FILES)
+            if not form.is_valid():
+                return self.render(
+                    offer, form=form, needs_note="doctor_note" in self.request.FILES, status=400
+                )
+            answers = form.health_answers()
+            upload = form.cleaned_data.get("doctor_note")
+            if upload is not None:
+                try:
+                    note_token = intake.doctor_note_upload(upload=upload).draft_token
+                except ValidationError as error:
+                    form.add_error("doctor_note", error)
+                    return self.render(offer, form=form, needs_note=True, status=400)
+        # Not open (answered, or past its window): the service says which; a repeat of
+        # "Book it" lands on the booking made.
+        try:
+            offer = waitlist.offer_accept(token=token, answers=answers, doctor_note_token=note_token)
+        except waitlist.OfferNotFound:
+            raise Http404(_("This link is not valid. Please use the link in your email.")) from None
+        except ValidationError as error:
+            if form is not None and error.code == "intake_call":
+                # Nothing booked; the time stays held for them while they call.
+                return self.render(offer, form=form, call=intake.call_message())
+            if form is not None and error.code == "intake_doctor_note":
+                return self.render(offer, form=form, needs_note=True)
+            return self.render(self.load(token), error=" ".join(error.messages), status=409)
+        return redirect("booking:appointment-confirmed", token=offer.appointment.manage_token)
+
+    @staticmethod
+    def is_open(offer: WaitlistOffer) -> bool:
+        return offer.outcome == OfferOutcome.PENDING and timezone.now() < offer.expires_at
+
+    def health_form(self, offer: WaitlistOffer, data=None, files=None) -> HealthAnswersForm:
+        # Their latest answers are filled in only when they are signed in: the offer link
+        # alone (an email may be forwarded) shows no health data.
+        initial = None
+        signed_in = signed_in_client(self.request)
+        if signed_in is not None and signed_in.pk == offer.entry.client_id:
+            latest = intake.intake_latest(signed_in)
+            initial = health_initial(answers_from_dict(latest.answers)) if latest else None
+        return HealthAnswersForm(data, files, questions=intake.questions_active(), initial=initial, note=True)
+
+    def render(
+        self,
+        offer: WaitlistOffer,
+        *,
+        declining: bool = False,
+        error: str = "",
+        status: int = 200,
+        form: HealthAnswersForm | None = None,
+        needs_note: bool = False,
+        call: str = "",
+    ):
         zone = selectors.clinic_zone()
-        now = timezone.now()
         appointment = offer.appointment
+        is_open = self.is_open(offer)
+        if form is None and is_open and not declining:
+            form = self.health_form(offer)
         context = {
             "offer": offer,
             "appointment": appointment,
             "start_local": appointment.start.astimezone(zone),
             "end_local": appointment.end.astimezone(zone),
             "expires_local": offer.expires_at.astimezone(zone),
-            "open": offer.outcome == OfferOutcome.PENDING and now < offer.expires_at,
+            "open": is_open,
             "declining": declining,
             "error": error,
             "still_waiting": offer.entry.status == WaitlistStatus.WAITING,
             "policy": selectors.policy_load(),
+            "form": form,
+            "needs_note": needs_note,
+            "call_message": call,
         }
         return render(self.request, self.template_name, context, status=status)

@@ -10,7 +10,6 @@ import json
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -28,7 +27,7 @@ from clinic import ratelimit
 
 from .. import client_session, ics, notifications, selectors
 from ..availability import SlotProblem
-from ..forms import ANY, answers_from_cleaned, health_fields, health_initial
+from ..forms import ANY, HealthAnswersForm, health_initial
 from ..intake import answers_from_dict
 from ..models import Appointment, Client, HealthQuestion, Technique, TechniqueLength, Therapist
 from ..services import account, appointments, intake, privacy, signin, waitlist
@@ -260,44 +259,22 @@ class HealthUpdateView(ClientPageMixin, View):
     template_name = "booking/account/health_update.html"
 
     def form(self, data=None):
-        questions = intake.questions_active()
         latest = intake.intake_latest(self.client)
-        form = forms.Form(data, initial=health_initial(answers_from_dict(latest.answers)) if latest else None)
-        for question in questions:
-            form.fields.update(health_fields(question))
-        form.questions = questions
-        return form
-
-    def rows(self, form) -> list[dict]:
-        rows = []
-        for question in form.questions:
-            name = f"health_{question.key}"
-            rows.append(
-                {
-                    "question": question,
-                    "answer": form[name],
-                    "details": form[f"{name}_details"] if f"{name}_details" in form.fields else None,
-                    "number": form[f"{name}_number"] if f"{name}_number" in form.fields else None,
-                }
-            )
-        return rows
+        return HealthAnswersForm(
+            data,
+            questions=intake.questions_active(),
+            initial=health_initial(answers_from_dict(latest.answers)) if latest else None,
+        )
 
     def get(self, request):
         form = self.form()
-        return render(request, self.template_name, {"form": form, "rows": self.rows(form)})
+        return render(request, self.template_name, {"form": form, "rows": form.health_rows()})
 
     def post(self, request):
         form = self.form(request.POST)
-        if form.is_valid():
-            for question in form.questions:
-                name = f"health_{question.key}"
-                if form.cleaned_data.get(name) is None:
-                    form.add_error(name, _("Please answer this question."))
         if not form.is_valid():
-            return render(request, self.template_name, {"form": form, "rows": self.rows(form)}, status=400)
-        account.health_update(
-            client=self.client, answers=answers_from_cleaned(form.questions, form.cleaned_data)
-        )
+            return render(request, self.template_name, {"form": form, "rows": form.health_rows()}, status=400)
+        account.health_update(client=self.client, answers=form.health_answers())
         messages.success(request, _("Thank you: your health answers are updated."))
         return redirect(reverse("booking:account-home") + "#health")
 

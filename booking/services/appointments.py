@@ -28,7 +28,7 @@ from .. import availability as engine
 from .. import explanations, notifications, selectors
 from ..availability import SlotProblem
 from ..choices import AppointmentSource, AppointmentStatus, IntakeSource
-from ..intake import Answer
+from ..intake import Answer, Rule
 from ..models import Appointment, Client, ClientChange, Room, Technique, TechniqueLength, Therapist
 from . import clients, consent, intake
 
@@ -445,17 +445,25 @@ def _lock_client_email(email: str) -> None:
         )
 
 
-def upcoming_cap_check(*, email: str, now: datetime | None = None) -> None:
-    """Raise the cap's ValidationError when ``email`` already holds the most upcoming
-    online appointments allowed. The booking service checks again under a lock; the
-    details page asks early so nobody fills in everything only to be refused."""
-    _check_upcoming_cap(email, now or timezone.now())
-
-
-def _check_upcoming_cap(email: str, now: datetime) -> None:
+def online_details_check(*, email: str, technique: Technique, now: datetime | None = None) -> list[Rule]:
+    """The details page's early checks, in one query (see selectors.online_booking_checks):
+    the cap's ValidationError when ``email`` already holds the most upcoming online
+    appointments allowed (asked early so nobody fills in everything only to be refused;
+    the same words as at Confirm), otherwise the health rules in use for ``technique``,
+    for the page to weigh the answers with (``intake_evaluate``'s ``rules``). The booking
+    service checks both again at "Confirm booking", under the address's lock."""
+    checks = selectors.online_booking_checks(
+        email=email,
+        now=now or timezone.now(),
+        idempotency_key=None,
+        technique=technique,
+        rules=True,
+        client_known=False,
+    )
     cap = settings.BOOKING_MAX_UPCOMING_PER_EMAIL
-    if selectors.upcoming_online_count(email=email, now=now) >= cap:
+    if checks.upcoming >= cap:
         raise _too_many(cap)
+    return checks.rules
 
 
 def _too_many(cap: int) -> ValidationError:
@@ -469,16 +477,12 @@ def _too_many(cap: int) -> ValidationError:
     )
 
 
-def _health_checked(*, technique: Technique, client: ClientDetails, staff: bool):
-    """The health intake's rules applied again here, whatever the pages did. Online,
-    "please call" and a missing doctor's note refuse; staff on the phone decide."""
+def _health_checked_by_staff(*, technique: Technique, client: ClientDetails):
+    """The health intake's rules applied to a staff booking's answers: staff on the phone
+    decide, nothing refuses (online, see :func:`_first_reads`)."""
     if client.health is None:
         return None
-    if staff:
-        return intake.intake_evaluate(technique=technique, answers=client.health)
-    return intake.intake_check_online(
-        technique=technique, answers=client.health, doctor_note_token=client.doctor_note_token
-    )
+    return intake.intake_evaluate(technique=technique, answers=client.health)
 
 
 def _client_record(
@@ -628,21 +632,6 @@ def appointment_book(
     )
 
 
-def _repeat_or_cap(
-    *, email: str, idempotency_key: str | None, staff: bool, now: datetime
-) -> Appointment | None:
-    """Under the address's lock: the booking a repeat of this confirmation made (None if
-    it is the first), and for online bookings the cap on upcoming appointments, asked in
-    one query."""
-    if staff:
-        return _by_key(idempotency_key)
-    cap = settings.BOOKING_MAX_UPCOMING_PER_EMAIL
-    upcoming, existing_id = selectors.upcoming_online_count_and_key(
-        email=email, now=now, idempotency_key=idempotency_key
-    )
-    return _repeat_or_refused(upcoming=upcoming, existing_id=existing_id, cap=cap)
-
-
 def _repeat_or_refused(*, upcoming: int, existing_id: int | None, cap: int) -> Appointment | None:
     if existing_id is not None:
         return Appointment.objects.get(pk=existing_id)
@@ -656,34 +645,41 @@ class _FirstReads:
     """What one online booking's transaction reads first, under the address's lock."""
 
     existing: Appointment | None  # a repeat's answer: the first confirmation's booking
-    health: object  # the health evaluation (None when no answers were asked)
-    client_known: bool | None  # whether a client record has the address (None: not asked)
+    health: list  # each guest's health evaluation, in seat order (None: no answers asked)
+    client_known: bool | None  # whether a client record has the booker's address (None: not asked)
 
 
 def _first_reads(
-    *, technique: Technique, client: ClientDetails, idempotency_key: str | None, staff: bool, now: datetime
+    *,
+    technique: Technique,
+    clients: Sequence[ClientDetails],
+    idempotency_key: str | None,
+    staff: bool,
+    now: datetime,
 ) -> _FirstReads:
-    """The repeat check, the cap, the health rules and whether the address has a client
-    record: one query online (see selectors.online_booking_checks); staff bookings ask
-    as before (no cap, their own health decisions)."""
+    """The repeat check, the cap, the health rules and whether the booker's (the first
+    guest's) address has a client record: one query online (see
+    selectors.online_booking_checks); staff bookings ask as before (no cap, their own
+    health decisions)."""
     if staff:
-        existing = _repeat_or_cap(email=client.email, idempotency_key=idempotency_key, staff=True, now=now)
+        existing = _by_key(idempotency_key)  # no cap for staff
         if existing is not None:
-            return _FirstReads(existing, None, None)
-        return _FirstReads(None, _health_checked(technique=technique, client=client, staff=True), None)
+            return _FirstReads(existing, [], None)
+        health = [_health_checked_by_staff(technique=technique, client=client) for client in clients]
+        return _FirstReads(None, health, None)
     checks = selectors.online_booking_checks(
-        email=client.email,
+        email=clients[0].email,
         now=now,
         idempotency_key=idempotency_key,
         technique=technique,
-        rules=client.health is not None,
+        rules=any(client.health is not None for client in clients),
     )
     existing = _repeat_or_refused(
         upcoming=checks.upcoming, existing_id=checks.existing_id, cap=settings.BOOKING_MAX_UPCOMING_PER_EMAIL
     )
     if existing is not None:
-        return _FirstReads(existing, None, None)
-    health = (
+        return _FirstReads(existing, [], None)
+    health = [
         None
         if client.health is None
         else intake.intake_check_online(
@@ -692,7 +688,8 @@ def _first_reads(
             doctor_note_token=client.doctor_note_token,
             rules=checks.rules,
         )
-    )
+        for client in clients
+    ]
     return _FirstReads(None, health, checks.client_known)
 
 
@@ -718,11 +715,11 @@ def _book_one(
             # Before anything is read: a repeat waits here for the first to commit.
             _lock_client_email(client.email)
         first = _first_reads(
-            technique=technique, client=client, idempotency_key=idempotency_key, staff=staff, now=now
+            technique=technique, clients=[client], idempotency_key=idempotency_key, staff=staff, now=now
         )
         if first.existing is not None:
             return first.existing
-        health = first.health
+        (health,) = first.health
         found = _find(
             technique=technique,
             length=length,
@@ -902,10 +899,12 @@ def _book_pair(
     with transaction.atomic():
         if not staff:
             _lock_client_email(booker.email)
-        existing = _repeat_or_cap(email=booker.email, idempotency_key=idempotency_key, staff=staff, now=now)
-        if existing is not None:
-            return existing
-        health = [_health_checked(technique=technique, client=details, staff=staff) for details in clients]
+        reads = _first_reads(
+            technique=technique, clients=clients, idempotency_key=idempotency_key, staff=staff, now=now
+        )
+        if reads.existing is not None:
+            return reads.existing
+        health = reads.health
         found = _find(
             technique=technique,
             length=length,
@@ -947,7 +946,13 @@ def _book_pair(
         seats = []
         for seat, (therapist, details) in enumerate(zip(pair, clients, strict=True), start=1):
             appointment = _new_appointment(
-                record=_client_record(client=details, staff=staff, guest=seat == 2),
+                record=_client_record(
+                    client=details,
+                    staff=staff,
+                    guest=seat == 2,
+                    # Read under the booker's lock; the guest's address is not locked.
+                    known=reads.client_known if seat == 1 else None,
+                ),
                 client=details,
                 therapist=therapist,
                 technique=technique,

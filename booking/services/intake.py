@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +21,7 @@ from .. import intake as rules_engine
 from ..choices import IntakeSource, RuleOutcome
 from ..intake import Answer, Evaluation
 from ..models import Appointment, Client, DoctorNote, HealthIntake, HealthQuestion, HealthRule, Technique
+from ..prepared_sql import Statement
 
 # Doctors' notes: a PDF or a photo, small enough for a phone upload.
 DOCTOR_NOTE_MAX_BYTES = 5 * 1024 * 1024
@@ -29,9 +32,23 @@ DOCTOR_NOTE_TYPES = {
 }
 
 
+@lru_cache(maxsize=4)
+def _questions_statement(vendor: str) -> Statement:
+    """The questions asked online, compiled once (see booking/prepared_sql.py): every
+    showing and sending of the details page asks them, and building the query cost the
+    ORM several times the database's answer (issue 13)."""
+    return Statement.of(HealthQuestion.objects.filter(active=True).order_by("display_order", "id"))
+
+
+_QUESTION_FIELDS = [field.attname for field in HealthQuestion._meta.concrete_fields]
+
+
 def questions_active() -> list[HealthQuestion]:
     """The questions asked online, in the order the manager set."""
-    return list(HealthQuestion.objects.filter(active=True).order_by("display_order", "id"))
+    return [
+        HealthQuestion.from_db(connection.alias, _QUESTION_FIELDS, row)
+        for row in _questions_statement(connection.vendor).run({}, connection)
+    ]
 
 
 def rules_for(technique: Technique | None) -> list[rules_engine.Rule]:

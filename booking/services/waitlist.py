@@ -26,6 +26,7 @@ from a booking (``Appointment.objects.bookings()``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -46,6 +47,7 @@ from ..choices import (
     OfferOutcome,
     WaitlistStatus,
 )
+from ..intake import Answer
 from ..models import (
     Appointment,
     Client,
@@ -55,7 +57,7 @@ from ..models import (
     WaitlistEntry,
     WaitlistOffer,
 )
-from . import appointments, clients, consent
+from . import appointments, clients, consent, intake
 
 # Open entries one client may have at once: enough for real use, a limit for a script.
 MAX_OPEN_ENTRIES_PER_CLIENT = 5
@@ -479,9 +481,20 @@ def _answered(offer: WaitlistOffer) -> ValidationError:
     return ValidationError(message, code=offer.outcome or OfferOutcome.LAPSED.value)
 
 
-def offer_accept(*, token: str, now: datetime | None = None) -> WaitlistOffer:
+def offer_accept(
+    *,
+    token: str,
+    answers: Mapping[str, Answer],
+    doctor_note_token: str = "",
+    now: datetime | None = None,
+) -> WaitlistOffer:
     """Book the held time: the same row turns CONFIRMED, so there is no moment when
     anyone else could take it. A repeat of an accepted offer returns it unchanged.
+
+    The health answers are asked again, as for every online booking (they may have
+    changed since the client joined): the clinic's rules apply as at Confirm ("please
+    call" refuses, code ``intake_call``; a doctor's note is needed when the rules say so,
+    ``intake_doctor_note``), and they are stored with the visit.
     Raises :class:`OfferNotFound`, or ValidationError when answered or past its window."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -495,6 +508,10 @@ def offer_accept(*, token: str, now: datetime | None = None) -> WaitlistOffer:
         appointment = Appointment.objects.select_for_update().get(pk=offer.appointment_id)
         if appointment.status != AppointmentStatus.HELD:
             raise _answered(WaitlistOffer(outcome=OfferOutcome.WITHDRAWN, expires_at=offer.expires_at))
+        # Refused before anything changes: the hold stays, for a call to the clinic.
+        evaluation = intake.intake_check_online(
+            technique=appointment.technique, answers=answers, doctor_note_token=doctor_note_token
+        )
         appointment.status = AppointmentStatus.CONFIRMED
         appointment.held_until = None
         appointment.sequence += 1  # the offer email still queued, if any, is now stale
@@ -502,6 +519,12 @@ def offer_accept(*, token: str, now: datetime | None = None) -> WaitlistOffer:
         offer.outcome, offer.answered_at = OfferOutcome.ACCEPTED, now
         offer.save(update_fields=["outcome", "answered_at"])
         WaitlistEntry.objects.filter(pk=offer.entry_id).update(status=WaitlistStatus.BOOKED, updated_at=now)
+        intake.intake_record(
+            appointment=appointment,
+            answers=answers,
+            evaluation=evaluation,
+            doctor_note_token=doctor_note_token,
+        )
         # The offer page shows the cancellation policy beside "Book it" (a tick, as online).
         consent.consents_record(
             client=appointment.client,

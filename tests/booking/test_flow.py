@@ -957,9 +957,9 @@ def test_confirming_runs_a_fixed_number_of_queries(
     start = at(TUESDAY, "15:00")
     # Sending the details: the technique with its lengths (1), the slot check (2: the
     # therapists, then hours, time off, closures and appointments together), the
-    # questions, the cap and the health rules (3), the policy versions agreed to (1) and
-    # the new session (an insert in the test's savepoint: 3).
-    with django_assert_max_num_queries(10):
+    # questions (1), the cap and the health rules together (1), the policy versions agreed
+    # to (1) and the new session (an insert in the test's savepoint: 3).
+    with django_assert_max_num_queries(9):
         assert client.post(url("booking:details", start=start), DETAILS).status_code == 302
     # Confirming, with no slot check of the page's own (the service's, under its locks,
     # decides): the session (1), the technique (1), the rate limit (1, and on SQLite a
@@ -1532,16 +1532,16 @@ def test_the_pages_for_two_run_a_fixed_number_of_queries(
         assert client.get(pair_url("booking:times")).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(pair_url("booking:details", start=start)).status_code == 200
-    # Sending both guests' details: the single's 10, and two more for the guest.
-    with django_assert_max_num_queries(12):
+    # Sending both guests' details: the single's 9, and two more for the guest.
+    with django_assert_max_num_queries(11):
         client.post(pair_url("booking:details", start=start), {**DETAILS, **GUEST})
     with django_assert_max_num_queries(12):
         assert client.get(pair_url("booking:review", start=start)).status_code == 200
-    # Confirming: the single booking's (see above) with the cap and the health rules
-    # apart (1), the client looked up (1), the rooms, and the second seat's client record
-    # (a savepoint: a guest without an email), intake, consents and insert (24 on SQLite;
-    # PostgreSQL's locks take three more: the therapists and the rooms apart).
-    with django_assert_max_num_queries(27):
+    # Confirming: the single booking's (see above; the key, the cap, both guests' health
+    # rules and the booker's client record in its one query), the rooms, and the second
+    # seat's client record (a savepoint: a guest without an email), intake, consents and
+    # insert (22 on SQLite; PostgreSQL's locks take more: the therapists and the rooms apart).
+    with django_assert_max_num_queries(24):
         assert client.post(pair_url("booking:review", start=start)).status_code == 302
     token = Appointment.objects.get(seat=1, client_email="olivia@example.com").manage_token
     for name in ("booking:appointment-confirmed", "booking:appointment-manage", "booking:appointment-cancel"):

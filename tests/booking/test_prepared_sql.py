@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BigIntegerField, DateTimeField
+from django.db.models import BigIntegerField, CharField, DateTimeField, F
 
 from booking.models import Appointment, Therapist
-from booking.prepared_sql import Slot, SlotList, Statement
+from booking.prepared_sql import IExactSlot, Slot, SlotList, Statement
 from tests.conftest import LONDON
 from tests.factories import TherapistFactory, appointment_row
 
@@ -85,3 +85,38 @@ def test_on_postgresql_ids_are_typed_as_the_column_is():
         assert sql == "(%s::bigint, %s::bigint)"
     else:
         assert sql == "(%s, %s)"
+
+
+def test_an_iexact_slot_answers_as_iexact_with_the_same_value(swedish):
+    # SQLite's iexact is a LIKE: the ORM escapes the wildcards of a plain value as it
+    # compiles; a slot's value is escaped as the statement runs, so "a_b" finds itself only.
+    anna = TherapistFactory(techniques=[swedish])
+    monday = datetime(2026, 11, 23, 9, tzinfo=LONDON)
+    emails = ["a_b@example.com", "axb@example.com", "A%B@Example.com", "ab@example.com", "OLIVIA@example.com"]
+    for n, email in enumerate(emails):
+        appointment_row(anna, swedish, monday + timedelta(hours=2 * n), client_email=email)
+
+    def by_email(value):
+        return (
+            Appointment.objects.filter(IExactSlot(F("client_email"), value)).order_by("pk").values_list("pk")
+        )
+
+    statement = Statement.of(by_email(Slot("email", CharField())))
+    for email, found in [
+        ("a_b@example.com", 1),
+        ("A%b@example.com", 1),
+        ("olivia@EXAMPLE.com", 1),
+        ("a%b@example.com", 1),
+        ("nobody@example.com", 0),
+    ]:
+        queryset = Appointment.objects.filter(client_email__iexact=email).order_by("pk").values_list("pk")
+        # The same SQL, the same parameters and the same rows as the ORM's own iexact.
+        sql, params = queryset.query.sql_with_params()
+        assert (statement.sql, statement.bind({"email": email}, connection)) == (sql, list(params))
+        rows = [tuple(row) for row in statement.run({"email": email})]
+        assert rows == list(queryset) and len(rows) == found, email
+    # A plain value goes through iexact's own escaping.
+    plain = by_email("a_b@example.com")
+    assert list(plain) == list(
+        Appointment.objects.filter(client_email__iexact="a_b@example.com").values_list("pk")
+    )

@@ -703,3 +703,88 @@ def test_gc_paused_turns_collection_back_on_only_if_it_was_on():
         assert not gc.isenabled()  # a caller's choice is left as it was
     finally:
         gc.enable()
+
+
+def _checks_by_the_orm(*, email, now, key, technique):
+    """What online_booking_checks answers, asked of the ORM one question at a time."""
+    from booking.choices import AppointmentStatus
+    from booking.models import Appointment, email_key
+    from booking.services import intake
+
+    upcoming = Appointment.objects.filter(
+        client_email__iexact=email.strip(), status=AppointmentStatus.CONFIRMED, start__gte=now
+    ).count()
+    existing = (
+        Appointment.objects.filter(idempotency_key=key).values_list("pk", flat=True).first() if key else None
+    )
+    known = Client.objects.filter(email_key=email_key(email.strip())).exists()
+    return upcoming, existing, known, intake.rules_for(technique)
+
+
+@pytest.mark.parametrize("key", [None, "k" * 40])
+@pytest.mark.parametrize("rules", [False, True])
+@pytest.mark.parametrize("known", [False, True])
+def test_online_booking_checks_answer_as_the_orm_and_compile_once_per_shape(
+    swedish, monkeypatch, django_assert_num_queries, key, rules, known
+):
+    """Every shape of the statement (a key or not, the rules or not, the client record or
+    not) answers as the ORM's own queries do, and its second run compiles no SQL (issue 13)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from booking.choices import AppointmentStatus, RuleOutcome
+    from booking.models import HealthRule
+    from tests.factories import TechniqueFactory, appointment_row, health_rule
+
+    anna = TherapistFactory(techniques=[swedish])
+    now = datetime(2026, 11, 20, 9, tzinfo=LONDON)
+    start = datetime(2026, 11, 23, 9, tzinfo=LONDON)
+    for hours, email, extra in [
+        (0, "Olivia@Example.com", {}),
+        (2, "olivia@example.com", {"idempotency_key": "k" * 40}),
+        (4, "olivia@example.com", {"status": AppointmentStatus.CANCELLED}),
+        (-24 * 7, "olivia@example.com", {}),  # past
+        (6, "oxivia@example.com", {}),
+    ]:
+        appointment_row(anna, swedish, start + timedelta(hours=hours), client_email=email, **extra)
+    other = TechniqueFactory()
+    health_rule("skin", RuleOutcome.FLAG)
+    health_rule("skin", RuleOutcome.DOCTOR_NOTE, technique=swedish, number_min=2, number_max=5)
+    health_rule("skin", RuleOutcome.CALL, technique=other)
+    HealthRule.objects.filter(question__key="skin", technique=None).update(staff_note="Ask about it")
+    inactive = health_rule("oil_allergy", RuleOutcome.CALL)
+    inactive.active = False
+    inactive.save()
+    selectors._online_checks_statement.cache_clear()
+    compiled = []
+    original = SQLCompiler.as_sql
+    monkeypatch.setattr(
+        SQLCompiler, "as_sql", lambda self, *a, **k: compiled.append(self) or original(self, *a, **k)
+    )
+    compiles = []
+    for email in [" OLIVIA@example.com ", "o_ivia@example.com", "nobody@example.com"]:
+        before = len(compiled)
+        with django_assert_num_queries(1):
+            checks = selectors.online_booking_checks(
+                email=email, now=now, idempotency_key=key, technique=swedish, rules=rules, client_known=known
+            )
+        compiles.append(len(compiled) - before)
+        upcoming, existing, is_known, found_rules = _checks_by_the_orm(
+            email=email, now=now, key=key, technique=swedish
+        )
+        expected = (upcoming, existing, is_known if known else None)
+        assert (checks.upcoming, checks.existing_id, checks.client_known) == expected, email
+        # The same rules (the rules' order among one question's does not change an evaluation).
+        assert (sorted(checks.rules, key=repr) if rules else None) == (
+            sorted(found_rules, key=repr) if rules else None
+        )
+    assert compiles[0] > 0 and compiles[1:] == [0, 0]  # compiled by the first run only
+    # The figures themselves, lest the ORM's side be wrong too.
+    first = selectors.online_booking_checks(
+        email="olivia@example.com", now=now, idempotency_key=key, technique=swedish, rules=True
+    )
+    assert first.upcoming == 2 and first.client_known is True
+    assert (first.existing_id is not None) is (key is not None)
+    assert [(rule.outcome, rule.technique_id) for rule in first.rules] == [
+        (RuleOutcome.FLAG, None),
+        (RuleOutcome.DOCTOR_NOTE, swedish.pk),
+    ]

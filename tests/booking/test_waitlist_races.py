@@ -111,7 +111,7 @@ def test_a_held_time_is_kept_for_the_client_while_online_bookings_race_their_boo
             technique=technique, length=length, start=TEN, client=client(200 + n), now=NOW
         )
 
-    accept = lambda: waitlist.offer_accept(token=offer.token, now=NOW + timedelta(minutes=5))  # noqa: E731
+    accept = lambda: waitlist.offer_accept(token=offer.token, answers={}, now=NOW + timedelta(minutes=5))  # noqa: E731
     outcomes = race([accept] + [online(n) for n in range(5)])
     assert isinstance(outcomes[0], WaitlistOffer) and outcomes[0].outcome == OfferOutcome.ACCEPTED, outcomes
     assert all(isinstance(o, appointments.SlotUnavailable) for o in outcomes[1:]), outcomes

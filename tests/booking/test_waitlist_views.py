@@ -6,17 +6,30 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from booking.choices import AppointmentStatus, OfferOutcome, WaitlistStatus
+from booking.choices import AppointmentStatus, OfferOutcome, RuleOutcome, WaitlistStatus
 from booking.client_session import SESSION_KEY
-from booking.models import Appointment, WaitlistEntry, WaitlistOffer
-from booking.services import waitlist
+from booking.intake import Answer
+from booking.models import Appointment, DoctorNote, HealthIntake, WaitlistEntry, WaitlistOffer
+from booking.services import account, waitlist
 from tests.conftest import LONDON
-from tests.factories import ClientFactory, TherapistFactory, appointment_row
+from tests.factories import (
+    HEALTH_NO,
+    ClientFactory,
+    TherapistFactory,
+    appointment_row,
+    health_rule,
+)
+from tests.factories import (
+    HEALTH_QUESTION_KEYS as KEYS,
+)
 
 pytestmark = pytest.mark.django_db
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def working_day(ahead: int = 3) -> date:
@@ -172,7 +185,9 @@ def test_unknown_technique_and_bad_entry_links_are_404(client, swedish):
     assert client.get(reverse("booking:waitlist-entry", args=["1.abc:forged"])).status_code == 404
     assert client.get(reverse("booking:waitlist-offer", args=["made-up"])).status_code == 404
     assert (
-        client.post(reverse("booking:waitlist-offer", args=["made-up"]), {"answer": "book"}).status_code
+        client.post(
+            reverse("booking:waitlist-offer", args=["made-up"]), {"answer": "book", **HEALTH_NO}
+        ).status_code
         == 404
     )
 
@@ -195,14 +210,14 @@ def test_book_it_books_the_held_time_and_shows_the_confirmation(client, offer, d
         page = client.get(url)
     html = page.content.decode()
     assert page.status_code == 200 and "Book it" in html and "We are holding it for you until" in html
-    booked = client.post(url, {"answer": "book"})
+    booked = client.post(url, {"answer": "book", **HEALTH_NO})
     assert booked.status_code == 302
     appointment = Appointment.objects.get(pk=offer.appointment_id)
     assert appointment.status == AppointmentStatus.CONFIRMED
     assert booked["Location"] == reverse("booking:appointment-confirmed", args=[appointment.manage_token])
     assert client.get(booked["Location"]).status_code == 200
     # A second tap lands on the same booking.
-    assert client.post(url, {"answer": "book"})["Location"] == booked["Location"]
+    assert client.post(url, {"answer": "book", **HEALTH_NO})["Location"] == booked["Location"]
     assert "You have booked this time." in client.get(url).content.decode()
 
 
@@ -216,7 +231,7 @@ def test_no_thanks_gives_the_time_away_and_can_leave_the_list(client, offer):
     html = client.get(url).content.decode()
     assert "You said no thanks" in html and "no longer on the waitlist" in html
     # Too late to change one's mind.
-    late = client.post(url, {"answer": "book"})
+    late = client.post(url, {"answer": "book", **HEALTH_NO})
     assert late.status_code == 409 and "went to someone else" in late.content.decode()
 
 
@@ -224,7 +239,7 @@ def test_an_offer_past_its_window_cannot_be_booked(client, offer):
     WaitlistOffer.objects.filter(pk=offer.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     url = reverse("booking:waitlist-offer", args=[offer.token])
     assert "Book it" not in client.get(url).content.decode()
-    response = client.post(url, {"answer": "book"})
+    response = client.post(url, {"answer": "book", **HEALTH_NO})
     assert response.status_code == 409
     assert "has gone to the next person" in response.content.decode()
     assert (
@@ -236,6 +251,67 @@ def test_an_answer_that_is_neither_is_a_400(client, offer):
     url = reverse("booking:waitlist-offer", args=[offer.token])
     assert client.post(url, {"answer": "maybe"}).status_code == 400
     assert client.post(url).status_code == 400
+
+
+def test_book_it_asks_the_health_questions_and_keeps_what_was_typed(client, offer):
+    url = reverse("booking:waitlist-offer", args=[offer.token])
+    page = client.get(url).content.decode()
+    assert 'enctype="multipart/form-data"' in page and 'name="health_pregnancy"' in page
+    # One answer missing: a 400 that names it, keeps the others, and books nothing.
+    partial = {**HEALTH_NO, "health_conditions": "yes", "health_conditions_details": "Mild asthma"}
+    del partial["health_skin"]
+    response = client.post(url, {"answer": "book", **partial})
+    html = response.content.decode()
+    assert response.status_code == 400 and "Please answer this question." in html
+    assert "Mild asthma" in html
+    assert Appointment.objects.get(pk=offer.appointment_id).status == AppointmentStatus.HELD
+    booked = client.post(url, {"answer": "book", **partial, "health_skin": "no"})
+    assert booked.status_code == 302
+    record = HealthIntake.objects.get(appointment_id=offer.appointment_id)
+    assert record.answers["conditions"]["details"] == "Mild asthma"
+
+
+def test_answers_that_need_a_call_keep_the_hold_and_say_so(client, offer):
+    health_rule("illness_or_fever", RuleOutcome.CALL)
+    url = reverse("booking:waitlist-offer", args=[offer.token])
+    response = client.post(url, {"answer": "book", **HEALTH_NO, "health_illness_or_fever": "yes"})
+    assert response.status_code == 200
+    assert "we would like to talk to you before booking" in response.content.decode()
+    assert Appointment.objects.get(pk=offer.appointment_id).status == AppointmentStatus.HELD
+    offer.refresh_from_db()
+    assert offer.outcome == OfferOutcome.PENDING
+
+
+def test_a_doctors_note_is_asked_for_then_books(client, offer):
+    health_rule("injury_or_surgery", RuleOutcome.DOCTOR_NOTE)
+    url = reverse("booking:waitlist-offer", args=[offer.token])
+    answers = {"answer": "book", **HEALTH_NO, "health_injury_or_surgery": "yes"}
+    asked = client.post(url, answers)
+    html = asked.content.decode()
+    assert asked.status_code == 200 and 'id="doctor-note"' in html and 'name="doctor_note"' in html
+    assert Appointment.objects.get(pk=offer.appointment_id).status == AppointmentStatus.HELD
+    bad = client.post(
+        url, {**answers, "needs_note": "1", "doctor_note": SimpleUploadedFile("scan.pdf", b"<html>")}
+    )
+    assert bad.status_code == 400 and 'id="doctor-note"' in bad.content.decode()
+    note = SimpleUploadedFile("scan.pdf", PDF, content_type="application/pdf")
+    booked = client.post(url, {**answers, "needs_note": "1", "doctor_note": note})
+    assert booked.status_code == 302
+    assert DoctorNote.objects.get().appointment_id == offer.appointment_id
+
+
+def test_latest_answers_are_filled_in_only_for_the_client_signed_in(client, offer):
+    health_rule("conditions", RuleOutcome.FLAG)
+    record = offer.entry.client
+    account.health_update(
+        client=record, answers={key: Answer(yes=key == "conditions", details="Old knee") for key in KEYS}
+    )
+    url = reverse("booking:waitlist-offer", args=[offer.token])
+    assert "Old knee" not in client.get(url).content.decode()  # the link alone shows no health data
+    sign_in(client, record)
+    assert "Old knee" in client.get(url).content.decode()
+    sign_in(client, ClientFactory())  # someone else signed in
+    assert "Old knee" not in client.get(url).content.decode()
 
 
 def test_the_join_page_and_entry_page_run_few_queries(

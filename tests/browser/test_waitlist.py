@@ -19,8 +19,8 @@ from playwright.sync_api import expect
 from booking.choices import AppointmentSource, AppointmentStatus
 from booking.models import Appointment, WaitlistEntry
 from booking.services import appointments
-from tests.browser.test_booking import Visit
-from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory
+from tests.browser.test_booking import Visit, answer_all_no
+from tests.factories import TechniqueFactory, TechniqueLengthFactory, TherapistFactory, seed_health_questions
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -43,6 +43,7 @@ def run_queued_tasks() -> None:
 
 def test_join_the_waitlist_and_book_the_freed_time_on_a_phone(phone_page, live_server, axe, settings):
     settings.SITE_URL = live_server.url
+    seed_health_questions()  # emptied by an earlier test's flush
     technique = TechniqueFactory(name="Hot stone", slug="hot-stone", buffer_minutes=15)
     length = TechniqueLengthFactory(technique=technique, duration_minutes=60, price="55.00")
     # One therapist, one time a day (10:00), already booked on the day wanted.
@@ -91,6 +92,11 @@ def test_join_the_waitlist_and_book_the_freed_time_on_a_phone(phone_page, live_s
     page.goto(link)
     expect(page.get_by_role("heading", name="A time has come free for you")).to_be_visible()
     visit.check("offer")
+    # The health questions come first, as before every online booking: none answered yet.
+    page.get_by_role("button", name="Book it").click()
+    expect(page.get_by_text("Please see the questions marked below.")).to_be_visible()
+    visit.check("offer-unanswered")
+    answer_all_no(page)
     page.get_by_role("button", name="Book it").click()
 
     expect(page.get_by_role("heading", name="You're booked")).to_be_visible()
@@ -98,3 +104,4 @@ def test_join_the_waitlist_and_book_the_freed_time_on_a_phone(phone_page, live_s
     held = Appointment.objects.exclude(pk=booked.pk).get()
     assert held.status == AppointmentStatus.CONFIRMED and held.client == entry.client
     assert held.start == booked.start  # the time that freed up
+    assert held.intake.answers["pregnancy"]["yes"] is False  # the answers went with the visit

@@ -1074,3 +1074,37 @@ def test_the_confirmation_and_staff_notice_are_queued_in_one_insert(
         ("READY", "booking.tasks.send_appointment_email", "default", None)
     }
     assert DBTaskResult.objects.ready().count() == 2
+
+
+def test_the_details_check_refuses_at_the_cap_and_otherwise_gives_the_rules(
+    swedish, swedish_60, client_details, monday_morning, settings, django_assert_num_queries
+):
+    # The details page's early checks in one query: the cap's refusal (the words of the
+    # booking service's own), else the health rules to weigh the answers with.
+    from booking.choices import RuleOutcome
+    from booking.services import intake
+    from tests.factories import health_rule
+
+    settings.BOOKING_MAX_UPCOMING_PER_EMAIL = 2
+    TherapistFactory(techniques=[swedish])
+    health_rule("skin", RuleOutcome.FLAG)
+    health_rule("skin", RuleOutcome.DOCTOR_NOTE, technique=swedish)
+    health_rule("skin", RuleOutcome.CALL, technique=TechniqueFactory())
+    book(swedish, swedish_60, at(24, 10), client_details, None, monday_morning)
+    with django_assert_num_queries(1):
+        rules = appointments.online_details_check(
+            email=" OLIVIA@example.com", technique=swedish, now=monday_morning
+        )
+    assert sorted(rules, key=repr) == sorted(intake.rules_for(swedish), key=repr) and len(rules) == 2
+    book(swedish, swedish_60, at(24, 14), client_details, None, monday_morning)
+    with pytest.raises(ValidationError) as refused:
+        appointments.online_details_check(email="olivia@example.com", technique=swedish, now=monday_morning)
+    assert (
+        refused.value.code == "too_many"
+        and "already has 2 upcoming appointments" in refused.value.messages[0]
+    )
+    # Past the last of them, the address may book again.
+    later = at(24, 15)
+    assert (
+        len(appointments.online_details_check(email="olivia@example.com", technique=swedish, now=later)) == 2
+    )

@@ -183,3 +183,29 @@ def test_abandoned_uploads_are_deleted_once_their_draft_has_expired(swedish, the
     call_command("clear_abandoned_doctor_notes")
     assert set(DoctorNote.objects.values_list("pk", flat=True)) == {fresh.pk, claimed.pk}
     assert not os.path.exists(path)
+
+
+def test_the_active_questions_are_read_as_the_orm_reads_them(django_assert_num_queries):
+    from booking.models import HealthQuestion
+    from tests.factories import seed_health_questions
+
+    def by_the_orm():
+        return list(HealthQuestion.objects.filter(active=True).order_by("display_order", "id"))
+
+    def fields(questions):
+        return [{**vars(q), "_state": None} for q in questions]
+
+    seed_health_questions()
+    first, second, *_ = HealthQuestion.objects.order_by("display_order", "id")
+    HealthQuestion.objects.filter(pk=first.pk).update(active=False)
+    HealthQuestion.objects.filter(pk=second.pk).update(display_order=99)
+    with django_assert_num_queries(1):
+        found = intake.questions_active()
+    assert found == by_the_orm() and fields(found) == fields(by_the_orm())
+    assert first not in found and found[-1] == second
+    assert all(q.active is True for q in found)  # SQLite's 1 made a bool, as the ORM does
+    # Compiled once, read anew: a change shows at once.
+    HealthQuestion.objects.filter(pk=first.pk).update(active=True)
+    with django_assert_num_queries(1):
+        again = intake.questions_active()
+    assert again == by_the_orm() and again[0] == first and len(again) == len(found) + 1

@@ -8,20 +8,25 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from booking import exports, notifications, selectors
-from booking.choices import AppointmentSource, AppointmentStatus, OfferOutcome, WaitlistStatus
-from booking.models import Appointment, WaitlistEntry, WaitlistOffer
-from booking.services import appointments, schedules, waitlist
+from booking.choices import AppointmentSource, AppointmentStatus, OfferOutcome, RuleOutcome, WaitlistStatus
+from booking.intake import Answer
+from booking.models import Appointment, HealthIntake, WaitlistEntry, WaitlistOffer
+from booking.services import appointments, intake, schedules, waitlist
 from booking.tasks import send_appointment_email
 from tests.conftest import LONDON
-from tests.factories import ClientFactory, TherapistFactory
+from tests.factories import HEALTH_QUESTION_KEYS, ClientFactory, TherapistFactory, health_rule
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=LONDON)  # Monday
 TUESDAY = date(2026, 11, 24)
+# Every seeded health question answered no, as the offer page sends them.
+ALL_NO = {key: Answer(yes=False) for key in HEALTH_QUESTION_KEYS}
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def at(hhmm: str, day: date = TUESDAY) -> datetime:
@@ -108,7 +113,7 @@ def test_offer_accepted_turns_the_same_row_into_a_booking(swedish_60, anna, full
     assert f"/book/waitlist/offer/{offer.token}/" in email.body
     assert not email.attachments  # no calendar file for a time not yet booked
 
-    accepted = waitlist.offer_accept(token=offer.token, now=NOW + timedelta(minutes=10))
+    accepted = waitlist.offer_accept(token=offer.token, answers=ALL_NO, now=NOW + timedelta(minutes=10))
     hold.refresh_from_db()
     assert accepted.pk == offer.pk and accepted.outcome == OfferOutcome.ACCEPTED
     assert hold.status == AppointmentStatus.CONFIRMED and hold.held_until is None
@@ -118,7 +123,10 @@ def test_offer_accepted_turns_the_same_row_into_a_booking(swedish_60, anna, full
     kinds = [t.args_kwargs["kwargs"]["kind"] for t in queued.order_by("enqueued_at")]
     assert kinds == ["waitlist_offer", "confirmation", "staff_notice"]
     # A second click (or a double submit) changes nothing and is not an error.
-    assert waitlist.offer_accept(token=offer.token, now=NOW + timedelta(minutes=11)).outcome == "accepted"
+    assert (
+        waitlist.offer_accept(token=offer.token, answers=ALL_NO, now=NOW + timedelta(minutes=11)).outcome
+        == "accepted"
+    )
     assert queued.all().count() == 3
     # The offer email still queued would now be stale: the worker skips it.
     stale = queued.all().filter(args_kwargs__kwargs__kind="waitlist_offer").get().args_kwargs["kwargs"]
@@ -149,7 +157,7 @@ def test_offer_declined_goes_to_the_next_in_line_and_never_back(swedish_60, anna
     assert second.status == WaitlistStatus.LEFT
     # A declined offer cannot be accepted afterwards.
     with pytest.raises(ValidationError) as refused:
-        waitlist.offer_accept(token=offer.token, now=NOW + timedelta(minutes=7))
+        waitlist.offer_accept(token=offer.token, answers=ALL_NO, now=NOW + timedelta(minutes=7))
     assert refused.value.code == "declined"
 
 
@@ -165,7 +173,7 @@ def test_offer_lapsed_is_released_by_the_sweeper_once_and_offered_onward(
     later = NOW + timedelta(minutes=31)
     # Too late to accept, even before the sweeper ran.
     with pytest.raises(ValidationError) as refused:
-        waitlist.offer_accept(token=offer.token, now=later)
+        waitlist.offer_accept(token=offer.token, answers=ALL_NO, now=later)
     assert refused.value.code == "lapsed"
     assert waitlist.holds_release_lapsed(now=later).released == 1
     assert waitlist.holds_release_lapsed(now=later).released == 0  # idempotent
@@ -381,3 +389,61 @@ def test_the_catch_up_offers_time_freed_without_a_hook(swedish_60, anna, full_tu
     [offer] = waitlist.offers_catch_up(now=NOW)
     assert offer.entry == entry and offer.start == at("10:00")
     assert waitlist.offers_catch_up(now=NOW) == []
+
+
+# --------------------------------------------------------------------------- health answers at "Book it"
+
+
+def offered(swedish_60, full_tuesday, n=1):
+    entry = join(swedish_60, n)
+    appointments.appointment_cancel(appointment=full_tuesday[0], now=NOW)
+    [offer] = match()
+    return entry, offer
+
+
+def test_accepting_records_the_answers_with_the_visit(swedish_60, anna, full_tuesday):
+    entry, offer = offered(swedish_60, full_tuesday)
+    answers = {**ALL_NO, "conditions": Answer(yes=True, details="Mild asthma")}
+    waitlist.offer_accept(token=offer.token, answers=answers, now=NOW + timedelta(minutes=5))
+    [record] = HealthIntake.objects.filter(appointment_id=offer.appointment_id)
+    assert record.client == entry.client
+    assert record.answers["conditions"] == {"yes": True, "details": "Mild asthma", "number": None}
+    assert record.answers["pregnancy"]["yes"] is False
+
+
+def test_answers_that_call_for_a_call_refuse_and_keep_the_hold(swedish_60, anna, full_tuesday):
+    health_rule("illness_or_fever", RuleOutcome.CALL)
+    _, offer = offered(swedish_60, full_tuesday)
+    with pytest.raises(ValidationError) as refused:
+        waitlist.offer_accept(
+            token=offer.token,
+            answers={**ALL_NO, "illness_or_fever": Answer(yes=True)},
+            now=NOW + timedelta(minutes=5),
+        )
+    assert refused.value.code == "intake_call"
+    offer.refresh_from_db()
+    assert offer.outcome == OfferOutcome.PENDING
+    assert Appointment.objects.get(pk=offer.appointment_id).status == AppointmentStatus.HELD
+    assert not HealthIntake.objects.filter(appointment_id=offer.appointment_id).exists()
+    # Answered no (say they had ticked the wrong box), the same offer books.
+    waitlist.offer_accept(token=offer.token, answers=ALL_NO, now=NOW + timedelta(minutes=6))
+    assert Appointment.objects.get(pk=offer.appointment_id).status == AppointmentStatus.CONFIRMED
+
+
+def test_a_doctors_note_is_needed_when_the_rules_say_so(swedish_60, anna, full_tuesday):
+    health_rule("injury_or_surgery", RuleOutcome.DOCTOR_NOTE)
+    _, offer = offered(swedish_60, full_tuesday)
+    answers = {**ALL_NO, "injury_or_surgery": Answer(yes=True, details="Knee, in June")}
+    with pytest.raises(ValidationError) as refused:
+        waitlist.offer_accept(token=offer.token, answers=answers, now=NOW + timedelta(minutes=5))
+    assert refused.value.code == "intake_doctor_note"
+    assert Appointment.objects.get(pk=offer.appointment_id).status == AppointmentStatus.HELD
+    note = intake.doctor_note_upload(
+        upload=SimpleUploadedFile("scan.pdf", PDF, content_type="application/pdf")
+    )
+    waitlist.offer_accept(
+        token=offer.token, answers=answers, doctor_note_token=note.draft_token, now=NOW + timedelta(minutes=6)
+    )
+    note.refresh_from_db()
+    assert note.appointment_id == offer.appointment_id and note.draft_token == ""
+    assert HealthIntake.objects.get(appointment_id=offer.appointment_id).outcome == RuleOutcome.DOCTOR_NOTE
