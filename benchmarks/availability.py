@@ -31,9 +31,11 @@ taken, and the same four lookups again (the engine's cost of rooms, issue 12); t
 therapist, some in rooms, and the same four lookups on the database with them and on a
 copy made just before they were added, interleaved in one process (``compare_history``):
 the change in per cent is the history's cost (issue 13: under 10%), printed next to the
-work counted rather than timed (SQLite VM steps, PostgreSQL buffers). Seeding writes rows in bulk (``executemany``
-on SQLite, ``COPY`` on PostgreSQL) with the schedule-version triggers off and one bump
-at the end: one bump per row, all on one row, is quadratic on PostgreSQL.
+work counted rather than timed (SQLite VM steps, PostgreSQL buffers).
+
+Seeding writes rows in bulk (``executemany`` on SQLite, ``COPY`` on PostgreSQL) with the
+schedule-version triggers off and one bump at the end: one bump per row, all on one row,
+is quadratic on PostgreSQL.
 
 ``--profile`` prints where the load and the engine spend their time (cProfile) for all
 therapists over 30 days at the largest N.
@@ -1358,7 +1360,10 @@ def main() -> int:
                 twin_drop(twin, args.database_url)
             pg_drop(args.database_url)
         if args.keep_db:
-            print(f"Kept {tmp}" + (f" and {args.database_url}" if created_pg else ""))
+            kept = f" and {args.database_url}" if created_pg else ""
+            if created_pg and twin:
+                kept += f" and its copy without the history, {twin['NAME']}"
+            print(f"Kept {tmp}{kept}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 
