@@ -28,10 +28,14 @@ Then, on the ``--rooms-at`` size (default 50), measured last: ``--rooms`` rooms 
 20; two of them for two, 10 minutes' turnover) with about 60% of the rooms' working time
 taken, and the same four lookups again (the engine's cost of rooms, issue 12); then
 ``--history-years`` years (default 5; 0 skips it) of past appointments, four a day per
-therapist, some in rooms, and the same four lookups once more: the change in per cent is
-the history's cost (issue 13: under 10%). Seeding writes rows in bulk (``executemany``
-on SQLite, ``COPY`` on PostgreSQL) with the schedule-version triggers off and one bump
-at the end: one bump per row, all on one row, is quadratic on PostgreSQL.
+therapist, some in rooms, and the same four lookups on the database with them and on a
+copy made just before they were added, interleaved in one process (``compare_history``):
+the change in per cent is the history's cost (issue 13: under 10%), printed next to the
+work counted rather than timed (SQLite VM steps, PostgreSQL buffers).
+
+Seeding writes rows in bulk (``executemany`` on SQLite, ``COPY`` on PostgreSQL) with the
+schedule-version triggers off and one bump at the end: one bump per row, all on one row,
+is quadratic on PostgreSQL.
 
 ``--profile`` prints where the load and the engine spend their time (cProfile) for all
 therapists over 30 days at the largest N.
@@ -144,6 +148,15 @@ def parse_args() -> argparse.Namespace:
         help="years of past appointments added for the history run (default 5; 0 skips)",
     )
     parser.add_argument(
+        "--history-rounds",
+        type=int,
+        default=20,
+        help="rounds of the history comparison, each timing both sides, alternating (default 20)",
+    )
+    parser.add_argument(
+        "--history-runs", type=int, default=5, help="timed runs per side and round (default 5)"
+    )
+    parser.add_argument(
         "--no-endpoint", action="store_true", help="skip the JSON endpoint (selector path only)"
     )
     parser.add_argument(
@@ -153,8 +166,8 @@ def parse_args() -> argparse.Namespace:
         "--keep-db", action="store_true", help="keep the temp dir / PostgreSQL database for inspection"
     )
     args = parser.parse_args()
-    if args.runs < 1 or args.warmups < 0:
-        parser.error("--runs must be at least 1 and --warmups at least 0")
+    if args.runs < 1 or args.warmups < 0 or args.history_rounds < 1 or args.history_runs < 1:
+        parser.error("--runs, --history-rounds and --history-runs must be at least 1, --warmups at least 0")
     if args.rooms < 0 or args.history_years < 0 or args.history_years > 50:
         parser.error("--rooms must be at least 0 and --history-years between 0 and 50")
     if args.database_url and not args.database_url.startswith(("postgres://", "postgresql://")):
@@ -897,6 +910,200 @@ def profile(n: int, first_day: dt.date, zone: ZoneInfo, runs: int) -> str:
     return out.getvalue()
 
 
+# --------------------------------------------------------------------------- history's cost
+
+
+@contextmanager
+def _using(wrapper):
+    """Django's default connection swapped for ``wrapper`` (the selectors look it up
+    per call), and back."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    previous = connections[DEFAULT_DB_ALIAS]
+    connections[DEFAULT_DB_ALIAS] = wrapper
+    try:
+        yield
+    finally:
+        connections[DEFAULT_DB_ALIAS] = previous
+
+
+def twin_create(database_url: str | None) -> dict:
+    """A copy of the database as it is now, before the history is added to the original:
+    the "without history" side of the comparison, with the very same rows and planner
+    statistics. SQLite: a copy of the file; PostgreSQL: a database made from it as a
+    template (``<name>_nohistory``, which must not exist). Returns the copy's settings."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    settings = dict(connections[DEFAULT_DB_ALIAS].settings_dict)
+    connections.close_all()  # a file copied whole; a template database nobody uses
+    if database_url:
+        from psycopg2 import sql
+
+        params = _pg_params(database_url)
+        name = f"{params['name']}_nohistory"
+        admin = _pg_admin_connection(params)
+        try:
+            with admin.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+                if cursor.fetchone():
+                    raise BenchError(f"database {name!r} already exists: drop it or choose another name")
+                cursor.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(name), sql.Identifier(params["name"])
+                    )
+                )
+        finally:
+            admin.close()
+    else:
+        name = str(Path(settings["NAME"]).with_name("bench-nohistory.sqlite3"))
+        shutil.copyfile(settings["NAME"], name)
+    settings["NAME"] = name
+    return settings
+
+
+def twin_drop(settings: dict, database_url: str | None) -> None:
+    if database_url:
+        pg_drop(database_url.rsplit("/", 1)[0] + "/" + settings["NAME"])
+    # (The SQLite copy goes with the temp dir.)
+
+
+def _work(statements: list[tuple[str, object]]) -> dict:
+    """The database's own work for the statements, counted rather than timed, so that it
+    shows a plan that reads the history whatever the machine is doing: SQLite's virtual
+    machine steps (a progress handler called at every step), PostgreSQL's shared buffers
+    hit and read (EXPLAIN (ANALYZE, BUFFERS)), and the rows returned."""
+    from django.db import connection
+
+    rows = 0
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor
+        if connection.vendor == "postgresql":
+            buffers = 0
+            for sql, params in statements:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params)
+                plan = cursor.fetchone()[0][0]["Plan"]
+                buffers += plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
+                rows += plan.get("Actual Rows", 0)
+            return {"pg_buffers": buffers, "rows": rows}
+        steps = 0
+
+        def step() -> int:
+            nonlocal steps
+            steps += 1
+            return 0
+
+        raw = connection.connection
+        raw.set_progress_handler(step, 1)
+        try:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                rows += len(cursor.fetchall())
+        finally:
+            raw.set_progress_handler(None, 1)
+        return {"sqlite_vm_steps": steps, "rows": rows}
+
+
+HISTORY_SIDES = ("without", "with")
+KINDS = ("total", "load", "raw")
+
+
+def compare_history(
+    first_day: dt.date, zone: ZoneInfo, args: argparse.Namespace, without_settings: dict
+) -> list[dict]:
+    """Each case's lookups on the database without the history and on the one with it,
+    in the same process, interleaved: ``--history-rounds`` rounds, each timing one side
+    then the other (which side goes first alternates), after one untimed run on each, so
+    that the process's caches (compiled statements, parsed instants), the garbage
+    collector (collected before every side's turn) and the machine's load fall on both
+    sides alike. Both connections stay open (SQLite's page cache is per connection), both
+    databases hold the same current rows and were analysed the same way. Returns, per
+    case, both sides' samples summed up and their counted work (:func:`_work`)."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    with_history = connections[DEFAULT_DB_ALIAS]
+    without_history = type(with_history)(without_settings, alias=DEFAULT_DB_ALIAS)
+    wrappers = {"without": without_history, "with": with_history}
+    results = []
+    try:
+        for label, single, days in CASES:
+            with _using(without_history):
+                # The same therapist and technique (the same ids in both databases).
+                lookups = Lookups(first_day=first_day, zone=zone, days=days, single=single)
+            slots, statements, work = {}, {}, {}
+            for side, wrapper in wrappers.items():
+                with _using(wrapper):
+                    found = lookups.total()
+                    slots[side] = sum(
+                        len(starts) for per_day in found.values() for starts in per_day.values()
+                    )
+                    statements[side] = _statements(lookups.load)
+                    work[side] = _work(statements[side])
+            if slots["with"] != slots["without"]:
+                raise BenchError(
+                    f"{label}: {slots['without']} free slots without history, {slots['with']} with it"
+                )
+            samples = {side: {kind: Samples() for kind in KINDS} for side in wrappers}
+            for side in samples:
+                for kind in samples[side].values():
+                    kind.cpu = []
+            # Per round and kind, with over without (medians of the round's runs): a pair
+            # timed within milliseconds of each other, which a machine whose load comes
+            # and goes disturbs far less than it does either side's own figures.
+            paired: dict[str, dict[str, list[float]]] = {kind: {"wall": [], "cpu": []} for kind in KINDS}
+            for round_ in range(args.history_rounds):
+                order = HISTORY_SIDES if round_ % 2 == 0 else HISTORY_SIDES[::-1]
+                this_round: dict[str, dict[str, Samples]] = {}
+                for side in order:
+                    with _using(wrappers[side]):
+                        for kind, fn in (
+                            ("total", lookups.total),
+                            ("load", lookups.load),
+                            ("raw", lambda mine=statements[side]: _raw_fetch(mine)),
+                        ):
+                            timed = _timed(fn, runs=args.history_runs, warmups=1)
+                            this_round.setdefault(side, {})[kind] = timed
+                            samples[side][kind].extend(timed)
+                            samples[side][kind].cpu.extend(timed.cpu)
+                for kind in KINDS:
+                    was, now = this_round["without"][kind], this_round["with"][kind]
+                    paired[kind]["wall"].append(statistics.median(now) / statistics.median(was))
+                    paired[kind]["cpu"].append(
+                        statistics.median(now.cpu) / max(statistics.median(was.cpu), 1e-6)
+                    )
+            row = {"case": label, "days": days, "slots": slots["with"]}
+            for side in HISTORY_SIDES:
+                row[side] = {kind: _summary(found) for kind, found in samples[side].items()}
+                row[side]["work"] = work[side]
+            row["paired_change"] = {
+                kind: {clock: round(statistics.median(ratios) - 1, 4) for clock, ratios in found.items()}
+                for kind, found in paired.items()
+            }
+            results.append(row)
+            print(f"  {label:<24} {_history_line(row)}", flush=True)
+    finally:
+        without_history.close()
+    return results
+
+
+def _history_line(row: dict) -> str:
+    was, now = row["without"], row["with"]
+    work = "; ".join(
+        f"{name.replace('_', ' ')} {was['work'][name]} -> {now['work'][name]} "
+        f"({_change(now['work'][name], was['work'][name])})"
+        for name in was["work"]
+    )
+    paired = row["paired_change"]
+    return (
+        f"total {was['total']['median_ms']:7.2f} -> {now['total']['median_ms']:7.2f}; paired "
+        + "; ".join(
+            f"{kind} {paired[kind]['wall']:+.1%} (CPU {paired[kind]['cpu']:+.1%}, "
+            f"min {_change(now[kind]['min_ms'], was[kind]['min_ms'])})"
+            for kind in KINDS
+        )
+        + f"; {work}"
+    )
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -960,27 +1167,17 @@ def print_report(report: dict) -> None:
                     f"queries {plain['queries']} -> {roomed['queries']}"
                 )
     if history:
-        before_suffix = ROOMS_SUFFIX if rooms else ""
         print()
         print(
-            f"History (N={n}): {history['past_appointments']} past appointments over "
-            f"{history['history_years']} years ({history['past_appointments_in_rooms']} in rooms). "
-            f"Change from adding it (aim: under {HISTORY_AIM:.0%}), median (min); CPU time, median:"
+            f"History (N={n}{', rooms' if rooms else ''}): {history['past_appointments']} past appointments "
+            f"over {history['history_years']} years ({history['past_appointments_in_rooms']} in rooms). "
+            f"Without -> with it (aim: under {HISTORY_AIM:.0%}), the two databases interleaved in "
+            f"{report['history_rounds']} rounds of {report['history_runs']} runs a side: total median ms, "
+            "then the change per lookup as the median of each round's with/without ratio (wall; CPU; "
+            "and the change of the minimum), then the counted work (the same on a quiet or a busy machine):"
         )
-        for label, _, _ in CASES:
-            before = by_case.get((n, f"{label}{before_suffix}"))
-            after = by_case.get((n, f"{label}{before_suffix}{HISTORY_SUFFIX}"))
-            if before and after:
-                was, now = before["total"]["median_ms"], after["total"]["median_ms"]
-                print(
-                    f"  {label:<24} total {was:7.2f} -> {now:7.2f} {_change(now, was):>5} "
-                    f"({_change(after['total']['min_ms'], before['total']['min_ms'])}); "
-                    f"load {_change(after['load']['median_ms'], before['load']['median_ms'])} "
-                    f"({_change(after['load']['min_ms'], before['load']['min_ms'])}); "
-                    f"raw fetch {_change(after['raw']['median_ms'], before['raw']['median_ms'])}; "
-                    f"CPU: total {_change(*(r['total']['cpu_median_ms'] for r in (after, before)))}, "
-                    f"load {_change(*(r['load']['cpu_median_ms'] for r in (after, before)))}"
-                )
+        for row in report["history"]:
+            print(f"  {row['case']:<24} {_history_line(row)}")
     print()
     print("Reference (a popular open-source Django scheduler, this machine):")
     for label, ref in REFERENCE.items():
@@ -1008,7 +1205,6 @@ def print_report(report: dict) -> None:
 
 
 ROOMS_SUFFIX = ", rooms"
-HISTORY_SUFFIX = ", history"
 
 
 def main() -> int:
@@ -1050,7 +1246,8 @@ def main() -> int:
         # The rooms and history runs add to the data of their size: that size goes last.
         sizes = [n for n in args.therapists if n != args.rooms_at] + [args.rooms_at]
         seeded, results = [], []
-        rooms_seeded = history_seeded = None
+        rooms_seeded = history_seeded = twin = None
+        history, history_machine = [], None
         profile_text = ""
         with common.InProcessRun("availability, whole run") as machine:
             for n in sizes:
@@ -1071,14 +1268,21 @@ def main() -> int:
                     suffix = ROOMS_SUFFIX
                     results.extend(measure(n, first_day, zone, args, suffix=suffix, endpoint=False))
                 if args.history_years:
+                    twin = twin_create(args.database_url)
                     print(f"Adding {args.history_years} years of past appointments...", flush=True)
                     began = time.perf_counter()
                     history_seeded = seed_history(zone, args.history_years)
                     history_seeded["seconds"] = round(time.perf_counter() - began, 1)
                     print(f"  {history_seeded}", flush=True)
-                    results.extend(
-                        measure(n, first_day, zone, args, suffix=suffix + HISTORY_SUFFIX, endpoint=False)
+                    print(
+                        f"Without -> with history, {args.history_rounds} interleaved rounds of "
+                        f"{args.history_runs} runs a side:",
+                        flush=True,
                     )
+                    with common.MachineWatch(f"N={n}{suffix}, history compared") as watch:
+                        history = compare_history(first_day, zone, args, twin)
+                    print(f"  {watch.line()}", flush=True)
+                    history_machine = watch.result
 
         target = next(
             (
@@ -1104,6 +1308,10 @@ def main() -> int:
             line = common.MachineWatch(**{"label": row["machine"]["label"], "result": row["machine"]}).line()
             if line not in machine_lines:
                 machine_lines.append(line)
+        if history_machine:
+            machine_lines.append(
+                common.MachineWatch(label=history_machine["label"], result=history_machine).line()
+            )
         machine_lines.append(machine.watch.line())
         report = {
             "benchmark": "availability",
@@ -1117,11 +1325,14 @@ def main() -> int:
             "now": now.isoformat(),
             "runs": args.runs,
             "warmups": args.warmups,
+            "history_rounds": args.history_rounds,
+            "history_runs": args.history_runs,
             "rooms_at": args.rooms_at,
             "seeded": seeded,
             "rooms_seeded": rooms_seeded,
             "history_seeded": history_seeded,
             "results": results,
+            "history": history,
             "reference": REFERENCE,
             "aim": aim,
             "trivial_view_ms": machine.trivial_ms,
@@ -1145,9 +1356,14 @@ def main() -> int:
 
             connections.close_all()
         if created_pg and not args.keep_db:
+            if twin:
+                twin_drop(twin, args.database_url)
             pg_drop(args.database_url)
         if args.keep_db:
-            print(f"Kept {tmp}" + (f" and {args.database_url}" if created_pg else ""))
+            kept = f" and {args.database_url}" if created_pg else ""
+            if created_pg and twin:
+                kept += f" and its copy without the history, {twin['NAME']}"
+            print(f"Kept {tmp}{kept}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -290,7 +290,7 @@ _DAY = DateField()
 _SHAPES = 128  # per statement: the numbers of therapists asked about vary little
 
 
-_THERAPIST = itemgetter(1)  # of an appointment row of _schedule_statement
+_KIND = itemgetter(0)  # of a row of _schedule_statement
 
 
 class _ParsedUtc(dict):
@@ -321,6 +321,34 @@ def _utc_column(values: Sequence[str | None], parsed: _ParsedUtc) -> list[dateti
     """A column of :class:`UtcText` values as aware UTC datetimes (None stays None), in one
     C-level pass."""
     return list(map(parsed.__getitem__, values))
+
+
+class _HandsOn(engine.Intervals):
+    """A therapist's hands-on time as the load reads it: the starts as instants, the ends
+    as UTC text (see :class:`UtcText`) parsed when ``ends`` is first read. Only the limits
+    (max daily, max continuous) read them, and few therapists have one: parsing every
+    end up front had been a fifth of the load beyond the fetch for 50 therapists over 30
+    days (issue 13). Reads as any :class:`engine.Intervals` does."""
+
+    __slots__ = ("_end_texts", "_parsed", "_ends")
+
+    def __init__(self, starts: list[datetime], end_texts: Sequence[str], parsed: _ParsedUtc) -> None:
+        # Trusted rows (each end after its start, as many ends as starts): not checked.
+        self.starts = starts
+        self._end_texts: Sequence[str] | None = end_texts
+        self._parsed = parsed
+        self._ends: list[datetime] | None = None
+
+    @property  # type: ignore[override]
+    def ends(self) -> list[datetime]:
+        if self._ends is None:
+            self._ends = _utc_column(self._end_texts, self._parsed)
+            self._end_texts = None
+        return self._ends
+
+    @ends.setter
+    def ends(self, value: list[datetime]) -> None:
+        self._ends, self._end_texts = value, None
 
 
 def _wall_time(value: time | str) -> time:
@@ -431,6 +459,34 @@ def _policy_from(values: Sequence) -> BookingPolicy | None:
 
 
 _HOURS, _TIME_OFF, _CLOSURE, _APPOINTMENT = 1, 2, 3, 4
+
+
+def _appointment_columns(schedule: list[Sequence]) -> tuple[list[tuple], int]:
+    """The appointment rows of a :func:`_schedule_statement` result as its seven columns,
+    grouped by therapist (each one's rows in the database's order: start order, from the
+    index), and where they begin in ``schedule``, which is left with the other rows in
+    front of them. Column by column, each pass in C: the appointments are nearly all the
+    rows, so the splitting into kinds, the transposing and the grouping had been a fifth
+    of the load beyond the fetch for 50 therapists over 30 days (issue 13)."""
+    if not schedule:
+        return [()] * 7, 0
+    columns = list(zip(*schedule, strict=True))
+    kinds = columns[0]
+    count = kinds.count(_APPOINTMENT)
+    first = len(kinds) - count
+    if count and kinds.index(_APPOINTMENT) != first:
+        # Both databases return a UNION ALL's parts in their order, appointments last,
+        # but neither promises it: otherwise the kinds in order (a stable sort).
+        schedule.sort(key=_KIND)
+        columns = list(zip(*schedule, strict=True))
+    columns = [column[first:] for column in columns]
+    therapist_col = columns[1]
+    ordered = sorted(therapist_col)
+    if ordered != list(therapist_col):
+        # The database's order within each therapist kept (a stable sort).
+        order = sorted(range(count), key=therapist_col.__getitem__)
+        columns = [tuple(map(column.__getitem__, order)) for column in columns]
+    return columns, first
 
 
 @lru_cache(maxsize=_SHAPES)
@@ -605,11 +661,10 @@ def availability_load(
         },
         db,
     )  # query 2
-    # The appointments apart (a comprehension, no work per row); the few other rows one by one.
-    rows = [row for row in schedule if row[0] == _APPOINTMENT]
-    for kind, therapist_id, weekday, first, last, reason, _unused in (
-        [row for row in schedule if row[0] != _APPOINTMENT] if rows else schedule
-    ):
+    # The rows column by column (one pass in C); the appointments are the tail of them
+    # (see _appointment_columns), the few other rows are read one by one.
+    columns, first_appointment = _appointment_columns(schedule)
+    for kind, therapist_id, weekday, first, last, reason, _unused in schedule[:first_appointment]:
         if kind == _HOURS:
             hours[therapist_id].append((weekday, first, last))
         elif kind == _TIME_OFF:
@@ -646,19 +701,10 @@ def availability_load(
     # The appointments (read with the schedule, above) into per-therapist (and per-room)
     # lists of instants, column by column (each pass in C): no object and no Python-level
     # work per row (see engine.Intervals). A therapist's busy and hands-on time share the
-    # starts.
-    # Grouped by therapist, each one's rows kept in the database's order (start order,
-    # from the index): a single pass when the database returned them grouped already.
-    rows.sort(key=_THERAPIST)
-    _kinds, therapist_col, room_col, start_col, end_col, until_col, room_until_col = (
-        zip(*rows, strict=True) if rows else ((),) * 7
-    )
+    # starts; the hands-on ends are parsed when read (see _HandsOn).
+    _kinds, therapist_col, room_col, start_col, end_col, until_col, room_until_col = columns
     parsed = _instants()
-    starts, ends, untils = (
-        _utc_column(start_col, parsed),
-        _utc_column(end_col, parsed),
-        _utc_column(until_col, parsed),
-    )
+    starts, untils = _utc_column(start_col, parsed), _utc_column(until_col, parsed)
     busy: dict[int, engine.Intervals] = {}
     hands_on: dict[int, engine.Intervals] = {}
     for pk in ids:
@@ -666,11 +712,11 @@ def availability_load(
         high = bisect_right(therapist_col, pk, low)
         own_starts = starts[low:high]
         busy[pk] = engine.Intervals(own_starts, untils[low:high])
-        hands_on[pk] = engine.Intervals(own_starts, ends[low:high])
+        hands_on[pk] = _HandsOn(own_starts, end_col[low:high], parsed)
     room_busy: dict[int, engine.Intervals] = {r.pk: engine.Intervals() for r in rooms}
     if room_busy:
         room_untils = _utc_column(room_until_col, parsed)
-        for index in compress(range(len(rows)), room_col):  # the rows with a room
+        for index in compress(range(len(room_col)), room_col):  # the rows with a room
             found = room_busy.get(room_col[index])
             if found is not None:
                 found.starts.append(starts[index])

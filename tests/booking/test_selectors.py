@@ -816,6 +816,56 @@ def test_parsed_instants_are_kept_for_the_process_within_a_bound(monkeypatch):
     assert selectors._instants() is parsed and len(parsed) == 1 and parsed[None] is None  # emptied
 
 
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_appointment_columns_group_by_therapist_in_the_databases_order(shuffled):
+    """The schedule's appointment rows as columns, grouped by therapist with each one's
+    rows in the order the database gave (start order): whether the appointments come
+    last, as a UNION ALL's parts do in practice, or mixed with the other kinds."""
+    hours, closure = (1, 7, 0, "09:00:00", "18:00:00", None, None), (3, None, None, "a", "b", "c", None)
+    appointments = [
+        (4, 9, None, "10:00", "11:00", "11:15", None),
+        (4, 7, 2, "10:30", "11:30", "11:45", "11:40"),
+        (4, 9, 1, "12:00", "13:00", "13:15", "13:10"),
+        (4, 7, None, "09:00", "10:00", "10:15", None),
+    ]
+    schedule = [hours, *appointments, closure] if shuffled else [hours, closure, *appointments]
+    columns, first = selectors._appointment_columns(schedule)
+    assert schedule[:first] == [hours, closure]
+    assert [list(column) for column in columns] == [
+        [4, 4, 4, 4],
+        [7, 7, 9, 9],
+        [2, None, None, 1],
+        ["10:30", "09:00", "10:00", "12:00"],
+        ["11:30", "10:00", "11:00", "13:00"],
+        ["11:45", "10:15", "11:15", "13:15"],
+        ["11:40", None, None, "13:10"],
+    ]
+
+
+@pytest.mark.parametrize("schedule", [[], [(1, 7, 0, "09:00:00", "18:00:00", None, None)]])
+def test_appointment_columns_with_no_appointment(schedule):
+    columns, first = selectors._appointment_columns(list(schedule))
+    assert first == len(schedule) and [list(column) for column in columns] == [[]] * 7
+
+
+def test_hands_on_ends_are_parsed_when_first_read():
+    """Only the limits read the hands-on ends: the load leaves them as text until then,
+    and they read as any Intervals' do (and can be replaced)."""
+    from datetime import UTC
+
+    from booking import availability as engine
+
+    nine, ten, eleven = (datetime(2026, 11, 23, hour, tzinfo=UTC) for hour in (9, 10, 11))
+    hands_on = selectors._HandsOn(
+        [nine, ten], ("2026-11-23 10:00:00", "2026-11-23 11:00:00"), selectors._ParsedUtc()
+    )
+    assert hands_on._ends is None and len(hands_on) == 2
+    assert hands_on == engine.Intervals([nine, ten], [ten, eleven])
+    assert hands_on.ends == [ten, eleven] and hands_on._end_texts is None
+    hands_on.ends = [ten, ten]
+    assert list(hands_on) == [engine.Interval(nine, ten), engine.Interval(ten, ten)]
+
+
 def test_appointments_load_as_lists_of_utc_instants_per_therapist_and_room(swedish):
     """The load path reads rows column by column into engine.Intervals: each therapist's
     own appointments (busy with cleanup, hands-on without) and each room's sessions (with
