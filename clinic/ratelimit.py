@@ -90,6 +90,11 @@ def allow(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(upsert, params)
         count = cursor.fetchone()[0]
-    if purge and not together:
-        RateLimitCounter.objects.filter(expires_at__lt=now).delete()
+        if purge and not together:
+            # One plain statement: the ORM's delete() wraps even a single DELETE in a
+            # transaction of its own (three statements on SQLite, whose BEGIN IMMEDIATE
+            # also waits for the write lock).
+            cursor.execute(
+                f"DELETE FROM {table} WHERE expires_at < %s", [connection.ops.adapt_datetimefield_value(now)]
+            )
     return count <= limit
