@@ -268,12 +268,12 @@ class HealthUpdateView(ClientPageMixin, View):
 
     def get(self, request):
         form = self.form()
-        return render(request, self.template_name, {"form": form, "rows": form.health_rows()})
+        return render(request, self.template_name, {"form": form})
 
     def post(self, request):
         form = self.form(request.POST)
         if not form.is_valid():
-            return render(request, self.template_name, {"form": form, "rows": form.health_rows()}, status=400)
+            return render(request, self.template_name, {"form": form}, status=400)
         account.health_update(client=self.client, answers=form.health_answers())
         messages.success(request, _("Thank you: your health answers are updated."))
         return redirect(reverse("booking:account-home") + "#health")

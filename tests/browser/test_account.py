@@ -139,3 +139,30 @@ def test_move_a_visit_to_another_therapist_and_length_on_a_phone(
         90,
         "80.00",
     )
+
+
+def test_update_health_answers_on_a_phone_asks_the_number_a_yes_needs(
+    phone_page, live_server, returning_client, axe, screenshot
+):
+    page = phone_page
+    page.goto(live_server.url + "/book/account/signin/")
+    page.get_by_label("Your email").fill("olivia@example.com")
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    run_link_tasks()
+    page.goto(live_server.url + link_from(mail.outbox[-1]))
+    page.get_by_role("link", name="Update", exact=True).click()
+    expect(page.get_by_role("heading", name="Update your health answers")).to_be_visible()
+    # Her answers of last time are filled in; a yes to "pregnant" needs the weeks.
+    pregnancy = page.locator(".health-question").first
+    expect(pregnancy.get_by_role("radio", name="No")).to_be_checked()
+    pregnancy.get_by_role("radio", name="Yes").check()
+    page.get_by_role("button", name="Save my answers").click()
+    expect(page.get_by_text("Please give the number.")).to_be_visible()
+    axe(page, "health answers, a number missing")
+    screenshot(page, "account-health-update-error-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.get_by_label("How many weeks? (if yes)").fill("20")
+    page.get_by_role("button", name="Save my answers").click()
+    expect(page.get_by_text("Thank you: your health answers are updated.")).to_be_visible()
+    latest = returning_client.client.intakes.order_by("-created_at", "-id").first()
+    assert latest.answers["pregnancy"] == {"yes": True, "details": "", "number": 20}
