@@ -100,6 +100,8 @@ MIDDLEWARE = [
     # Content-Security-Policy and Permissions-Policy on every response (clinic/security.py).
     "clinic.security.ClinicCSPMiddleware",
     "clinic.security.PermissionsPolicyMiddleware",
+    # A body larger than MAX_REQUEST_BYTES is refused before it is read (clinic/request_size.py).
+    "clinic.request_size.RequestSizeLimitMiddleware",
     # Stored article pages for visitors, answered before the middleware below: only the
     # headers above are made afresh (articles/caching.py).
     "articles.caching.ArticlePageCacheMiddleware",
@@ -202,6 +204,9 @@ WHITENOISE_MAX_AGE = 31536000 if not DEBUG else 0
 # Uploaded images are limited again by the image validators; this caps a whole request.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# A whole request body, files included: two 5 MB doctor's notes (a session for two) and
+# the form. Larger is refused with a 413 before it is read (clinic/request_size.py).
+MAX_REQUEST_BYTES = env_int("CLINIC_MAX_REQUEST_MB", 12) * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o644
 
 # Shared by every server process with no extra service: Django's database cache, whose
