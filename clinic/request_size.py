@@ -38,8 +38,6 @@ def too_large() -> HttpResponse:
     html = loader.get_template("413.html").render(
         {"clinic": settings.CLINIC, "limit": settings.MAX_REQUEST_BYTES}
     )
-    response = HttpResponse(html, status=413)
-    # The client may still be sending: closing tells it (and gunicorn) not to wait for
-    # the rest on this connection.
-    response["Connection"] = "close"
-    return response
+    # No "Connection: close" of our own: a WSGI application may not set hop-by-hop
+    # headers (the server decides what happens to the unread body and the connection).
+    return HttpResponse(html, status=413)
