@@ -21,8 +21,9 @@ from typing import Any
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Expression, Field, QuerySet
+from django.db.models import Expression, Field, Model, QuerySet
 from django.db.models.lookups import IExact
+from django.db.models.query import ModelIterable
 
 
 class Slot(Expression):
@@ -88,6 +89,9 @@ class Statement:
     sql: str
     params: tuple
     converters: tuple[tuple[int, tuple[Converter, ...], Any], ...] = ()
+    # The model whose instances the rows are, when built from a queryset of its instances
+    # with their own columns only (no values(), no select_related): see :meth:`instances`.
+    model: type[Model] | None = None
 
     @classmethod
     def of(cls, queryset: QuerySet) -> Statement:
@@ -97,17 +101,32 @@ class Statement:
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
         converters = compiler.get_converters([column for column, _, _ in compiler.select])
+        whole_rows = (
+            queryset._iterable_class is ModelIterable
+            and not queryset.query.select_related
+            and not queryset.query.deferred_loading[0]
+        )
         return cls(
             sql=sql,
             params=tuple(params),
             converters=tuple(
                 (position, tuple(found), column) for position, (found, column) in converters.items()
             ),
+            model=queryset.model if whole_rows else None,
         )
 
     def bind(self, values: Mapping[str, Any], db: BaseDatabaseWrapper) -> list:
         """The parameters for ``values``: each slot's value as its field prepares it."""
         return [param.value(values, db) if isinstance(param, Slot) else param for param in self.params]
+
+    def instances(self, values: Mapping[str, Any], db: BaseDatabaseWrapper | None = None) -> list[Model]:
+        """The rows as model instances, as the queryset itself would give them (its
+        columns are the model's concrete fields, in order)."""
+        if self.model is None:
+            raise TypeError("instances() needs a Statement built from a queryset of whole model rows")
+        db = db or connections[DEFAULT_DB_ALIAS]
+        names = [field.attname for field in self.model._meta.concrete_fields]
+        return [self.model.from_db(db.alias, names, row) for row in self.run(values, db)]
 
     def run(self, values: Mapping[str, Any], db: BaseDatabaseWrapper | None = None) -> list[Sequence]:
         """Every row, as the database driver returns it (tuples), or as lists with the

@@ -43,14 +43,10 @@ def _policy_texts_statement(vendor: str) -> Statement:
     return Statement.of(PolicyText.objects.order_by("kind", "-version"))
 
 
-_POLICY_TEXT_FIELDS = [field.attname for field in PolicyText._meta.concrete_fields]
-
-
 def policy_texts_current() -> dict[str, PolicyText]:
     """The newest version of every kind, keyed by kind, in one query."""
     newest: dict[str, PolicyText] = {}
-    for row in _policy_texts_statement(connection.vendor).run({}, connection):
-        text = PolicyText.from_db(connection.alias, _POLICY_TEXT_FIELDS, row)
+    for text in _policy_texts_statement(connection.vendor).instances({}, connection):
         newest.setdefault(text.kind, text)
     return newest
 

@@ -40,15 +40,9 @@ def _questions_statement(vendor: str) -> Statement:
     return Statement.of(HealthQuestion.objects.filter(active=True).order_by("display_order", "id"))
 
 
-_QUESTION_FIELDS = [field.attname for field in HealthQuestion._meta.concrete_fields]
-
-
 def questions_active() -> list[HealthQuestion]:
     """The questions asked online, in the order the manager set."""
-    return [
-        HealthQuestion.from_db(connection.alias, _QUESTION_FIELDS, row)
-        for row in _questions_statement(connection.vendor).run({}, connection)
-    ]
+    return _questions_statement(connection.vendor).instances({}, connection)
 
 
 def rules_for(technique: Technique | None) -> list[rules_engine.Rule]:

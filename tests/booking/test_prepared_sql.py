@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BigIntegerField, CharField, DateTimeField, F
+from django.db.models import BigIntegerField, BooleanField, CharField, DateTimeField, F
 
 from booking.models import Appointment, Therapist
 from booking.prepared_sql import IExactSlot, Slot, SlotList, Statement
@@ -77,6 +77,25 @@ def test_columns_are_converted_as_the_orm_converts_them(swedish):
     statement = Statement.of(Therapist.objects.filter(pk=Slot("pk", ID)).values_list("pk", "active"))
     (row,) = statement.run({"pk": anna.pk})
     assert tuple(row) == (anna.pk, True) and row[1] is True  # SQLite's 1 made a bool, as the ORM does
+
+
+def test_instances_are_the_querysets_own_field_for_field(swedish):
+    TherapistFactory(techniques=[swedish], name="Anna")
+    TherapistFactory(techniques=[swedish], name="Ben", active=False)
+    queryset = Therapist.objects.filter(active=Slot("active", BooleanField())).order_by("name")
+    found = Statement.of(queryset).instances({"active": True})
+    expected = list(Therapist.objects.filter(active=True).order_by("name"))
+    assert [type(t) for t in found] == [Therapist] and found == expected
+    names = [field.attname for field in Therapist._meta.concrete_fields]
+    assert [[getattr(t, n) for n in names] for t in found] == [
+        [getattr(t, n) for n in names] for t in expected
+    ]
+    assert not found[0]._state.adding  # loaded, as the ORM's own: saving updates it
+    # Rows that are not whole instances cannot be made into them.
+    with pytest.raises(TypeError):
+        Statement.of(queryset.values_list("pk")).instances({"active": True})
+    with pytest.raises(TypeError):
+        Statement.of(queryset.only("name")).instances({"active": True})
 
 
 def test_on_postgresql_ids_are_typed_as_the_column_is():
