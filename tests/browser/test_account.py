@@ -55,6 +55,16 @@ def returning_client(transactional_db):
     return visit
 
 
+def sign_in_by_link(page, live_server, email: str = "olivia@example.com") -> None:
+    """Ask for a sign-in link, let the worker send it, and follow it (the first test walks
+    these steps one by one, with their pages checked)."""
+    page.goto(live_server.url + "/book/account/signin/")
+    page.get_by_label("Your email").fill(email)
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    run_link_tasks()
+    page.goto(live_server.url + link_from(mail.outbox[-1]))
+
+
 def test_sign_in_by_link_and_book_again_in_four_taps_on_a_phone(
     phone_page, live_server, returning_client, axe, screenshot
 ):
@@ -114,11 +124,7 @@ def test_move_a_visit_to_another_therapist_and_length_on_a_phone(
     start = (timezone.now() + timedelta(days=8)).replace(hour=10, minute=0, second=0, microsecond=0)
     upcoming = appointment_row(amy, technique, start, source="online", client=returning_client.client)
     page = phone_page
-    page.goto(live_server.url + "/book/account/signin/")
-    page.get_by_label("Your email").fill("olivia@example.com")
-    page.get_by_role("button", name="Email me a sign-in link").click()
-    run_link_tasks()
-    page.goto(live_server.url + link_from(mail.outbox[-1]))
+    sign_in_by_link(page, live_server)
     page.get_by_role("link", name="Change").first.click()
     page.get_by_label("Length", exact=True).select_option("90")
     page.get_by_label("Therapist", exact=True).select_option("ben-hughes")
@@ -145,11 +151,7 @@ def test_update_health_answers_on_a_phone_asks_the_number_a_yes_needs(
     phone_page, live_server, returning_client, axe, screenshot
 ):
     page = phone_page
-    page.goto(live_server.url + "/book/account/signin/")
-    page.get_by_label("Your email").fill("olivia@example.com")
-    page.get_by_role("button", name="Email me a sign-in link").click()
-    run_link_tasks()
-    page.goto(live_server.url + link_from(mail.outbox[-1]))
+    sign_in_by_link(page, live_server)
     page.get_by_role("link", name="Update", exact=True).click()
     expect(page.get_by_role("heading", name="Update your health answers")).to_be_visible()
     # Her answers of last time are filled in; a yes to "pregnant" needs the weeks.
