@@ -207,9 +207,10 @@ class WaitlistOfferView(View):
             # The health questions, as before every online booking (see services.waitlist).
             form = self.health_form(offer, self.request.POST, self.request.FILES)
             if not form.is_valid():
-                return self.render(
-                    offer, form=form, needs_note="doctor_note" in self.request.FILES, status=400
-                )
+                # The note's field stays once shown (the page's hidden needs_note says so),
+                # with or without a file chosen.
+                shown = bool(self.request.POST.get("needs_note"))
+                return self.render(offer, form=form, needs_note=shown, status=400)
             answers = form.health_answers()
             upload = form.cleaned_data.get("doctor_note")
             if upload is not None:

@@ -300,6 +300,17 @@ def test_a_doctors_note_is_asked_for_then_books(client, offer):
     assert DoctorNote.objects.get().appointment_id == offer.appointment_id
 
 
+def test_the_doctors_note_field_stays_when_an_answer_is_then_left_out(client, offer):
+    health_rule("injury_or_surgery", RuleOutcome.DOCTOR_NOTE)
+    url = reverse("booking:waitlist-offer", args=[offer.token])
+    answers = {"answer": "book", **HEALTH_NO, "health_injury_or_surgery": "yes", "needs_note": "1"}
+    del answers["health_skin"]
+    kept = client.post(url, answers)  # no file chosen yet
+    html = kept.content.decode()
+    assert kept.status_code == 400 and "Please answer this question." in html
+    assert 'id="doctor-note"' in html and 'name="doctor_note"' in html
+
+
 def test_latest_answers_are_filled_in_only_for_the_client_signed_in(client, offer):
     health_rule("conditions", RuleOutcome.FLAG)
     record = offer.entry.client
